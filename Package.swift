@@ -1,0 +1,71 @@
+// swift-tools-version: 6.0
+// workbench: reproduce the AdaMLLM paper's tables (and any experiment in the same spec format).
+import PackageDescription
+
+let package = Package(
+    name: "workbench",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "workbench", targets: ["Workbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", exact: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
+    ],
+    targets: [
+        // MARK: - System libraries (module maps only)
+        /// libgit2: code provenance (HEAD, branch, dirty flag, diff, remote).
+        .systemLibrary(name: "CGit2", path: "Sources/CGit2", pkgConfig: "libgit2",
+                       providers: [.apt(["libgit2-dev"])]),
+        /// OpenSSL libcrypto: SHA-256 for fingerprints and artifact digests.
+        .systemLibrary(name: "COpenSSLCrypto", path: "Sources/COpenSSLCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+
+        // MARK: - Pure core
+        /// Spec model and loader, matrix, planner, fingerprints, boundary protocols, errors.
+        .target(name: "WorkbenchCore", dependencies: [
+            "COpenSSLCrypto",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "OrderedCollections", package: "swift-collections"),
+        ]),
+
+        // MARK: - Effects, one module each (they never import each other)
+        /// The SQLite store (GRDB), git provenance, artifact digests, environment capture.
+        .target(name: "Tracking", dependencies: [
+            "WorkbenchCore", "CGit2",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        /// The scheduler and executors (local processes now; Slurm later).
+        .target(name: "Runners", dependencies: [
+            "WorkbenchCore",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+        ]),
+        /// Table model and renderers (Markdown, CSV); receives values, never SQL.
+        .target(name: "Reports", dependencies: ["WorkbenchCore"]),
+
+        // MARK: - The executable
+        /// `workbench`: commands, context wiring, the error presenter.
+        .executableTarget(name: "Workbench", dependencies: [
+            "WorkbenchCore", "Tracking", "Runners", "Reports",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: - Benchmarks
+        /// `workbench-bench`: throughput and latency against floors measured in the same process.
+        .executableTarget(name: "workbench-bench", dependencies: [
+            "WorkbenchCore", "Tracking",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+        ], path: "benchmarks/Sources/Bench"),
+
+        // MARK: - Tests (Swift Testing; one target per module)
+        .testTarget(name: "WorkbenchCoreTests", dependencies: ["WorkbenchCore"]),
+        .testTarget(name: "TrackingTests", dependencies: ["Tracking", "WorkbenchCore"]),
+        .testTarget(name: "RunnersTests", dependencies: ["Runners", "WorkbenchCore"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "WorkbenchCore"],
+                    resources: [.copy("Golden")]),
+        .testTarget(name: "WorkbenchTests", dependencies: ["WorkbenchCore"]),
+    ]
+)

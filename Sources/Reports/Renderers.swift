@@ -1,0 +1,91 @@
+import Foundation
+import WorkbenchCore
+
+/// Output formats of `workbench report`.
+package enum ReportFormat: String, Sendable, CaseIterable {
+    case md
+    case csv
+
+    package var fileExtension: String { rawValue }
+
+    package func render(_ table: ReportTable) -> String {
+        switch self {
+        case .md: return MarkdownRenderer.render(table)
+        case .csv: return CSVRenderer.render(table)
+        }
+    }
+}
+
+/// Markdown laid out like the paper's table: one row per table row, one column per column;
+/// each cell reads `ours (paper P, Δ D)`.
+package enum MarkdownRenderer {
+    package static func render(_ t: ReportTable) -> String {
+        var out = "## \(t.title)\n\n"
+        var meta = ["spec `\(t.specName)` v\(t.specVersion)", "profile `\(t.profile)`"]
+        if let p = t.paper {
+            var ref = "paper: arXiv \(p.arxiv)"
+            if let v = t.paperVersion ?? p.version { ref += " \(v)" }
+            if let s = t.source { ref += ", \(s)" }
+            meta.insert(ref, at: 0)
+        }
+        out += meta.joined(separator: " · ") + "\n\n"
+        let header = [t.rowHeader.isEmpty ? " " : t.rowHeader] + t.columns.map { $0.derived ? "\($0.label) (mean)" : $0.label }
+        out += "| " + header.map(escape).joined(separator: " | ") + " |\n"
+        out += "|" + ([":--"] + t.columns.map { _ in "--:" }).joined(separator: "|") + "|\n"
+        for row in t.rows {
+            let cells = row.cells.map { cellText($0, digits: t.digits) }
+            out += "| " + ([escape(row.label)] + cells).joined(separator: " | ") + " |\n"
+        }
+        let all = t.cells
+        let done = all.filter { $0.state == .reproduced }.count
+        let withPaper = all.filter { $0.paper != nil }.count
+        out += "\n\(done) of \(all.count) cells reproduced, \(all.count - done) pending; \(withPaper) cells have a paper value.\n"
+        out += "Cells read `ours (paper P, Δ ours−paper)`.\n"
+        return out
+    }
+
+    static func cellText(_ c: ReportCell, digits: Int) -> String {
+        let f = { (v: Double) in Self.number(v, digits: digits) }
+        switch (c.ours, c.paper) {
+        case let (ours?, paper?): return "\(f(ours)) (paper \(f(paper)), Δ \(signed(ours - paper, digits: digits)))"
+        case let (ours?, nil): return f(ours)
+        case let (nil, paper?): return "pending (paper \(f(paper)))"
+        case (nil, nil): return "pending"
+        }
+    }
+
+    static func number(_ v: Double, digits: Int) -> String { String(format: "%.\(digits)f", v) }
+
+    static func signed(_ v: Double, digits: Int) -> String {
+        let s = number(v, digits: digits)
+        return v >= 0 && !s.hasPrefix("-") ? "+" + s : s
+    }
+
+    private static func escape(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
+}
+
+/// CSV with one row per cell and full-precision numbers (shortest round-trip form).
+package enum CSVRenderer {
+    package static let header = ["table", "row", "row_label", "column", "column_label", "derived", "paper", "ours", "delta",
+                                 "status", "paper_version", "run_id"]
+
+    package static func render(_ t: ReportTable) -> String {
+        var lines = [header.joined(separator: ",")]
+        let labels = Dictionary(uniqueKeysWithValues: t.columns.map { ($0.id, $0.label) })
+        for row in t.rows {
+            for c in row.cells {
+                lines.append([t.id, row.id, row.label, c.columnID, labels[c.columnID] ?? c.columnID, c.derived ? "true" : "false",
+                              c.paper.map(full) ?? "", c.ours.map(full) ?? "", c.delta.map(full) ?? "", c.state.rawValue,
+                              t.paperVersion ?? "", c.runID ?? ""].map(field).joined(separator: ","))
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func full(_ v: Double) -> String { "\(v)" }
+
+    static func field(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

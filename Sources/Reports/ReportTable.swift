@@ -1,0 +1,111 @@
+import WorkbenchCore
+
+/// A reproduced value with where it came from.
+package struct ReproducedValue: Sendable, Hashable {
+    package var value: Double
+    package var runID: String?
+    package var attemptID: String?
+
+    package init(value: Double, runID: String? = nil, attemptID: String? = nil) {
+        self.value = value
+        self.runID = runID
+        self.attemptID = attemptID
+    }
+}
+
+/// One cell of a report: paper value, ours, delta, state.
+package struct ReportCell: Sendable, Hashable {
+    package enum State: String, Sendable, Hashable {
+        /// We have a value.
+        case reproduced
+        /// Not run yet (or not finished).
+        case pending
+    }
+    package var rowID: String
+    package var columnID: String
+    package var paper: Double?
+    package var ours: Double?
+    package var state: State
+    package var derived: Bool
+    package var runID: String?
+
+    /// ours - paper, when both exist.
+    package var delta: Double? {
+        guard let ours, let paper else { return nil }
+        return ours - paper
+    }
+}
+
+/// A column of the report.
+package struct ReportColumn: Sendable, Hashable {
+    package var id: String
+    package var label: String
+    package var derived: Bool
+}
+
+/// A row of the report.
+package struct ReportRow: Sendable, Hashable {
+    package var id: String
+    package var label: String
+    package var cells: [ReportCell]
+}
+
+/// A table as data, before any rendering.
+package struct ReportTable: Sendable, Hashable {
+    package var id: String
+    package var title: String
+    package var specName: String
+    package var specVersion: Int
+    package var profile: String
+    package var paper: PaperReference?
+    package var paperVersion: String?
+    package var source: String?
+    package var rowHeader: String
+    package var digits: Int
+    package var columns: [ReportColumn]
+    package var rows: [ReportRow]
+
+    package var cells: [ReportCell] { rows.flatMap(\.cells) }
+}
+
+/// Builds the table model from the layout and the values found for its metric cells.
+package enum TableBuilder {
+    /// `values` maps `rowID/columnID` of metric cells to reproduced values (already scaled).
+    package static func build(layout: TableLayout, spec: SpecSummary, paper: PaperReference?, profile: String,
+                              values: [String: ReproducedValue]) -> ReportTable {
+        var rows: [ReportRow] = []
+        for row in layout.rows {
+            var cells: [String: ReportCell] = [:]
+            for column in layout.columns {
+                guard case .metric = column.kind else { continue }
+                let v = values["\(row.id)/\(column.id)"]
+                cells[column.id] = ReportCell(rowID: row.id, columnID: column.id,
+                                              paper: layout.reference?.values[row.id]?[column.id], ours: v?.value,
+                                              state: v == nil ? .pending : .reproduced, derived: false, runID: v?.runID)
+            }
+            // Derived columns in declaration order, so a mean may use an earlier mean.
+            for column in layout.columns {
+                guard case .mean(let ids) = column.kind else { continue }
+                let parts = ids.compactMap { cells[$0] }
+                let ours = parts.count == ids.count && parts.allSatisfy { $0.ours != nil }
+                    ? parts.map { $0.ours! }.reduce(0, +) / Double(parts.count) : nil
+                var paperValue = layout.reference?.values[row.id]?[column.id]
+                if paperValue == nil, parts.count == ids.count, parts.allSatisfy({ $0.paper != nil }) {
+                    paperValue = parts.map { $0.paper! }.reduce(0, +) / Double(parts.count)
+                }
+                cells[column.id] = ReportCell(rowID: row.id, columnID: column.id, paper: paperValue, ours: ours,
+                                              state: ours == nil ? .pending : .reproduced, derived: true, runID: nil)
+            }
+            rows.append(ReportRow(id: row.id, label: row.label, cells: layout.columns.compactMap { cells[$0.id] }))
+        }
+        return ReportTable(
+            id: layout.id, title: layout.title, specName: spec.name, specVersion: spec.version, profile: profile,
+            paper: paper, paperVersion: layout.reference?.paperVersion, source: layout.reference?.source,
+            rowHeader: layout.rowHeader, digits: layout.digits,
+            columns: layout.columns.map { c in
+                if case .mean = c.kind { return ReportColumn(id: c.id, label: c.label, derived: true) }
+                return ReportColumn(id: c.id, label: c.label, derived: false)
+            },
+            rows: rows)
+    }
+}

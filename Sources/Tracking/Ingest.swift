@@ -1,0 +1,68 @@
+import Foundation
+import GRDB
+import WorkbenchCore
+
+/// Idempotent ingestion of an attempt's `outcome.json` into the store: ingesting the same
+/// directory twice leaves the same rows.
+package enum Ingest {
+    /// Upserts the attempt, its metrics, series points and artifacts; appends one event if the
+    /// attempt's status changed.
+    static func outcome(_ db: Database, _ o: Outcome, instanceID: Int64, directory: String) throws {
+        let previous = try String.fetchOne(db, sql: "SELECT status FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?",
+                                           arguments: [o.runID, instanceID, o.attempt])
+        try db.execute(sql: """
+            INSERT INTO attempts (run_id, instance_id, number, status, runner, host, job_id, directory, exit_code, signal,
+                                  started_at, ended_at, error_tail, message)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (run_id, instance_id, number) DO UPDATE SET
+                status = excluded.status, job_id = excluded.job_id, directory = excluded.directory,
+                exit_code = excluded.exit_code, signal = excluded.signal, ended_at = excluded.ended_at,
+                error_tail = excluded.error_tail, message = excluded.message
+            """, arguments: [o.runID, instanceID, o.attempt, o.status.rawValue, o.runner, o.host, o.jobID, directory,
+                             o.exitCode.map { Int($0) }, o.signal.map { Int($0) }, Timestamp.string(o.startedAt),
+                             Timestamp.string(o.endedAt), o.errorTail, o.message])
+        let attemptID = try Int64.fetchOne(db, sql: "SELECT id FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?",
+                                           arguments: [o.runID, instanceID, o.attempt])!
+        var scalars: [String: Double] = [:]
+        var series: [[DatabaseValue]] = []
+        for m in o.metrics {
+            if let step = m.step { series.append([dbv(attemptID), dbv(m.name), dbv(step), dbv(m.value)]) }
+            else { scalars[m.name] = m.value }   // the last value reported wins
+        }
+        try BatchInsert.insert(db, into: "metrics", columns: ["attempt_id", "name", "value"],
+                               rows: scalars.sorted { $0.key < $1.key }.map { [dbv(attemptID), dbv($0.key), dbv($0.value)] },
+                               conflict: "OR REPLACE")
+        try BatchInsert.insert(db, into: "metric_series", columns: ["attempt_id", "name", "step", "value"], rows: series,
+                               conflict: "OR REPLACE")
+        try BatchInsert.insert(db, into: "artifacts", columns: ["attempt_id", "name", "path", "digest", "size"],
+                               rows: o.outputs.map { [dbv(attemptID), dbv($0.name), dbv($0.path), dbv($0.digest), dbv($0.size)] },
+                               conflict: "OR REPLACE")
+        if previous != o.status.rawValue {
+            var payload = "attempt \(o.attempt) exit=\(o.exitCode.map(String.init) ?? "-")"
+            for a in o.outputs { payload += " \(a.name)=\(a.digest)" }
+            try EventLog.append(db, runID: o.runID, events: [(o.status.rawValue, o.stage, payload)], at: o.endedAt)
+        }
+    }
+
+    /// Ingests an attempt directory written by any runner (idempotent).
+    package static func directory(_ path: String, into store: Store) throws -> Outcome {
+        let file = path + "/" + Outcome.fileName
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw StoreError.io("\(file): no outcome.json (the attempt has not finished, or its directory is wrong)")
+        }
+        let outcome: Outcome
+        do { outcome = try Outcome.decode(data) } catch {
+            throw StoreError.io("\(file): not a valid outcome.json: \(error)")
+        }
+        try store.write { db in
+            guard let instanceID = try Int64.fetchOne(db, sql: """
+                SELECT si.id FROM stage_instances si JOIN run_stages rs ON rs.instance_id = si.id
+                WHERE si.fingerprint = ? AND rs.run_id = ?
+                """, arguments: [outcome.fingerprint, outcome.runID]) else {
+                throw StoreError.io("\(file): run \(outcome.runID) has no stage with fingerprint \(outcome.fingerprint.prefix(12))")
+            }
+            try Self.outcome(db, outcome, instanceID: instanceID, directory: path)
+        }
+        return outcome
+    }
+}

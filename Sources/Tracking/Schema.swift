@@ -1,0 +1,144 @@
+import GRDB
+
+/// Named, append-only migrations. Never edit a shipped migration: add a new one.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-core") { db in
+            try db.execute(sql: """
+            CREATE TABLE specs (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                path TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                spec_version INTEGER NOT NULL,
+                title TEXT NOT NULL,
+                content_hash TEXT NOT NULL CHECK (length(content_hash) = 64),
+                git_blob TEXT NOT NULL CHECK (length(git_blob) = 40),
+                recorded_at TEXT NOT NULL,
+                UNIQUE (path, content_hash)
+            );
+            CREATE TABLE code_refs (
+                id INTEGER PRIMARY KEY,
+                hash TEXT NOT NULL UNIQUE,
+                repo_path TEXT NOT NULL,
+                is_repository INTEGER NOT NULL CHECK (is_repository IN (0, 1)),
+                commit_id TEXT,
+                branch TEXT,
+                dirty INTEGER NOT NULL CHECK (dirty IN (0, 1)),
+                remote_url TEXT,
+                diff TEXT,
+                diff_bytes INTEGER NOT NULL DEFAULT 0,
+                diff_truncated INTEGER NOT NULL DEFAULT 0 CHECK (diff_truncated IN (0, 1))
+            );
+            CREATE TABLE environments (
+                id INTEGER PRIMARY KEY,
+                hash TEXT NOT NULL UNIQUE,
+                json TEXT NOT NULL
+            );
+            CREATE TABLE runs (
+                id TEXT PRIMARY KEY,
+                spec_id INTEGER NOT NULL REFERENCES specs(id),
+                profile TEXT NOT NULL,
+                table_id TEXT,
+                status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'crashed')),
+                started_at TEXT NOT NULL,
+                ended_at TEXT,
+                host TEXT NOT NULL,
+                pid INTEGER NOT NULL,
+                command_line TEXT NOT NULL,
+                runner TEXT NOT NULL,
+                code_ref_id INTEGER REFERENCES code_refs(id),
+                environment_id INTEGER REFERENCES environments(id),
+                stage_count INTEGER NOT NULL,
+                error TEXT
+            );
+            CREATE INDEX runs_by_start ON runs (started_at);
+            CREATE TABLE stage_instances (
+                id INTEGER PRIMARY KEY,
+                fingerprint TEXT NOT NULL UNIQUE CHECK (length(fingerprint) = 64),
+                stage TEXT NOT NULL,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL
+            );
+            CREATE TABLE run_stages (
+                run_id TEXT NOT NULL REFERENCES runs(id),
+                instance_id INTEGER NOT NULL REFERENCES stage_instances(id),
+                name TEXT NOT NULL,
+                command TEXT NOT NULL,
+                PRIMARY KEY (run_id, instance_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE params (
+                instance_id INTEGER NOT NULL REFERENCES stage_instances(id),
+                name TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (instance_id, name)
+            ) WITHOUT ROWID;
+            CREATE TABLE attempts (
+                id INTEGER PRIMARY KEY,
+                run_id TEXT NOT NULL REFERENCES runs(id),
+                instance_id INTEGER NOT NULL REFERENCES stage_instances(id),
+                number INTEGER NOT NULL CHECK (number >= 1),
+                status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'cached', 'interrupted', 'orphaned', 'skipped')),
+                runner TEXT NOT NULL,
+                host TEXT NOT NULL,
+                job_id TEXT,
+                directory TEXT,
+                exit_code INTEGER,
+                signal INTEGER,
+                started_at TEXT NOT NULL,
+                ended_at TEXT,
+                cached_from INTEGER REFERENCES attempts(id),
+                error_tail TEXT,
+                message TEXT,
+                UNIQUE (run_id, instance_id, number)
+            );
+            CREATE INDEX attempts_by_instance ON attempts (instance_id, status);
+            CREATE TABLE metrics (
+                attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+                name TEXT NOT NULL,
+                value REAL NOT NULL,
+                PRIMARY KEY (attempt_id, name)
+            ) WITHOUT ROWID;
+            CREATE TABLE metric_series (
+                attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+                name TEXT NOT NULL,
+                step INTEGER NOT NULL,
+                value REAL NOT NULL,
+                PRIMARY KEY (attempt_id, name, step)
+            ) WITHOUT ROWID;
+            CREATE TABLE artifacts (
+                attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+                name TEXT NOT NULL,
+                path TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                size INTEGER NOT NULL CHECK (size >= 0),
+                PRIMARY KEY (attempt_id, name)
+            ) WITHOUT ROWID;
+            CREATE TABLE file_memo (
+                path TEXT PRIMARY KEY,
+                device INTEGER NOT NULL,
+                inode INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                mtime_ns INTEGER NOT NULL,
+                digest TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id TEXT,
+                kind TEXT NOT NULL,
+                subject TEXT,
+                payload TEXT NOT NULL,
+                at TEXT NOT NULL,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE
+            );
+            CREATE TRIGGER events_are_append_only_u BEFORE UPDATE ON events
+                BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+            CREATE TRIGGER events_are_append_only_d BEFORE DELETE ON events
+                BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+            """)
+        }
+        return m
+    }
+}

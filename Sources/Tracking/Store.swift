@@ -1,0 +1,112 @@
+import Foundation
+import GRDB
+import WorkbenchCore
+
+/// The workspace's SQLite store (`.workbench/workbench.sqlite`): WAL, a busy timeout, named
+/// migrations, and one write path (`write`) that every recorder goes through.
+package final class Store: Sendable {
+    package let path: String
+    let pool: DatabasePool
+
+    /// Opens (creating and migrating) the store; refuses a database from a newer workbench.
+    package init(path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(60)
+        config.foreignKeysEnabled = true
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")   // WAL + NORMAL: durable on app crash
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+        }
+        let migrator = Schema.migrator
+        let unknown: [String] = try pool.read { db in
+            guard try db.tableExists("grdb_migrations") else { return [] }
+            let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+            return applied.filter { !migrator.migrations.contains($0) }
+        }
+        if !unknown.isEmpty { throw StoreError.newerSchema(path: path, unknown: unknown) }
+        try migrator.migrate(pool)
+    }
+
+    // MARK: - The write path
+
+    /// Runs `body` in one write transaction (retried by SQLite's busy handler under contention).
+    package func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
+        try pool.write(body)
+    }
+
+    /// Async variant of `write`.
+    package func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.write(body)
+    }
+
+    /// A read snapshot.
+    package func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
+        try pool.read(body)
+    }
+
+    /// `PRAGMA integrity_check` result lines (`["ok"]` when healthy).
+    package func integrityCheck() throws -> [String] {
+        try pool.read { try String.fetchAll($0, sql: "PRAGMA integrity_check") }
+    }
+
+    /// The schema as SQL, for tests that pin it.
+    package func schemaSQL() throws -> String {
+        try pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
+                AND name NOT LIKE 'grdb_%' ORDER BY type, name
+                """).joined(separator: ";\n")
+        }
+    }
+}
+
+// MARK: - Batched inserts
+
+/// Multi-row `INSERT` in chunks, with cached statements: the fast path for metric series.
+enum BatchInsert {
+    static let rowsPerStatement = 100
+
+    static func insert(_ db: Database, into table: String, columns: [String], rows: [[DatabaseValue]],
+                       conflict: String = "") throws {
+        guard !rows.isEmpty else { return }
+        let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
+        var start = 0
+        while start < rows.count {
+            let end = min(start + rowsPerStatement, rows.count)
+            let count = end - start
+            let sql = "INSERT \(conflict) INTO \(table) (\(columns.joined(separator: ","))) VALUES "
+                + Array(repeating: placeholders, count: count).joined(separator: ",")
+            let statement = try db.cachedStatement(sql: sql)
+            var values: [DatabaseValue] = []
+            values.reserveCapacity(count * columns.count)
+            for r in rows[start..<end] { values.append(contentsOf: r) }
+            try statement.execute(arguments: StatementArguments(values))
+            start = end
+        }
+    }
+}
+
+/// Converts a Swift value to a `DatabaseValue` (nil -> NULL), for Sendable row arrays.
+func dbv(_ value: DatabaseValueConvertible?) -> DatabaseValue { value?.databaseValue ?? .null }
+
+// MARK: - Timestamps
+
+/// ISO-8601 with milliseconds, UTC: sortable as text.
+package enum Timestamp {
+    nonisolated(unsafe) private static let formatter: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }()
+    private static let lock = NSLock()
+
+    package static func string(_ date: Date) -> String { lock.withLock { formatter.string(from: date) } }
+    package static func date(_ string: String) -> Date? { lock.withLock { formatter.date(from: string) } }
+}

@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import Tracking
+import WorkbenchCore
+
+/// `workbench runs`: recorded runs, newest first.
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List recorded runs, newest first.")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Option(help: "Only runs of this spec (name).") var spec: String?
+    @Option(help: "Only runs with this status (running, completed, failed, interrupted, crashed).") var status: String?
+    @Option(help: "At most this many runs.") var limit = 50
+    @Flag(help: "Machine-readable output.") var json = false
+
+    func run() async throws {
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        let runs = try store.runs(limit: limit, spec: spec, status: status)
+        if json {
+            print(try JSONText.encode(runs))
+            return
+        }
+        if runs.isEmpty {
+            print("no runs recorded in \(ctx.relative(ctx.databasePath))")
+            return
+        }
+        print("RUN                   SPEC              PROFILE   STATUS       STAGES  STARTED")
+        for r in runs {
+            let counts = ["completed", "cached", "failed", "skipped", "interrupted", "orphaned", "running"]
+                .compactMap { k in r.counts[k].map { "\($0) \(k)" } }.joined(separator: ", ")
+            print("\(r.id.padding(20))  \("\(r.spec) v\(r.specVersion)".padding(16))  \(r.profile.padding(8))  \(r.status.padding(11))  \(String(r.stages).padding(6))  \(r.startedAt)  \(counts)")
+        }
+    }
+}
+
+/// `workbench show RUN`: everything recorded about a run.
+struct ShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show everything recorded about a run.")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "Run id, a unique prefix of one, or 'latest'.") var run: String
+    @Flag(help: "Machine-readable output.") var json = false
+    @Flag(help: "Print the recorded diff of uncommitted changes.") var diff = false
+
+    func run() async throws {
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        let detail = try store.runDetail(try store.resolveRun(run))
+        if json {
+            print(try JSONText.encode(detail))
+            return
+        }
+        print(RunText.render(detail, showDiff: diff))
+    }
+}
+
+/// `workbench status [RUN]`: settle dead controllers, then show where a run stands.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Reconcile runs (settle those whose controller died) and show where a run stands.")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "Run id or prefix (default: the newest run).") var run: String?
+
+    func run() async throws {
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        try ctx.recover(store)
+        let id = try store.resolveRun(run ?? "latest")
+        let d = try store.runDetail(id)
+        let s = d.summary
+        print("run \(s.id): \(s.status) (spec \(s.spec) v\(s.specVersion), profile \(s.profile))")
+        print("  started \(s.startedAt)" + (s.endedAt.map { ", ended \($0)" } ?? ""))
+        let order = ["completed", "cached", "running", "failed", "skipped", "interrupted", "orphaned"]
+        print("  stages: " + order.compactMap { k in s.counts[k].map { "\($0) \(k)" } }.joined(separator: ", ") + " of \(s.stages)")
+        for a in d.attempts where a.status == "running" || a.status == "failed" || a.status == "orphaned" {
+            print("  \(a.status.padding(9)) \(a.stage)" + (a.message.map { ": \($0)" } ?? ""))
+        }
+        if let e = s.error { print("  error: " + e.split(separator: "\n").first.map(String.init)!) }
+    }
+}
+
+/// `workbench ingest DIR...`: ingest attempt directories (idempotent); used after cluster jobs.
+struct IngestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Ingest attempt directories (their outcome.json) into the store; safe to repeat.")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "Attempt directories.") var directories: [String]
+
+    func run() async throws {
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        for d in directories {
+            let path = d.hasPrefix("/") ? d : FileManager.default.currentDirectoryPath + "/" + d
+            let o = try Ingest.directory(path, into: store)
+            print("ingested \(o.stage) attempt \(o.attempt): \(o.status.rawValue)")
+        }
+    }
+}
+
+/// Human-readable run details.
+enum RunText {
+    static func render(_ d: RunDetail, showDiff: Bool) -> String {
+        let s = d.summary
+        var out = "run \(s.id)  \(s.status)\n"
+        out += "  spec      \(d.specPath) v\(s.specVersion) (\(d.specTitle))\n"
+        out += "            sha256 \(d.specHash), git blob \(d.specGitBlob)\n"
+        out += "  profile   \(s.profile)\(s.table.map { ", table \($0)" } ?? "")\n"
+        out += "  command   \(d.commandLine)\n"
+        out += "  host      \(d.host), runner \(d.runner)\n"
+        out += "  time      \(s.startedAt) -> \(s.endedAt ?? "(running)")\n"
+        if let c = d.code {
+            if c.isRepository {
+                out += "  code      \(c.commit ?? "(no commit yet)")\(c.branch.map { " on \($0)" } ?? "")\(c.dirty ? " + uncommitted changes (\(c.diffBytes) bytes\(c.diffTruncated ? ", stored truncated" : ""))" : "")\n"
+                if let r = c.remoteURL { out += "            remote \(r)\n" }
+            } else {
+                out += "  code      \(c.repoPath) is not a git repository\n"
+            }
+        }
+        if let e = d.environment {
+            out += "  machine   \(e.os); \(e.kernel); \(e.cpu) x\(e.cpuCount); \(e.memoryMB) MB\n"
+            out += "  gpus      \(e.gpus.isEmpty ? "none" : e.gpus.joined(separator: "; "))\n"
+            if let p = e.python { out += "  python    \(p), \(e.pipFreeze?.count ?? 0) packages (pip freeze recorded)\n" }
+            if !e.variables.isEmpty {
+                out += "  env       " + e.variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
+            }
+        }
+        if let err = s.error { out += "  error     " + err.replacingOccurrences(of: "\n", with: "\n            ") + "\n" }
+        out += "\nstages (\(d.attempts.count) attempts):\n"
+        for a in d.attempts {
+            var line = "  \(a.status.padding(11)) \(a.stage)  [\(a.fingerprint.prefix(12))]"
+            if let c = a.cachedFrom { line += " from attempt \(c)" }
+            if let x = a.exitCode, a.status != "completed" { line += " exit \(x)" }
+            if let sig = a.signal { line += " signal \(sig)" }
+            out += line + "\n"
+            if let m = a.message, a.status != "completed" { out += "      \(m)\n" }
+            if !a.params.isEmpty { out += "      params  " + a.params.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + "\n" }
+            if !a.metrics.isEmpty { out += "      metrics " + a.metrics.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + "\n" }
+            for sr in a.series {
+                out += "      series  \(sr.name): \(sr.points) points, step \(sr.firstStep) = \(sr.firstValue) ... step \(sr.lastStep) = \(sr.lastValue)\n"
+            }
+            for art in a.artifacts { out += "      output  \(art.name) \(art.digest.prefix(19)) \(art.size) B  \(art.path)\n" }
+            if let d = a.directory, a.status != "cached" { out += "      logs    \(d)\n" }
+        }
+        if showDiff, let diff = d.code?.diff { out += "\nrecorded diff:\n" + diff }
+        return out
+    }
+}
+
+/// Pretty, sorted JSON for machine output.
+enum JSONText {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try e.encode(value), as: UTF8.self)
+    }
+}
+
+extension String {
+    /// Left-aligned in `width` columns (never truncated).
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

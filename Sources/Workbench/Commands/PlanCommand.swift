@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Tracking
+import WorkbenchCore
+
+/// `workbench plan SPEC_OR_TABLE_ID`: the DAG, what is cached, what would run.
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show the stages a spec (or one table) needs, and which are cached.",
+        discussion: "--json prints the plan in the stable layout documented in docs/plan-json.md (schema 1).")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "A spec path, a spec name, or a table id.") var target: String
+    @Option(help: "Profile (default: the spec's first).") var profile: String?
+    @Flag(help: "Machine-readable output.") var json = false
+
+    func run() async throws {
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        let (spec, table) = try ctx.resolveSpec(target)
+        let digester = FileDigester(store: store)
+        var plan = try ctx.planner(spec, profile: profile, digester: digester).plan(table.map { .table($0) } ?? .all)
+        try plan.markCached(using: StoreCache(store: store, digester: digester, warn: { Console.warn($0) }))
+        try? digester.flush()
+        if json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            var doc = PlanDocument(plan: plan)
+            doc.workspace = ctx.workspace
+            print(String(decoding: try e.encode(doc), as: UTF8.self))
+            return
+        }
+        print(PlanText.render(plan, workspace: ctx.workspace))
+    }
+}
+
+/// The `plan --json` document: the plan plus its summary.
+struct PlanDocument: Encodable {
+    var schema: Int
+    var spec: SpecSummary
+    var profile: String
+    var table: String?
+    var workspace: String
+    var summary: Plan.Summary
+    var stages: [PlannedStage]
+
+    init(plan: Plan) {
+        schema = plan.schema
+        spec = plan.spec
+        profile = plan.profile
+        table = plan.table
+        workspace = plan.workspace
+        summary = plan.summary
+        stages = plan.stages
+    }
+}
+
+/// Human-readable plan.
+enum PlanText {
+    static func render(_ plan: Plan, workspace: String) -> String {
+        var out = "spec \(plan.spec.path) (v\(plan.spec.version), \(plan.spec.title)), profile \(plan.profile)"
+        if let t = plan.table { out += ", table \(t)" }
+        out += "\n"
+        let width = min(60, plan.stages.map(\.name.count).max() ?? 10)
+        for s in plan.stages {
+            let mark = s.status == .cached ? "cached" : "run   "
+            var line = "  \(mark)  \(s.name.padding(toLength: max(width, s.name.count), withPad: " ", startingAt: 0))  \(s.fingerprint.prefix(12))"
+            if s.resources.gpus > 0 { line += "  gpus=\(s.resources.gpus)" }
+            if !s.dependencies.isEmpty { line += "  <- \(s.dependencies.joined(separator: ", "))" }
+            if !s.aliases.isEmpty { line += "  (also: \(s.aliases.joined(separator: ", ")))" }
+            out += line + "\n"
+        }
+        let sum = plan.summary
+        out += "\(sum.total) stage(s): \(sum.cached) cached, \(sum.toRun) to run"
+        if sum.gpus > 0 { out += "; at most \(sum.gpus) GPU(s) per stage" }
+        return out
+    }
+}

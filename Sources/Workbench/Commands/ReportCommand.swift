@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Reports
+import Tracking
+import WorkbenchCore
+
+/// `workbench report SPEC_OR_TABLE`: render tables from the store.
+struct ReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Render a spec's tables from the store: paper value, ours, delta, or pending, per cell.")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "A spec path, a spec name, or a table id.") var target: String
+    @Option(help: "Profile whose results to show (default: the spec's first).") var profile: String?
+    @Option(help: "Formats, comma-separated: md, csv.") var format = "md"
+    @Option(help: "Write files here instead of printing.") var out: String?
+
+    static func parseFormats(_ text: String) throws -> [ReportFormat] {
+        try text.split(separator: ",").map { raw in
+            let s = raw.trimmingCharacters(in: .whitespaces)
+            guard let f = ReportFormat(rawValue: s) else {
+                throw CommandError.usage("unknown report format '\(s)' (formats: \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return f
+        }
+    }
+
+    func run() async throws {
+        let formats = try Self.parseFormats(format)
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        let (spec, table) = try ctx.resolveSpec(target)
+        let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: profile).build(only: table)
+        if tables.isEmpty { throw CommandError.usage("spec \(spec.path) declares no tables") }
+        if let out {
+            let dir = out.hasPrefix("/") ? out : ctx.workspace + "/" + out
+            for path in try ReportFlow.write(tables, formats: formats, to: dir) { print(ctx.relative(path)) }
+            return
+        }
+        for f in formats { for t in tables { print(f.render(t), terminator: f == .md ? "\n" : "") } }
+    }
+}
+
+/// Gathers reproduced values for a spec's tables from the store.
+struct ReportFlow {
+    let context: Context
+    let store: Store
+    let spec: Spec
+    let profile: String?
+
+    func build(only tableID: String?) throws -> [ReportTable] {
+        let digester = FileDigester(store: store)
+        let planner = context.planner(spec, profile: profile, digester: digester)
+        var out: [ReportTable] = []
+        for layout in spec.tables where tableID == nil || layout.id == tableID {
+            let plan = try planner.plan(.table(layout.id))
+            let cells = try CellResolver(spec: spec).cells(of: layout)
+            var requests: [(fingerprint: String, metric: String)] = []
+            var fingerprintOf: [String: String] = [:]
+            for cell in cells {
+                guard let stage = plan.stage(named: cell.instanceName) else { continue }
+                fingerprintOf[cell.instanceName] = stage.fingerprint
+                requests.append((stage.fingerprint, cell.metric))
+            }
+            let recorded = try store.recordedMetrics(requests)
+            var values: [String: ReproducedValue] = [:]
+            for cell in cells {
+                guard let fp = fingerprintOf[cell.instanceName], let m = recorded[fp]?[cell.metric] else { continue }
+                values["\(cell.rowID)/\(cell.columnID)"] = ReproducedValue(value: m.value * cell.scale, runID: m.runID,
+                                                                          attemptID: String(m.attemptID))
+            }
+            out.append(TableBuilder.build(layout: layout, spec: spec.summary, paper: spec.paper, profile: planner.profile,
+                                          values: values))
+        }
+        try? digester.flush()
+        return out
+    }
+
+    /// Writes `<table>.<ext>` files; returns their paths.
+    static func write(_ tables: [ReportTable], formats: [ReportFormat], to dir: String) throws -> [String] {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            var paths: [String] = []
+            for t in tables {
+                for f in formats {
+                    let path = "\(dir)/\(t.id).\(f.fileExtension)"
+                    try Data(f.render(t).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+                    paths.append(path)
+                }
+            }
+            return paths
+        } catch {
+            throw CommandError.io("cannot write the report to \(dir): \(error.localizedDescription)")
+        }
+    }
+}

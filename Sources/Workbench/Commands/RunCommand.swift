@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Reports
+import Tracking
+import WorkbenchCore
+
+/// Options shared by `run` and `reproduce`.
+struct ExecutionOptions: ParsableArguments {
+    @Option(help: "Profile (default: the spec's first).") var profile: String?
+    @Option(help: "Stages run at once (default: the number of CPU cores).") var jobs: Int?
+    @Option(help: "GPU ids to hand out, e.g. 0,1,2,3 (default: CUDA_VISIBLE_DEVICES, else all visible).") var gpus: String?
+    @Flag(help: "Only print errors.") var quiet = false
+
+    func validate() throws {
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    var jobCount: Int { jobs ?? ProcessInfo.processInfo.activeProcessorCount }
+    var gpuList: [String]? { gpus.map(GPUDiscovery.parse) }
+}
+
+/// `workbench run SPEC`: execute the plan locally and record it.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a spec's stages locally, recording everything; re-running resumes from the cache.")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "A spec path, a spec name, or a table id.") var target: String
+    @OptionGroup var execution: ExecutionOptions
+
+    func run() async throws {
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        try ctx.recover(store)
+        let (spec, table) = try ctx.resolveSpec(target)
+        let flow = RunFlow(context: ctx, store: store, spec: spec, table: table, profile: execution.profile,
+                           jobs: execution.jobCount, gpus: execution.gpuList, quiet: execution.quiet)
+        let result = try await flow.execute(commandLine: CommandLine.arguments.joined(separator: " "))
+        print("run \(result.runID) completed")
+    }
+}
+
+/// `workbench reproduce SPEC_OR_TABLE`: plan, run and report in one command.
+struct ReproduceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reproduce",
+        abstract: "Plan, run and report a spec or one of its tables in one command.")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "A spec path, a spec name, or a table id.") var target: String
+    @OptionGroup var execution: ExecutionOptions
+    @Option(help: "Report formats, comma-separated (md, csv).") var format = "md,csv"
+    @Option(help: "Directory for the report files (default: .workbench/reports).") var out: String?
+
+    func run() async throws {
+        let formats = try ReportCommand.parseFormats(format)
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        try ctx.recover(store)
+        let (spec, table) = try ctx.resolveSpec(target)
+        let flow = RunFlow(context: ctx, store: store, spec: spec, table: table, profile: execution.profile,
+                           jobs: execution.jobCount, gpus: execution.gpuList, quiet: execution.quiet)
+        let result = try await flow.execute(commandLine: CommandLine.arguments.joined(separator: " "))
+        let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: result.plan.profile).build(only: table)
+        let dir = out.map { $0.hasPrefix("/") ? $0 : ctx.workspace + "/" + $0 } ?? ctx.stateDirectory + "/reports"
+        let written = try ReportFlow.write(tables, formats: formats, to: dir)
+        for t in tables { print(ReportFormat.md.render(t)) }
+        Console.note("run \(result.runID) completed; report written to \(written.map(ctx.relative).joined(separator: ", "))")
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import Runners
+import Tracking
+import WorkbenchCore
+
+/// Errors of the command layer.
+enum CommandError: Error, CustomStringConvertible {
+    case specNotFound(String, candidates: [String])
+    case ambiguousSpec(String, matches: [String])
+    case runFailed(runID: String, failures: [(stage: String, message: String, tail: String?, directory: String?)])
+    case interrupted(runID: String)
+    case usage(String)
+    case io(String)
+
+    var description: String {
+        switch self {
+        case let .specNotFound(arg, candidates):
+            var s = "no spec or table '\(arg)'"
+            if !candidates.isEmpty { s += " (known: \(candidates.joined(separator: ", ")))" }
+            return s
+        case let .ambiguousSpec(arg, matches): return "'\(arg)' names several specs or tables: \(matches.joined(separator: ", "))"
+        case let .runFailed(runID, failures):
+            var s = "run \(runID) failed: \(failures.count) stage(s) failed"
+            for f in failures.prefix(3) {
+                s += "\n  \(f.stage): \(f.message)"
+                if let d = f.directory { s += "\n    logs: \(d)" }
+                if let tail = f.tail, !tail.isEmpty {
+                    s += "\n    stderr (last lines):\n" + tail.split(separator: "\n", omittingEmptySubsequences: false)
+                        .map { "      | \($0)" }.joined(separator: "\n")
+                }
+            }
+            return s
+        case let .interrupted(runID): return "run \(runID) interrupted; run the same command again to resume"
+        case let .usage(s): return s
+        case let .io(s): return s
+        }
+    }
+
+    var hint: String? {
+        switch self {
+        case .specNotFound: return "give a spec path (experiments/NAME.yaml), a spec name, or a table id"
+        case .ambiguousSpec: return "give the spec path"
+        case .runFailed: return "fix the stage and run the same command again: completed stages are reused from the cache"
+        default: return nil
+        }
+    }
+}
+
+/// The single place that turns errors into stderr text and exit codes.
+enum ErrorPresenter {
+    static func present(_ error: Error) -> Int32 {
+        switch error {
+        case let e as SpecError:
+            return emit(e.description, hint: nil, code: 65)
+        case let e as SpecErrors:
+            return emit(e.description, hint: nil, code: 65)
+        case let e as CommandError:
+            let code: Int32
+            switch e {
+            case .runFailed: code = 1
+            case .interrupted: code = 130
+            case .specNotFound, .ambiguousSpec, .usage: code = 64
+            case .io: code = 74
+            }
+            return emit(e.description, hint: e.hint, code: code)
+        case let e as StoreError:
+            let code: Int32
+            switch e {
+            case .unknownRun, .ambiguousRun: code = 64
+            case .newerSchema, .cannotOpen, .corrupt: code = 69
+            case .io: code = 74
+            }
+            return emit(e.description, hint: e.hint, code: code)
+        case let e as SchedulerError:
+            return emit(e.description, hint: e.hint, code: 65)
+        default:
+            let code = WorkbenchCommand.exitCode(for: error).rawValue
+            if code == 0 || WorkbenchCommand.exitCode(for: error) == .validationFailure {
+                let message = WorkbenchCommand.fullMessage(for: error)
+                if code == 0 { print(message) } else { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+                return code == 0 ? 0 : 64
+            }
+            if error is ExitCode { return code }
+            return emit("internal error: \(error)", hint: "please report this with the command you ran", code: 70)
+        }
+    }
+
+    private static func emit(_ message: String, hint: String?, code: Int32) -> Int32 {
+        var text = "error: " + message + "\n"
+        if let hint { text += "hint: " + hint + "\n" }
+        FileHandle.standardError.write(Data(text.utf8))
+        return code
+    }
+
+    static func finish(_ code: Int32) -> Never {
+        fflush(nil)
+        exit(code)
+    }
+}
+
+/// Messages on stderr that are not errors.
+enum Console {
+    static func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+    static func warn(_ s: String) { FileHandle.standardError.write(Data(("warning: " + s + "\n").utf8)) }
+}

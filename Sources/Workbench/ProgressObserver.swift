@@ -1,0 +1,100 @@
+import Foundation
+import Runners
+import WorkbenchCore
+
+/// Prints one line per stage event on stderr and forwards everything to the recorder.
+final class ProgressObserver: RunObserver, @unchecked Sendable {
+    let inner: any RunObserver
+    let total: Int
+    let quiet: Bool
+    private let lock = NSLock()
+    private var done = 0
+    private var durations: [(String, Double)] = []
+
+    init(inner: any RunObserver, total: Int, quiet: Bool) {
+        self.inner = inner
+        self.total = total
+        self.quiet = quiet
+    }
+
+    private func line(_ s: String) {
+        guard !quiet else { return }
+        Console.note(s)
+    }
+
+    func stagesCached(_ stages: [PlannedStage], runID: String) async throws {
+        try await inner.stagesCached(stages, runID: runID)
+        let n = lock.withLock { done += stages.count; return done }
+        if stages.count > 3 { line("[\(n)/\(total)] \(stages.count) stages reused from the cache") }
+        else { for s in stages { line("[\(n)/\(total)] cached   \(s.name)") } }
+    }
+
+    func stageStarted(_ stage: PlannedStage, attempt: AttemptInfo) async throws {
+        try await inner.stageStarted(stage, attempt: attempt)
+        if total <= 50 { line("         start    \(stage.name)") }
+    }
+
+    func stageFinished(_ stage: PlannedStage, attempt: AttemptInfo, outcome: Outcome) async throws {
+        try await inner.stageFinished(stage, attempt: attempt, outcome: outcome)
+        let n = lock.withLock {
+            done += 1
+            durations.append((stage.name, outcome.duration))
+            return done
+        }
+        let secs = String(format: "%.1fs", outcome.duration)
+        switch outcome.status {
+        case .completed: if total <= 50 || n % 50 == 0 || n == total { line("[\(n)/\(total)] done     \(stage.name) (\(secs))") }
+        case .failed: line("[\(n)/\(total)] FAILED   \(stage.name) (\(secs)): \(outcome.message ?? "")")
+        case .interrupted: line("[\(n)/\(total)] stopped  \(stage.name)")
+        default: line("[\(n)/\(total)] \(outcome.status.rawValue) \(stage.name)")
+        }
+    }
+
+    func stageSkipped(_ stage: PlannedStage, runID: String, reason: String) async throws {
+        try await inner.stageSkipped(stage, runID: runID, reason: reason)
+        let n = lock.withLock { done += 1; return done }
+        line("[\(n)/\(total)] skipped  \(stage.name): \(reason)")
+    }
+
+    /// Where the time went: planning, stages (the slowest named), recording.
+    func printTimings(plan: Duration, stages: Duration, record: Duration) {
+        let slow = lock.withLock { durations.sorted { $0.1 > $1.1 }.prefix(5) }
+        var s = "time: plan+record setup \(fmt(plan)), stages \(fmt(stages)) wall, finish \(fmt(record))"
+        if !slow.isEmpty {
+            s += "\n  slowest: " + slow.map { "\($0.0) \(String(format: "%.1fs", $0.1))" }.joined(separator: ", ")
+        }
+        line(s)
+    }
+
+    private func fmt(_ d: Duration) -> String {
+        let c = d.components
+        return String(format: "%.2fs", Double(c.seconds) + Double(c.attoseconds) / 1e18)
+    }
+}
+
+/// Turns SIGINT/SIGTERM into a cancellation request (the scheduler stops children and records
+/// `interrupted`); a second signal is left to the default action.
+final class SignalTrap: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(cancellation: CancellationFlag, onFirst: @escaping @Sendable () -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if !cancellation.isCancelled {
+                    cancellation.cancel()
+                    onFirst()
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func restore() {
+        for s in sources { s.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}

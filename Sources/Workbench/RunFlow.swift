@@ -1,0 +1,127 @@
+import Foundation
+import Reports
+import Runners
+import Tracking
+import WorkbenchCore
+
+/// plan -> record -> run -> record: the body of `run` and `reproduce`.
+struct RunFlow {
+    let context: Context
+    let store: Store
+    let spec: Spec
+    let table: String?
+    let profile: String?
+    let jobs: Int
+    let gpus: [String]?
+    let quiet: Bool
+
+    struct Result {
+        var runID: String
+        var status: RunResult.Status
+        var plan: Plan
+    }
+
+    func execute(commandLine: String) async throws -> Result {
+        let t0 = ContinuousClock.now
+        let digester = FileDigester(store: store)
+        var plan = try context.planner(spec, profile: profile, digester: digester).plan(table.map { .table($0) } ?? .all)
+        let cache = StoreCache(store: store, digester: digester, warn: { Console.warn($0) })
+        try plan.markCached(using: cache)
+        let gpuList = gpus ?? GPUDiscovery.available()
+        try Scheduler.check(plan, gpus: gpuList)
+
+        let code = GitProvenance.capture(at: context.workspace)
+        if !code.isRepository {
+            Console.warn("\(context.workspace) is not a git repository: the run is recorded without code provenance")
+        } else if code.dirty {
+            Console.note("note: the working tree has uncommitted changes; their diff (\(code.diffBytes) bytes\(code.diffTruncated ? ", truncated" : "")) is recorded with the run")
+        }
+        let python = spec.vars["python"].map { $0.hasPrefix("/") ? $0 : context.workspace + "/" + $0 }
+        let environment = await EnvironmentCapture(version: WorkbenchCommand.version, runCommand: { await CommandOutput.run($0) })
+            .capture(python: python, cacheDirectory: context.stateDirectory + "/cache")
+
+        let runID = RunID.make()
+        let recorder = Recorder(store: store)
+        try recorder.beginRun(RunStart(runID: runID, spec: spec.summary, profile: plan.profile, table: table,
+                                       commandLine: commandLine, runner: "local", host: context.host,
+                                       pid: getpid(), code: code, environment: environment, plan: plan))
+        let summary = plan.summary
+        if !quiet {
+            Console.note("run \(runID): \(summary.total) stage(s), \(summary.cached) cached, \(summary.toRun) to run (profile \(plan.profile))")
+        }
+        let cancellation = CancellationFlag()
+        let signals = SignalTrap(cancellation: cancellation) {
+            Console.note("\ninterrupt: stopping running stages (SIGTERM, then SIGKILL after 10 s)...")
+        }
+        defer { signals.restore() }
+        let progress = ProgressObserver(inner: recorder, total: summary.total, quiet: quiet)
+        var scheduler = Scheduler(executor: LocalExecutor(), observer: progress, digester: digester, jobs: jobs,
+                                  gpus: gpuList, workspace: context.workspace,
+                                  runDirectory: context.stateDirectory + "/runs/" + runID, host: context.host,
+                                  cancellation: cancellation)
+        scheduler.locks = StageLocks(directory: context.stateDirectory + "/locks")
+        scheduler.recheck = { stage in (try? cache.lookup([stage]))?[stage.fingerprint] }
+        let t1 = ContinuousClock.now
+        let result: RunResult
+        do {
+            result = try await scheduler.run(plan, runID: runID)
+        } catch {
+            try? recorder.finishRun(runID, status: "failed", error: "controller error: \(error)")
+            throw error
+        }
+        let t2 = ContinuousClock.now
+        try? digester.flush()
+        let status: String = result.status.rawValue
+        var errorText: String?
+        if let f = result.firstFailure {
+            errorText = "\(f.stage): \(f.outcome.message ?? "failed")" + (f.outcome.errorTail.map { "\n" + $0 } ?? "")
+        }
+        try recorder.finishRun(runID, status: status, error: errorText)
+        if !quiet {
+            progress.printTimings(plan: Duration.seconds(0) + (t1 - t0), stages: t2 - t1, record: ContinuousClock.now - t2)
+        }
+        switch result.status {
+        case .completed: break
+        case .interrupted: throw CommandError.interrupted(runID: runID)
+        case .failed:
+            throw CommandError.runFailed(runID: runID, failures: result.failures.map {
+                (stage: $0.stage, message: $0.outcome.message ?? "failed", tail: $0.outcome.errorTail,
+                 directory: context.stateDirectory + "/runs/\(runID)/\($0.stage)/attempt-\($0.outcome.attempt)")
+            })
+        }
+        return Result(runID: runID, status: result.status, plan: plan)
+    }
+}
+
+/// Readable, sortable, unique run ids: `20261126-174502-3fa9`.
+enum RunID {
+    static func make(date: Date = Date()) -> String {
+        var t = time_t(date.timeIntervalSince1970)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        let stamp = String(format: "%04d%02d%02d-%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                           tm.tm_hour, tm.tm_min, tm.tm_sec)
+        return stamp + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+    }
+}
+
+/// The GPUs this controller may hand out: CUDA_VISIBLE_DEVICES, else nvidia-smi's count, else none.
+enum GPUDiscovery {
+    static func available() -> [String] {
+        let env = ProcessInfo.processInfo.environment
+        if let visible = env["CUDA_VISIBLE_DEVICES"] {
+            return visible.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0 != "-1" }
+        }
+        for dir in (env["PATH"] ?? "").split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/nvidia-smi") {
+            let count = (try? FileManager.default.contentsOfDirectory(atPath: "/dev"))?
+                .filter { $0.hasPrefix("nvidia") && Int($0.dropFirst(6)) != nil }.count ?? 0
+            return (0..<count).map(String.init)
+        }
+        return []
+    }
+
+    /// Parses `--gpus 0,1,3`.
+    static func parse(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}

@@ -1,0 +1,117 @@
+import OrderedCollections
+
+/// An axis coordinate, kept as an ordered pair so names and JSON stay in spec order.
+package struct Coordinate: Sendable, Hashable, Codable {
+    package var axis: String
+    package var value: String
+    package init(axis: String, value: String) {
+        self.axis = axis
+        self.value = value
+    }
+}
+
+/// A name and a value, in declaration order.
+package struct NamedValue: Sendable, Hashable, Codable {
+    package var name: String
+    package var value: String
+    package init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// An input of a planned stage: a workspace file, or an output of another stage.
+package struct PlannedInput: Sendable, Hashable, Codable {
+    package var name: String
+    /// Absolute path.
+    package var path: String
+    /// Content digest for files (`sha256:...`), or `stage:<fingerprint>/<output>` for upstream outputs.
+    package var digest: String
+    /// Name of the producing stage instance, for upstream outputs.
+    package var producer: String?
+}
+
+/// One concrete stage instance of a plan.
+package struct PlannedStage: Sendable, Hashable, Codable {
+    package enum Status: String, Sendable, Codable {
+        case run
+        case cached
+    }
+
+    /// Readable, deterministic name: `train@model=a,source=rules`.
+    package var name: String
+    /// The stage template.
+    package var stage: String
+    package var coordinates: [Coordinate]
+    package var fingerprint: String
+    /// The canonical description the fingerprint hashes.
+    package var fingerprintDescription: String
+    /// The exact shell command.
+    package var command: String
+    package var env: [NamedValue]
+    package var params: [NamedValue]
+    /// Absolute output directory (stable across attempts, keyed by fingerprint).
+    package var outdir: String
+    package var outputs: [NamedValue]
+    package var inputs: [PlannedInput]
+    /// Names of upstream instances.
+    package var dependencies: [String]
+    package var resources: Resources
+    /// Other names that planned to exactly this work (merged).
+    package var aliases: [String]
+    package var status: Status
+    /// The attempt whose outputs a cache hit reuses.
+    package var cachedFrom: String?
+}
+
+/// The DAG of one spec under one profile, in topological order.
+package struct Plan: Sendable, Codable {
+    /// Version of this JSON layout (`workbench plan --json`); bump on incompatible change.
+    package static let schemaVersion = 1
+
+    package var schema: Int = Plan.schemaVersion
+    package var spec: SpecSummary
+    package var profile: String
+    package var workspace: String
+    /// Table id when only one table's cells were planned.
+    package var table: String?
+    package var stages: [PlannedStage]
+
+    package var summary: Summary {
+        Summary(total: stages.count, cached: stages.filter { $0.status == .cached }.count,
+                toRun: stages.filter { $0.status == .run }.count,
+                gpus: stages.map(\.resources.gpus).max() ?? 0)
+    }
+
+    /// Counts shown under a plan.
+    package struct Summary: Sendable, Codable {
+        package var total: Int
+        package var cached: Int
+        package var toRun: Int
+        package var gpus: Int
+    }
+
+    /// Stage by name (or alias).
+    package func stage(named name: String) -> PlannedStage? {
+        stages.first { $0.name == name || $0.aliases.contains(name) }
+    }
+}
+
+/// The spec identity recorded with a plan and a run.
+package struct SpecSummary: Sendable, Codable, Hashable {
+    package var name: String
+    package var path: String
+    package var version: Int
+    package var specVersion: Int
+    package var title: String
+    package var contentHash: String
+    package var gitBlobID: String
+}
+
+extension Spec {
+    /// The identity of this spec.
+    package var summary: SpecSummary {
+        SpecSummary(name: name, path: path, version: version, specVersion: specVersion, title: title,
+                    contentHash: contentHash, gitBlobID: gitBlobID)
+    }
+}

@@ -1,0 +1,147 @@
+import OrderedCollections
+
+/// A loaded, validated experiment spec (one YAML file plus the catalogs it includes).
+package struct Spec: Sendable {
+    /// The schema versions this build reads.
+    package static let supportedSpecVersions = [1]
+
+    /// Path as given (relative to the workspace when it is inside it).
+    package var path: String
+    /// Spec name: the file name without extension.
+    package var name: String
+    package var specVersion: Int
+    /// The experiment's own version; bump it when its meaning changes.
+    package var version: Int
+    package var title: String
+    package var paper: PaperReference?
+    /// Declared profiles; the first is the default.
+    package var profiles: [String]
+    package var axes: OrderedDictionary<String, Axis>
+    /// Extra cells (full coordinates) and per-cell variables from `matrix.include`.
+    package var includes: [MatrixEntry]
+    package var excludes: [MatrixEntry]
+    /// Axis -> the values listed under `matrix` (not those added by `include`).
+    package var declaredValues: [String: Set<String>] = [:]
+    package var stages: OrderedDictionary<String, StageTemplate>
+    package var tables: [TableLayout]
+    /// Pinned upstream code repositories, by name.
+    package var code: OrderedDictionary<String, CodeRef>
+    /// Free-form values for `${vars.a.b}`.
+    package var vars: [String: String]
+    /// SHA-256 over the spec file and every included file, in order.
+    package var contentHash: String
+    /// The spec file's bytes hashed as git does for a blob (`git hash-object`).
+    package var gitBlobID: String
+    /// Included catalogs (paths as given).
+    package var includedFiles: [String]
+
+    /// The default profile.
+    package var defaultProfile: String { profiles.first ?? "default" }
+}
+
+/// Which paper, version and table a spec reproduces.
+package struct PaperReference: Sendable, Hashable, Codable {
+    package var arxiv: String
+    package var version: String?
+    package var title: String?
+}
+
+/// One matrix axis and its values in declaration order.
+package struct Axis: Sendable, Hashable {
+    package var name: String
+    package var values: [AxisValue]
+    package var location: SourceLocation?
+
+    package var valueNames: [String] { values.map(\.name) }
+    package func value(_ name: String) -> AxisValue? { values.first { $0.name == name } }
+}
+
+/// An axis value with optional attributes (`${matrix.model.hub}`), which may themselves be templates.
+package struct AxisValue: Sendable, Hashable {
+    package var name: String
+    package var attributes: [String: String]
+}
+
+/// An `include`/`exclude` entry: axis coordinates plus extra variables (include only).
+package struct MatrixEntry: Sendable, Hashable {
+    package var coordinates: OrderedDictionary<String, String>
+    package var variables: [String: String]
+    package var location: SourceLocation?
+}
+
+/// A pinned code repository (cloned at that commit by later stages; its commit enters fingerprints).
+package struct CodeRef: Sendable, Hashable, Codable {
+    package var name: String
+    package var url: String
+    package var commit: String
+}
+
+/// Declared compute needs of one stage instance.
+package struct Resources: Sendable, Hashable, Codable {
+    package var gpus: Int = 0
+    package var cpus: Int = 1
+    /// Megabytes; nil when not declared.
+    package var memoryMB: Int?
+    /// Seconds; nil when not declared.
+    package var timeSeconds: Int?
+
+    package init(gpus: Int = 0, cpus: Int = 1, memoryMB: Int? = nil, timeSeconds: Int? = nil) {
+        self.gpus = gpus
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.timeSeconds = timeSeconds
+    }
+}
+
+/// A stage template: what one kind of step runs, for which axes it varies.
+package struct StageTemplate: Sendable {
+    package var name: String
+    /// Axes this stage varies over, in matrix order.
+    package var vary: [String]
+    /// Only instantiate for cells whose coordinates match (axis -> allowed values).
+    package var when: [String: [String]]
+    /// Input name -> path template (a file in the workspace or `${stages.S.outputs.O}`).
+    package var inputs: OrderedDictionary<String, String>
+    /// Output name -> path relative to the instance's output directory.
+    package var outputs: OrderedDictionary<String, String>
+    package var params: OrderedDictionary<String, String>
+    package var env: OrderedDictionary<String, String>
+    package var resources: Resources
+    /// Profile -> command template; the key `default` applies to every profile without its own.
+    package var command: [String: String]
+    /// Names of `code` repositories whose commits enter the fingerprint.
+    package var code: [String]
+    /// Profile -> overrides.
+    package var profileOverrides: [String: ProfileOverride]
+    package var location: SourceLocation?
+    /// The file the template was declared in (a catalog, or the spec itself).
+    package var file: String
+    /// Where each field sits (`command`, `command.smoke`, `inputs.pairs`, `vary`, ...).
+    package var fieldLocations: [String: SourceLocation] = [:]
+
+    /// The location of a field, falling back to the stage's own.
+    package func location(of field: String) -> SourceLocation? { fieldLocations[field] ?? location }
+
+    /// Params for one profile, overrides applied.
+    package func params(for profile: String) -> OrderedDictionary<String, String> {
+        var out = params
+        for (k, v) in profileOverrides[profile]?.params ?? [:] { out[k] = v }
+        return out
+    }
+
+    /// Resources for one profile, overrides applied.
+    package func resources(for profile: String) -> Resources {
+        profileOverrides[profile]?.resources ?? resources
+    }
+
+    /// The command template for one profile.
+    package func command(for profile: String) -> String? {
+        command[profile] ?? command["default"]
+    }
+}
+
+/// What a profile changes in a stage.
+package struct ProfileOverride: Sendable {
+    package var params: OrderedDictionary<String, String>
+    package var resources: Resources?
+}

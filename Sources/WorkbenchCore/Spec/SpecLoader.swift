@@ -1,0 +1,204 @@
+import Foundation
+import OrderedCollections
+
+/// Reads a spec file (and the catalogs it includes) into a validated `Spec`.
+package struct SpecLoader: Sendable {
+    /// Reads a file's text; the live variant reads from disk.
+    package var readFile: @Sendable (String) throws -> String
+
+    package init(readFile: @escaping @Sendable (String) throws -> String = SpecLoader.readFromDisk) {
+        self.readFile = readFile
+    }
+
+    /// The live file reader.
+    package static let readFromDisk: @Sendable (String) throws -> String = { path in
+        try String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    static let topKeys = ["spec_version", "version", "title", "paper", "include", "profiles", "matrix",
+                          "stages", "tables", "code", "vars"]
+    static let catalogKeys = ["catalog_version", "title", "include", "axes", "stages", "code", "vars"]
+
+    /// Loads and validates `path`.
+    package func load(_ path: String) throws(SpecError) -> Spec {
+        let text = try read(path, from: nil)
+        let root = try YNode.parse(text, file: path)
+        let top = try root.entries(allowed: Self.topKeys, what: "a spec")
+
+        var catalog = Catalog()
+        var included: [String] = []
+        var hashInput = text
+        if let inc = top["include"] {
+            for item in try inc.sequence() {
+                try loadCatalog(resolve(try item.string(), relativeTo: path), node: item, into: &catalog,
+                                chain: [path], included: &included, hashInput: &hashInput)
+            }
+        }
+
+        guard let specVersionNode = top["spec_version"] else {
+            throw root.error("missing key 'spec_version'", hint: "add 'spec_version: 1' at the top")
+        }
+        let specVersion = try specVersionNode.int()
+        guard Spec.supportedSpecVersions.contains(specVersion) else {
+            throw specVersionNode.error("unsupported spec_version \(specVersion) (this workbench reads \(Spec.supportedSpecVersions.map(String.init).joined(separator: ", ")))",
+                                        hint: "upgrade workbench, or write the spec for spec_version 1")
+        }
+        guard let versionNode = top["version"] else {
+            throw root.error("missing key 'version'", hint: "the experiment's own version, e.g. 'version: 1'")
+        }
+        guard let titleNode = top["title"] else { throw root.error("missing key 'title'") }
+
+        var spec = Spec(
+            path: path,
+            name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
+            specVersion: specVersion,
+            version: try versionNode.int(),
+            title: try titleNode.string(),
+            paper: try top["paper"].map(parsePaper),
+            profiles: try top["profiles"]?.stringList() ?? ["default"],
+            axes: [:], includes: [], excludes: [],
+            stages: catalog.stages,
+            tables: [],
+            code: catalog.code,
+            vars: catalog.vars,
+            contentHash: "",
+            gitBlobID: GitBlob.id(of: text),
+            includedFiles: included
+        )
+        if spec.profiles.isEmpty { throw top["profiles"]!.error("at least one profile is needed") }
+        if let v = top["vars"] { try parseVars(v, prefix: "", into: &spec.vars) }
+        if let c = top["code"] { try parseCode(c, into: &spec.code) }
+        guard let matrix = top["matrix"] else {
+            throw root.error("missing key 'matrix'", hint: "a spec with no axes can write 'matrix: {}'")
+        }
+        try parseMatrix(matrix, catalog: catalog, into: &spec)
+        guard let stages = top["stages"] else { throw root.error("missing key 'stages'") }
+        for (name, node) in try stages.mapping() {
+            spec.stages[name] = try parseStage(name: name, node: node, profiles: spec.profiles)
+        }
+        if spec.stages.isEmpty { throw stages.error("no stages declared") }
+        if let tables = top["tables"] {
+            for item in try tables.sequence() { spec.tables.append(try parseTable(item, spec: spec)) }
+        }
+        spec.contentHash = SHA256.hex(hashInput)
+        try SpecValidator(spec: spec).validate()
+        return spec
+    }
+
+    // MARK: - Includes
+
+    struct Catalog {
+        var axes: [String: [String: AxisValue]] = [:]
+        var axisOrder: [String: [String]] = [:]
+        var stages: OrderedDictionary<String, StageTemplate> = [:]
+        var code: OrderedDictionary<String, CodeRef> = [:]
+        var vars: [String: String] = [:]
+    }
+
+    private func loadCatalog(_ path: String, node: YNode, into catalog: inout Catalog, chain: [String],
+                             included: inout [String], hashInput: inout String) throws(SpecError) {
+        if chain.contains(path) {
+            throw node.error("include cycle: \((chain + [path]).joined(separator: " -> "))")
+        }
+        let text = try read(path, from: node)
+        included.append(path)
+        hashInput += "\u{0}" + path + "\u{0}" + text
+        let root = try YNode.parse(text, file: path)
+        let top = try root.entries(allowed: Self.catalogKeys, what: "a catalog")
+        if let inc = top["include"] {
+            for item in try inc.sequence() {
+                try loadCatalog(resolve(try item.string(), relativeTo: path), node: item, into: &catalog,
+                                chain: chain + [path], included: &included, hashInput: &hashInput)
+            }
+        }
+        if let v = top["vars"] { try parseVars(v, prefix: "", into: &catalog.vars) }
+        if let c = top["code"] { try parseCode(c, into: &catalog.code) }
+        if let axes = top["axes"] {
+            for (axis, valuesNode) in try axes.mapping() {
+                for value in try parseAxisValues(valuesNode) {
+                    if catalog.axes[axis]?[value.name] == nil { catalog.axisOrder[axis, default: []].append(value.name) }
+                    catalog.axes[axis, default: [:]][value.name] = value
+                }
+            }
+        }
+        if let stages = top["stages"] {
+            for (name, n) in try stages.mapping() {
+                catalog.stages[name] = try parseStage(name: name, node: n, profiles: nil)
+            }
+        }
+    }
+
+    private func read(_ path: String, from node: YNode?) throws(SpecError) -> String {
+        do {
+            return try readFile(path)
+        } catch {
+            let message = FileManager.default.fileExists(atPath: path)
+                ? "cannot read '\(path)': \(error.localizedDescription)"
+                : "file not found: '\(path)'"
+            if let node { throw node.error(message, hint: "include paths are relative to the including file") }
+            throw SpecError(file: path, keyPath: "", message: message,
+                            hint: "give a spec path (experiments/NAME.yaml) or a table id")
+        }
+    }
+
+    private func resolve(_ include: String, relativeTo file: String) -> String {
+        if include.hasPrefix("/") { return include }
+        let dir = (file as NSString).deletingLastPathComponent
+        return dir.isEmpty ? include : ((dir as NSString).appendingPathComponent(include) as NSString).standardizingPath
+    }
+
+    // MARK: - Small sections
+
+    private func parsePaper(_ node: YNode) throws(SpecError) -> PaperReference {
+        let e = try node.entries(allowed: ["arxiv", "version", "title"], what: "paper")
+        guard let arxiv = e["arxiv"] else { throw node.error("missing key 'arxiv'") }
+        return PaperReference(arxiv: try arxiv.string(), version: try e["version"]?.string(),
+                              title: try e["title"]?.string())
+    }
+
+    private func parseVars(_ node: YNode, prefix: String, into vars: inout [String: String]) throws(SpecError) {
+        for (key, value) in try node.mapping() {
+            let name = prefix.isEmpty ? key : "\(prefix).\(key)"
+            if value.isMapping { try parseVars(value, prefix: name, into: &vars) }
+            else { vars[name] = try value.string() }
+        }
+    }
+
+    private func parseCode(_ node: YNode, into code: inout OrderedDictionary<String, CodeRef>) throws(SpecError) {
+        for (name, value) in try node.mapping() {
+            let e = try value.entries(allowed: ["url", "commit"], what: "a code repository")
+            guard let url = e["url"] else { throw value.error("missing key 'url'") }
+            guard let commit = e["commit"] else {
+                throw value.error("missing key 'commit'", hint: "pin the repository to a full 40-hex commit id")
+            }
+            let c = try commit.string()
+            guard c.count == 40, c.allSatisfy(\.isHexDigit) else {
+                throw commit.error("'\(c)' is not a full commit id", hint: "use the 40-hex commit, not a branch or tag")
+            }
+            code[name] = CodeRef(name: name, url: try url.string(), commit: c.lowercased())
+        }
+    }
+
+    func parseAxisValues(_ node: YNode) throws(SpecError) -> [AxisValue] {
+        if node.isMapping {
+            var out: [AxisValue] = []
+            for (name, attrs) in try node.mapping() {
+                var attributes: [String: String] = [:]
+                if !attrs.isNull { for (k, v) in try attrs.mapping() { attributes[k] = try v.string() } }
+                out.append(AxisValue(name: name, attributes: attributes))
+            }
+            return out
+        }
+        var out: [AxisValue] = []
+        for item in try node.sequence() { out.append(AxisValue(name: try item.string(), attributes: [:])) }
+        return out
+    }
+}
+
+/// Git's blob id (SHA-1 of `blob <size>\0<content>`), computed without a repository.
+package enum GitBlob {
+    package static func id(of text: String) -> String {
+        let bytes = Array(text.utf8)
+        return SHA1.hex(Array("blob \(bytes.count)\u{0}".utf8) + bytes)
+    }
+}

@@ -1,0 +1,52 @@
+import OrderedCollections
+
+/// How a spec's results are laid out as a paper table.
+package struct TableLayout: Sendable {
+    package var id: String
+    package var title: String
+    /// Default stage whose metrics fill the cells.
+    package var stage: String?
+    /// Coordinates applied to every cell.
+    package var `where`: OrderedDictionary<String, String>
+    package var rowHeader: String
+    package var rows: [TableRow]
+    package var columns: [TableColumn]
+    /// Decimal places in Markdown.
+    package var digits: Int
+    package var reference: TableReference?
+    package var location: SourceLocation?
+
+    /// Column by id.
+    package func column(_ id: String) -> TableColumn? { columns.first { $0.id == id } }
+}
+
+/// A row: an id, a label, the coordinates it pins.
+package struct TableRow: Sendable, Hashable {
+    package var id: String
+    package var label: String
+    package var `where`: OrderedDictionary<String, String>
+}
+
+/// A column: either bound to a metric of a stage at some coordinates, or derived.
+package struct TableColumn: Sendable, Hashable {
+    package enum Kind: Sendable, Hashable {
+        /// A metric of the stage instance selected by the cell's coordinates.
+        case metric(name: String, stage: String?, scale: Double)
+        /// The plain mean of other columns of the same row (the paper's averages).
+        case mean(of: [String])
+    }
+    package var id: String
+    package var label: String
+    package var `where`: OrderedDictionary<String, String>
+    package var kind: Kind
+}
+
+/// The paper's values for the table, with where they come from.
+package struct TableReference: Sendable, Hashable {
+    /// Paper version the values come from (e.g. `v4`).
+    package var paperVersion: String
+    /// Table of the paper (e.g. `Table 4`).
+    package var source: String?
+    /// Row id -> column id -> value.
+    package var values: [String: [String: Double]]
+}
