@@ -62,10 +62,16 @@ let package = Package(
 
         // MARK: - Tests (Swift Testing; one target per module)
         .testTarget(name: "WorkbenchCoreTests", dependencies: ["WorkbenchCore"]),
-        .testTarget(name: "TrackingTests", dependencies: ["Tracking", "WorkbenchCore"]),
+        .testTarget(name: "TrackingTests", dependencies: [
+            "Tracking", "WorkbenchCore",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+        ]),
         .testTarget(name: "RunnersTests", dependencies: ["Runners", "WorkbenchCore"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "WorkbenchCore"],
-                    resources: [.copy("Golden")]),
-        .testTarget(name: "WorkbenchTests", dependencies: ["WorkbenchCore"]),
+                    exclude: ["Golden"]),
+        .testTarget(name: "WorkbenchTests", dependencies: [
+            "Workbench", "Tracking", "WorkbenchCore",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+        ]),
     ]
 )

@@ -44,7 +44,15 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         self.clock = clock
     }
 
-    private func instanceID(_ fingerprint: String) -> Int64? { lock.withLock { instanceIDs[fingerprint] } }
+    /// The stage instance row id: remembered from `beginRun`, else looked up.
+    private func instanceID(_ fingerprint: String) -> Int64? {
+        if let id = lock.withLock({ instanceIDs[fingerprint] }) { return id }
+        let id = try? store.read { db in
+            try Int64.fetchOne(db, sql: "SELECT id FROM stage_instances WHERE fingerprint = ?", arguments: [fingerprint])
+        }
+        if let id { lock.withLock { instanceIDs[fingerprint] = id } }
+        return id
+    }
 
     // MARK: - Run lifecycle
 

@@ -113,7 +113,7 @@ package struct Planner {
 
         // Upstream first: every ${stages.X.outputs.Y} reachable from this stage's templates.
         var upstreamFingerprints: [String: String] = [:]
-        for upName in SpecValidator(spec: spec).upstreamStages(of: stage) {
+        for upName in SpecValidator(spec: spec).upstreamStages(of: stage, cell: cell) {
             guard let up = spec.stages[upName] else { continue }
             upstreamFingerprints[upName] = try instantiate(up, cell: cell, state: &state, demandedBy: name)
         }

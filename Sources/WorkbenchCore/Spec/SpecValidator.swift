@@ -135,9 +135,13 @@ struct SpecValidator {
     // MARK: - Cycles between templates
 
     /// Direct `${stages.X...}` references, plus those reachable through axis attributes.
-    func upstreamStages(of stage: StageTemplate) -> [String] {
+    /// With a cell, only the attributes of that cell's axis values count.
+    func upstreamStages(of stage: StageTemplate, cell: Cell? = nil) -> [String] {
         var texts = Array(stage.command.values) + Array(stage.inputs.values) + Array(stage.params.values) + Array(stage.env.values)
-        for axis in stage.vary { texts += spec.axes[axis]?.values.flatMap { $0.attributes.values } ?? [] }
+        for axis in stage.vary {
+            let values = spec.axes[axis]?.values.filter { v in cell.map { $0[axis] == v.name } ?? true } ?? []
+            texts += values.flatMap { $0.attributes.values }
+        }
         var out: [String] = []
         for text in texts {
             for ref in (try? Template(text))?.references ?? [] where ref[0] == "stages" && ref.count > 1 {

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import Reports
+@testable import WorkbenchCore
+
+/// Golden files live next to this file; set WORKBENCH_RECORD_GOLDEN=1 to rewrite them.
+func assertGolden(_ text: String, _ name: String, file: String = #filePath) throws {
+    let path = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("Golden/\(name)").path
+    if ProcessInfo.processInfo.environment["WORKBENCH_RECORD_GOLDEN"] == "1" {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return
+    }
+    let expected = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(text == expected, "\(name) differs from its golden file (WORKBENCH_RECORD_GOLDEN=1 rewrites it)")
+}
+
+@Suite struct RenderingTests {
+    static let layout = TableLayout(
+        id: "table-4", title: "Data source x pipeline (domain averages)", stage: "eval", where: [:],
+        rowHeader: "Model",
+        rows: [TableRow(id: "qwen", label: "Qwen2-VL-2B", where: ["model": "qwen"]),
+               TableRow(id: "llava", label: "LLaVA-v1.6-8B", where: ["model": "llava"])],
+        columns: [TableColumn(id: "rule", label: "Rule", where: ["source": "rule"], kind: .metric(name: "acc", stage: nil, scale: 100)),
+                  TableColumn(id: "ours", label: "Ours, with | pipe", where: ["source": "ours"], kind: .metric(name: "acc", stage: nil, scale: 100)),
+                  TableColumn(id: "avg", label: "Avg", where: [:], kind: .mean(of: ["rule", "ours"]))],
+        digits: 1,
+        reference: TableReference(paperVersion: "v4", source: "Table 4",
+                                  values: ["qwen": ["rule": 31.3, "ours": 40.3], "llava": ["rule": 28.4, "avg": 35.0]]),
+        location: nil)
+
+    static let spec = SpecSummary(name: "table-4", path: "experiments/adamllm/table-4.yaml", version: 2, specVersion: 1,
+                                  title: "t", contentHash: String(repeating: "a", count: 64), gitBlobID: String(repeating: "b", count: 40))
+
+    static var table: ReportTable {
+        TableBuilder.build(layout: layout, spec: spec, paper: PaperReference(arxiv: "2411.19930", version: "v4", title: nil),
+                           profile: "paper",
+                           values: ["qwen/rule": ReproducedValue(value: 30.123456789, runID: "r1"),
+                                    "qwen/ours": ReproducedValue(value: 41.25, runID: "r1"),
+                                    "llava/rule": ReproducedValue(value: 28.4, runID: "r2")])
+    }
+
+    @Test func cellsCarryPaperOursDeltaAndPending() throws {
+        let t = Self.table
+        let qwen = t.rows[0].cells
+        #expect(qwen.map(\.state) == [.reproduced, .reproduced, .reproduced])
+        #expect(qwen[2].ours == (30.123456789 + 41.25) / 2)
+        #expect(qwen[2].paper == (31.3 + 40.3) / 2, "a mean column without a printed value averages the paper's cells")
+        let llava = t.rows[1].cells
+        #expect(llava[1].state == .pending)
+        #expect(llava[2].state == .pending, "a mean over a pending cell is pending")
+        #expect(llava[2].paper == 35.0)
+        #expect(abs(qwen[0].delta! - (30.123456789 - 31.3)) < 1e-12)
+    }
+
+    @Test func markdownGolden() throws {
+        try assertGolden(MarkdownRenderer.render(Self.table), "table-4.md")
+    }
+
+    @Test func csvGolden() throws {
+        try assertGolden(CSVRenderer.render(Self.table), "table-4.csv")
+    }
+
+    @Test func csvQuotesFields() {
+        #expect(CSVRenderer.field("a,b") == "\"a,b\"")
+        #expect(CSVRenderer.field("say \"x\"") == "\"say \"\"x\"\"\"")
+        #expect(CSVRenderer.field("plain") == "plain")
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import GRDB
+import Testing
+@testable import Tracking
+@testable import WorkbenchCore
+
+@Suite struct StoreTests {
+    @Test func migratedSchemaIsPinned() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try Store(path: dir.path + "/db.sqlite")
+        let sql = try store.schemaSQL()
+        // Pin the tables and the constraints that matter; a changed schema needs a new migration.
+        for fragment in ["CREATE TABLE runs", "CREATE TABLE attempts", "CREATE TABLE metric_series", "CREATE TABLE events",
+                         "UNIQUE (run_id, instance_id, number)", "fingerprint TEXT NOT NULL UNIQUE CHECK (length(fingerprint) = 64)",
+                         "PRIMARY KEY (attempt_id, name, step)", "RAISE(ABORT, 'events are append-only')",
+                         "CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'crashed'))"] {
+            #expect(sql.contains(fragment), "schema lacks \(fragment)")
+        }
+        let mode = try store.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+        #expect(try store.integrityCheck() == ["ok"])
+        // Reopening is idempotent.
+        _ = try Store(path: dir.path + "/db.sqlite")
+    }
+
+    @Test func refusesANewerSchema() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try Store(path: dir.path + "/db.sqlite")
+        try store.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-future')") }
+        #expect {
+            _ = try Store(path: dir.path + "/db.sqlite")
+        } throws: { error in
+            (error as? StoreError).map { "\($0)".contains("newer workbench (unknown migrations: v99-future)") } ?? false
+        }
+    }
+
+    @Test func recorderLifecycleAndIdempotentIngestion() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try Store(path: dir.path + "/db.sqlite")
+        let plan = onePlan(workspace: dir.path)
+        let recorder = Recorder(store: store)
+        try recorder.beginRun(runStart("run-1", plan: plan))
+        let attemptDir = dir.path + "/attempt"
+        try FileManager.default.createDirectory(atPath: attemptDir, withIntermediateDirectories: true)
+        let info = AttemptInfo(runID: "run-1", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
+                               directory: attemptDir, runner: "local", host: "testhost")
+        try await recorder.stageStarted(plan.stages[0], attempt: info)
+        let o = outcome("run-1", plan: plan, outputs: [ArtifactRecord(name: "out", path: "/x", digest: "sha256:1", size: 3)],
+                        metrics: [MetricPoint(name: "acc", value: 0.5), MetricPoint(name: "loss", step: 1, value: 2),
+                                  MetricPoint(name: "loss", step: 2, value: 1)])
+        try await recorder.stageFinished(plan.stages[0], attempt: info, outcome: o)
+        try Data(try o.encoded()).write(to: URL(fileURLWithPath: attemptDir + "/outcome.json"))
+        func counts() throws -> [Int] {
+            try store.read { db in
+                try ["attempts", "metrics", "metric_series", "artifacts", "events"].map { try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)")! }
+            }
+        }
+        let before = try counts()
+        _ = try Ingest.directory(attemptDir, into: store)
+        _ = try Ingest.directory(attemptDir, into: store)
+        #expect(try counts() == before, "ingesting the same attempt again changes nothing")
+        #expect(before == [1, 1, 2, 1, 3])
+        try recorder.finishRun("run-1", status: "completed", error: nil)
+        let detail = try store.runDetail("run-1")
+        #expect(detail.summary.status == "completed")
+        #expect(detail.attempts.first?.metrics == [NamedValue(name: "acc", value: "0.5")])
+        #expect(detail.attempts.first?.series.first?.points == 2)
+        #expect(detail.attempts.first?.params == [NamedValue(name: "lr", value: "0.1")])
+        #expect(try EventLog.verifyChain(store).isEmpty)
+    }
+
+    @Test func eventLogIsAppendOnlyAndTamperEvident() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try Store(path: dir.path + "/db.sqlite")
+        let plan = onePlan(workspace: dir.path)
+        let recorder = Recorder(store: store)
+        try recorder.beginRun(runStart("run-1", plan: plan))
+        try recorder.finishRun("run-1", status: "completed", error: nil)
+        #expect(throws: (any Error).self) {
+            try store.write { db in try db.execute(sql: "UPDATE events SET payload = 'x' WHERE id = 1") }
+        }
+        // Someone with the sqlite3 shell drops the trigger and edits a row: the chain names it.
+        try await store.write { db in
+            try db.execute(sql: "DROP TRIGGER events_are_append_only_u")
+            try db.execute(sql: "UPDATE events SET payload = 'edited' WHERE id = 1")
+        }
+        #expect(try EventLog.verifyChain(store) == [1])
+    }
+
+    @Test func resolvesRunPrefixesAndSuggests() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try Store(path: dir.path + "/db.sqlite")
+        let plan = onePlan(workspace: dir.path)
+        let recorder = Recorder(store: store)
+        try recorder.beginRun(runStart("20261126-100000-aaaa", plan: plan))
+        try recorder.beginRun(runStart("20261126-100000-bbbb", plan: onePlan(workspace: dir.path, fingerprint: String(repeating: "e", count: 64))))
+        #expect(try store.resolveRun("20261126-100000-a") == "20261126-100000-aaaa")
+        #expect(throws: StoreError.self) { try store.resolveRun("20261126") }
+        do { _ = try store.resolveRun("20261126-100000-aaab") } catch let e as StoreError {
+            #expect(e.description.hasPrefix("no run '20261126-100000-aaab' (close: 20261126-100000-aaaa"))
+        }
+        #expect(try store.runs().map(\.id).count == 2)
+    }
+
+    @Test func metricSeriesBatchInsertRoundTrips() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try Store(path: dir.path + "/db.sqlite")
+        let plan = onePlan(workspace: dir.path)
+        let recorder = Recorder(store: store)
+        try recorder.beginRun(runStart("r", plan: plan))
+        let points = (0..<1234).map { MetricPoint(name: "loss", step: $0, value: Double($0) / 7) }
+        let info = AttemptInfo(runID: "r", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
+                               directory: dir.path, runner: "local", host: "h")
+        try await recorder.stageFinished(plan.stages[0], attempt: info, outcome: outcome("r", plan: plan, metrics: points))
+        let (n, last) = try store.read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metric_series")!,
+             try Double.fetchOne(db, sql: "SELECT value FROM metric_series WHERE step = 1233")!)
+        }
+        #expect(n == 1234)
+        #expect(last == 1233.0 / 7)
+    }
+}

@@ -1,0 +1,209 @@
+import Testing
+@testable import WorkbenchCore
+
+@Suite struct PlannerTests {
+    let ws = "/ws"
+
+    func plan(_ text: String, target: Planner.Target = .all, digests: [String: String] = [:]) throws(SpecError) -> Plan {
+        try Planner(spec: try load(text), workspace: ws, digester: FakeDigester(digests: digests)).plan(target)
+    }
+
+    @Test func matrixExpansionWithIncludeAndExclude() throws {
+        let text = minimalSpec.replacingOccurrences(of: "  source: [rules, synth]", with: """
+          source: [rules, synth]
+          exclude:
+            - { model: b, source: rules }
+          include:
+            - { model: c, source: gpt4 }
+        """)
+        let cells = Matrix.expand(try load(text)).map { $0.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+        #expect(cells == ["model=a,source=rules", "model=a,source=synth", "model=b,source=synth", "model=c,source=gpt4"])
+    }
+
+    @Test func namesAreReadableAndInSpecOrder() throws {
+        let p = try plan(minimalSpec)
+        #expect(p.stages.map(\.name) == ["data", "train@model=a,source=rules", "train@model=a,source=synth",
+                                          "train@model=b,source=rules", "train@model=b,source=synth"])
+        #expect(p.stages[1].dependencies == ["data"])
+        #expect(p.stages[1].command.hasPrefix("train --model a --source rules --steps 10 /ws/.workbench/outputs/data/"))
+        #expect(p.stages[1].outdir == "/ws/.workbench/outputs/train/" + p.stages[1].fingerprint.prefix(16))
+    }
+
+    @Test func fingerprintsAreStableAndSensitive() throws {
+        let a = try plan(minimalSpec)
+        let b = try plan(minimalSpec)
+        #expect(a.stages.map(\.fingerprint) == b.stages.map(\.fingerprint))
+        let moved = try Planner(spec: try load(minimalSpec), workspace: "/elsewhere", digester: FakeDigester()).plan()
+        #expect(moved.stages.map(\.fingerprint) == a.stages.map(\.fingerprint), "moving the workspace keeps fingerprints")
+        let changed = try plan(minimalSpec.replacingOccurrences(of: "echo hi", with: "echo bye"))
+        #expect(Set(changed.stages.map(\.fingerprint)).isDisjoint(with: a.stages.map(\.fingerprint)),
+                "a changed upstream command changes every downstream fingerprint")
+        let param = try plan(minimalSpec.replacingOccurrences(of: "steps: \"10\"", with: "steps: \"11\""))
+        #expect(param.stages[0].fingerprint == a.stages[0].fingerprint)
+        #expect(param.stages[1].fingerprint != a.stages[1].fingerprint)
+    }
+
+    @Test func inputFileDigestsEnterFingerprints() throws {
+        let text = minimalSpec.replacingOccurrences(of: "    outputs: { pairs: pairs.txt }", with: "    inputs: { gen: gen.py }\n    outputs: { pairs: pairs.txt }")
+        let one = try plan(text, digests: ["/ws/gen.py": "sha256:1"])
+        let two = try plan(text, digests: ["/ws/gen.py": "sha256:2"])
+        #expect(one.stages[0].fingerprint != two.stages[0].fingerprint)
+        #expect(one.stages[0].inputs == [PlannedInput(name: "gen", path: "/ws/gen.py", digest: "sha256:1", producer: nil)])
+        #expect(throws: SpecError.self) { try plan(text) }
+        do { _ = try plan(text) } catch {
+            #expect(error.message == "input 'gen' of 'data': /ws/gen.py does not exist or cannot be read")
+        }
+    }
+
+    @Test func identicalInstancesMerge() throws {
+        // `eval` varies over source but does not use it: both cells are the same work.
+        let text = minimalSpec + """
+
+          report:
+            vary: [model, source]
+            outputs: { r: r.txt }
+            command: echo ${matrix.model} > ${outputs.r}
+        """
+        let p = try plan(text)
+        let reports = p.stages.filter { $0.stage == "report" }
+        #expect(reports.map(\.name) == ["report@model=a,source=rules", "report@model=b,source=rules"])
+        #expect(reports[0].aliases == ["report@model=a,source=synth"])
+        #expect(p.stage(named: "report@model=a,source=synth")?.name == "report@model=a,source=rules")
+    }
+
+    @Test func axisAttributesCanRouteInputs() throws {
+        let text = """
+        spec_version: 1
+        version: 1
+        title: t
+        matrix:
+          source:
+            rules: { tasks: "${stages.rules.outputs.tasks}" }
+            synth: { tasks: "${stages.filter.outputs.tasks}" }
+        stages:
+          rules:
+            outputs: { tasks: t.jsonl }
+            command: rules > ${outputs.tasks}
+          filter:
+            outputs: { tasks: t.jsonl }
+            command: filter > ${outputs.tasks}
+          train:
+            vary: [source]
+            inputs: { tasks: "${matrix.source.tasks}" }
+            outputs: { m: m }
+            command: train ${inputs.tasks} ${outputs.m}
+        """
+        let p = try plan(text)
+        #expect(p.stages.map(\.name) == ["rules", "train@source=rules", "filter", "train@source=synth"])
+        #expect(p.stage(named: "train@source=synth")?.dependencies == ["filter"])
+        #expect(p.stage(named: "train@source=synth")?.inputs.first?.producer == "filter")
+    }
+
+    @Test func whenRestrictsInstances() throws {
+        let text = minimalSpec + """
+
+            when: { source: [synth] }
+        """
+        let p = try plan(text)
+        #expect(p.stages.filter { $0.stage == "train" }.map(\.name) == ["train@model=a,source=synth", "train@model=b,source=synth"])
+    }
+
+    @Test func profilesPickCommandsAndParams() throws {
+        let text = """
+        spec_version: 1
+        version: 1
+        title: t
+        profiles: [smoke, paper]
+        matrix: {}
+        stages:
+          train:
+            params: { steps: "1000" }
+            profiles:
+              smoke: { params: { steps: "5" }, resources: { gpus: 0 } }
+            resources: { gpus: 8 }
+            command:
+              smoke: tiny ${params.steps}
+              paper: big ${params.steps}
+        """
+        let spec = try load(text)
+        let smoke = try Planner(spec: spec, profile: "smoke", workspace: ws, digester: FakeDigester()).plan()
+        let paper = try Planner(spec: spec, profile: "paper", workspace: ws, digester: FakeDigester()).plan()
+        #expect(smoke.stages[0].command == "tiny 5")
+        #expect(smoke.stages[0].resources.gpus == 0)
+        #expect(paper.stages[0].command == "big 1000")
+        #expect(paper.stages[0].resources.gpus == 8)
+        #expect(throws: SpecError.self) { try Planner(spec: spec, profile: "papr", workspace: ws, digester: FakeDigester()).plan() }
+    }
+
+    @Test func tableTargetPlansOnlyWhatTheTableNeeds() throws {
+        let text = minimalSpec + """
+
+        tables:
+          - id: small
+            stage: train
+            rows: [{ id: a, where: { model: a } }]
+            columns:
+              - { id: rules, where: { source: rules }, metric: acc }
+        """
+        let p = try plan(text, target: .table("small"))
+        #expect(p.stages.map(\.name) == ["data", "train@model=a,source=rules"])
+        #expect(p.table == "small")
+    }
+
+    @Test func tableCellsMustPinTheStageAxes() throws {
+        let text = minimalSpec + """
+
+        tables:
+          - id: t
+            stage: train
+            rows: { axis: model }
+            columns:
+              - { id: all, metric: acc }
+        """
+        var caught: SpecError?
+        do { _ = try plan(text, target: .table("t")) } catch { caught = error }
+        let e = try #require(caught)
+        #expect(e.message == "cell (row 'a', column 'all'): stage 'train' varies over source, which neither the row, the column nor the table pins")
+    }
+
+    @Test func cacheMarkingRunsDownstreamOfARerun() throws {
+        struct Cache: StageCache {
+            var hits: Set<String>
+            func lookup(_ stages: [PlannedStage]) throws -> [String: CacheEntry] {
+                Dictionary(uniqueKeysWithValues: stages.filter { hits.contains($0.name) }.map { ($0.fingerprint, CacheEntry(attemptID: "1", runID: "r")) })
+            }
+        }
+        var p = try plan(minimalSpec)
+        try p.markCached(using: Cache(hits: ["train@model=a,source=rules", "train@model=b,source=rules"]))
+        #expect(p.stages.allSatisfy { $0.status == .run }, "data must run, so everything downstream runs")
+        try p.markCached(using: Cache(hits: Set(p.stages.map(\.name)).subtracting(["train@model=b,source=synth"])))
+        #expect(p.summary.cached == 4)
+        #expect(p.stage(named: "train@model=b,source=synth")?.status == .run)
+    }
+
+    @Test func shellQuotingOfInterpolatedValues() {
+        #expect(ShellQuote.quote("plain/path-1.txt") == "plain/path-1.txt")
+        #expect(ShellQuote.quote("with space") == "'with space'")
+        #expect(ShellQuote.quote("it's") == "'it'\\''s'")
+    }
+
+    @Test func templateEscapes() throws {
+        let t = try Template("a $${X} ${params.p} $HOME")
+        #expect(t.references == [["params", "p"]])
+        #expect(t.render { _ in "V" } == "a ${X} V $HOME")
+        #expect(throws: TemplateError.self) { try Template("${params.p") }
+    }
+
+    @Test func didYouMean() {
+        #expect(DidYouMean.distance("kitten", "sitting") == 3)
+        #expect(DidYouMean.hint(for: "stagse", in: ["stages", "matrix"]) == "did you mean 'stages'?")
+        #expect(DidYouMean.hint(for: "zzz", in: ["stages"]) == nil)
+    }
+
+    @Test func metricsFileParsing() {
+        let (m, w) = MetricsFile.parse("{\"name\": \"a\", \"value\": 1.5}\nnot json\n{\"name\": \"loss\", \"step\": 3, \"value\": 2}\n")
+        #expect(m == [MetricPoint(name: "a", value: 1.5), MetricPoint(name: "loss", step: 3, value: 2)])
+        #expect(w.count == 1)
+        #expect(w[0].hasPrefix("metrics line 2:"))
+    }
+}
