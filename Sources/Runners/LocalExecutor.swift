@@ -13,6 +13,9 @@ package final class LocalExecutor: Executor, @unchecked Sendable {
     package let name = "local"
     private let lock = NSLock()
     private var groups: Set<Int32> = []
+    /// Set by `cancelAll`: a process that registers afterwards is stopped at once (no race with
+    /// a launch that was under way when the signal came).
+    private var cancelDeadline: ContinuousClock.Instant?
 
     package init() {}
 
@@ -55,13 +58,25 @@ package final class LocalExecutor: Executor, @unchecked Sendable {
         }
     }
 
-    private func register(_ pid: Int32) { lock.withLock { _ = groups.insert(pid) } }
+    private func register(_ pid: Int32) {
+        let deadline: ContinuousClock.Instant? = lock.withLock {
+            groups.insert(pid)
+            return cancelDeadline
+        }
+        guard let deadline else { return }
+        kill(-pid, SIGTERM)
+        Task.detached {
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            if self.lock.withLock({ self.groups.contains(pid) }) { kill(-pid, SIGKILL) }
+        }
+    }
     private func unregisterAll(of pid: Int32) { lock.withLock { _ = groups.remove(pid) } }
     private var live: [Int32] { lock.withLock { Array(groups) } }
 
     package func cancelAll(grace: Duration) async {
-        for pgid in live { kill(-pgid, SIGTERM) }
         let deadline = ContinuousClock.now + grace
+        lock.withLock { cancelDeadline = deadline }
+        for pgid in live { kill(-pgid, SIGTERM) }
         while ContinuousClock.now < deadline {
             if live.allSatisfy({ kill(-$0, 0) != 0 }) { return }
             try? await Task.sleep(for: .milliseconds(50))
