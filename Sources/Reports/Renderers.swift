@@ -40,7 +40,7 @@ package enum MarkdownRenderer {
         let done = all.filter { $0.state == .reproduced }.count
         let withPaper = all.filter { $0.paper != nil }.count
         out += "\n\(done) of \(all.count) cells reproduced, \(all.count - done) pending; \(withPaper) cells have a paper value.\n"
-        out += "Cells read `ours (paper P, Δ ours−paper)`.\n"
+        if withPaper > 0 { out += "Cells read `ours (paper P, Δ ours−paper)`.\n" }
         return out
     }
 

@@ -87,9 +87,13 @@ package struct Scheduler: Sendable {
             try await observer.stagesCached(cached, runID: runID)
             for s in cached { statuses[s.name] = .cached }
         }
-        var pending = plan.stages.filter { $0.status == .run }
         var dependents: [String: [String]] = [:]
-        for s in pending { for d in s.dependencies { dependents[d, default: []].append(s.name) } }
+        for s in plan.stages where s.status == .run { for d in s.dependencies { dependents[d, default: []].append(s.name) } }
+        // Longest chain first (critical path), plan order among equals: the long synthesis branch
+        // starts before the short ones instead of after them.
+        let depth = Self.chainLengths(plan.stages.filter { $0.status == .run }, dependents: dependents)
+        var pending = plan.stages.enumerated().filter { $0.element.status == .run }
+            .sorted { (depth[$0.element.name]!, -$0.offset) > (depth[$1.element.name]!, -$1.offset) }.map(\.element)
         var failures: [(String, Outcome)] = []
         var freeGPUs = gpus
         var running = 0
@@ -151,6 +155,15 @@ package struct Scheduler: Sendable {
         let status: RunResult.Status = interrupted ? .interrupted : (failures.isEmpty ? .completed : .failed)
         return RunResult(status: status, stages: statuses, firstFailure: failures.first.map { ($0.0, $0.1) },
                          failures: failures.map { ($0.0, $0.1) })
+    }
+
+    /// For each stage, the number of stages on the longest path from it to a sink.
+    static func chainLengths(_ stages: [PlannedStage], dependents: [String: [String]]) -> [String: Int] {
+        var length: [String: Int] = [:]
+        for s in stages.reversed() {   // plan order is topological, so dependents come later
+            length[s.name] = 1 + ((dependents[s.name] ?? []).compactMap { length[$0] }.max() ?? 0)
+        }
+        return length
     }
 
     // MARK: - One attempt

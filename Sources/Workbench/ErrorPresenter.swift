@@ -12,6 +12,7 @@ enum CommandError: Error, CustomStringConvertible {
     case interrupted(runID: String)
     case usage(String)
     case io(String)
+    case setupMissing(String, hint: String)
 
     var description: String {
         switch self {
@@ -34,6 +35,7 @@ enum CommandError: Error, CustomStringConvertible {
         case let .interrupted(runID): return "run \(runID) interrupted; run the same command again to resume"
         case let .usage(s): return s
         case let .io(s): return s
+        case let .setupMissing(s, _): return s
         }
     }
 
@@ -42,6 +44,7 @@ enum CommandError: Error, CustomStringConvertible {
         case .specNotFound: return "give a spec path (experiments/NAME.yaml), a spec name, or a table id"
         case .ambiguousSpec: return "give the spec path"
         case .runFailed: return "fix the stage and run the same command again: completed stages are reused from the cache"
+        case let .setupMissing(_, hint): return hint
         default: return nil
         }
     }
@@ -62,6 +65,7 @@ enum ErrorPresenter {
             case .interrupted: code = 130
             case .specNotFound, .ambiguousSpec, .usage: code = 64
             case .io: code = 74
+            case .setupMissing: code = 69
             }
             return emit(e.description, hint: e.hint, code: code)
         case let e as StoreError:

@@ -37,6 +37,10 @@ struct RunFlow {
             Console.note("note: the working tree has uncommitted changes; their diff (\(code.diffBytes) bytes\(code.diffTruncated ? ", truncated" : "")) is recorded with the run")
         }
         let python = spec.vars["python"].map { $0.hasPrefix("/") ? $0 : context.workspace + "/" + $0 }
+        if let python, plan.summary.toRun > 0, !FileManager.default.isExecutableFile(atPath: python) {
+            let setup = spec.vars["python_setup"].map { "run \($0) first" } ?? "create it first"
+            throw CommandError.setupMissing("the stages of \(spec.path) use the Python interpreter \(context.relative(python)) (vars.python), which does not exist", hint: setup)
+        }
         let environment = await EnvironmentCapture(version: WorkbenchCommand.version, runCommand: { await CommandOutput.run($0) })
             .capture(python: python, cacheDirectory: context.stateDirectory + "/cache")
 
@@ -92,6 +96,7 @@ struct RunFlow {
         return Result(runID: runID, status: result.status, plan: plan)
     }
 }
+
 
 /// Readable, sortable, unique run ids: `20261126-174502-3fa9`.
 enum RunID {

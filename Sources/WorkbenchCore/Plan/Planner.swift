@@ -143,7 +143,9 @@ package struct Planner {
         ctx.resolvedParams = Dictionary(uniqueKeysWithValues: resolvedParams.map { ($0.name, $0.value) })
 
         let symbolicCommand = try ctx.render(commandTemplate, field: "command", symbolic: true, shell: true).value
-        let symbolicEnv = try stage.env.map { k, v throws(SpecError) in NamedValue(name: k, value: try ctx.render(v, field: "env.\(k)", symbolic: true).value) }
+        var envTemplates = spec.env
+        for (k, v) in stage.env { envTemplates[k] = v }
+        let symbolicEnv = try envTemplates.map { k, v throws(SpecError) in NamedValue(name: k, value: try ctx.render(v, field: "env.\(k)", symbolic: true).value) }
         dependencies = ctx.dependencies
 
         let description = FingerprintDescription(
@@ -163,7 +165,7 @@ package struct Planner {
         let outdir = "\(outputsRoot)/\(stage.name)/\(fingerprint.prefix(16))"
         ctx.outdir = outdir
         let command = try ctx.render(commandTemplate, field: "command", symbolic: false, shell: true).value
-        let env = try stage.env.map { k, v throws(SpecError) in NamedValue(name: k, value: try ctx.render(v, field: "env.\(k)", symbolic: false).value) }
+        let env = try envTemplates.map { k, v throws(SpecError) in NamedValue(name: k, value: try ctx.render(v, field: "env.\(k)", symbolic: false).value) }
         let planned = PlannedStage(
             name: name, stage: stage.name,
             coordinates: coords.map { Coordinate(axis: $0.key, value: $0.value) },

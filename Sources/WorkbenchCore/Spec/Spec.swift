@@ -28,6 +28,8 @@ package struct Spec: Sendable {
     package var code: OrderedDictionary<String, CodeRef>
     /// Free-form values for `${vars.a.b}`.
     package var vars: [String: String]
+    /// Environment variables every stage gets (a stage's own `env` wins); they enter fingerprints.
+    package var env: OrderedDictionary<String, String> = [:]
     /// SHA-256 over the spec file and every included file, in order.
     package var contentHash: String
     /// The spec file's bytes hashed as git does for a blob (`git hash-object`).

@@ -16,7 +16,7 @@ package struct SpecLoader: Sendable {
     }
 
     static let topKeys = ["spec_version", "version", "title", "paper", "include", "profiles", "matrix",
-                          "stages", "tables", "code", "vars"]
+                          "stages", "tables", "code", "vars", "env"]
     static let catalogKeys = ["catalog_version", "title", "include", "axes", "stages", "code", "vars"]
 
     /// Loads and validates `path`.
@@ -68,6 +68,7 @@ package struct SpecLoader: Sendable {
         if spec.profiles.isEmpty { throw top["profiles"]!.error("at least one profile is needed") }
         if let v = top["vars"] { try parseVars(v, prefix: "", into: &spec.vars) }
         if let c = top["code"] { try parseCode(c, into: &spec.code) }
+        if let env = top["env"] { for (k, v) in try env.mapping() { spec.env[k] = try v.string() } }
         guard let matrix = top["matrix"] else {
             throw root.error("missing key 'matrix'", hint: "a spec with no axes can write 'matrix: {}'")
         }

@@ -63,6 +63,7 @@ struct SpecValidator {
         fields += stage.inputs.map { ("inputs.\($0.key)", $0.value) }
         fields += stage.params.map { ("params.\($0.key)", $0.value) }
         fields += stage.env.map { ("env.\($0.key)", $0.value) }
+        fields += spec.env.filter { stage.env[$0.key] == nil }.map { ("env.\($0.key)", $0.value) }
         for (profile, o) in stage.profileOverrides { fields += o.params.map { ("profiles.\(profile).params.\($0.key)", $0.value) } }
         for (field, text) in fields {
             let template: Template

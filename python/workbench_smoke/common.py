@@ -1,0 +1,152 @@
+"""Shared plumbing: offline flags, exit codes, atomic file writes, seeds, checkpoint checks."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import tempfile
+from typing import Callable, Iterable
+
+# Nothing in the chain may reach a hub: every model, tokenizer and data file is local.
+for _key, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "TRANSFORMERS_VERBOSITY": "error",
+}.items():
+    os.environ[_key] = _value
+
+EXIT_USAGE = 2
+EXIT_NO_TORCH = 3
+EXIT_EMPTY = 4
+EXIT_CORRUPT = 5
+SETUP_HINT = "scripts/setup-ml.sh"
+
+
+class StageError(Exception):
+    """An expected failure: one line on stderr and a specific exit code."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def run_stage(name: str, main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
+    """Run a stage's main, mapping StageError to its exit code with a one-line message."""
+    try:
+        main(argv)
+    except StageError as err:
+        print(f"{name}: error: {err}", file=sys.stderr)
+        sys.exit(err.code)
+
+
+def require_torch(stage: str) -> None:
+    """Exit 3 with a one-line hint when torch is not importable."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as err:
+        print(f"{stage}: error: PyTorch is not importable ({err}); create the environment with "
+              f"{SETUP_HINT} and run with its python (.venv-ml/bin/python)", file=sys.stderr)
+        sys.exit(EXIT_NO_TORCH)
+
+
+def seed_everything(seed: int) -> None:
+    """Fix every RNG we use; deterministic kernels where torch supports them."""
+    random.seed(seed)
+    import numpy as np
+    import torch
+
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+# ---------------------------------------------------------------- files
+
+def _atomic_write_text(path: str, text: str) -> None:
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str, obj) -> None:
+    _atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_jsonl(path: str, rows: Iterable[dict]) -> None:
+    _atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise StageError(f"missing input file {path}")
+    except json.JSONDecodeError as err:
+        raise StageError(f"{path}: invalid JSON: {err}")
+
+
+def read_jsonl(path: str) -> list[dict]:
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as err:
+                        raise StageError(f"{path}:{lineno}: invalid JSON line: {err}")
+    except FileNotFoundError:
+        raise StageError(f"missing input file {path}")
+    return rows
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def check_checkpoint(model_dir: str) -> None:
+    """Raise StageError(exit 5) naming the file when a saved model directory is unreadable.
+
+    Opening each safetensors file validates its header against the file length, so a truncated
+    or overwritten file fails here with a clear message instead of deep inside from_pretrained.
+    """
+    from safetensors import safe_open
+
+    if not os.path.isdir(model_dir):
+        raise StageError(f"model directory {model_dir} does not exist")
+    config = os.path.join(model_dir, "config.json")
+    if not os.path.isfile(config):
+        raise StageError(f"corrupted checkpoint: {config} is missing", EXIT_CORRUPT)
+    try:
+        with open(config, encoding="utf-8") as f:
+            json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise StageError(f"corrupted checkpoint: {config}: {err}", EXIT_CORRUPT)
+    weights = sorted(n for n in os.listdir(model_dir) if n.endswith(".safetensors"))
+    if not weights:
+        raise StageError(f"corrupted checkpoint: no *.safetensors file in {model_dir}", EXIT_CORRUPT)
+    for name in weights:
+        path = os.path.join(model_dir, name)
+        try:
+            with safe_open(path, framework="pt") as f:
+                for key in f.keys():
+                    f.get_slice(key)
+        except Exception as err:  # safetensors raises its own error types
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise StageError(f"corrupted checkpoint: {path}: {reason}", EXIT_CORRUPT)
