@@ -30,33 +30,35 @@ let package = Package(
             "COpenSSLCrypto",
             .product(name: "Yams", package: "Yams"),
             .product(name: "OrderedCollections", package: "swift-collections"),
-        ]),
+        ], exclude: ["README.md"]),
 
         // MARK: - Effects, one module each (they never import each other)
         /// The SQLite store (GRDB), git provenance, artifact digests, environment capture.
         .target(name: "Tracking", dependencies: [
             "WorkbenchCore", "CGit2",
             .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
+        ], exclude: ["README.md"]),
         /// The scheduler and executors (local processes now; Slurm later).
         .target(name: "Runners", dependencies: [
             "WorkbenchCore",
             .product(name: "Subprocess", package: "swift-subprocess"),
-        ]),
+        ], exclude: ["README.md"]),
         /// Table model and renderers (Markdown, CSV); receives values, never SQL.
-        .target(name: "Reports", dependencies: ["WorkbenchCore"]),
+        .target(name: "Reports", dependencies: ["WorkbenchCore"], exclude: ["README.md"]),
 
         // MARK: - The executable
         /// `workbench`: commands, context wiring, the error presenter.
         .executableTarget(name: "Workbench", dependencies: [
             "WorkbenchCore", "Tracking", "Runners", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], exclude: ["README.md"]),
 
         // MARK: - Benchmarks
         /// `workbench-bench`: throughput and latency against floors measured in the same process.
         .executableTarget(name: "workbench-bench", dependencies: [
             "WorkbenchCore", "Tracking",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], path: "benchmarks/Sources/Bench"),
 

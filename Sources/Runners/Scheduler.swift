@@ -192,8 +192,8 @@ package struct Scheduler: Sendable {
             try fm.createDirectory(atPath: stage.outdir, withIntermediateDirectories: true)
             let script = CommandScript.render(stage: stage, attempt: info, workspace: workspace,
                                               metricsPath: metricsPath, gpus: slot)
-            try AtomicFile.write(Data(script.utf8), to: dir + "/command.sh")
-            _ = fm.createFile(atPath: metricsPath, contents: nil)
+            // A fresh directory has no readers yet: a plain write is enough (and one file fewer).
+            try Data(script.utf8).write(to: URL(fileURLWithPath: dir + "/command.sh"))
         } catch {
             let outcome = makeOutcome(stage, info, .failed, started: started, exit: nil, signal: nil,
                                       message: "cannot prepare the attempt directory \(dir): \(error.localizedDescription)")
@@ -205,10 +205,9 @@ package struct Scheduler: Sendable {
         let invocation = StageInvocation(name: stage.name, attempt: info, script: dir + "/command.sh",
                                          workingDirectory: workspace, stdoutPath: dir + "/stdout.log",
                                          stderrPath: dir + "/stderr.log", resources: stage.resources, gpus: slot)
-        let termination = await executor.run(invocation) { pid in
-            try? AtomicFile.write(Data("\(pid)\n".utf8), to: dir + "/pid")
-        }
-        info.processID = (try? String(contentsOfFile: dir + "/pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let pidBox = PIDBox()
+        let termination = await executor.run(invocation) { pid in pidBox.set(pid) }
+        info.processID = pidBox.value
         let outcome = finish(stage, info, termination, started: started, metricsPath: metricsPath)
         try? AtomicFile.write(try outcome.encoded(), to: dir + "/" + Outcome.fileName)
         try await observer.stageFinished(stage, attempt: info, outcome: outcome)
@@ -272,4 +271,12 @@ package struct Scheduler: Sendable {
                 host: host, runner: executor.name, jobID: info.processID.map(String.init), outputs: [],
                 metrics: [], errorTail: nil, message: message)
     }
+}
+
+/// The process id reported by an executor's start callback.
+final class PIDBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pid: Int32?
+    func set(_ value: Int32) { lock.withLock { pid = value } }
+    var value: Int32? { lock.withLock { pid } }
 }

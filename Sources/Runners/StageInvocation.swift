@@ -51,7 +51,7 @@ package enum CommandScript {
             lines.append("export CUDA_VISIBLE_DEVICES=\(ShellQuote.quote(gpus.joined(separator: ",")))")
         }
         for e in stage.env { lines.append("export \(e.name)=\(ShellQuote.quote(e.value))") }
-        lines.append("mkdir -p \"$WORKBENCH_OUTDIR\" || exit 1")
+        // The executor creates WORKBENCH_OUTDIR before launching (no extra mkdir process per stage).
         lines.append(stage.command)
         return lines.joined(separator: "\n") + "\n"
     }

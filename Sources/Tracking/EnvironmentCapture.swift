@@ -15,6 +15,19 @@ package struct EnvironmentRecord: Sendable, Codable, Hashable {
     package var variables: [String: String]
     package var workbenchVersion: String
 
+    package init(os: String, kernel: String, cpu: String, cpuCount: Int, memoryMB: Int, gpus: [String], python: String?, pipFreeze: [String]?, variables: [String: String], workbenchVersion: String) {
+        self.os = os
+        self.kernel = kernel
+        self.cpu = cpu
+        self.cpuCount = cpuCount
+        self.memoryMB = memoryMB
+        self.gpus = gpus
+        self.python = python
+        self.pipFreeze = pipFreeze
+        self.variables = variables
+        self.workbenchVersion = workbenchVersion
+    }
+
     /// Canonical JSON (sorted keys).
     package var json: String {
         let e = JSONEncoder()

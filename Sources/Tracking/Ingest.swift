@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import WorkbenchCore
 
 /// Idempotent ingestion of an attempt's `outcome.json` into the store: ingesting the same
@@ -24,16 +25,23 @@ package enum Ingest {
         let attemptID = try Int64.fetchOne(db, sql: "SELECT id FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?",
                                            arguments: [o.runID, instanceID, o.attempt])!
         var scalars: [String: Double] = [:]
-        var series: [[DatabaseValue]] = []
-        for m in o.metrics {
-            if let step = m.step { series.append([dbv(attemptID), dbv(m.name), dbv(step), dbv(m.value)]) }
-            else { scalars[m.name] = m.value }   // the last value reported wins
+        var series: [String: [(Int, Double)]] = [:]
+        var currentName = ""
+        var current: [(Int, Double)] = []
+        for m in o.metrics {   // consecutive points of one series are grouped without hashing
+            guard let step = m.step else { scalars[m.name] = m.value; continue }   // the last scalar wins
+            if m.name != currentName {
+                if !current.isEmpty { series[currentName, default: []].append(contentsOf: current) }
+                currentName = m.name
+                current = []
+            }
+            current.append((step, m.value))
         }
+        if !current.isEmpty { series[currentName, default: []].append(contentsOf: current) }
         try BatchInsert.insert(db, into: "metrics", columns: ["attempt_id", "name", "value"],
                                rows: scalars.sorted { $0.key < $1.key }.map { [dbv(attemptID), dbv($0.key), dbv($0.value)] },
                                conflict: "OR REPLACE")
-        try BatchInsert.insert(db, into: "metric_series", columns: ["attempt_id", "name", "step", "value"], rows: series,
-                               conflict: "OR REPLACE")
+        try insertSeries(db, attemptID: attemptID, series)
         try BatchInsert.insert(db, into: "artifacts", columns: ["attempt_id", "name", "path", "digest", "size"],
                                rows: o.outputs.map { [dbv(attemptID), dbv($0.name), dbv($0.path), dbv($0.digest), dbv($0.size)] },
                                conflict: "OR REPLACE")
@@ -41,6 +49,31 @@ package enum Ingest {
             var payload = "attempt \(o.attempt) exit=\(o.exitCode.map(String.init) ?? "-")"
             for a in o.outputs { payload += " \(a.name)=\(a.digest)" }
             try EventLog.append(db, runID: o.runID, events: [(o.status.rawValue, o.stage, payload)], at: o.endedAt)
+        }
+    }
+
+    /// The hot path for step series (millions of points): one prepared statement, the name bound
+    /// once per series, only step and value rebound per row.
+    static func insertSeries(_ db: Database, attemptID: Int64, _ series: [String: [(Int, Double)]]) throws {
+        guard !series.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO metric_series (attempt_id, name, step, value) VALUES (?, ?, ?, ?)")
+        let h = statement.sqliteStatement
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        sqlite3_reset(h)
+        sqlite3_clear_bindings(h)
+        defer { sqlite3_reset(h) }
+        sqlite3_bind_int64(h, 1, attemptID)
+        for (name, points) in series.sorted(by: { $0.key < $1.key }) {
+            sqlite3_bind_text(h, 2, name, -1, transient)
+            for (step, value) in points {   // reported order: a repeated step keeps its last value
+                sqlite3_bind_int64(h, 3, Int64(step))
+                sqlite3_bind_double(h, 4, value)
+                let rc = sqlite3_step(h)
+                guard rc == SQLITE_DONE else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                }
+                sqlite3_reset(h)
+            }
         }
     }
 

@@ -206,3 +206,30 @@ extension Store {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
     }
 }
+
+/// A run found by `bestRuns`: its id and the ordering metric.
+package struct RankedRun: Sendable, Hashable {
+    package var runID: String
+    package var stage: String
+    package var value: Double
+}
+
+extension Store {
+    /// Completed attempts whose stage has `param = value`, best `metric` first (e.g. "runs with
+    /// lr = 1e-5, by eval accuracy").
+    package func bestRuns(param: String, equals value: String, metric: String, descending: Bool = true,
+                          limit: Int = 10) throws -> [RankedRun] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT a.run_id, si.name, m.value FROM params p
+                JOIN stage_instances si ON si.id = p.instance_id
+                JOIN attempts a ON a.instance_id = si.id AND a.status = 'completed'
+                JOIN metrics m ON m.attempt_id = a.id AND m.name = ?
+                WHERE p.name = ? AND p.value = ?
+                ORDER BY m.value \(descending ? "DESC" : "ASC"), a.run_id LIMIT ?
+                """, arguments: [metric, param, value, limit]).map {
+                RankedRun(runID: $0["run_id"], stage: $0["name"], value: $0["value"])
+            }
+        }
+    }
+}

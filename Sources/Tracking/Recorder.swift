@@ -60,24 +60,54 @@ package final class Recorder: RunObserver, @unchecked Sendable {
     package func beginRun(_ start: RunStart) throws {
         let now = clock.now()
         let ids: [String: Int64] = try store.write { db in
-            let specID = try Self.upsertSpec(db, start.spec, at: now)
-            let codeID = try Self.upsertCode(db, start.code)
-            let envID = try Self.upsertEnvironment(db, start.environment)
-            try db.execute(sql: """
-                INSERT INTO runs (id, spec_id, profile, table_id, status, started_at, host, pid, command_line, runner,
-                                  code_ref_id, environment_id, stage_count)
-                VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [start.runID, specID, start.profile, start.table, Timestamp.string(now), start.host,
-                                 Int(start.pid), start.commandLine, start.runner, codeID, envID, start.plan.stages.count])
-            let ids = try Self.upsertInstances(db, start.plan.stages)
-            try BatchInsert.insert(db, into: "run_stages", columns: ["run_id", "instance_id", "name", "command"],
-                                   rows: start.plan.stages.map { [dbv(start.runID), dbv(ids[$0.fingerprint]!), dbv($0.name), dbv($0.command)] })
-            var payload = "spec=\(start.spec.name) v\(start.spec.version) sha256=\(start.spec.contentHash) profile=\(start.profile)"
-            if let commit = start.code.commit { payload += " commit=\(commit)\(start.code.dirty ? "+dirty" : "")" }
-            try EventLog.append(db, runID: start.runID, events: [("run-started", nil, payload)], at: now)
-            return ids
+            var memo = UpsertMemo()
+            return try Self.insertRun(db, start, at: now, memo: &memo)
         }
         lock.withLock { instanceIDs.merge(ids) { $1 } }
+    }
+
+    /// Records finished runs in one transaction (imports, bulk back-fills): each run with its
+    /// outcomes and final status. The same rows as the run-by-run lifecycle, one commit.
+    package func recordFinishedRuns(_ runs: [(start: RunStart, outcomes: [Outcome], status: String)]) throws {
+        let now = clock.now()
+        try store.write { db in
+            var memo = UpsertMemo()
+            for run in runs {
+                let ids = try Self.insertRun(db, run.start, at: now, memo: &memo)
+                for o in run.outcomes {
+                    guard let instance = ids[o.fingerprint] else { continue }
+                    try Ingest.outcome(db, o, instanceID: instance, directory: "")
+                }
+                try db.execute(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?",
+                               arguments: [run.status, Timestamp.string(now), run.start.runID])
+                try EventLog.append(db, runID: run.start.runID, events: [("run-\(run.status)", nil, "")], at: now)
+            }
+        }
+    }
+
+    /// Inserts the spec, code and environment (deduplicated), the run, and every planned instance.
+    static func insertRun(_ db: Database, _ start: RunStart, at now: Date, memo: inout UpsertMemo) throws -> [String: Int64] {
+        let specKey = start.spec.path + "\u{0}" + start.spec.contentHash
+        let specID = try memo.specs[specKey] ?? upsertSpec(db, start.spec, at: now)
+        memo.specs[specKey] = specID
+        let codeHash = start.code.hash
+        let codeID = try memo.codes[codeHash] ?? upsertCode(db, start.code)
+        memo.codes[codeHash] = codeID
+        let envID = try memo.environments[start.environment] ?? upsertEnvironment(db, start.environment)
+        memo.environments[start.environment] = envID
+        try db.execute(sql: """
+            INSERT INTO runs (id, spec_id, profile, table_id, status, started_at, host, pid, command_line, runner,
+                              code_ref_id, environment_id, stage_count)
+            VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [start.runID, specID, start.profile, start.table, Timestamp.string(now), start.host,
+                             Int(start.pid), start.commandLine, start.runner, codeID, envID, start.plan.stages.count])
+        let ids = try upsertInstances(db, start.plan.stages)
+        try BatchInsert.insert(db, into: "run_stages", columns: ["run_id", "instance_id", "name", "command"],
+                               rows: start.plan.stages.map { [dbv(start.runID), dbv(ids[$0.fingerprint]!), dbv($0.name), dbv($0.command)] })
+        var payload = "spec=\(start.spec.name) v\(start.spec.version) sha256=\(start.spec.contentHash) profile=\(start.profile)"
+        if let commit = start.code.commit { payload += " commit=\(commit)\(start.code.dirty ? "+dirty" : "")" }
+        try EventLog.append(db, runID: start.runID, events: [("run-started", nil, payload)], at: now)
+        return ids
     }
 
     /// Sets the run's final status.
@@ -185,6 +215,13 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         try BatchInsert.insert(db, into: "params", columns: ["instance_id", "name", "value"], rows: params, conflict: "OR IGNORE")
         return ids
     }
+}
+
+/// Row ids already upserted in this transaction (a batch of runs shares spec, code and machine).
+struct UpsertMemo {
+    var specs: [String: Int64] = [:]
+    var codes: [String: Int64] = [:]
+    var environments: [EnvironmentRecord: Int64] = [:]
 }
 
 extension Array {

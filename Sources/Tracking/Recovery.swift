@@ -63,17 +63,22 @@ package struct Recovery: Sendable {
         return String(decoding: cmdline, as: UTF8.self).contains("workbench")
     }
 
-    /// Stops a stage process group left running by a dead controller, if it is still ours.
+    /// Stops stage processes left running by a dead controller: those whose command line runs
+    /// this attempt's `command.sh` (found in /proc, so no pid file is needed), with their groups.
     static func terminateLeftover(_ directory: String) {
-        guard let text = try? String(contentsOfFile: directory + "/pid", encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-              let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-              String(decoding: cmdline, as: UTF8.self).contains(directory) else { return }
-        kill(-pid, SIGTERM)
+        let script = directory + "/command.sh"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+        var groups = Set<Int32>()
+        for entry in entries {
+            guard let pid = Int32(entry), let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            let args = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if args.contains(script) { groups.insert(getpgid(pid)) }
+        }
+        for pgid in groups where pgid > 1 && pgid != getpgrp() { kill(-pgid, SIGTERM) }
         for _ in 0..<50 {
-            if kill(-pid, 0) != 0 { return }
+            if groups.allSatisfy({ kill(-$0, 0) != 0 }) { return }
             usleep(100_000)
         }
-        kill(-pid, SIGKILL)
+        for pgid in groups where pgid > 1 && pgid != getpgrp() { kill(-pgid, SIGKILL) }
     }
 }

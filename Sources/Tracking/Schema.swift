@@ -139,6 +139,15 @@ enum Schema {
                 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
             """)
         }
+        m.registerMigration("v2-query-indexes") { db in
+            // Filtering runs by a param value and ordering by a metric ("lr = 1e-5, best acc").
+            try db.execute(sql: """
+            CREATE INDEX params_by_value ON params (name, value);
+            CREATE INDEX metrics_by_name ON metrics (name, value);
+            CREATE INDEX run_stages_by_instance ON run_stages (instance_id);
+            CREATE INDEX attempts_by_run ON attempts (run_id);
+            """)
+        }
         return m
     }
 }

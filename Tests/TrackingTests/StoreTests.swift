@@ -126,3 +126,13 @@ import Testing
         #expect(last == 1233.0 / 7)
     }
 }
+
+@Suite struct TimestampTests {
+    @Test func formatsLikeISO8601WithMilliseconds() {
+        #expect(Timestamp.string(Date(timeIntervalSince1970: 1_764_178_180.8061)) == "2025-11-26T17:29:40.806Z")
+        #expect(Timestamp.string(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.string(Date(timeIntervalSince1970: 59.9996)) == "1970-01-01T00:01:00.000Z")
+        let d = Date(timeIntervalSince1970: 1_764_178_180.25)
+        #expect(Timestamp.date(Timestamp.string(d)) == d)
+    }
+}

@@ -29,6 +29,13 @@ package struct PlannedInput: Sendable, Hashable, Codable {
     package var digest: String
     /// Name of the producing stage instance, for upstream outputs.
     package var producer: String?
+
+    package init(name: String, path: String, digest: String, producer: String?) {
+        self.name = name
+        self.path = path
+        self.digest = digest
+        self.producer = producer
+    }
 }
 
 /// One concrete stage instance of a plan.
@@ -62,6 +69,25 @@ package struct PlannedStage: Sendable, Hashable, Codable {
     package var status: Status
     /// The attempt whose outputs a cache hit reuses.
     package var cachedFrom: String?
+
+    package init(name: String, stage: String, coordinates: [Coordinate], fingerprint: String, fingerprintDescription: String, command: String, env: [NamedValue], params: [NamedValue], outdir: String, outputs: [NamedValue], inputs: [PlannedInput], dependencies: [String], resources: Resources, aliases: [String], status: Status, cachedFrom: String?) {
+        self.name = name
+        self.stage = stage
+        self.coordinates = coordinates
+        self.fingerprint = fingerprint
+        self.fingerprintDescription = fingerprintDescription
+        self.command = command
+        self.env = env
+        self.params = params
+        self.outdir = outdir
+        self.outputs = outputs
+        self.inputs = inputs
+        self.dependencies = dependencies
+        self.resources = resources
+        self.aliases = aliases
+        self.status = status
+        self.cachedFrom = cachedFrom
+    }
 }
 
 /// The DAG of one spec under one profile, in topological order.
@@ -76,6 +102,14 @@ package struct Plan: Sendable, Codable {
     /// Table id when only one table's cells were planned.
     package var table: String?
     package var stages: [PlannedStage]
+
+    package init(spec: SpecSummary, profile: String, workspace: String, table: String?, stages: [PlannedStage]) {
+        self.spec = spec
+        self.profile = profile
+        self.workspace = workspace
+        self.table = table
+        self.stages = stages
+    }
 
     package var summary: Summary {
         Summary(total: stages.count, cached: stages.filter { $0.status == .cached }.count,
@@ -106,6 +140,16 @@ package struct SpecSummary: Sendable, Codable, Hashable {
     package var title: String
     package var contentHash: String
     package var gitBlobID: String
+
+    package init(name: String, path: String, version: Int, specVersion: Int, title: String, contentHash: String, gitBlobID: String) {
+        self.name = name
+        self.path = path
+        self.version = version
+        self.specVersion = specVersion
+        self.title = title
+        self.contentHash = contentHash
+        self.gitBlobID = gitBlobID
+    }
 }
 
 extension Spec {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: system packages, Swift build and tests (Swift Testing), the Python
+# stage tests, then the smoke chain end to end through the built binary. The ML steps run after
+# the Swift build, never beside it (2 cores). The last line counts the suites.
+#   usage: scripts/test.sh
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+passed=0 failed=0 failures=()
+step() {  # step NAME COMMAND...
+  local name=$1; shift
+  echo "=== $name"
+  local t0=$(date +%s)
+  if "$@"; then passed=$((passed + 1)); echo "=== $name: ok ($(( $(date +%s) - t0 )) s)"
+  else failed=$((failed + 1)); failures+=("$name"); echo "=== $name: FAILED ($(( $(date +%s) - t0 )) s)"; fi
+}
+scripts/bootstrap.sh || exit 1
+step "swift build" swift build --build-tests
+step "swift test" swift test --disable-xctest --skip-build
+step "python environment" scripts/setup-ml.sh
+step "python stage tests" env OMP_NUM_THREADS=1 sh -c 'cd python && ../.venv-ml/bin/python -m pytest -q -p no:cacheprovider tests'
+step "smoke chain end to end" scripts/smoke-check.sh
+[ $failed -eq 0 ] || echo "failed: ${failures[*]}"
+echo "suites: $passed passed, $failed failed"
+[ $failed -eq 0 ]
