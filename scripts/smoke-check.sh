@@ -42,7 +42,8 @@ assert pred and all({"syn_id", "label", "pred"} <= set(p) for p in pred), "predi
 print("smoke-check: every post-trained model beats the untrained one; upstream formats present")
 PY
 
-"$bin" show latest --workspace "$ws" | grep -q "pip freeze recorded" || { echo "smoke-check: pip freeze not recorded" >&2; exit 1; }
+show=$("$bin" show latest --workspace "$ws")   # (not piped into grep -q: SIGPIPE + pipefail)
+grep -q "pip freeze recorded" <<<"$show" || { echo "smoke-check: pip freeze not recorded" >&2; exit 1; }
 "$bin" reproduce smoke --workspace "$ws" >/dev/null 2>"$ws/second.log"
 grep -q "28 stage(s), 28 cached, 0 to run" "$ws/second.log" || { cat "$ws/second.log"; echo "smoke-check: second run was not all cache hits" >&2; exit 1; }
 echo "smoke-check: second invocation: 28 of 28 stages from the cache"

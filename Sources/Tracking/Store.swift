@@ -25,6 +25,11 @@ package final class Store: Sendable {
         } catch {
             throw StoreError.cannotOpen(path: path, reason: "\(error)")
         }
+        // Two processes opening a new store at once must not both migrate it: GRDB's migrator
+        // reads the applied list before its own transactions, so hold a file lock around it.
+        let lockFD = open(path + ".migrate-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if lockFD >= 0 { flock(lockFD, LOCK_EX) }
+        defer { if lockFD >= 0 { flock(lockFD, LOCK_UN); close(lockFD) } }
         let migrator = Schema.migrator
         let unknown: [String] = try pool.read { db in
             guard try db.tableExists("grdb_migrations") else { return [] }
