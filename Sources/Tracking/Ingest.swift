@@ -52,20 +52,29 @@ package enum Ingest {
         }
     }
 
-    /// The hot path for step series (millions of points): one prepared statement, the name bound
-    /// once per series, only step and value rebound per row.
+    /// The hot path for step series (millions of points): series names become small integers
+    /// (integer keys compare and pack better than text), then one prepared statement with only
+    /// step and value rebound per row.
     static func insertSeries(_ db: Database, attemptID: Int64, _ series: [String: [(Int, Double)]]) throws {
         guard !series.isEmpty else { return }
-        let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO metric_series (attempt_id, name, step, value) VALUES (?, ?, ?, ?)")
+        let names = series.keys.sorted()
+        try BatchInsert.insert(db, into: "series_names", columns: ["name"], rows: names.map { [dbv($0)] }, conflict: "OR IGNORE")
+        var ids: [String: Int64] = [:]
+        for chunk in names.chunked(500) {
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM series_names WHERE name IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ",")))",
+                                        arguments: StatementArguments(chunk)) {
+                ids[row["name"]] = row["id"]
+            }
+        }
+        let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO metric_series (attempt_id, series_id, step, value) VALUES (?, ?, ?, ?)")
         let h = statement.sqliteStatement
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         sqlite3_reset(h)
         sqlite3_clear_bindings(h)
         defer { sqlite3_reset(h) }
         sqlite3_bind_int64(h, 1, attemptID)
-        for (name, points) in series.sorted(by: { $0.key < $1.key }) {
-            sqlite3_bind_text(h, 2, name, -1, transient)
-            for (step, value) in points {   // reported order: a repeated step keeps its last value
+        for name in names {
+            sqlite3_bind_int64(h, 2, ids[name]!)
+            for (step, value) in series[name]! {   // reported order: a repeated step keeps its last value
                 sqlite3_bind_int64(h, 3, Int64(step))
                 sqlite3_bind_double(h, 4, value)
                 let rc = sqlite3_step(h)

@@ -159,10 +159,11 @@ extension Store {
                 let metrics = try Row.fetchAll(db, sql: "SELECT name, value FROM metrics WHERE attempt_id = ? ORDER BY name", arguments: [source])
                     .map { NamedValue(name: $0["name"], value: Self.format($0["value"])) }
                 let series = try Row.fetchAll(db, sql: """
-                    SELECT name, COUNT(*) AS n, MIN(step) AS s0, MAX(step) AS s1,
-                      (SELECT value FROM metric_series x WHERE x.attempt_id = m.attempt_id AND x.name = m.name ORDER BY step LIMIT 1) AS v0,
-                      (SELECT value FROM metric_series x WHERE x.attempt_id = m.attempt_id AND x.name = m.name ORDER BY step DESC LIMIT 1) AS v1
-                    FROM metric_series m WHERE attempt_id = ? GROUP BY name ORDER BY name
+                    SELECT sn.name, COUNT(*) AS n, MIN(step) AS s0, MAX(step) AS s1,
+                      (SELECT value FROM metric_series x WHERE x.attempt_id = m.attempt_id AND x.series_id = m.series_id ORDER BY step LIMIT 1) AS v0,
+                      (SELECT value FROM metric_series x WHERE x.attempt_id = m.attempt_id AND x.series_id = m.series_id ORDER BY step DESC LIMIT 1) AS v1
+                    FROM metric_series m JOIN series_names sn ON sn.id = m.series_id
+                    WHERE attempt_id = ? GROUP BY m.series_id ORDER BY sn.name
                     """, arguments: [source]).map {
                     SeriesSummary(name: $0["name"], points: $0["n"], firstStep: $0["s0"], firstValue: $0["v0"],
                                   lastStep: $0["s1"], lastValue: $0["v1"])

@@ -100,12 +100,16 @@ enum Schema {
                 value REAL NOT NULL,
                 PRIMARY KEY (attempt_id, name)
             ) WITHOUT ROWID;
+            CREATE TABLE series_names (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE
+            );
             CREATE TABLE metric_series (
                 attempt_id INTEGER NOT NULL REFERENCES attempts(id),
-                name TEXT NOT NULL,
+                series_id INTEGER NOT NULL REFERENCES series_names(id),
                 step INTEGER NOT NULL,
                 value REAL NOT NULL,
-                PRIMARY KEY (attempt_id, name, step)
+                PRIMARY KEY (attempt_id, series_id, step)
             ) WITHOUT ROWID;
             CREATE TABLE artifacts (
                 attempt_id INTEGER NOT NULL REFERENCES attempts(id),

@@ -13,7 +13,7 @@ import Testing
         // Pin the tables and the constraints that matter; a changed schema needs a new migration.
         for fragment in ["CREATE TABLE runs", "CREATE TABLE attempts", "CREATE TABLE metric_series", "CREATE TABLE events",
                          "UNIQUE (run_id, instance_id, number)", "fingerprint TEXT NOT NULL UNIQUE CHECK (length(fingerprint) = 64)",
-                         "PRIMARY KEY (attempt_id, name, step)", "RAISE(ABORT, 'events are append-only')",
+                         "PRIMARY KEY (attempt_id, series_id, step)", "RAISE(ABORT, 'events are append-only')",
                          "CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'crashed'))"] {
             #expect(sql.contains(fragment), "schema lacks \(fragment)")
         }
