@@ -135,6 +135,32 @@ import Testing
         #expect(throws: SpecError.self) { try Planner(spec: spec, profile: "papr", workspace: ws, digester: FakeDigester()).plan() }
     }
 
+    @Test func anotherProfilesCommandPullsInNothing() throws {
+        let text = """
+        spec_version: 1
+        version: 1
+        title: t
+        profiles: [smoke, paper]
+        matrix: {}
+        stages:
+          fetch:
+            outputs: { w: weights }
+            command: fetch > ${outputs.w}
+          train:
+            outputs: { m: m }
+            command:
+              smoke: tiny > ${outputs.m}
+              paper: big ${stages.fetch.outputs.w} > ${outputs.m}
+        """
+        let spec = try load(text)
+        let smoke = try Planner(spec: spec, profile: "smoke", workspace: ws, digester: FakeDigester()).plan()
+        #expect(smoke.stages.map(\.name).contains("train"))
+        #expect(smoke.stage(named: "train")?.dependencies == [])
+        let paper = try Planner(spec: spec, profile: "paper", workspace: ws, digester: FakeDigester()).plan()
+        #expect(paper.stages.map(\.name) == ["fetch", "train"])
+        #expect(paper.stage(named: "train")?.dependencies == ["fetch"])
+    }
+
     @Test func tableTargetPlansOnlyWhatTheTableNeeds() throws {
         let text = minimalSpec + """
 

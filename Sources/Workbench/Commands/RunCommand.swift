@@ -17,6 +17,17 @@ struct ExecutionOptions: ParsableArguments {
 
     var jobCount: Int { jobs ?? ProcessInfo.processInfo.activeProcessorCount }
     var gpuList: [String]? { gpus.map(GPUDiscovery.parse) }
+
+    /// Opens the workspace, settles dead controllers, resolves the target and runs it.
+    func execute(_ target: String, in workspace: WorkspaceOptions) async throws -> (RunFlow, RunFlow.Result) {
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        try ctx.recover(store)
+        let (spec, table) = try ctx.resolveSpec(target)
+        let flow = RunFlow(context: ctx, store: store, spec: spec, table: table, profile: profile,
+                           jobs: jobCount, gpus: gpuList, quiet: quiet)
+        return (flow, try await flow.execute(commandLine: CommandLine.arguments.joined(separator: " ")))
+    }
 }
 
 /// `workbench run SPEC`: execute the plan locally and record it.
@@ -30,13 +41,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var execution: ExecutionOptions
 
     func run() async throws {
-        let ctx = try Context(options: workspace)
-        let store = try ctx.openStore()
-        try ctx.recover(store)
-        let (spec, table) = try ctx.resolveSpec(target)
-        let flow = RunFlow(context: ctx, store: store, spec: spec, table: table, profile: execution.profile,
-                           jobs: execution.jobCount, gpus: execution.gpuList, quiet: execution.quiet)
-        let result = try await flow.execute(commandLine: CommandLine.arguments.joined(separator: " "))
+        let (_, result) = try await execution.execute(target, in: workspace)
         print("run \(result.runID) completed")
     }
 }
@@ -55,13 +60,8 @@ struct ReproduceCommand: AsyncParsableCommand {
 
     func run() async throws {
         let formats = try ReportCommand.parseFormats(format)
-        let ctx = try Context(options: workspace)
-        let store = try ctx.openStore()
-        try ctx.recover(store)
-        let (spec, table) = try ctx.resolveSpec(target)
-        let flow = RunFlow(context: ctx, store: store, spec: spec, table: table, profile: execution.profile,
-                           jobs: execution.jobCount, gpus: execution.gpuList, quiet: execution.quiet)
-        let result = try await flow.execute(commandLine: CommandLine.arguments.joined(separator: " "))
+        let (flow, result) = try await execution.execute(target, in: workspace)
+        let (ctx, store, spec, table) = (flow.context, flow.store, flow.spec, flow.table)
         let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: result.plan.profile).build(only: table)
         let dir = out.map { $0.hasPrefix("/") ? $0 : ctx.workspace + "/" + $0 } ?? ctx.stateDirectory + "/reports"
         let written = try ReportFlow.write(tables, formats: formats, to: dir)

@@ -66,6 +66,8 @@ package struct Planner {
     // MARK: - Instances
 
     private struct State {
+        /// Stage -> axis value key -> upstream stages (template parsing done once per key).
+        var upstreamCache: [String: [String]] = [:]
         /// Instance name -> fingerprint (after merging, several names may share one).
         var names: [String: String] = [:]
         var byFingerprint: [String: PlannedStage] = [:]
@@ -75,6 +77,36 @@ package struct Planner {
 
     private func whenMatches(_ stage: StageTemplate, _ cell: Cell) -> Bool {
         stage.when.allSatisfy { axis, values in cell[axis].map(values.contains) ?? false }
+    }
+
+    /// `${stages.X...}` references of a stage's own templates plus those of its cell's axis values,
+    /// each text parsed once per plan (planning 5,000 instances must not re-parse 5,000 times).
+    private func upstreamStages(of stage: StageTemplate, cell: Cell, cache: inout [String: [String]]) -> [String] {
+        func refs(_ key: String, _ texts: () -> [String]) -> [String] {
+            if let hit = cache[key] { return hit }
+            var out: [String] = []
+            for text in texts() {
+                for ref in (try? Template(text))?.references ?? [] where ref[0] == "stages" && ref.count > 1 && !out.contains(ref[1]) {
+                    out.append(ref[1])
+                }
+            }
+            cache[key] = out
+            return out
+        }
+        // Only this profile's command and params, in declaration order: the plan order must not
+        // depend on dictionary order, and another profile's command must not pull in stages.
+        var out = refs("stage\u{0}" + stage.name) {
+            [stage.command(for: profile) ?? ""] + Array(stage.inputs.values) + Array(stage.params(for: profile).values)
+                + Array(spec.env.values) + Array(stage.env.values)
+        }
+        for axis in stage.vary {
+            guard let value = cell[axis] else { continue }
+            let attributes = spec.axes[axis]?.value(value)?.attributes.sorted { $0.key < $1.key }.map(\.value) ?? []
+            for up in refs("axis\u{0}\(axis)\u{0}\(value)", { attributes }) where !out.contains(up) {
+                out.append(up)
+            }
+        }
+        return out
     }
 
     /// Instance name: the stage, then its coordinates in axis order.
@@ -113,7 +145,7 @@ package struct Planner {
 
         // Upstream first: every ${stages.X.outputs.Y} reachable from this stage's templates.
         var upstreamFingerprints: [String: String] = [:]
-        for upName in SpecValidator(spec: spec).upstreamStages(of: stage, cell: cell) {
+        for upName in upstreamStages(of: stage, cell: cell, cache: &state.upstreamCache) {
             guard let up = spec.stages[upName] else { continue }
             upstreamFingerprints[upName] = try instantiate(up, cell: cell, state: &state, demandedBy: name)
         }
