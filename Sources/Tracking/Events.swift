@@ -11,7 +11,7 @@ package enum EventLog {
     static func append(_ db: Database, runID: String?, events: [(kind: String, subject: String?, payload: String)],
                        at date: Date) throws {
         guard !events.isEmpty else { return }
-        var prev = try String.fetchOne(db, sql: "SELECT hash FROM events ORDER BY id DESC LIMIT 1") ?? genesis
+        var prev = try String.fetchOne(db.cachedStatement(sql: "SELECT hash FROM events ORDER BY id DESC LIMIT 1")) ?? genesis
         let at = Timestamp.string(date)
         var rows: [[DatabaseValue]] = []
         for e in events {

@@ -9,9 +9,8 @@ package enum Ingest {
     /// Upserts the attempt, its metrics, series points and artifacts; appends one event if the
     /// attempt's status changed.
     static func outcome(_ db: Database, _ o: Outcome, instanceID: Int64, directory: String) throws {
-        let previous = try String.fetchOne(db, sql: "SELECT status FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?",
-                                           arguments: [o.runID, instanceID, o.attempt])
-        try db.execute(sql: """
+        let previous = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?"), arguments: [o.runID, instanceID, o.attempt])
+        try db.cachedStatement(sql: """
             INSERT INTO attempts (run_id, instance_id, number, status, runner, host, job_id, directory, exit_code, signal,
                                   started_at, ended_at, error_tail, message)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -19,11 +18,10 @@ package enum Ingest {
                 status = excluded.status, job_id = excluded.job_id, directory = excluded.directory,
                 exit_code = excluded.exit_code, signal = excluded.signal, ended_at = excluded.ended_at,
                 error_tail = excluded.error_tail, message = excluded.message
-            """, arguments: [o.runID, instanceID, o.attempt, o.status.rawValue, o.runner, o.host, o.jobID, directory,
+            """).execute(arguments: [o.runID, instanceID, o.attempt, o.status.rawValue, o.runner, o.host, o.jobID, directory,
                              o.exitCode.map { Int($0) }, o.signal.map { Int($0) }, Timestamp.string(o.startedAt),
                              Timestamp.string(o.endedAt), o.errorTail, o.message])
-        let attemptID = try Int64.fetchOne(db, sql: "SELECT id FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?",
-                                           arguments: [o.runID, instanceID, o.attempt])!
+        let attemptID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?"), arguments: [o.runID, instanceID, o.attempt])!
         var scalars: [String: Double] = [:]
         var series: [String: [(Int, Double)]] = [:]
         var currentName = ""
@@ -66,22 +64,44 @@ package enum Ingest {
                 ids[row["name"]] = row["id"]
             }
         }
-        let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO metric_series (attempt_id, series_id, step, value) VALUES (?, ?, ?, ?)")
-        let h = statement.sqliteStatement
-        sqlite3_reset(h)
-        sqlite3_clear_bindings(h)
-        defer { sqlite3_reset(h) }
-        sqlite3_bind_int64(h, 1, attemptID)
+        // Rows go in groups of `width` per statement (fewer statement executions), the rest one by one.
+        let width = 64
+        let wide = try db.cachedStatement(sql: "INSERT OR REPLACE INTO metric_series (attempt_id, series_id, step, value) VALUES "
+            + Array(repeating: "(?, ?, ?, ?)", count: width).joined(separator: ","))
+        let single = try db.cachedStatement(sql: "INSERT OR REPLACE INTO metric_series (attempt_id, series_id, step, value) VALUES (?, ?, ?, ?)")
+        func run(_ h: SQLiteStatement) throws {
+            let rc = sqlite3_step(h)
+            sqlite3_reset(h)
+            guard rc == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+        }
+        for h in [wide.sqliteStatement, single.sqliteStatement] { sqlite3_reset(h); sqlite3_clear_bindings(h) }
+        defer { sqlite3_reset(wide.sqliteStatement); sqlite3_reset(single.sqliteStatement) }
         for name in names {
-            sqlite3_bind_int64(h, 2, ids[name]!)
-            for (step, value) in series[name]! {   // reported order: a repeated step keeps its last value
-                sqlite3_bind_int64(h, 3, Int64(step))
-                sqlite3_bind_double(h, 4, value)
-                let rc = sqlite3_step(h)
-                guard rc == SQLITE_DONE else {
-                    throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            let sid = ids[name]!
+            let points = series[name]!   // reported order: a repeated step keeps its last value
+            var i = 0
+            let h = wide.sqliteStatement
+            while i + width <= points.count {
+                for k in 0..<width {
+                    let base = Int32(k * 4)
+                    sqlite3_bind_int64(h, base + 1, attemptID)
+                    sqlite3_bind_int64(h, base + 2, sid)
+                    sqlite3_bind_int64(h, base + 3, Int64(points[i + k].0))
+                    sqlite3_bind_double(h, base + 4, points[i + k].1)
                 }
-                sqlite3_reset(h)
+                try run(h)
+                i += width
+            }
+            let one = single.sqliteStatement
+            while i < points.count {
+                sqlite3_bind_int64(one, 1, attemptID)
+                sqlite3_bind_int64(one, 2, sid)
+                sqlite3_bind_int64(one, 3, Int64(points[i].0))
+                sqlite3_bind_double(one, 4, points[i].1)
+                try run(one)
+                i += 1
             }
         }
     }
@@ -97,10 +117,10 @@ package enum Ingest {
             throw StoreError.io("\(file): not a valid outcome.json: \(error)")
         }
         try store.write { db in
-            guard let instanceID = try Int64.fetchOne(db, sql: """
+            guard let instanceID = try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT si.id FROM stage_instances si JOIN run_stages rs ON rs.instance_id = si.id
                 WHERE si.fingerprint = ? AND rs.run_id = ?
-                """, arguments: [outcome.fingerprint, outcome.runID]) else {
+                """), arguments: [outcome.fingerprint, outcome.runID]) else {
                 throw StoreError.io("\(file): run \(outcome.runID) has no stage with fingerprint \(outcome.fingerprint.prefix(12))")
             }
             try Self.outcome(db, outcome, instanceID: instanceID, directory: path)

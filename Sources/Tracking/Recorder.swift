@@ -48,7 +48,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
     private func instanceID(_ fingerprint: String) -> Int64? {
         if let id = lock.withLock({ instanceIDs[fingerprint] }) { return id }
         let id = try? store.read { db in
-            try Int64.fetchOne(db, sql: "SELECT id FROM stage_instances WHERE fingerprint = ?", arguments: [fingerprint])
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM stage_instances WHERE fingerprint = ?"), arguments: [fingerprint])
         }
         if let id { lock.withLock { instanceIDs[fingerprint] = id } }
         return id
@@ -78,8 +78,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
                     guard let instance = ids[o.fingerprint] else { continue }
                     try Ingest.outcome(db, o, instanceID: instance, directory: "")
                 }
-                try db.execute(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?",
-                               arguments: [run.status, Timestamp.string(now), run.start.runID])
+                try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?").execute(arguments: [run.status, Timestamp.string(now), run.start.runID])
                 try EventLog.append(db, runID: run.start.runID, events: [("run-\(run.status)", nil, "")], at: now)
             }
         }
@@ -95,11 +94,11 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         memo.codes[codeHash] = codeID
         let envID = try memo.environments[start.environment] ?? upsertEnvironment(db, start.environment)
         memo.environments[start.environment] = envID
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO runs (id, spec_id, profile, table_id, status, started_at, host, pid, command_line, runner,
                               code_ref_id, environment_id, stage_count)
             VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [start.runID, specID, start.profile, start.table, Timestamp.string(now), start.host,
+            """).execute(arguments: [start.runID, specID, start.profile, start.table, Timestamp.string(now), start.host,
                              Int(start.pid), start.commandLine, start.runner, codeID, envID, start.plan.stages.count])
         let ids = try upsertInstances(db, start.plan.stages)
         try BatchInsert.insert(db, into: "run_stages", columns: ["run_id", "instance_id", "name", "command"],
@@ -114,8 +113,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
     package func finishRun(_ runID: String, status: String, error: String?) throws {
         let now = clock.now()
         try store.write { db in
-            try db.execute(sql: "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",
-                           arguments: [status, Timestamp.string(now), error, runID])
+            try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?").execute(arguments: [status, Timestamp.string(now), error, runID])
             try EventLog.append(db, runID: runID, events: [("run-\(status)", nil, error ?? "")], at: now)
         }
     }
@@ -143,10 +141,10 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         guard let instance = instanceID(stage.fingerprint) else { throw StoreError.io("stage \(stage.name) was not planned in run \(attempt.runID)") }
         let now = clock.now()
         try await store.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO attempts (run_id, instance_id, number, status, runner, host, job_id, directory, started_at)
                 VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)
-                """, arguments: [attempt.runID, instance, attempt.number, attempt.runner, attempt.host,
+                """).execute(arguments: [attempt.runID, instance, attempt.number, attempt.runner, attempt.host,
                                  attempt.processID.map(String.init), attempt.directory, Timestamp.string(now)])
             try EventLog.append(db, runID: attempt.runID, events: [("started", stage.name, "attempt \(attempt.number)")], at: now)
         }
@@ -163,10 +161,10 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         guard let instance = instanceID(stage.fingerprint) else { return }
         let now = clock.now()
         try await store.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO attempts (run_id, instance_id, number, status, runner, host, started_at, ended_at, message)
                 VALUES (?, ?, 1, 'skipped', 'none', '', ?, ?, ?)
-                """, arguments: [runID, instance, Timestamp.string(now), Timestamp.string(now), reason])
+                """).execute(arguments: [runID, instance, Timestamp.string(now), Timestamp.string(now), reason])
             try EventLog.append(db, runID: runID, events: [("skipped", stage.name, reason)], at: now)
         }
     }
@@ -174,30 +172,29 @@ package final class Recorder: RunObserver, @unchecked Sendable {
     // MARK: - Upserts
 
     static func upsertSpec(_ db: Database, _ spec: SpecSummary, at date: Date) throws -> Int64 {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO specs (name, path, version, spec_version, title, content_hash, git_blob, recorded_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [spec.name, spec.path, spec.version, spec.specVersion, spec.title, spec.contentHash,
+            """).execute(arguments: [spec.name, spec.path, spec.version, spec.specVersion, spec.title, spec.contentHash,
                              spec.gitBlobID, Timestamp.string(date)])
-        return try Int64.fetchOne(db, sql: "SELECT id FROM specs WHERE path = ? AND content_hash = ?",
-                                  arguments: [spec.path, spec.contentHash])!
+        return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM specs WHERE path = ? AND content_hash = ?"), arguments: [spec.path, spec.contentHash])!
     }
 
     static func upsertCode(_ db: Database, _ code: CodeProvenance) throws -> Int64 {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO code_refs (hash, repo_path, is_repository, commit_id, branch, dirty, remote_url, diff,
                                              diff_bytes, diff_truncated)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [code.hash, code.repoPath, code.isRepository, code.commit, code.branch, code.dirty,
+            """).execute(arguments: [code.hash, code.repoPath, code.isRepository, code.commit, code.branch, code.dirty,
                              code.remoteURL, code.diff, code.diffBytes, code.diffTruncated])
-        return try Int64.fetchOne(db, sql: "SELECT id FROM code_refs WHERE hash = ?", arguments: [code.hash])!
+        return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM code_refs WHERE hash = ?"), arguments: [code.hash])!
     }
 
     static func upsertEnvironment(_ db: Database, _ env: EnvironmentRecord) throws -> Int64 {
         let json = env.json
         let hash = SHA256.hex(json)
-        try db.execute(sql: "INSERT OR IGNORE INTO environments (hash, json) VALUES (?, ?)", arguments: [hash, json])
-        return try Int64.fetchOne(db, sql: "SELECT id FROM environments WHERE hash = ?", arguments: [hash])!
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO environments (hash, json) VALUES (?, ?)").execute(arguments: [hash, json])
+        return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM environments WHERE hash = ?"), arguments: [hash])!
     }
 
     static func upsertInstances(_ db: Database, _ stages: [PlannedStage]) throws -> [String: Int64] {

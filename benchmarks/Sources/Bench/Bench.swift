@@ -29,12 +29,15 @@ enum Bench {
             FileHandle.standardError.write(Data("workbench-bench: no workbench binary at \(binary)\n".utf8))
             exit(64)
         }
+        // `--only dag|plan|store` runs one group (for iterating on one number).
+        let only = CommandLine.arguments.firstIndex(of: "--only").flatMap { i in
+            CommandLine.arguments.indices.contains(i + 1) ? CommandLine.arguments[i + 1] : nil }
         var rows: [Row] = []
-        rows += try await dagRuns(binary: binary)
-        rows += try planning()
-        rows += try await storeBenchmarks()
+        if only == nil || only == "dag" { rows += try await dagRuns(binary: binary) }
+        if only == nil || only == "plan" { rows += try planning() }
+        if only == nil || only == "store" { rows += try await storeBenchmarks() }
         print("")
-        print("measurement".padding(toLength: 44, withPad: " ", startingAt: 0) + "  value        floor (same script)           ratio    target      ")
+        print("measurement".padding(toLength: 44, withPad: " ", startingAt: 0) + "  value             floor (same script)           ratio    target      ")
         for r in rows { print(r.line) }
         let failed = rows.filter { $0.met == false }
         print("\n\(rows.filter { $0.met == true }.count) targets met, \(failed.count) missed" + (failed.isEmpty ? "" : ": " + failed.map(\.name).joined(separator: "; ")))
@@ -48,7 +51,7 @@ enum Bench {
         var target: String
         var met: Bool?
         var line: String {
-            name.padding(toLength: 44, withPad: " ", startingAt: 0) + "  " + value.padding(toLength: 11, withPad: " ", startingAt: 0)
+            name.padding(toLength: 44, withPad: " ", startingAt: 0) + "  " + value.padding(toLength: 16, withPad: " ", startingAt: 0)
                 + "  " + floor.padding(toLength: 28, withPad: " ", startingAt: 0) + "  "
                 + (ratio.map { String(format: "%6.2fx", $0) } ?? "     - ") + "  " + target.padding(toLength: 11, withPad: " ", startingAt: 0)
                 + (met.map { $0 ? " ok" : " MISSED" } ?? "")
