@@ -19,6 +19,12 @@ for _key, _value in {
     "TRANSFORMERS_VERBOSITY": "error",
 }.items():
     os.environ[_key] = _value
+# cuBLAS only computes matmuls deterministically (as use_deterministic_algorithms asks) with a
+# fixed workspace; it reads this when it starts, i.e. on CUDA only. Ignored on CPU.
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+# cpu (the default when unset) | cuda | auto (cuda if torch sees one, else cpu).
+DEVICE_ENV = "WORKBENCH_SMOKE_DEVICE"
 
 EXIT_USAGE = 2
 EXIT_NO_TORCH = 3
@@ -61,12 +67,46 @@ def seed_everything(seed: int) -> None:
     import torch
 
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # seeds every CUDA device too
+    torch.cuda.manual_seed_all(seed)  # explicit; lazy (queued until CUDA starts), a no-op without CUDA
     torch.use_deterministic_algorithms(True, warn_only=True)
     import transformers
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+
+
+def device():
+    """The torch device named by $WORKBENCH_SMOKE_DEVICE (cpu when unset; exit 2 on a bad value).
+
+    `cpu` never touches CUDA, so CPU runs stay exactly as they were; `cuda` fails (exit 1) when
+    torch sees no GPU; `auto` picks cuda:0 when available. Models stay fp32 on every device.
+    """
+    want = (os.environ.get(DEVICE_ENV) or "cpu").strip().lower()
+    if want not in ("cpu", "cuda", "auto"):
+        raise StageError(f"{DEVICE_ENV}={want!r}: expected cpu, cuda or auto", EXIT_USAGE)
+    import torch
+
+    if want == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda", 0)
+    if want == "auto":
+        return torch.device("cpu")
+    raise StageError(f"{DEVICE_ENV}=cuda but torch {torch.__version__} sees no CUDA device")
+
+
+def report_device(stage: str, dev) -> None:
+    """One stderr line naming the device, and the metric device/cuda (1 on CUDA, else 0)."""
+    from . import metrics
+
+    name = str(dev)
+    if dev.type == "cuda":
+        import torch
+
+        name += f" ({torch.cuda.get_device_name(dev)}, torch {torch.__version__})"
+    print(f"{stage}: device {name}", file=sys.stderr)
+    metrics.emit("device/cuda", 1 if dev.type == "cuda" else 0)
 
 
 # ---------------------------------------------------------------- files

@@ -4,7 +4,8 @@ model of a size preset, the baseline), write upstream-style predictions and scor
 Predictions JSONL: the benchmark row + "pred" (upstream's prediction field) + the per-example
 score fields upstream writes ("score": {"recall"|"yes/no accuracy"}, or "acc", "pred_option",
 "random_selected" for multiple choice).
-Metrics (fractions in [0, 1]): eval/open_recall, eval/closed_acc, eval/mc_acc, eval/mean.
+Metrics (fractions in [0, 1]): eval/open_recall, eval/closed_acc, eval/mc_acc, eval/mean; and
+device/cuda (1 when generating on CUDA: $WORKBENCH_SMOKE_DEVICE = cpu (default) | cuda | auto).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     common.require_torch(STAGE)
     from . import metrics, vlm
 
+    dev = common.device()
     common.seed_everything(a.seed)
     rows = common.read_jsonl(os.path.join(a.bench, "benchmark.jsonl"))
     if not rows:
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
         processor = vlm.build_processor([r["input"] for r in rows])
         model = vlm.build_model(processor, a.untrained_size, a.seed)
         model.eval()
+    model.to(dev)  # vlm.generate moves each batch to the model's device
+    common.report_device(STAGE, dev)
     encoded = [vlm.encode(processor, vlm.load_image(os.path.join(a.bench, r["image"])),
                           [("user", r["input"]), ("assistant", None)]) for r in rows]
     preds = vlm.generate(model, processor, encoded, a.max_new_tokens, batch_size=a.batch_size)

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from . import metrics, vlm
 
+    dev = common.device()
     common.seed_everything(0)
     rows = common.read_jsonl(a.tasks)
     common.check_checkpoint(a.judge)
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, ValueError, RuntimeError) as err:
         raise common.StageError(f"corrupted checkpoint: {a.judge}: {str(err).splitlines()[0]}",
                                 common.EXIT_CORRUPT)
+    model.to(dev)
+    common.report_device(STAGE, dev)  # after loading: a corrupt checkpoint stays one stderr line
     pad = tok.convert_tokens_to_ids(vlm.PAD)
     verdicts = []
     with torch.no_grad():
@@ -43,10 +46,10 @@ def main(argv: list[str] | None = None) -> None:
             enc = [tok.encode(judge.prompt(r["instruction"], r["informative"], r["precise"]),
                               add_special_tokens=False) for r in chunk]
             width = max(len(e) for e in enc)
-            ids = torch.tensor([[pad] * (width - len(e)) + e for e in enc])
-            mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in enc])
+            ids = torch.tensor([[pad] * (width - len(e)) + e for e in enc]).to(dev)
+            mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in enc]).to(dev)
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=2, do_sample=False,
-                                 pad_token_id=pad)
+                                 pad_token_id=pad).cpu()
             verdicts += [judge.parse_verdict(tok.decode(o[width:], skip_special_tokens=True)) for o in out]
     kept = [dict(r, pred=v) for r, v in zip(rows, verdicts) if v.lower() == "yes"]
     common.write_jsonl(a.out, kept)

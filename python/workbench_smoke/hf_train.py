@@ -38,10 +38,13 @@ class _LossToMetrics(TrainerCallback):
 
 def train(model, items: list[dict], collate, out_dir: str, steps: int, *, lr: float, batch_size: int,
           seed: int, series: str = "train/loss", save_steps: int | None = None, resume: bool = True,
-          logging_steps: int = 10, warmup_steps: int = 10, step_offset: int = 0) -> dict:
-    """Train `model` for `steps` optimizer steps; returns {"losses", "resumed_from", "seconds"}."""
+          logging_steps: int = 10, warmup_steps: int = 10, step_offset: int = 0, device=None) -> dict:
+    """Train `model` for `steps` optimizer steps on `device` (default: common.device());
+    returns {"losses", "resumed_from", "seconds", "device"}. Trainer moves the model and every
+    batch to its device; use_cpu=True (as before) unless the device is CUDA."""
     if not items:
         raise common.StageError("no training examples")
+    dev = device if device is not None else common.device()
     os.makedirs(out_dir, exist_ok=True)
     last = get_last_checkpoint(out_dir) if resume else None
     if last is not None:
@@ -58,14 +61,21 @@ def train(model, items: list[dict], collate, out_dir: str, steps: int, *, lr: fl
             raise common.StageError(f"corrupted checkpoint: {last}: {str(err).splitlines()[0]}",
                                     common.EXIT_CORRUPT)
         if done >= steps:  # already finished; Trainer would run one more step on resume
-            return {"losses": [], "resumed_from": last, "seconds": 0.0}
+            return {"losses": [], "resumed_from": last, "seconds": 0.0, "device": str(dev)}
     args = TrainingArguments(
         output_dir=out_dir, max_steps=steps, per_device_train_batch_size=batch_size,
         learning_rate=lr, lr_scheduler_type="cosine", warmup_steps=warmup_steps, weight_decay=0.0,
         logging_steps=logging_steps, save_strategy="steps", save_steps=save_steps or max(steps // 2, 1),
-        save_total_limit=2, seed=seed, data_seed=seed, report_to=[], use_cpu=True,
+        save_total_limit=2, seed=seed, data_seed=seed, report_to=[], use_cpu=dev.type == "cpu",
         dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=True,
         full_determinism=False, log_level="error")
+    if dev.type != "cpu":
+        # Trainer picks its own device; make sure it is the requested one, and a single GPU
+        # (with several visible it would wrap the model in DataParallel and split the batches).
+        if args.device.type != dev.type:
+            raise common.StageError(f"Trainer chose {args.device}, expected {dev}")
+        if args.n_gpu > 1:
+            raise common.StageError(f"{args.n_gpu} GPUs visible; set CUDA_VISIBLE_DEVICES to one GPU")
     callback = _LossToMetrics(series, step_offset)
     trainer = Trainer(model=model, args=args, train_dataset=ListDataset(items), data_collator=collate,
                       callbacks=[callback])
@@ -77,4 +87,7 @@ def train(model, items: list[dict], collate, out_dir: str, steps: int, *, lr: fl
             raise
         raise common.StageError(f"corrupted checkpoint: {last}: {str(err).splitlines()[0]}",
                                 common.EXIT_CORRUPT)
-    return {"losses": callback.losses, "resumed_from": last, "seconds": time.time() - t0}
+    placed = next(model.parameters()).device  # where Trainer actually trained it
+    if placed.type != dev.type:
+        raise common.StageError(f"the model was trained on {placed}, expected {dev}")
+    return {"losses": callback.losses, "resumed_from": last, "seconds": time.time() - t0, "device": str(placed)}

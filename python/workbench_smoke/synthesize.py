@@ -30,8 +30,11 @@ def main(argv: list[str] | None = None) -> None:
     common.require_torch(STAGE)
     from . import metrics, vlm
 
+    dev = common.device()
     common.seed_everything(a.seed)
     model, processor = vlm.load(a.synth)
+    model.to(dev)  # vlm.generate moves each batch to the model's device
+    common.report_device(STAGE, dev)
     pairs = tasks.load_pairs(a.pairs)
     encoded, owners = [], []
     for i, pair in enumerate(pairs):

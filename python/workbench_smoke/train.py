@@ -5,7 +5,8 @@
           the step budget split between the stages by their number of conversations.
 A re-run resumes from the last checkpoint found (disable with --no-resume), so an interrupted
 stage continues where it stopped. The final model + processor go to OUT/final.
-Metrics: train/loss (series), train/final_loss, train/seconds.
+Metrics: train/loss (series), train/final_loss, train/seconds, device/cuda (1 when trained on
+CUDA: $WORKBENCH_SMOKE_DEVICE = cpu (default) | cuda | auto).
 """
 from __future__ import annotations
 
@@ -62,14 +63,16 @@ def main(argv: list[str] | None = None) -> None:
     common.require_torch(STAGE)
     from . import hf_train, metrics, vlm
 
+    dev = common.device()
     common.seed_everything(a.seed)
+    common.report_device(STAGE, dev)
     datasets = load_datasets(a.data)
     names = list(datasets)
     want = 1 if a.pipeline == "single" else 2
     if len(names) != want:
         raise common.StageError(f"{a.data}: pipeline {a.pipeline} needs {want} dataset(s), found {names}")
     texts = [m["content"] for d in datasets.values() for e in d for m in e["messages"]]
-    hp = dict(lr=a.lr, batch_size=a.batch_size, seed=a.seed, resume=a.resume)
+    hp = dict(lr=a.lr, batch_size=a.batch_size, seed=a.seed, resume=a.resume, device=dev)
 
     def collate_for(processor):
         pad = processor.tokenizer.convert_tokens_to_ids(vlm.PAD)

@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from . import hf_train, metrics, vlm
 
+    dev = common.device()
     common.seed_everything(a.seed)
+    common.report_device(STAGE, dev)
     data = examples(tasks.load_pairs(a.pairs), a.seed)
     tok = vlm.train_tokenizer([x for x, _ in data] + [" " + v for v in judge.VERDICTS])
     pad, eos = tok.convert_tokens_to_ids(vlm.PAD), tok.convert_tokens_to_ids(vlm.IM_END)
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
     r = hf_train.train(model, items, collate, os.path.join(a.out, "checkpoints"), a.steps, lr=a.lr,
-                       batch_size=a.batch_size, seed=a.seed, series="judge_train/loss", resume=a.resume)
+                       batch_size=a.batch_size, seed=a.seed, series="judge_train/loss", resume=a.resume,
+                       device=dev)
     model.save_pretrained(a.out)
     tok.save_pretrained(a.out)
     if r["losses"]:

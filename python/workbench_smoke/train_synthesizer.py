@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     common.require_torch(STAGE)
     from . import hf_train, metrics, vlm
 
+    dev = common.device()
     common.seed_everything(a.seed)
+    common.report_device(STAGE, dev)
     pairs = tasks.load_pairs(a.pairs)
     convs = seed_conversations(pairs, a.per_image, a.seed)
     processor = vlm.build_processor([t for _, turns in convs for _, t in turns])
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     pad = processor.tokenizer.convert_tokens_to_ids(vlm.PAD)
     r = hf_train.train(model, items, lambda b: vlm.collate(b, pad, processor.image_token_id),
                        os.path.join(a.out, "checkpoints"), a.steps, lr=a.lr, batch_size=a.batch_size,
-                       seed=a.seed, series="synth_train/loss", resume=a.resume)
+                       seed=a.seed, series="synth_train/loss", resume=a.resume, device=dev)
     model.generation_config.eos_token_id = pad  # synthesis stops at <|endoftext|>
     vlm.save(model, processor, a.out)
     if r["losses"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 import torch
 import transformers
@@ -64,10 +65,54 @@ def train_tokenizer(texts: list[str], vocab_size: int = 480) -> TokenizersBacken
                              extra_special_tokens=SPECIAL[3:])
 
 
-def build_processor(texts: list[str]) -> ImageOnlyQwen2VLProcessor:
+# auto (default): the stock Qwen2VLProcessor where torchvision imports, else the shim above;
+# stock: require the stock one; shim: always the shim.
+PROCESSOR_ENV = "WORKBENCH_SMOKE_PROCESSOR"
+PROCESSOR_CLASSES = ("ImageOnlyQwen2VLProcessor", "Qwen2VLProcessor")
+
+
+def _torchvision_imports() -> bool:
+    try:
+        import torchvision  # noqa: F401
+        from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor  # noqa: F401
+    except Exception:  # absent, or present but built for another torch (RuntimeError, OSError)
+        return False
+    return True
+
+
+def processor_kind() -> str:
+    """'stock' or 'shim', from $WORKBENCH_SMOKE_PROCESSOR (auto|stock|shim, default auto)."""
+    want = (os.environ.get(PROCESSOR_ENV) or "auto").strip().lower()
+    if want not in ("auto", "stock", "shim"):
+        raise common.StageError(f"{PROCESSOR_ENV}={want!r}: expected auto, stock or shim", common.EXIT_USAGE)
+    if want == "shim":
+        return "shim"
+    if _torchvision_imports():
+        return "stock"
+    if want == "stock":
+        raise common.StageError(f"{PROCESSOR_ENV}=stock but torchvision does not import")
+    return "shim"
+
+
+def build_processor(texts: list[str]):
+    """The shim (no torchvision: this CPU machine) or, where torchvision imports, the stock
+    Qwen2VLProcessor with its torchvision image and video processors. Both tokenize alike."""
     px = world.IMAGE_SIZE * world.IMAGE_SIZE
+    tokenizer = train_tokenizer(texts)
+    if processor_kind() == "stock":
+        try:
+            from transformers.models.qwen2_vl import Qwen2VLImageProcessor
+            from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+            return Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(min_pixels=px, max_pixels=px),
+                                    tokenizer=tokenizer, video_processor=Qwen2VLVideoProcessor())
+        except (ImportError, TypeError, ValueError) as err:
+            if os.environ.get(PROCESSOR_ENV, "").strip().lower() == "stock":
+                raise common.StageError(f"stock Qwen2VLProcessor failed: {type(err).__name__}: {err}")
+            print(f"stock Qwen2VLProcessor failed ({type(err).__name__}: {str(err).splitlines()[0]}); "
+                  "using the image-only processor", file=sys.stderr)
     image_processor = Qwen2VLImageProcessorPil(min_pixels=px, max_pixels=px)
-    return ImageOnlyQwen2VLProcessor(image_processor=image_processor, tokenizer=train_tokenizer(texts))
+    return ImageOnlyQwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
 def build_model(processor, size: str, seed: int) -> Qwen2VLForConditionalGeneration:
@@ -108,9 +153,9 @@ def load(model_dir: str):
     except (OSError, ValueError, RuntimeError) as err:
         raise common.StageError(f"corrupted checkpoint: {model_dir}: {str(err).splitlines()[0]}",
                                 common.EXIT_CORRUPT)
-    if type(processor).__name__ != "ImageOnlyQwen2VLProcessor":
+    if type(processor).__name__ not in PROCESSOR_CLASSES:
         raise common.StageError(f"{model_dir}: processor reloaded as {type(processor).__name__}, "
-                                "expected ImageOnlyQwen2VLProcessor", common.EXIT_CORRUPT)
+                                f"expected one of {', '.join(PROCESSOR_CLASSES)}", common.EXIT_CORRUPT)
     model.eval()
     return model, processor
 
@@ -193,6 +238,7 @@ def generate(model, processor, encoded: list[dict], max_new_tokens: int, batch_s
     for start in range(0, len(encoded), batch_size):
         batch = collate(encoded[start:start + batch_size], pad_id, processor.image_token_id, left_pad=True)
         batch.pop("labels")
+        batch = {k: v.to(model.device) for k, v in batch.items()}  # same tensors on CPU
         torch.manual_seed(seed + start)
         out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=sample,
                              temperature=temperature if sample else None, top_p=None, top_k=None,
