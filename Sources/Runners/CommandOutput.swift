@@ -30,17 +30,16 @@ package enum CommandOutput {
     }
 }
 
-/// Per-fingerprint advisory locks (`flock`), so two controllers on one workspace never run the
-/// same stage instance at once; the second waits, then finds the first one's result in the cache.
+/// Per-instance advisory locks (`flock` on the instance's output directory, which exists anyway,
+/// so locking costs no extra file), so two controllers on one workspace never run the same stage
+/// instance at once; the second waits, then finds the first one's result in the cache.
 package struct StageLocks: Sendable {
-    package var directory: String
+    package init() {}
 
-    package init(directory: String) { self.directory = directory }
-
-    /// Blocks (polling, without holding a thread) until the lock is ours; returns its descriptor.
-    package func acquire(_ fingerprint: String) async -> Int32? {
+    /// Waits (polling, without holding a thread) until the lock on `directory` is ours.
+    package func acquire(_ directory: String) async -> Int32? {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let fd = open(directory + "/" + fingerprint + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             try? await Task.sleep(for: .milliseconds(100))

@@ -169,7 +169,7 @@ package struct Scheduler: Sendable {
     // MARK: - One attempt
 
     private func attempt(_ stage: PlannedStage, runID: String, gpus slot: [String]) async throws -> Outcome {
-        let lock = await locks?.acquire(stage.fingerprint)
+        let lock = await locks?.acquire(stage.outdir)
         defer { locks?.release(lock) }
         if let hit = recheck?(stage) {   // another controller finished it while we waited
             var cached = stage

@@ -63,7 +63,7 @@ struct RunFlow {
                                   gpus: gpuList, workspace: context.workspace,
                                   runDirectory: context.stateDirectory + "/runs/" + runID, host: context.host,
                                   cancellation: cancellation)
-        scheduler.locks = StageLocks(directory: context.stateDirectory + "/locks")
+        scheduler.locks = StageLocks()
         scheduler.recheck = { stage in (try? cache.lookup([stage]))?[stage.fingerprint] }
         let t1 = ContinuousClock.now
         let result: RunResult
