@@ -188,8 +188,8 @@ package struct Scheduler: Sendable {
         let started = clock.now()
         let metricsPath = dir + "/metrics.jsonl"
         do {
-            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try fm.createDirectory(atPath: stage.outdir, withIntermediateDirectories: true)
+            try Directories.make(dir)
+            try Directories.make(stage.outdir)
             let script = CommandScript.render(stage: stage, attempt: info, workspace: workspace,
                                               metricsPath: metricsPath, gpus: slot)
             // A fresh directory has no readers yet: a plain write is enough (and one file fewer).
@@ -216,7 +216,7 @@ package struct Scheduler: Sendable {
 
     private func finish(_ stage: PlannedStage, _ info: AttemptInfo, _ termination: Termination, started: Date,
                         metricsPath: String) -> Outcome {
-        let stderrTail = LogTail.read(info.directory + "/stderr.log", maxLines: 20)
+        var stderrTail: String? { LogTail.read(info.directory + "/stderr.log", maxLines: 20) }   // read on failure only
         let (metrics, warnings) = MetricsFile.parse((try? String(contentsOfFile: metricsPath, encoding: .utf8)) ?? "")
         switch termination {
         case .launchFailed(let why):
@@ -270,6 +270,15 @@ package struct Scheduler: Sendable {
                 status: status, exitCode: exit, signal: signal, startedAt: started, endedAt: clock.now(),
                 host: host, runner: executor.name, jobID: info.processID.map(String.init), outputs: [],
                 metrics: [], errorTail: nil, message: message)
+    }
+}
+
+/// `mkdir -p` that tries the leaf first: parents almost always exist, and Foundation's
+/// `createDirectory(withIntermediateDirectories:)` stats every component on each call.
+enum Directories {
+    static func make(_ path: String) throws {
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 }
 
