@@ -18,18 +18,19 @@ package final class Store: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")   // WAL + NORMAL: durable on app crash
             try db.execute(sql: "PRAGMA cache_size = -65536")    // 64 MiB: a million-point series fits
         }
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true)
+        // Two processes opening a new store at once must not race: switching a fresh file to WAL
+        // fails with SQLITE_BUSY instead of waiting, and GRDB's migrator reads the applied list
+        // before its own transactions. A file lock serializes opening and migrating.
+        let lockFD = open(path + ".open-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if lockFD >= 0 { flock(lockFD, LOCK_EX) }
+        defer { if lockFD >= 0 { flock(lockFD, LOCK_UN); close(lockFD) } }
         do {
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
             pool = try DatabasePool(path: path, configuration: config)
         } catch {
             throw StoreError.cannotOpen(path: path, reason: "\(error)")
         }
-        // Two processes opening a new store at once must not both migrate it: GRDB's migrator
-        // reads the applied list before its own transactions, so hold a file lock around it.
-        let lockFD = open(path + ".migrate-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if lockFD >= 0 { flock(lockFD, LOCK_EX) }
-        defer { if lockFD >= 0 { flock(lockFD, LOCK_UN); close(lockFD) } }
         let migrator = Schema.migrator
         let unknown: [String] = try pool.read { db in
             guard try db.tableExists("grdb_migrations") else { return [] }

@@ -138,6 +138,19 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         #expect(detail.attempts.first { $0.stage == "bad" }?.errorTail == "something went wrong")
     }
 
+    @Test func aFailedReproductionStillReportsWhatFinished() async throws {
+        let ws = try await Workspace()
+        defer { ws.cleanup() }
+        // eval fails for model b only: the table shows a's value and b pending, and the exit is 1.
+        try ws.write("experiments/chain.yaml", chainSpec().replacingOccurrences(
+            of: "n=$(wc -l < ${inputs.model});", with: "[ ${matrix.model} = b ] && exit 4; n=$(wc -l < ${inputs.model});"))
+        let r = try await ws.wb("reproduce", "chain")
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("| a | 11.0 (paper 11.0, Δ +0.0) |\n| b | pending |"))
+        #expect(r.stderr.contains("eval@model=b: exited with status 4"))
+        #expect(try ws.read(".workbench/reports/chain.csv").contains("chain,b,b,acc,Acc,false,,,,pending,v1,"))
+    }
+
     @Test func invalidSpecsExit65WithLocation() async throws {
         let ws = try await Workspace()
         defer { ws.cleanup() }

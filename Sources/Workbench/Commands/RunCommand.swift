@@ -18,15 +18,14 @@ struct ExecutionOptions: ParsableArguments {
     var jobCount: Int { jobs ?? ProcessInfo.processInfo.activeProcessorCount }
     var gpuList: [String]? { gpus.map(GPUDiscovery.parse) }
 
-    /// Opens the workspace, settles dead controllers, resolves the target and runs it.
-    func execute(_ target: String, in workspace: WorkspaceOptions) async throws -> (RunFlow, RunFlow.Result) {
+    /// Opens the workspace, settles dead controllers and resolves the target into a run.
+    func prepare(_ target: String, in workspace: WorkspaceOptions) throws -> RunFlow {
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
         try ctx.recover(store)
         let (spec, table) = try ctx.resolveSpec(target)
-        let flow = RunFlow(context: ctx, store: store, spec: spec, table: table, profile: profile,
-                           jobs: jobCount, gpus: gpuList, quiet: quiet)
-        return (flow, try await flow.execute(commandLine: CommandLine.arguments.joined(separator: " ")))
+        return RunFlow(context: ctx, store: store, spec: spec, table: table, profile: profile,
+                       jobs: jobCount, gpus: gpuList, quiet: quiet)
     }
 }
 
@@ -41,7 +40,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var execution: ExecutionOptions
 
     func run() async throws {
-        let (_, result) = try await execution.execute(target, in: workspace)
+        let result = try await execution.prepare(target, in: workspace).execute(commandLine: CommandLine.arguments.joined(separator: " "))
         print("run \(result.runID) completed")
     }
 }
@@ -60,12 +59,24 @@ struct ReproduceCommand: AsyncParsableCommand {
 
     func run() async throws {
         let formats = try ReportCommand.parseFormats(format)
-        let (flow, result) = try await execution.execute(target, in: workspace)
+        let flow = try execution.prepare(target, in: workspace)
         let (ctx, store, spec, table) = (flow.context, flow.store, flow.spec, flow.table)
-        let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: result.plan.profile).build(only: table)
         let dir = out.map { $0.hasPrefix("/") ? $0 : ctx.workspace + "/" + $0 } ?? ctx.stateDirectory + "/reports"
-        let written = try ReportFlow.write(tables, formats: formats, to: dir)
-        for t in tables { print(ReportFormat.md.render(t)) }
+        func report() throws -> [String] {
+            let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: execution.profile).build(only: table)
+            for t in tables { print(ReportFormat.md.render(t)) }
+            return try ReportFlow.write(tables, formats: formats, to: dir)
+        }
+        let result: RunFlow.Result
+        do {
+            result = try await flow.execute(commandLine: CommandLine.arguments.joined(separator: " "))
+        } catch let error as CommandError {
+            // A failed or interrupted run still reports what it finished (the rest is pending).
+            if case .runFailed = error { _ = try? report() }
+            if case .interrupted = error { _ = try? report() }
+            throw error
+        }
+        let written = try report()
         Console.note("run \(result.runID) completed; report written to \(written.map(ctx.relative).joined(separator: ", "))")
     }
 }
