@@ -3,7 +3,9 @@
 # torchvision preinstalled): the same `workbench reproduce smoke` as on CPU, every torch stage on
 # CUDA (WORKBENCH_SMOKE_DEVICE=cuda), nothing pip-installed. Meant to finish within 8 minutes.
 #   usage: scripts/gpu-smoke.sh [WORKBENCH_BINARY] [--dry-run]
-#     WORKBENCH_BINARY  a prebuilt binary (default .build/release/workbench)
+#     WORKBENCH_BINARY  a prebuilt binary, or the bundle scripts/pack-for-gpu.sh writes
+#                       (.build-gpu/workbench-bundle.tar.xz, 20 MB: carry that one);
+#                       default .build/release/workbench
 #     --dry-run         every check, then `workbench plan` instead of running the stages
 #   Exit: 0 ok, 1 a check or the run failed, 69 the binary cannot run here (ldd).
 #   With $OUT set (the device tool), the log, reports, `show latest`, timings and the stages'
@@ -88,7 +90,14 @@ PY
 [ "$proc" = stock ] || { proc=shim; export WORKBENCH_SMOKE_PROCESSOR=shim; }
 say "processor for the chain: $proc"
 
-# 4. The workbench binary must run here: a Swift build links the Swift runtime dynamically.
+# 4. The workbench binary must run here: a plain Swift build links the Swift runtime dynamically,
+#    so carry the bundle from scripts/pack-for-gpu.sh (static runtime, its libraries under lib/,
+#    found through the binary's RPATH only, so the stages' Python never loads them).
+case "$bin" in *.tar.xz)
+    bundle=$(mktemp -d /tmp/wb-bundle.XXXXXX)
+    tar -C "$bundle" -xJf "$bin" || { say "cannot unpack $bin"; exit 69; }
+    bin="$bundle/workbench" ;;
+esac
 [ -x "$bin" ] || { say "no workbench binary at $bin"; exit 69; }
 missing=$(ldd "$bin" 2>&1 | grep "not found")
 if [ -n "$missing" ]; then say "$bin cannot run here; missing shared libraries:"; echo "$missing"; exit 69; fi
