@@ -39,10 +39,7 @@ import Testing
     @Test func recorderLifecycleAndIdempotentIngestion() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let store = try Store(path: dir.path + "/db.sqlite")
-        let plan = onePlan(workspace: dir.path)
-        let recorder = Recorder(store: store)
-        try recorder.beginRun(runStart("run-1", plan: plan))
+        let (store, plan, recorder) = try begunRun("run-1", in: dir)
         let attemptDir = dir.path + "/attempt"
         try FileManager.default.createDirectory(atPath: attemptDir, withIntermediateDirectories: true)
         let info = AttemptInfo(runID: "run-1", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
@@ -75,10 +72,7 @@ import Testing
     @Test func eventLogIsAppendOnlyAndTamperEvident() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let store = try Store(path: dir.path + "/db.sqlite")
-        let plan = onePlan(workspace: dir.path)
-        let recorder = Recorder(store: store)
-        try recorder.beginRun(runStart("run-1", plan: plan))
+        let (store, _, recorder) = try begunRun("run-1", in: dir)
         try recorder.finishRun("run-1", status: "completed", error: nil)
         #expect(throws: (any Error).self) {
             try store.write { db in try db.execute(sql: "UPDATE events SET payload = 'x' WHERE id = 1") }
@@ -94,10 +88,7 @@ import Testing
     @Test func resolvesRunPrefixesAndSuggests() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let store = try Store(path: dir.path + "/db.sqlite")
-        let plan = onePlan(workspace: dir.path)
-        let recorder = Recorder(store: store)
-        try recorder.beginRun(runStart("20261126-100000-aaaa", plan: plan))
+        let (store, _, recorder) = try begunRun("20261126-100000-aaaa", in: dir)
         try recorder.beginRun(runStart("20261126-100000-bbbb", plan: onePlan(workspace: dir.path, fingerprint: String(repeating: "e", count: 64))))
         #expect(try store.resolveRun("20261126-100000-a") == "20261126-100000-aaaa")
         #expect(throws: StoreError.self) { try store.resolveRun("20261126") }
@@ -110,10 +101,7 @@ import Testing
     @Test func metricSeriesBatchInsertRoundTrips() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let store = try Store(path: dir.path + "/db.sqlite")
-        let plan = onePlan(workspace: dir.path)
-        let recorder = Recorder(store: store)
-        try recorder.beginRun(runStart("r", plan: plan))
+        let (store, plan, recorder) = try begunRun("r", in: dir)
         let points = (0..<1234).map { MetricPoint(name: "loss", step: $0, value: Double($0) / 7) }
         let info = AttemptInfo(runID: "r", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
                                directory: dir.path, runner: "local", host: "h")

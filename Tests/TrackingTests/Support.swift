@@ -61,3 +61,12 @@ func outcome(_ runID: String, plan: Plan, status: AttemptStatus = .completed, ou
                    signal: nil, startedAt: Date(timeIntervalSince1970: 1_700_000_000), endedAt: Date(timeIntervalSince1970: 1_700_000_001),
                    host: "testhost", runner: "local", jobID: "42", outputs: outputs, metrics: metrics, errorTail: nil, message: nil)
 }
+
+/// A store in `dir` with one run of `onePlan` begun: the common start of the recorder tests.
+func begunRun(_ runID: String, in dir: TempDir) throws -> (Store, Plan, Recorder) {
+    let store = try Store(path: dir.path + "/db.sqlite")
+    let plan = onePlan(workspace: dir.path)
+    let recorder = Recorder(store: store)
+    try recorder.beginRun(runStart(runID, plan: plan))
+    return (store, plan, recorder)
+}

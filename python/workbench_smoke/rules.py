@@ -11,14 +11,9 @@ from . import common, metrics, tasks, world
 def rule_tasks(pairs: list[dict], per_image: int, seed: int) -> list[dict]:
     rng = random.Random(f"{seed}-rules")
     rows = []
-    for pair in pairs:
-        scene = world.parse_caption(tasks.caption_of(pair))
-        if scene is None:
-            continue
-        for kind in rng.sample(world.TASK_KINDS, per_image):
-            t = world.task(scene, kind, rng)
-            rows.append(tasks.make_row(len(rows), pair, t["Q"], t["precise_A"], t["informative_A"],
-                                       "rules", pred="Yes"))
+    for pair, t in tasks.templated_tasks(pairs, per_image, rng):
+        rows.append(tasks.make_row(len(rows), pair, t["Q"], t["precise_A"], t["informative_A"],
+                                   "rules", pred="Yes"))
     return rows
 
 

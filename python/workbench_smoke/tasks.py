@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from . import common
+from . import common, world
 
 
 def make_row(syn_id: int, pair: dict, q: str, precise: str, informative: str, source: str,
@@ -86,3 +86,17 @@ def collect_triplets(qa: list[tuple[str, str]], precise_hint: str, informative_h
                     mine[question] = a
                 break
     return out
+
+
+def templated_tasks(pairs: list[dict], per_image: int, rng):
+    """Yield (pair, task) for `per_image` task kinds per parseable caption, drawn from `rng`.
+
+    Shared by the rules baseline and the synthesizer's seed data. It is a generator, so a caller
+    that draws from the same `rng` between tasks (the synthesizer shuffles answers) keeps the
+    exact draw order it had when the loop was written out in each stage."""
+    for pair in pairs:
+        scene = world.parse_caption(caption_of(pair))
+        if scene is None:
+            continue
+        for kind in rng.sample(world.TASK_KINDS, per_image):
+            yield pair, world.task(scene, kind, rng)

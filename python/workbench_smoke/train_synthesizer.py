@@ -22,18 +22,13 @@ STAGE = "train_synthesizer"
 def seed_conversations(pairs: list[dict], per_image: int, seed: int) -> list[tuple[str, list]]:
     rng = random.Random(f"{seed}-synth")
     convs = []
-    for pair in pairs:
-        scene = world.parse_caption(tasks.caption_of(pair))
-        if scene is None:
-            continue
-        for kind in rng.sample(world.TASK_KINDS, per_image):
-            t = world.task(scene, kind, rng)
-            qa = [(world.PRECISE_HINT, t["precise_A"]), (world.INFORMATIVE_HINT, t["informative_A"])]
-            rng.shuffle(qa)  # upstream shuffles precise and informative QAs
-            turns = [("user", world.CAPTION_HINT), ("assistant", tasks.caption_of(pair))]
-            for hint, answer in qa:
-                turns += [("user", f"{hint}\n{t['Q']}"), ("assistant", answer)]
-            convs.append((pair["images"][0], turns))
+    for pair, t in tasks.templated_tasks(pairs, per_image, rng):
+        qa = [(world.PRECISE_HINT, t["precise_A"]), (world.INFORMATIVE_HINT, t["informative_A"])]
+        rng.shuffle(qa)  # upstream shuffles precise and informative QAs
+        turns = [("user", world.CAPTION_HINT), ("assistant", tasks.caption_of(pair))]
+        for hint, answer in qa:
+            turns += [("user", f"{hint}\n{t['Q']}"), ("assistant", answer)]
+        convs.append((pair["images"][0], turns))
     return convs
 
 
