@@ -13,6 +13,8 @@ enum CommandError: Error, CustomStringConvertible {
     case usage(String)
     case io(String)
     case setupMissing(String, hint: String)
+    /// An input file the user gave is wrong (not a spec): exit 65 like an invalid spec.
+    case invalidInput(String, hint: String?)
 
     var description: String {
         switch self {
@@ -36,6 +38,7 @@ enum CommandError: Error, CustomStringConvertible {
         case let .usage(s): return s
         case let .io(s): return s
         case let .setupMissing(s, _): return s
+        case let .invalidInput(s, _): return s
         }
     }
 
@@ -45,6 +48,7 @@ enum CommandError: Error, CustomStringConvertible {
         case .ambiguousSpec: return "give the spec path"
         case .runFailed: return "fix the stage and run the same command again: completed stages are reused from the cache"
         case let .setupMissing(_, hint): return hint
+        case let .invalidInput(_, hint): return hint
         default: return nil
         }
     }
@@ -66,6 +70,7 @@ enum ErrorPresenter {
             case .specNotFound, .ambiguousSpec, .usage: code = 64
             case .io: code = 74
             case .setupMissing: code = 69
+            case .invalidInput: code = 65
             }
             return emit(e.description, hint: e.hint, code: code)
         case let e as StoreError:

@@ -78,3 +78,17 @@ package enum SHA1 {
         return Hex.encode(out)
     }
 }
+
+/// SHA-512, for Python's string seeding of `random.Random` (the multiple-choice scorers' fallback).
+package enum SHA512 {
+    package static func digest(_ bytes: [UInt8]) -> [UInt8] {
+        let ctx = EVP_MD_CTX_new()
+        defer { EVP_MD_CTX_free(ctx) }
+        EVP_DigestInit_ex(ctx, EVP_sha512(), nil)
+        bytes.withUnsafeBytes { _ = EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) }
+        var out = [UInt8](repeating: 0, count: 64)
+        var length: UInt32 = 0
+        out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(ctx, $0.baseAddress, &length) }
+        return out
+    }
+}

@@ -1,0 +1,134 @@
+/// Percentile bootstrap confidence intervals from per-example scores.
+///
+/// A metric is a plain mean of one or more *columns*, each the mean of its examples' scores:
+/// one column for a task metric, the seven biomedical (or four food) columns for the paper's
+/// domain averages. Each replicate resamples every column independently with replacement (so the
+/// OPEN and CLOSED questions of a VQA task are resampled within their own subsets), and the
+/// interval is read from the sorted replicates with linear interpolation (numpy's default
+/// percentile). The generator is SplitMix64, seeded explicitly, so intervals are reproducible.
+package struct ConfidenceInterval: Sendable, Equatable, Codable {
+    package var low: Double
+    package var high: Double
+    package var level: Double
+    package var resamples: Int
+    package var seed: UInt64
+
+    package init(low: Double, high: Double, level: Double, resamples: Int, seed: UInt64) {
+        self.low = low
+        self.high = high
+        self.level = level
+        self.resamples = resamples
+        self.seed = seed
+    }
+
+    package func covers(_ x: Double) -> Bool { x >= low && x <= high }
+}
+
+package struct BootstrapOptions: Sendable, Equatable {
+    package var resamples: Int
+    package var seed: UInt64
+    package var level: Double
+    package init(resamples: Int = 1000, seed: UInt64 = 0, level: Double = 0.95) {
+        self.resamples = resamples
+        self.seed = seed
+        self.level = level
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): small, fast, and good enough for resampling indices.
+package struct SplitMix64 {
+    private var state: UInt64
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in 0..<n without modulo bias (Lemire's multiply-shift with rejection).
+    package mutating func below(_ n: Int) -> Int {
+        let bound = UInt64(n)
+        var m = next().multipliedFullWidth(by: bound)
+        if m.low < bound {
+            let threshold = (0 &- bound) % bound
+            while m.low < threshold { m = next().multipliedFullWidth(by: bound) }
+        }
+        return Int(m.high)
+    }
+}
+
+package enum Bootstrap {
+    /// The interval of `mean(column means)`; nil when a column is empty or there are no columns.
+    package static func interval(columns: [[Double]], options: BootstrapOptions = .init()) -> ConfidenceInterval? {
+        guard !columns.isEmpty, columns.allSatisfy({ !$0.isEmpty }), options.resamples > 0 else { return nil }
+        var rng = SplitMix64(seed: options.seed)
+        var replicates = [Double](repeating: 0, count: options.resamples)
+        for r in 0..<options.resamples {
+            var total = 0.0
+            for column in columns {
+                var sum = 0.0
+                let n = column.count
+                for _ in 0..<n { sum += column[rng.below(n)] }
+                total += sum / Double(n)
+            }
+            replicates[r] = total / Double(columns.count)
+        }
+        replicates.sort()
+        let alpha = (1 - options.level) / 2
+        return ConfidenceInterval(low: quantile(replicates, alpha), high: quantile(replicates, 1 - alpha),
+                                  level: options.level, resamples: options.resamples, seed: options.seed)
+    }
+
+    /// Linear interpolation between order statistics (numpy `percentile`, method "linear").
+    package static func quantile(_ sorted: [Double], _ q: Double) -> Double {
+        precondition(!sorted.isEmpty)
+        let position = q * Double(sorted.count - 1)
+        let lower = Int(position.rounded(.down))
+        let upper = min(lower + 1, sorted.count - 1)
+        let fraction = position - Double(lower)
+        return sorted[lower] + (sorted[upper] - sorted[lower]) * fraction
+    }
+
+    /// Per-example values of one metric of a task result (percent scale).
+    package static func column(_ result: TaskResult, metric: String) -> [Double] {
+        result.examples.compactMap { $0.metric == metric ? $0.value : nil }
+    }
+
+    /// Intervals for every metric of a task, in the result's key order. Each metric gets its own
+    /// generator stream (the seed mixed with the metric's position), so adding a metric does not
+    /// move the others.
+    package static func intervals(_ result: TaskResult, options: BootstrapOptions = .init()) -> [(key: String, interval: ConfidenceInterval?)] {
+        result.metrics.enumerated().map { i, m in
+            var o = options
+            o.seed = options.seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
+            let ci = interval(columns: [column(result, metric: m.key)], options: o)
+            return (m.key, ci.map { var c = $0; c.seed = options.seed; return c })
+        }
+    }
+
+    /// The paper's domain average columns: biomedicine = SLAKE, PathVQA, VQA_RAD (OPEN and
+    /// CLOSED each) and PMC_VQA; food = Food101, FoodSeg103, Nutrition5K, Recipe1M.
+    package static func domainColumns(_ domain: ScoringTask.Domain) -> [(task: ScoringTask, metric: String)] {
+        switch domain {
+        case .biomedicine:
+            return [ScoringTask.SLAKE, .PathVQA, .VQA_RAD].flatMap { t in t.metricKeys.map { (t, $0) } } + [(.PMC_VQA, "acc")]
+        case .food:
+            return [(.Food101, "acc"), (.FoodSeg103, "f1"), (.Nutrition5K, "recall"), (.Recipe1M, "rl")]
+        }
+    }
+
+    /// The domain average (plain mean of the columns' aggregate values) and its interval, from one
+    /// result per task; nil when a task of the domain is missing.
+    package static func domainAverage(_ domain: ScoringTask.Domain, results: [ScoringTask: TaskResult],
+                                      options: BootstrapOptions = .init()) -> (value: Double, interval: ConfidenceInterval?)? {
+        var values: [Double] = []
+        var columns: [[Double]] = []
+        for (task, metric) in domainColumns(domain) {
+            guard let r = results[task], let v = r.metric(metric) else { return nil }
+            values.append(v)
+            columns.append(column(r, metric: metric))
+        }
+        return (values.reduce(0, +) / Double(values.count), interval(columns: columns, options: options))
+    }
+}

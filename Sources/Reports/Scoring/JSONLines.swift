@@ -1,0 +1,354 @@
+/// A small JSON reader and writer for the scorers' line-oriented files.
+///
+/// Written for what the scorers need and Foundation does not give: numbers kept as their literal
+/// text (a `syn_id` beyond 2^64 still seeds the random fallback exactly), object keys in file order,
+/// duplicate keys resolved as Python's `json.loads` does (the last one wins), and errors that name
+/// the column. Lone surrogate escapes, which Python keeps as code points, become U+FFFD.
+package indirect enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    /// The literal text of the number, as written.
+    case number(String)
+    case string(String)
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    package static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case let (.bool(x), .bool(y)): return x == y
+        case let (.number(x), .number(y)): return x == y
+        case let (.string(x), .string(y)): return x == y
+        case let (.array(x), .array(y)): return x == y
+        case let (.object(x), .object(y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        default: return false
+        }
+    }
+
+    /// The value of `key` in an object (the last occurrence, like Python's dict).
+    package subscript(key: String) -> JSONValue? {
+        guard case let .object(pairs) = self else { return nil }
+        return pairs.last(where: { $0.0 == key })?.1
+    }
+
+    package var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .number: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+
+    /// The number's value when it is one.
+    package var doubleValue: Double? {
+        if case let .number(text) = self { return Double(text) }
+        return nil
+    }
+
+    /// Whether a number literal is written as an integer (no fraction, no exponent).
+    package var isIntegerLiteral: Bool {
+        if case let .number(text) = self { return !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) }
+        return false
+    }
+}
+
+/// A parse error with its position in the line (1-based column, in bytes).
+package struct JSONParseError: Error, Sendable, CustomStringConvertible {
+    package var message: String
+    package var column: Int
+    package var description: String { "\(message) at column \(column)" }
+}
+
+package enum JSONReader {
+    /// Parses one complete JSON document from UTF-8 bytes.
+    package static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
+        let array = Array(bytes)
+        var p = Parser(bytes: array)
+        p.skipSpace()
+        let value = try p.value(depth: 0)
+        p.skipSpace()
+        if p.index < array.count { throw p.error("unexpected text after the JSON value") }
+        return value
+    }
+
+    package static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+        try parse(Array(text.utf8))
+    }
+
+    private struct Parser {
+        let bytes: [UInt8]
+        var index = 0
+
+        func error(_ message: String) -> JSONParseError { JSONParseError(message: message, column: index + 1) }
+
+        mutating func skipSpace() {
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0A, 0x0D: index += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
+            guard depth < 512 else { throw error("nesting deeper than 512 levels") }
+            guard index < bytes.count else { throw error("unexpected end of line, expected a value") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"): return try object(depth: depth)
+            case UInt8(ascii: "["): return try array(depth: depth)
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "N"): try literal("NaN"); return .number("NaN")
+            case UInt8(ascii: "I"): try literal("Infinity"); return .number("Infinity")
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
+            default: throw error("unexpected character '\(Character(Unicode.Scalar(bytes[index])))'")
+            }
+        }
+
+        mutating func literal(_ word: String) throws(JSONParseError) {
+            let w = Array(word.utf8)
+            guard index + w.count <= bytes.count, Array(bytes[index..<index + w.count]) == w else {
+                throw error("invalid literal, expected '\(word)'")
+            }
+            index += w.count
+        }
+
+        mutating func number() throws(JSONParseError) -> JSONValue {
+            let start = index
+            if bytes[index] == UInt8(ascii: "-") {
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "I") {
+                    try literal("Infinity")
+                    return .number("-Infinity")
+                }
+            }
+            func digits(_ p: inout Parser) -> Int {
+                let s = p.index
+                while p.index < p.bytes.count, p.bytes[p.index] >= 0x30, p.bytes[p.index] <= 0x39 { p.index += 1 }
+                return p.index - s
+            }
+            let intStart = index
+            let n = digits(&self)
+            guard n > 0 else { throw error("invalid number") }
+            if n > 1, bytes[intStart] == UInt8(ascii: "0") {
+                index = intStart + 1
+                throw error("invalid number (leading zero)")
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                guard digits(&self) > 0 else { throw error("invalid number (no digits after '.')") }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                guard digits(&self) > 0 else { throw error("invalid number (no digits in the exponent)") }
+            }
+            return .number(String(decoding: bytes[start..<index], as: UTF8.self))
+        }
+
+        mutating func hex4() throws(JSONParseError) -> UInt32 {
+            guard index + 4 <= bytes.count else { throw error("truncated \\u escape") }
+            var v: UInt32 = 0
+            for _ in 0..<4 {
+                let b = bytes[index]
+                let d: UInt32
+                switch b {
+                case 0x30...0x39: d = UInt32(b - 0x30)
+                case 0x41...0x46: d = UInt32(b - 0x41 + 10)
+                case 0x61...0x66: d = UInt32(b - 0x61 + 10)
+                default: throw error("invalid \\u escape")
+                }
+                v = v << 4 | d
+                index += 1
+            }
+            return v
+        }
+
+        mutating func string() throws(JSONParseError) -> String {
+            index += 1  // opening quote
+            // Fast path: no escapes.
+            let start = index
+            while index < bytes.count {
+                let b = bytes[index]
+                if b == UInt8(ascii: "\"") {
+                    let s = String(decoding: bytes[start..<index], as: UTF8.self)
+                    index += 1
+                    return s
+                }
+                if b == UInt8(ascii: "\\") { break }
+                if b < 0x20 { throw error("control character in a string (escape it)") }
+                index += 1
+            }
+            var out = Array(bytes[start..<index])
+            while index < bytes.count {
+                let b = bytes[index]
+                if b == UInt8(ascii: "\"") {
+                    index += 1
+                    return String(decoding: out, as: UTF8.self)
+                }
+                if b < 0x20 { throw error("control character in a string (escape it)") }
+                if b != UInt8(ascii: "\\") {
+                    out.append(b)
+                    index += 1
+                    continue
+                }
+                index += 1
+                guard index < bytes.count else { break }
+                let e = bytes[index]
+                index += 1
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5C)
+                case UInt8(ascii: "/"): out.append(0x2F)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        let save = index
+                        if index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                            index += 2
+                            let low = try hex4()
+                            if (0xDC00...0xDFFF).contains(low) {
+                                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                            } else {
+                                index = save
+                                scalar = 0xFFFD
+                            }
+                        } else {
+                            scalar = 0xFFFD
+                        }
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        scalar = 0xFFFD
+                    }
+                    out.append(contentsOf: Array(String(Unicode.Scalar(scalar)!).utf8))
+                default:
+                    index -= 1
+                    throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))'")
+                }
+            }
+            throw error("unterminated string")
+        }
+
+        mutating func array(depth: Int) throws(JSONParseError) -> JSONValue {
+            index += 1
+            var items: [JSONValue] = []
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            while true {
+                skipSpace()
+                items.append(try value(depth: depth + 1))
+                skipSpace()
+                guard index < bytes.count else { throw error("unterminated array") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+                throw error("expected ',' or ']' in an array")
+            }
+        }
+
+        mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
+            index += 1
+            var pairs: [(String, JSONValue)] = []
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(pairs) }
+            while true {
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                    throw error("expected a quoted key in an object")
+                }
+                let key = try string()
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
+                index += 1
+                skipSpace()
+                pairs.append((key, try value(depth: depth + 1)))
+                skipSpace()
+                guard index < bytes.count else { throw error("unterminated object") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(pairs) }
+                throw error("expected ',' or '}' in an object")
+            }
+        }
+    }
+}
+
+/// Writes JSON the way Python's `json.dumps` does by default: `", "` and `": "` separators,
+/// non-ASCII escaped as `\uXXXX`, floats in their shortest round-trip form.
+package enum JSONWriter {
+    package static func write(_ value: JSONValue) -> String {
+        var out = ""
+        write(value, into: &out)
+        return out
+    }
+
+    package static func write(_ value: JSONValue, into out: inout String) {
+        switch value {
+        case .null: out += "null"
+        case let .bool(b): out += b ? "true" : "false"
+        case let .number(text): out += text
+        case let .string(s): writeString(s, into: &out)
+        case let .array(items):
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += ", " }
+                write(item, into: &out)
+            }
+            out += "]"
+        case let .object(pairs):
+            out += "{"
+            for (i, (k, v)) in pairs.enumerated() {
+                if i > 0 { out += ", " }
+                writeString(k, into: &out)
+                out += ": "
+                write(v, into: &out)
+            }
+            out += "}"
+        }
+    }
+
+    /// A float as Python's `repr` writes it (`100.0`, `52.5`, `1e-05`).
+    package static func float(_ x: Double) -> JSONValue {
+        if x.isNaN { return .number("NaN") }
+        if x.isInfinite { return .number(x > 0 ? "Infinity" : "-Infinity") }
+        var s = "\(x)"
+        if !s.contains(where: { $0 == "." || $0 == "e" }) { s += ".0" }
+        return .number(s)
+    }
+
+    package static func int(_ x: Int) -> JSONValue { .number(String(x)) }
+
+    private static func writeString(_ s: String, into out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar.value {
+            case 0x22: out += "\\\""
+            case 0x5C: out += "\\\\"
+            case 0x0A: out += "\\n"
+            case 0x0D: out += "\\r"
+            case 0x09: out += "\\t"
+            case 0x08: out += "\\b"
+            case 0x0C: out += "\\f"
+            case 0x20..<0x7F: out.unicodeScalars.append(scalar)
+            case let v where v < 0x10000: out += hex(v)
+            default:
+                let v = scalar.value - 0x10000
+                out += hex(0xD800 + (v >> 10)) + hex(0xDC00 + (v & 0x3FF))
+            }
+        }
+        out += "\""
+    }
+
+    private static func hex(_ v: UInt32) -> String {
+        let digits = Array("0123456789abcdef")
+        return "\\u" + String([digits[Int(v >> 12 & 0xF)], digits[Int(v >> 8 & 0xF)], digits[Int(v >> 4 & 0xF)], digits[Int(v & 0xF)]])
+    }
+}

@@ -1,0 +1,368 @@
+/// The eight AdaMLLM benchmark tasks and their scorers, matching the upstream evaluation
+/// (QA-Synthesizer `vllm_inference/`) value for value, including the JSON types of the fields it
+/// writes (an `int` 0 or 100, a `float` recall).
+package enum ScoringTask: String, CaseIterable, Sendable, Codable {
+    case SLAKE, PathVQA, VQA_RAD, PMC_VQA, Food101, FoodSeg103, Nutrition5K, Recipe1M
+
+    package enum Domain: String, Sendable { case biomedicine, food }
+
+    package var domain: Domain {
+        switch self {
+        case .SLAKE, .PathVQA, .VQA_RAD, .PMC_VQA: return .biomedicine
+        default: return .food
+        }
+    }
+
+    /// The aggregate keys upstream writes, after `test_num`.
+    package var metricKeys: [String] {
+        switch self {
+        case .SLAKE, .PathVQA, .VQA_RAD: return ["OPEN recall", "CLOSED yes/no accuracy"]
+        case .PMC_VQA, .Food101: return ["acc"]
+        case .FoodSeg103: return ["f1"]
+        case .Nutrition5K: return ["recall"]
+        case .Recipe1M: return ["rl"]
+        }
+    }
+
+    /// The fields an input row must have.
+    package var requiredFields: [String] {
+        switch self {
+        case .SLAKE, .PathVQA, .VQA_RAD: return ["syn_id", "label", "pred", "answer_type"]
+        case .PMC_VQA: return ["syn_id", "label", "pred", "A", "B", "C", "D"]
+        default: return ["syn_id", "label", "pred"]
+        }
+    }
+
+    package static func named(_ name: String) -> ScoringTask? { ScoringTask(rawValue: name) }
+}
+
+/// A per-example result.
+package struct ExampleScore: Sendable, Equatable {
+    /// Which sub-population the example belongs to, for metrics over subsets (the VQA tasks'
+    /// OPEN and CLOSED questions); nil for single-metric tasks and unscored rows.
+    package enum Subset: String, Sendable { case open = "OPEN", closed = "CLOSED" }
+
+    package var synID: JSONValue
+    /// The metric key this example contributes to, nil for a row upstream does not score.
+    package var metric: String?
+    package var subset: Subset?
+    /// The example's score on the aggregate's scale (percent); nil for an unscored row.
+    package var value: Double?
+    /// The fields upstream writes for the example, in its order and with its JSON types.
+    package var fields: [(String, JSONValue)]
+    /// What upstream adds up for the aggregate: the raw recall (a fraction) or hit (0 or 1) for the
+    /// VQA splits, the value itself otherwise.
+    package var term: Double
+
+    package init(synID: JSONValue, metric: String?, subset: Subset?, value: Double?, fields: [(String, JSONValue)], term: Double? = nil) {
+        self.synID = synID
+        self.metric = metric
+        self.subset = subset
+        self.value = value
+        self.fields = fields
+        self.term = term ?? value ?? 0
+    }
+
+    package static func == (a: ExampleScore, b: ExampleScore) -> Bool {
+        a.synID == b.synID && a.metric == b.metric && a.subset == b.subset && a.value == b.value
+            && JSONValue.object(a.fields) == JSONValue.object(b.fields)
+    }
+
+    /// `{"syn_id": ..., fields...}`, one line of `--per-example` output.
+    package var jsonLine: String { JSONWriter.write(.object([("syn_id", synID)] + fields)) }
+}
+
+/// A task's result over a predictions file.
+package struct TaskResult: Sendable {
+    package var task: ScoringTask
+    package var examples: [ExampleScore]
+    /// Metric key -> value, in upstream's key order.
+    package var metrics: [(key: String, value: Double)]
+    /// Notes on inputs upstream itself would not have scored (it crashes on them).
+    package var warnings: [String]
+
+    package var testNum: Int { examples.count }
+
+    /// The aggregate object upstream writes: `{"test_num": N, key: value, ...}`.
+    package var aggregate: JSONValue {
+        .object([("test_num", JSONWriter.int(testNum))] + metrics.map { ($0.key, JSONWriter.float($0.value)) })
+    }
+
+    package func metric(_ key: String) -> Double? { metrics.first { $0.key == key }?.value }
+}
+
+/// A problem with one input row: which line, which field, what is wrong.
+package struct ScoringInputError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var line: Int
+    package var field: String?
+    package var message: String
+    package var description: String {
+        "line \(line)" + (field.map { ": field '\($0)'" } ?? "") + ": " + message
+    }
+}
+
+/// Scores rows of one task. Pure: rows in, scores out.
+package struct TaskScorer: Sendable {
+    package let task: ScoringTask
+    private let vocab: ScorerVocabularies
+    private let normalizer: VQANormalization
+    private let food101Choices: MultipleChoiceParser?
+    private let food101Labels: [String: Int]
+    private let multiLabel: MultiLabelParser?
+    private let nameToID: [String: Int]
+    private let idRange: ClosedRange<Int>
+    /// Python frames beneath ROUGE's recursive reconstruction in the upstream driver.
+    package var rougeRecursion: RougeL.RecursionModel
+    private let sha512: @Sendable ([UInt8]) -> [UInt8]
+
+    /// The upstream driver (`eval_vlm_synthesizer.py` run as a script on CPython 3.11) reaches the
+    /// first `_recon` call through 11 frames: the module, `evaluate`, its list comprehension,
+    /// `evaluate_entry`, `metric.rouge`, `get_scores`, `_get_scores`, the metric lambda,
+    /// `rouge_l_summary_level`, `_union_lcs`, `_recon_lcs`. With the default limit of 1000,
+    /// a reconstruction needing more than 989 nested calls raises `RecursionError` and scores 0.
+    package static let upstreamRougeRecursion = RougeL.RecursionModel(limit: 1000, baseDepth: 11)
+
+    package init(task: ScoringTask, vocabularies: ScorerVocabularies = .shared,
+                 sha512: @escaping @Sendable ([UInt8]) -> [UInt8]) {
+        self.task = task
+        self.vocab = vocabularies
+        self.normalizer = VQANormalization(vocabularies.normalization)
+        self.sha512 = sha512
+        rougeRecursion = Self.upstreamRougeRecursion
+        switch task {
+        case .Food101:
+            let names = vocabularies.food101Names.map { String($0.map { $0 == "_" ? " " : $0 }) }
+            var labels: [String: Int] = [:]
+            for (i, n) in names.enumerated() { labels[n] = i }
+            food101Labels = labels
+            food101Choices = MultipleChoiceParser(
+                choices: names.indices.map(String.init),
+                answers: names.enumerated().map { .init(key: .integer($0.offset), text: PyText($0.element)) })
+        default:
+            food101Labels = [:]
+            food101Choices = nil
+        }
+        switch task {
+        case .FoodSeg103:
+            let vocabulary = vocabularies.foodSeg103.filter { $0.id != 0 && $0.id != 103 }
+            multiLabel = MultiLabelParser(vocabulary: vocabulary)
+            var map: [String: Int] = [:]
+            for v in vocabulary { map[v.name] = v.id }  // a repeated name keeps its last id, as upstream's dict does
+            nameToID = map
+            idRange = 1...102
+        case .Nutrition5K:
+            let vocabulary = vocabularies.nutrition5k.enumerated().map { (id: $0.offset, name: $0.element) }
+            multiLabel = MultiLabelParser(vocabulary: vocabulary)
+            var map: [String: Int] = [:]
+            for v in vocabulary { map[v.name] = v.id }
+            nameToID = map
+            idRange = 0...(vocabulary.count - 1)
+        default:
+            multiLabel = nil
+            nameToID = [:]
+            idRange = 0...0
+        }
+    }
+
+    /// Scores parsed rows; `lines[i]` is the file line of `rows[i]`, for error messages.
+    package func score(rows: [JSONValue], lines: [Int]) throws(ScoringInputError) -> TaskResult {
+        var examples: [ExampleScore] = []
+        examples.reserveCapacity(rows.count)
+        for (i, row) in rows.enumerated() {
+            examples.append(try scoreRow(row, line: i < lines.count ? lines[i] : i + 1))
+        }
+        return aggregate(examples)
+    }
+
+    /// Scores one row.
+    package func scoreRow(_ row: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
+        guard case .object = row else {
+            throw ScoringInputError(line: line, field: nil, message: "expected a JSON object, found \(row.typeName)")
+        }
+        for field in task.requiredFields where row[field] == nil {
+            throw ScoringInputError(line: line, field: field, message: "missing (a \(task.rawValue) prediction row needs \(task.requiredFields.joined(separator: ", ")))")
+        }
+        let synID = row["syn_id"]!
+        switch task {
+        case .SLAKE, .PathVQA, .VQA_RAD: return try scoreVQA(row, synID: synID, line: line)
+        case .PMC_VQA: return try scorePMC(row, synID: synID, line: line)
+        case .Food101: return try scoreFood101(row, synID: synID, line: line)
+        case .FoodSeg103, .Nutrition5K: return try scoreMultiLabel(row, synID: synID, line: line)
+        case .Recipe1M: return try scoreRecipe(row, synID: synID, line: line)
+        }
+    }
+
+    // MARK: Rows
+
+    private func string(_ row: JSONValue, _ field: String, line: Int) throws(ScoringInputError) -> String {
+        guard case let .string(s)? = row[field] else {
+            throw ScoringInputError(line: line, field: field, message: "expected a string, found \(row[field]?.typeName ?? "nothing")")
+        }
+        return s
+    }
+
+    private func scoreVQA(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
+        let label = PyText(try string(row, "label", line: line)).lowered()
+        let pred = PyText(try string(row, "pred", line: line)).lowered()
+        let answerType = try string(row, "answer_type", line: line)
+        let g = normalizer.normalize(label)
+        let p = normalizer.normalize(pred)
+        switch answerType {
+        case "OPEN":
+            let recall = openRecall(prediction: p, label: g)
+            let field: JSONValue = recall.map { JSONWriter.float($0 * 100) } ?? JSONWriter.int(0)
+            return ExampleScore(synID: synID, metric: "OPEN recall", subset: .open, value: (recall ?? 0) * 100,
+                                fields: [("score", .object([("recall", field)]))], term: recall ?? 0)
+        case "CLOSED":
+            let hit = (p.contains("yes") || p.contains("no")) && p.contains(g)
+            return ExampleScore(synID: synID, metric: "CLOSED yes/no accuracy", subset: .closed, value: hit ? 100 : 0,
+                                fields: [("score", .object([("yes/no accuracy", JSONWriter.int(hit ? 100 : 0))]))], term: hit ? 1 : 0)
+        default:
+            // Upstream counts the row in test_num and scores it in neither split.
+            return ExampleScore(synID: synID, metric: nil, subset: nil, value: nil, fields: [])
+        }
+    }
+
+    /// LLaVA-Med's token recall on already-normalized text: normalized once more, lowercased,
+    /// split; nil where upstream returns the integer 0 (no words on a side, or no true positive).
+    func openRecall(prediction: PyText, label: PyText) -> Double? {
+        func counts(_ t: PyText) -> [PyText: Int] {
+            var c: [PyText: Int] = [:]
+            for w in normalizer.normalize(t).lowered().splitWhitespace() { c[w, default: 0] += 1 }
+            return c
+        }
+        let cand = counts(prediction), ref = counts(label)
+        if cand.isEmpty || ref.isEmpty { return nil }
+        var tp = 0, fn = 0
+        for (w, n) in cand where ref[w] != nil { tp += n }
+        for (w, n) in ref where cand[w] == nil { fn += n }
+        if tp == 0 { return nil }
+        return Double(tp) / Double(tp + fn)
+    }
+
+    private func multipleChoiceSeed(_ synID: JSONValue, line: Int) throws(ScoringInputError) -> MultipleChoiceParser.Seed {
+        switch synID {
+        case let .number(text):
+            if let words = PythonRandom.words(ofDecimal: text) { return .words(words) }
+            if let d = Double(text), d.isFinite, d == d.rounded(), abs(d) < 0x1p61,
+               let words = PythonRandom.words(ofDecimal: String(Int64(d))) {
+                return .words(words)  // Python seeds with hash(float), which is the integer for these
+            }
+            throw ScoringInputError(line: line, field: "syn_id", message: "'\(text)' cannot seed the random fallback (use an integer)")
+        case let .string(s): return .string(s)
+        case let .bool(b): return .words([b ? 1 : 0])
+        default:
+            throw ScoringInputError(line: line, field: "syn_id", message: "expected an integer, found \(synID.typeName)")
+        }
+    }
+
+    private func mcFields(_ parsed: MultipleChoiceParser.Parsed, labelOption: String) -> ([(String, JSONValue)], Double) {
+        let hit = parsed.option.description == labelOption
+        let option: JSONValue
+        switch parsed.option {
+        case let .text(s): option = .string(s)
+        case let .integer(i): option = JSONWriter.int(i)
+        }
+        return ([("acc", JSONWriter.int(hit ? 100 : 0)), ("pred_option", option), ("random_selected", .bool(parsed.randomSelected))],
+                hit ? 100 : 0)
+    }
+
+    private func scorePMC(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
+        let label = try string(row, "label", line: line)
+        let pred = try string(row, "pred", line: line)
+        var answers: [MultipleChoiceParser.Answer] = []
+        for letter in ["A", "B", "C", "D"] {
+            answers.append(.init(key: .text(letter), text: PyText(try string(row, letter, line: line))))
+        }
+        let parser = MultipleChoiceParser(choices: ["A", "B", "C", "D"], answers: answers)
+        let parsed = parser.parse(PyText(pred), seed: try multipleChoiceSeed(synID, line: line), sha512: sha512)
+        let (fields, value) = mcFields(parsed, labelOption: label)
+        return ExampleScore(synID: synID, metric: "acc", subset: nil, value: value, fields: fields)
+    }
+
+    private func scoreFood101(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
+        let label = try string(row, "label", line: line)
+        guard let labelIndex = food101Labels[label] else {
+            throw ScoringInputError(line: line, field: "label", message: "'\(label)' is not a Food-101 class" + suggestion(label, in: Array(food101Labels.keys)))
+        }
+        let pred = try string(row, "pred", line: line)
+        let parsed = food101Choices!.parse(PyText(pred), seed: try multipleChoiceSeed(synID, line: line), sha512: sha512)
+        let (fields, value) = mcFields(parsed, labelOption: String(labelIndex))
+        return ExampleScore(synID: synID, metric: "acc", subset: nil, value: value, fields: fields)
+    }
+
+    private func scoreMultiLabel(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
+        guard case let .array(items)? = row["label"] else {
+            throw ScoringInputError(line: line, field: "label", message: "expected a list of names, found \(row["label"]?.typeName ?? "nothing")")
+        }
+        var labels = Set<Int>()
+        for item in items {
+            guard case let .string(name) = item else {
+                throw ScoringInputError(line: line, field: "label", message: "expected names (strings), found \(item.typeName)")
+            }
+            guard let id = nameToID[name] else {
+                throw ScoringInputError(line: line, field: "label",
+                                        message: "'\(name)' is not in the \(task.rawValue) vocabulary" + suggestion(name, in: Array(nameToID.keys)))
+            }
+            labels.insert(id)
+        }
+        let pred = try string(row, "pred", line: line)
+        let found = multiLabel!.parse(PyText(pred))
+        let predicted = Set(found)
+        let key = task == .FoodSeg103 ? "f1" : "recall"
+        let value = task == .FoodSeg103 ? MultiLabelParser.f1(labels: labels, predicted: predicted)
+            : MultiLabelParser.recall(labels: labels, predicted: predicted)
+        return ExampleScore(synID: synID, metric: key, subset: nil, value: value,
+                            fields: [(key, JSONWriter.float(value)), ("pred_classes_on_image", .array(found.sorted().map(JSONWriter.int)))])
+    }
+
+    private func scoreRecipe(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
+        let label = row["label"]!, pred = row["pred"]!
+        var value = 0.0
+        // Upstream catches every exception of the package and scores 0: a null or non-string
+        // prediction, an empty text, a recursion overflow.
+        if case let .string(p) = pred, case let .string(l) = label,
+           case let .success(f) = RougeL.f(hypothesis: PyText(p), reference: PyText(l), recursion: rougeRecursion) {
+            value = f * 100
+        }
+        return ExampleScore(synID: synID, metric: "rl", subset: nil, value: value, fields: [("rl", JSONWriter.float(value))])
+    }
+
+    private func suggestion(_ name: String, in candidates: [String]) -> String {
+        let lowered = name.lowercased()
+        if let exact = candidates.first(where: { $0.lowercased() == lowered }) { return " (did you mean '\(exact)'?)" }
+        return ""
+    }
+
+    // MARK: Aggregates
+
+    /// Upstream's aggregates: plain left-to-right sums over the per-example values. The VQA tasks
+    /// average raw recalls (fractions) and hits, then scale by 100.
+    package func aggregate(_ examples: [ExampleScore]) -> TaskResult {
+        var warnings: [String] = []
+        switch task {
+        case .SLAKE, .PathVQA, .VQA_RAD:
+            var recallSum = 0.0, nOpen = 0, hits = 0.0, nClosed = 0
+            for e in examples {
+                switch e.subset {
+                case .open?:
+                    recallSum += e.term
+                    nOpen += 1
+                case .closed?:
+                    hits += e.term
+                    nClosed += 1
+                case nil: break
+                }
+            }
+            if nOpen == 0 { warnings.append("no OPEN questions: upstream would stop with ZeroDivisionError; OPEN recall reported as 0") }
+            let open = nOpen == 0 ? 0.0 : recallSum / Double(nOpen) * 100
+            let closed = nClosed == 0 ? 0.0 : hits / Double(nClosed) * 100
+            return TaskResult(task: task, examples: examples, metrics: [("OPEN recall", open), ("CLOSED yes/no accuracy", closed)], warnings: warnings)
+        default:
+            var sum = 0.0
+            for e in examples { sum += e.value ?? 0 }
+            let mean = examples.isEmpty ? 0.0 : sum / Double(examples.count)
+            return TaskResult(task: task, examples: examples, metrics: [(task.metricKeys[0], mean)], warnings: warnings)
+        }
+    }
+}
