@@ -70,7 +70,7 @@ let package = Package(
         ]),
         .testTarget(name: "RunnersTests", dependencies: ["Runners", "WorkbenchCore"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "WorkbenchCore"],
-                    exclude: ["Golden"]),
+                    exclude: ["Golden", "Fixtures"]),
         .testTarget(name: "WorkbenchTests", dependencies: [
             "Workbench", "Tracking", "WorkbenchCore",
             .product(name: "Subprocess", package: "swift-subprocess"),
