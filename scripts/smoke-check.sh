@@ -40,6 +40,27 @@ assert all(v.get("formatting") == "sharegpt" for v in info.values()), "dataset_i
 pred = [json.loads(l) for l in open(glob.glob(f"{out}/eval/*/predictions.jsonl")[0])]
 assert pred and all({"syn_id", "label", "pred"} <= set(p) for p in pred), "predictions lack syn_id/label/pred"
 print("smoke-check: every post-trained model beats the untrained one; upstream formats present")
+detail = list(csv.DictReader(open(os.path.join(ws, ".workbench/reports/smoke-detail.csv"))))
+assert detail and all(r["ours"] and r["ci_low"] and r["ci_high"] for r in detail), "smoke-detail cells lack values or intervals"
+assert all(float(r["ci_low"]) <= float(r["ours"]) <= float(r["ci_high"]) for r in detail), "an interval does not cover its value"
+print(f"smoke-check: {len(detail)} detail cells scored natively, each with a bootstrap interval")
+PY
+evals=$("$bin" evaluations --run latest --json --workspace "$ws")
+"$repo/.venv-ml/bin/python" - "$ws" "$evals" <<'PY'
+import glob, json, os, sys
+ws, evals = sys.argv[1], json.loads(sys.argv[2])
+assert len(evals) == 16, f"expected 16 recorded evaluations (8 eval stages x 2 tasks), got {len(evals)}"
+# The stage-side Python scorer and the native scorers agree on every eval stage.
+by_dir = {}
+for e in evals:
+    by_dir.setdefault(os.path.dirname(os.path.dirname(e["predictions"])), {})[e["task"]] = e["metrics"]
+for d, m in by_dir.items():
+    rows = [json.loads(l) for l in open(os.path.join(d, "predictions.jsonl"))]
+    opn = [r["score"]["recall"] for r in rows if r.get("answer_type") == "OPEN"]
+    assert abs(sum(opn) / len(opn) - m["SLAKE"]["OPEN recall"]["value"]) < 1e-9, f"{d}: OPEN recall differs"
+    mc = [r["acc"] for r in rows if "acc" in r]
+    assert abs(sum(mc) / len(mc) - m["PMC_VQA"]["acc"]["value"]) < 1e-9, f"{d}: multiple-choice accuracy differs"
+print(f"smoke-check: {len(evals)} evaluations recorded; native and stage-side scorers agree on all {len(by_dir)} eval stages")
 PY
 
 show=$("$bin" show latest --workspace "$ws")   # (not piped into grep -q: SIGPIPE + pipefail)

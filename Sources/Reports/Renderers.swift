@@ -41,14 +41,18 @@ package enum MarkdownRenderer {
         let withPaper = all.filter { $0.paper != nil }.count
         out += "\n\(done) of \(all.count) cells reproduced, \(all.count - done) pending; \(withPaper) cells have a paper value.\n"
         if withPaper > 0 { out += "Cells read `ours (paper P, Δ ours−paper)`.\n" }
+        if let ci = all.compactMap(\.interval).first {
+            out += "Brackets: \(Int((ci.level * 100).rounded()))% bootstrap interval from per-example scores (\(ci.resamples) resamples, seed \(ci.seed)).\n"
+        }
         return out
     }
 
     static func cellText(_ c: ReportCell, digits: Int) -> String {
         let f = { (v: Double) in Self.number(v, digits: digits) }
+        let ci = c.interval.map { " [\(f($0.low)), \(f($0.high))]" } ?? ""
         switch (c.ours, c.paper) {
-        case let (ours?, paper?): return "\(f(ours)) (paper \(f(paper)), Δ \(signed(ours - paper, digits: digits)))"
-        case let (ours?, nil): return f(ours)
+        case let (ours?, paper?): return "\(f(ours))\(ci) (paper \(f(paper)), Δ \(signed(ours - paper, digits: digits)))"
+        case let (ours?, nil): return f(ours) + ci
         case let (nil, paper?): return "pending (paper \(f(paper)))"
         case (nil, nil): return "pending"
         }
@@ -66,8 +70,8 @@ package enum MarkdownRenderer {
 
 /// CSV with one row per cell and full-precision numbers (shortest round-trip form).
 package enum CSVRenderer {
-    package static let header = ["table", "row", "row_label", "column", "column_label", "derived", "paper", "ours", "delta",
-                                 "status", "paper_version", "run_id"]
+    package static let header = ["table", "row", "row_label", "column", "column_label", "derived", "paper", "ours", "ci_low", "ci_high",
+                                 "delta", "status", "paper_version", "run_id"]
 
     package static func render(_ t: ReportTable) -> String {
         var lines = [header.joined(separator: ",")]
@@ -75,7 +79,8 @@ package enum CSVRenderer {
         for row in t.rows {
             for c in row.cells {
                 lines.append([t.id, row.id, row.label, c.columnID, labels[c.columnID] ?? c.columnID, c.derived ? "true" : "false",
-                              c.paper.map(full) ?? "", c.ours.map(full) ?? "", c.delta.map(full) ?? "", c.state.rawValue,
+                              c.paper.map(full) ?? "", c.ours.map(full) ?? "", c.interval.map { full($0.low) } ?? "",
+                              c.interval.map { full($0.high) } ?? "", c.delta.map(full) ?? "", c.state.rawValue,
                               t.paperVersion ?? "", c.runID ?? ""].map(field).joined(separator: ","))
             }
         }

@@ -5,11 +5,15 @@ package struct ReproducedValue: Sendable, Hashable {
     package var value: Double
     package var runID: String?
     package var attemptID: String?
+    /// Per-example scores behind the value, on the cell's scale, when the metric came from a
+    /// recorded evaluation: they give the cell its bootstrap interval.
+    package var examples: [Double]?
 
-    package init(value: Double, runID: String? = nil, attemptID: String? = nil) {
+    package init(value: Double, runID: String? = nil, attemptID: String? = nil, examples: [Double]? = nil) {
         self.value = value
         self.runID = runID
         self.attemptID = attemptID
+        self.examples = examples
     }
 }
 
@@ -28,6 +32,9 @@ package struct ReportCell: Sendable, Hashable {
     package var state: State
     package var derived: Bool
     package var runID: String?
+    /// 95% bootstrap interval of `ours` from per-example scores (a derived mean resamples each of
+    /// its columns independently); nil without per-example scores.
+    package var interval: ConfidenceInterval? = nil
 
     /// ours - paper, when both exist.
     package var delta: Double? {
@@ -72,16 +79,31 @@ package struct ReportTable: Sendable, Hashable {
 package enum TableBuilder {
     /// `values` maps `rowID/columnID` of metric cells to reproduced values (already scaled).
     package static func build(layout: TableLayout, spec: SpecSummary, paper: PaperReference?, profile: String,
-                              values: [String: ReproducedValue]) -> ReportTable {
+                              values: [String: ReproducedValue], bootstrap: BootstrapOptions = .init()) -> ReportTable {
+        func options(_ cell: String) -> BootstrapOptions {
+            var o = bootstrap
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: each cell its own reproducible stream
+            for b in cell.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+            o.seed = bootstrap.seed ^ h
+            return o
+        }
+        func reported(_ ci: ConfidenceInterval?) -> ConfidenceInterval? { ci.map { var c = $0; c.seed = bootstrap.seed; return c } }
+        var examples: [String: [Double]] = [:]
         var rows: [ReportRow] = []
         for row in layout.rows {
             var cells: [String: ReportCell] = [:]
             for column in layout.columns {
                 guard case .metric = column.kind else { continue }
-                let v = values["\(row.id)/\(column.id)"]
-                cells[column.id] = ReportCell(rowID: row.id, columnID: column.id,
-                                              paper: layout.reference?.values[row.id]?[column.id], ours: v?.value,
-                                              state: v == nil ? .pending : .reproduced, derived: false, runID: v?.runID)
+                let key = "\(row.id)/\(column.id)"
+                let v = values[key]
+                var cell = ReportCell(rowID: row.id, columnID: column.id,
+                                      paper: layout.reference?.values[row.id]?[column.id], ours: v?.value,
+                                      state: v == nil ? .pending : .reproduced, derived: false, runID: v?.runID)
+                if let e = v?.examples, !e.isEmpty {
+                    examples[column.id] = e
+                    cell.interval = reported(Bootstrap.interval(columns: [e], options: options(key)))
+                }
+                cells[column.id] = cell
             }
             // Derived columns in declaration order, so a mean may use an earlier mean.
             for column in layout.columns {
@@ -93,8 +115,14 @@ package enum TableBuilder {
                 if paperValue == nil, parts.count == ids.count, parts.allSatisfy({ $0.paper != nil }) {
                     paperValue = parts.map { $0.paper! }.reduce(0, +) / Double(parts.count)
                 }
-                cells[column.id] = ReportCell(rowID: row.id, columnID: column.id, paper: paperValue, ours: ours,
-                                              state: ours == nil ? .pending : .reproduced, derived: true, runID: nil)
+                var cell = ReportCell(rowID: row.id, columnID: column.id, paper: paperValue, ours: ours,
+                                      state: ours == nil ? .pending : .reproduced, derived: true, runID: nil)
+                let partExamples = ids.compactMap { examples[$0] }
+                if ours != nil, partExamples.count == ids.count {
+                    examples[column.id] = partExamples.count == 1 ? partExamples[0] : nil
+                    cell.interval = reported(Bootstrap.interval(columns: partExamples, options: options("\(row.id)/\(column.id)")))
+                }
+                cells[column.id] = cell
             }
             rows.append(ReportRow(id: row.id, label: row.label, cells: layout.columns.compactMap { cells[$0.id] }))
         }

@@ -46,6 +46,8 @@ package struct Scheduler: Sendable {
     /// GPU ids available to this run.
     package var gpus: [String]
     package var workspace: String
+    /// The workbench executable, exported to stages as `$WORKBENCH`.
+    package var toolPath: String?
     /// `<workspace>/.workbench/runs/<run id>`.
     package var runDirectory: String
     package var host: String
@@ -191,7 +193,7 @@ package struct Scheduler: Sendable {
             try Directories.make(dir)
             try Directories.make(stage.outdir)
             let script = CommandScript.render(stage: stage, attempt: info, workspace: workspace,
-                                              metricsPath: metricsPath, gpus: slot)
+                                              metricsPath: metricsPath, gpus: slot, tool: toolPath)
             // A fresh directory has no readers yet: a plain write is enough (and one file fewer).
             try Data(script.utf8).write(to: URL(fileURLWithPath: dir + "/command.sh"))
         } catch {

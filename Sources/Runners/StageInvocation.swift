@@ -35,8 +35,10 @@ package protocol Executor: Sendable {
 
 /// Writes `command.sh`: the exact command, runnable by hand from any shell.
 package enum CommandScript {
+    /// `tool` is the workbench executable stages may call (`$WORKBENCH score ...`).
     package static func render(stage: PlannedStage, attempt: AttemptInfo, workspace: String,
-                               metricsPath: String, gpus: [String]) -> String {
+                               metricsPath: String, gpus: [String], tool: String? = nil) -> String {
+        let attemptDirectory = (metricsPath as NSString).deletingLastPathComponent
         var lines = [
             "#!/bin/sh",
             "# workbench stage \(stage.name)",
@@ -46,7 +48,9 @@ package enum CommandScript {
             "export WORKBENCH_METRICS=\(ShellQuote.quote(metricsPath))",
             "export WORKBENCH_STAGE=\(ShellQuote.quote(stage.name))",
             "export WORKBENCH_RUN_ID=\(ShellQuote.quote(attempt.runID))",
+            "export WORKBENCH_EVALUATIONS=\(ShellQuote.quote(attemptDirectory + "/" + EvaluationRecord.fileName))",
         ]
+        if let tool { lines.append("export WORKBENCH=\(ShellQuote.quote(tool))") }
         if stage.resources.gpus > 0 || !gpus.isEmpty {
             lines.append("export CUDA_VISIBLE_DEVICES=\(ShellQuote.quote(gpus.joined(separator: ",")))")
         }

@@ -43,6 +43,9 @@ package enum Ingest {
         try BatchInsert.insert(db, into: "artifacts", columns: ["attempt_id", "name", "path", "digest", "size"],
                                rows: o.outputs.map { [dbv(attemptID), dbv($0.name), dbv($0.path), dbv($0.digest), dbv($0.size)] },
                                conflict: "OR REPLACE")
+        if o.status == .completed {
+            try Evaluations.ingestAttempt(db, attemptID: attemptID, runID: o.runID, directory: directory, at: o.endedAt)
+        }
         if previous != o.status.rawValue {
             var payload = "attempt \(o.attempt) exit=\(o.exitCode.map(String.init) ?? "-")"
             for a in o.outputs { payload += " \(a.name)=\(a.digest)" }

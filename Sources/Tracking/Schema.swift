@@ -152,6 +152,45 @@ enum Schema {
             CREATE INDEX attempts_by_run ON attempts (run_id);
             """)
         }
+        m.registerMigration("v3-evaluations") { db in
+            // Scored predictions files and every example's score, so intervals and audits need no
+            // predictions file later. attempt_id is NULL for files ingested outside a run.
+            try db.execute(sql: """
+            CREATE TABLE evaluations (
+                id INTEGER PRIMARY KEY,
+                attempt_id INTEGER REFERENCES attempts(id),
+                task TEXT NOT NULL,
+                label TEXT,
+                predictions_path TEXT NOT NULL,
+                predictions_sha256 TEXT NOT NULL,
+                results_path TEXT,
+                recorded_scores TEXT,
+                agreement TEXT NOT NULL CHECK (agreement IN ('agree', 'disagree', 'unchecked')),
+                disagreements TEXT NOT NULL,
+                test_num INTEGER NOT NULL CHECK (test_num >= 0),
+                scores TEXT NOT NULL,
+                recorded_at TEXT NOT NULL
+            );
+            CREATE INDEX evaluations_by_attempt ON evaluations (attempt_id);
+            CREATE TABLE example_scores (
+                evaluation_id INTEGER NOT NULL REFERENCES evaluations(id),
+                ordinal INTEGER NOT NULL,
+                syn_id TEXT NOT NULL,
+                metric TEXT,
+                value REAL,
+                fields TEXT NOT NULL,
+                PRIMARY KEY (evaluation_id, ordinal)
+            ) WITHOUT ROWID;
+            CREATE TRIGGER evaluations_are_append_only_u BEFORE UPDATE ON evaluations
+                BEGIN SELECT RAISE(ABORT, 'evaluations are append-only'); END;
+            CREATE TRIGGER evaluations_are_append_only_d BEFORE DELETE ON evaluations
+                BEGIN SELECT RAISE(ABORT, 'evaluations are append-only'); END;
+            CREATE TRIGGER example_scores_are_append_only_u BEFORE UPDATE ON example_scores
+                BEGIN SELECT RAISE(ABORT, 'example scores are append-only'); END;
+            CREATE TRIGGER example_scores_are_append_only_d BEFORE DELETE ON example_scores
+                BEGIN SELECT RAISE(ABORT, 'example scores are append-only'); END;
+            """)
+        }
         return m
     }
 }

@@ -107,5 +107,12 @@ struct Context {
     func planner(_ spec: Spec, profile: String?, digester: any FileDigesting) -> Planner {
         Planner(spec: spec, profile: profile, workspace: workspace, digester: digester)
     }
-}
 
+    /// This executable's absolute path (stages call it as `$WORKBENCH`).
+    static let executablePath: String = {
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return target }
+        let arg0 = CommandLine.arguments[0]
+        if arg0.hasPrefix("/") { return arg0 }
+        return FileManager.default.currentDirectoryPath + "/" + arg0
+    }()
+}

@@ -64,6 +64,7 @@ struct RunFlow {
                                   runDirectory: context.stateDirectory + "/runs/" + runID, host: context.host,
                                   cancellation: cancellation)
         scheduler.locks = StageLocks()
+        scheduler.toolPath = Context.executablePath
         scheduler.recheck = { stage in (try? cache.lookup([stage]))?[stage.fingerprint] }
         let t1 = ContinuousClock.now
         let result: RunResult

@@ -18,14 +18,15 @@ outside the loop, and the speed comparison is reported only when both sides agre
 (sum of ROUGE-L F x100 within 1e-6 relative, sum of accuracies exactly); otherwise it prints a
 MISMATCH line and exits 1.
 
-usage:
-  python3 benchmarks/scoring/bench_scoring.py [--bench-bin .build/release/workbench-bench]
-      [--workdir DIR] [--recipes 10000] [--food101 100000] [--json OUT]
+usage: python3 benchmarks/scoring/bench_scoring.py [--bench-bin .build/release/workbench-bench]
+           [--workdir DIR] [--recipes 10000] [--food101 100000] [--json OUT]
 Without --bench-bin only the Python side runs. Needs ``pip install rouge==1.0.1`` (and six).
+Exit status: 0 ok, 1 mismatch or Swift failure, 69 rouge not installed.
 """
 import argparse
 import json
 import math
+import os
 import random
 import subprocess
 import sys
@@ -171,6 +172,7 @@ def time_mc(rows, label_index, answers):
 
 # ----------------------------------------------------------------------------- swift side
 def run_swift(bench_bin, workdir):
+    """Runs `BIN scoring ...` and returns the JSON object on the last line of its stdout."""
     cmd = [bench_bin, "scoring", "--recipes", str(workdir / "recipes.jsonl"),
            "--food101", str(workdir / "food101.jsonl")]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -183,7 +185,15 @@ def run_swift(bench_bin, workdir):
         sys.exit(f"error: no JSON line from {bench_bin}; stdout was:\n{proc.stdout}")
 
 
+SWIFT_KEYS = ("rouge_seconds", "rouge_pairs", "rouge_sum", "mc_seconds", "mc_rows", "mc_acc_sum")
+
+
 def check(swift, py):
+    """Exits 1 with MISMATCH lines unless Swift computed the same results as Python."""
+    missing = [k for k in SWIFT_KEYS if k not in swift]
+    if missing:
+        print(f"MISMATCH swift output lacks {', '.join(missing)}: {swift}")
+        sys.exit(1)
     problems = []
     if swift["rouge_pairs"] != py["rouge_pairs"] or swift["mc_rows"] != py["mc_rows"]:
         problems.append(f"counts swift {swift['rouge_pairs']}/{swift['mc_rows']} "
@@ -198,7 +208,53 @@ def check(swift, py):
         sys.exit(1)
 
 
-# ----------------------------------------------------------------------------- main
+# ----------------------------------------------------------------------------- report
+def rate(n, seconds):
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def report(py, swift):
+    """Prints the table; returns the throughputs (items/s) and Swift's speed-ups."""
+    n_r, n_mc = py["rouge_pairs"], py["mc_rows"]
+    r = {"python_rouge_default": rate(n_r, py["rouge_default_seconds"]),
+         "python_rouge_l_only": rate(n_r, py["rouge_l_seconds"]),
+         "python_mc": rate(n_mc, py["mc_seconds"])}
+    if swift:
+        r["swift_rouge"] = rate(swift["rouge_pairs"], swift["rouge_seconds"])
+        r["swift_mc"] = rate(swift["mc_rows"], swift["mc_seconds"])
+        r["rouge_speedup"] = r["swift_rouge"] / r["python_rouge_l_only"]
+        r["rouge_speedup_vs_default"] = r["swift_rouge"] / r["python_rouge_default"]
+        r["mc_speedup"] = r["swift_mc"] / r["python_mc"]
+    rows = [("rouge-l", "python rouge (default metrics)", "python_rouge_default", "pairs/s", ""),
+            ("rouge-l", "python rouge (rouge-l only)", "python_rouge_l_only", "pairs/s", "")]
+    if swift:
+        rows.append(("rouge-l", "swift", "swift_rouge", "pairs/s",
+                     f"{r['rouge_speedup']:.1f}x rouge-l only (target >= 20x), "
+                     f"{r['rouge_speedup_vs_default']:.1f}x default"))
+    rows.append(("mc-parse", "python", "python_mc", "rows/s", ""))
+    if swift:
+        rows.append(("mc-parse", "swift", "swift_mc", "rows/s", f"{r['mc_speedup']:.1f}x"))
+    print(f"scoring throughput (single thread), {n_r} recipe pairs, {n_mc} food101 rows")
+    for task, who, key, unit, extra in rows:
+        print(f"{task:9} {who:31} {r[key]:12.0f} {unit:8} {extra}".rstrip())
+    print(f"results: rouge-l F x100 sum {py['rouge_sum']:.6f}, mc accuracy sum "
+          f"{py['mc_acc_sum']}" + (" (swift agrees)" if swift else " (python only)"))
+    return r
+
+
+def run_python(Rouge, workdir, names, label_index):
+    recipes, food = read_jsonl(workdir / "recipes.jsonl"), read_jsonl(workdir / "food101.jsonl")
+    rouge_sum, t_default = time_rouge(Rouge(), recipes)
+    rouge_l_sum, t_l = time_rouge(Rouge(metrics=["rouge-l"]), recipes)
+    if not math.isclose(rouge_sum, rouge_l_sum, rel_tol=1e-12):
+        print(f"MISMATCH python rouge variants {rouge_sum!r} vs {rouge_l_sum!r}")
+        sys.exit(1)
+    mc_sum, t_mc = time_mc(food, label_index, dict(enumerate(names)))
+    return {"rouge_pairs": len(recipes), "rouge_sum": rouge_sum, "mc_rows": len(food),
+            "mc_acc_sum": mc_sum, "rouge_default_seconds": t_default,
+            "rouge_l_seconds": t_l, "mc_seconds": t_mc}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bench-bin", help="workbench-bench executable; omit for Python only")
@@ -207,6 +263,8 @@ def main():
     ap.add_argument("--food101", type=int, default=100_000)
     ap.add_argument("--json", help="write the numbers to this file as JSON")
     args = ap.parse_args()
+    if args.bench_bin and not os.access(args.bench_bin, os.X_OK):
+        sys.exit(f"error: --bench-bin {args.bench_bin} is not an executable file")
     try:
         from rouge import Rouge
     except ImportError:
@@ -217,47 +275,18 @@ def main():
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-scoring-"))
     workdir.mkdir(parents=True, exist_ok=True)
     label_of = json.loads(FOOD101_LABELS.read_text(encoding="utf-8"))
-    answers = {v: k.replace("_", " ") for k, v in label_of.items()}
     label_index = {k.replace("_", " "): v for k, v in label_of.items()}
-    generate(workdir, args.recipes, args.food101, [answers[i] for i in range(101)])
-    recipes, food = read_jsonl(workdir / "recipes.jsonl"), read_jsonl(workdir / "food101.jsonl")
-
-    rouge_sum, t_default = time_rouge(Rouge(), recipes)
-    rouge_l_sum, t_l = time_rouge(Rouge(metrics=["rouge-l"]), recipes)
-    if not math.isclose(rouge_sum, rouge_l_sum, rel_tol=1e-12):
-        print(f"MISMATCH python rouge variants {rouge_sum!r} vs {rouge_l_sum!r}")
-        sys.exit(1)
-    mc_sum, t_mc = time_mc(food, label_index, answers)
-    py = {"rouge_pairs": len(recipes), "rouge_sum": rouge_sum, "mc_rows": len(food),
-          "mc_acc_sum": mc_sum, "rouge_default_seconds": t_default,
-          "rouge_l_seconds": t_l, "mc_seconds": t_mc}
-    result = {"workdir": str(workdir), "python": py}
-
+    names = sorted(label_index, key=label_index.get)  # names[i] has label index i
+    generate(workdir, args.recipes, args.food101, names)
+    py = run_python(Rouge, workdir, names, label_index)
     swift = None
     if args.bench_bin:
         swift = run_swift(args.bench_bin, workdir)
         check(swift, py)
-        result["swift"] = swift
-
-    rate = lambda n, s: n / s if s > 0 else float("inf")
-    r_def, r_l, r_mc = rate(len(recipes), t_default), rate(len(recipes), t_l), rate(len(food), t_mc)
-    print(f"scoring throughput (single thread), {len(recipes)} recipe pairs, "
-          f"{len(food)} food101 rows, inputs in {workdir}")
-    print(f"rouge-l   python rouge (default metrics)  {r_def:12.0f} pairs/s")
-    print(f"rouge-l   python rouge (rouge-l only)     {r_l:12.0f} pairs/s")
-    if swift:
-        s_r = rate(swift["rouge_pairs"], swift["rouge_seconds"])
-        s_mc = rate(swift["mc_rows"], swift["mc_seconds"])
-        result["ratios"] = {"rouge_vs_rouge_l_only": s_r / r_l, "rouge_vs_default": s_r / r_def,
-                            "mc": s_mc / r_mc}
-        print(f"rouge-l   swift                           {s_r:12.0f} pairs/s   "
-              f"vs rouge-l only {s_r / r_l:.1f}x (target >= 20x), vs default {s_r / r_def:.1f}x")
-    print(f"mc-parse  python                          {r_mc:12.0f} rows/s")
-    if swift:
-        print(f"mc-parse  swift                           {s_mc:12.0f} rows/s    {s_mc / r_mc:.1f}x")
-    print(f"results: rouge-l F x100 sum {rouge_sum:.6f}, mc accuracy sum {mc_sum}"
-          + (" (swift agrees)" if swift else " (python only)"))
+    print(f"inputs: {workdir}")
+    rates = report(py, swift)
     if args.json:
+        result = {"workdir": str(workdir), "python": py, "swift": swift, "rates": rates}
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 

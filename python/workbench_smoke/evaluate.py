@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     src.add_argument("--untrained-size", choices=["a", "b"], help="baseline: a fresh untrained model")
     p.add_argument("--bench", required=True, help="directory holding benchmark.jsonl + images/")
     p.add_argument("--out", required=True, help="predictions JSONL to write")
+    p.add_argument("--tasks-dir", help="also write the predictions as upstream task files: DIR/SLAKE.jsonl "
+                   "(OPEN/CLOSED rows) and DIR/PMC_VQA.jsonl (multiple choice), for `workbench score`")
     p.add_argument("--max-new-tokens", type=int, default=24)
     p.add_argument("--batch-size", type=int, default=28)
     p.add_argument("--seed", type=int, default=0)
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         row.update(scorer.score_row(row))
         out_rows.append(row)
     common.write_jsonl(a.out, out_rows)
+    if a.tasks_dir:
+        write_task_files(a.tasks_dir, rows, preds)
     s = scorer.aggregate(out_rows)
     for key in ("open_recall", "closed_acc", "mc_acc", "mean"):
         metrics.emit(f"eval/{key}", s[key])
@@ -61,6 +65,20 @@ def main(argv: list[str] | None = None) -> None:
     print(f"evaluate: {what}: open_recall {s['open_recall']:.3f} (n={s['n_open']}), closed_acc "
           f"{s['closed_acc']:.3f} (n={s['n_closed']}), mc_acc {s['mc_acc']:.3f} (n={s['n_mc']}), "
           f"mean {s['mean']:.3f} -> {a.out}")
+
+
+def write_task_files(directory: str, rows: list[dict], preds: list[str]) -> None:
+    """The upstream inference's output layout: one file per task, each row the benchmark row
+    without its image plus "pred" (what upstream's scorer reads)."""
+    os.makedirs(directory, exist_ok=True)
+    by_task: dict[str, list[dict]] = {"SLAKE": [], "PMC_VQA": []}
+    for r, pred in zip(rows, preds):
+        row = {k: v for k, v in r.items() if k != "image"}
+        row["pred"] = pred.strip()
+        by_task["PMC_VQA" if scorer.is_choice(r) else "SLAKE"].append(row)
+    for task, task_rows in by_task.items():
+        if task_rows:
+            common.write_jsonl(os.path.join(directory, f"{task}.jsonl"), task_rows)
 
 
 if __name__ == "__main__":

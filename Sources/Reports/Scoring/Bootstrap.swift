@@ -6,7 +6,7 @@
 /// OPEN and CLOSED questions of a VQA task are resampled within their own subsets), and the
 /// interval is read from the sorted replicates with linear interpolation (numpy's default
 /// percentile). The generator is SplitMix64, seeded explicitly, so intervals are reproducible.
-package struct ConfidenceInterval: Sendable, Equatable, Codable {
+package struct ConfidenceInterval: Sendable, Hashable, Codable {
     package var low: Double
     package var high: Double
     package var level: Double

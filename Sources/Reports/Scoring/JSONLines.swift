@@ -79,6 +79,30 @@ package enum JSONReader {
         try parse(Array(text.utf8))
     }
 
+    /// Parses JSON values written one after another (as `json.dumps(..., indent=2) + "\n"`
+    /// appended to a file), with the 1-based line each starts on. Errors carry the line in
+    /// `message` and the column within that line.
+    package static func parseSequence(_ bytes: [UInt8]) throws(JSONParseError) -> [(value: JSONValue, line: Int)] {
+        var p = Parser(bytes: bytes)
+        var out: [(JSONValue, Int)] = []
+        func line(at index: Int) -> (line: Int, column: Int) {
+            var l = 1, lastBreak = -1
+            for i in 0..<min(index, bytes.count) where bytes[i] == 0x0A { l += 1; lastBreak = i }
+            return (l, index - lastBreak)
+        }
+        while true {
+            p.skipSpace()
+            if p.index >= bytes.count { return out }
+            let start = p.index
+            do {
+                out.append((try p.value(depth: 0), line(at: start).line))
+            } catch {
+                let where_ = line(at: p.index)
+                throw JSONParseError(message: "line \(where_.line): \(error.message)", column: where_.column)
+            }
+        }
+    }
+
     private struct Parser {
         let bytes: [UInt8]
         var index = 0

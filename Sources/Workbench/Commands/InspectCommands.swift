@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Reports
 import Tracking
 import WorkbenchCore
 
@@ -86,10 +87,30 @@ struct StatusCommand: AsyncParsableCommand {
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
-        abstract: "Ingest attempt directories (their outcome.json) into the store; safe to repeat.")
+        abstract: "Ingest attempt directories, or upstream evaluation files, into the store; safe to repeat.",
+        discussion: """
+            workbench ingest DIR...: attempt directories (their outcome.json), e.g. after a crash.
+            workbench ingest --predictions OUTPUT_DIR/TASK.jsonl [--results RESULTS_DIR/TASK.txt]: \
+            an evaluation made by the upstream code; the predictions are re-scored by the native scorers, \
+            every example's score is kept, and any disagreement with the results block or the file's \
+            per-example fields is recorded and reported.
+            """)
 
     @OptionGroup var workspace: WorkspaceOptions
-    @Argument(help: "Attempt directories.") var directories: [String]
+    @Argument(help: "Attempt directories.") var directories: [String] = []
+    @Option(help: "An upstream predictions file (OUTPUT_DIR/TASK.jsonl).") var predictions: String?
+    @Option(help: "The upstream results file for it (RESULTS_DIR/TASK.txt).") var results: String?
+    @Option(help: "The task (default: the predictions file's name, TASK.jsonl).") var task: String?
+    @Option(help: "What was evaluated (default: the results block's model).") var label: String?
+
+    func validate() throws {
+        if predictions == nil && directories.isEmpty {
+            throw ValidationError("give attempt directories, or --predictions FILE")
+        }
+        if predictions == nil && (results != nil || task != nil) {
+            throw ValidationError("--results and --task go with --predictions")
+        }
+    }
 
     func run() async throws {
         let ctx = try Context(options: workspace)
@@ -99,6 +120,24 @@ struct IngestCommand: AsyncParsableCommand {
             let o = try Ingest.directory(path, into: store)
             print("ingested \(o.stage) attempt \(o.attempt): \(o.status.rawValue)")
         }
+        guard let predictions else { return }
+        let name = task ?? URL(fileURLWithPath: predictions).deletingPathExtension().lastPathComponent
+        guard let t = ScoringTask.named(name) else {
+            if task == nil {
+                throw CommandError.usage("cannot tell the task from the file name '\(predictions)' (known tasks: \(ScoringTask.allCases.map(\.rawValue).joined(separator: ", "))); give --task")
+            }
+            _ = try ScoreFile.task(named: name)
+            return
+        }
+        var scored = try ScoreFile.score(task: t, path: predictions, results: results, label: label)
+        if scored.record.label == nil, let results, let blocks = try? UpstreamResults.parse(try ScoreFile.read(results)),
+           let block = UpstreamResults.block(for: predictions, in: blocks) {
+            scored.record.label = block.model
+        }
+        for w in scored.result.warnings { Console.warn("\(predictions): \(w)") }
+        ScoreFile.reportAgreement(scored.record, resultsPath: results)
+        let id = try store.recordEvaluation(scored.record)
+        print("ingested evaluation #\(id): \(t.rawValue) \(JSONWriter.write(scored.result.aggregate)) [\(scored.record.agreement.rawValue)]")
     }
 }
 

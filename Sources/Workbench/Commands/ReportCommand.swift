@@ -65,10 +65,20 @@ struct ReportFlow {
             }
             let recorded = try store.recordedMetrics(requests)
             var values: [String: ReproducedValue] = [:]
+            var evaluationsOf: [Int64: [EvaluationSummary]] = [:]
             for cell in cells {
                 guard let fp = fingerprintOf[cell.instanceName], let m = recorded[fp]?[cell.metric] else { continue }
+                var examples: [Double]?
+                // score/TASK/KEY metrics come from a recorded evaluation: its per-example scores give the interval.
+                let parts = cell.metric.split(separator: "/", maxSplits: 2).map(String.init)
+                if parts.count == 3, parts[0] == "score" {
+                    if evaluationsOf[m.attemptID] == nil { evaluationsOf[m.attemptID] = try store.evaluations(attemptIDs: [m.attemptID])[m.attemptID] ?? [] }
+                    if let e = evaluationsOf[m.attemptID]?.first(where: { $0.task == parts[1] }) {
+                        examples = try store.exampleValues(evaluationID: e.id, metric: parts[2]).map { $0 * cell.scale }
+                    }
+                }
                 values["\(cell.rowID)/\(cell.columnID)"] = ReproducedValue(value: m.value * cell.scale, runID: m.runID,
-                                                                          attemptID: String(m.attemptID))
+                                                                          attemptID: String(m.attemptID), examples: examples)
             }
             out.append(TableBuilder.build(layout: layout, spec: spec.summary, paper: spec.paper, profile: planner.profile,
                                           values: values))
