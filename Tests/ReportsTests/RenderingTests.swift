@@ -65,4 +65,27 @@ func assertGolden(_ text: String, _ name: String, file: String = #filePath) thro
         #expect(CSVRenderer.field("say \"x\"") == "\"say \"\"x\"\"\"")
         #expect(CSVRenderer.field("plain") == "plain")
     }
+
+    @Test func cellsWithPerExampleScoresGetIntervals() throws {
+        let rule = (0..<100).map { Double($0 % 4 == 0 ? 100 : 0) }   // mean 25
+        let ours = (0..<80).map { Double($0 % 2 == 0 ? 100 : 0) }    // mean 50
+        let t = TableBuilder.build(layout: Self.layout, spec: Self.spec, paper: nil, profile: "paper",
+                                   values: ["qwen/rule": ReproducedValue(value: 25, examples: rule),
+                                            "qwen/ours": ReproducedValue(value: 50, examples: ours),
+                                            "llava/rule": ReproducedValue(value: 28.4)])
+        let qwen = t.rows[0].cells
+        let r = try #require(qwen[0].interval), o = try #require(qwen[1].interval), avg = try #require(qwen[2].interval)
+        #expect(r.covers(25) && o.covers(50) && avg.covers(37.5))
+        #expect(r.low > 10 && r.high < 40)
+        // The mean of two independently resampled columns is tighter than the wider column alone.
+        #expect(avg.high - avg.low < o.high - o.low)
+        #expect(t.rows[1].cells[0].interval == nil, "no per-example scores, no interval")
+        let md = MarkdownRenderer.render(t)
+        #expect(md.contains("| 25.0 [\(MarkdownRenderer.number(r.low, digits: 1)), \(MarkdownRenderer.number(r.high, digits: 1))] (paper 31.3, Δ -6.3) |"))
+        #expect(md.contains("Brackets: 95% bootstrap interval from per-example scores (1000 resamples, seed 0)."))
+        let again = TableBuilder.build(layout: Self.layout, spec: Self.spec, paper: nil, profile: "paper",
+                                       values: ["qwen/rule": ReproducedValue(value: 25, examples: rule)])
+        #expect(again.rows[0].cells[0].interval == r, "intervals are reproducible")
+        #expect(CSVRenderer.render(t).contains(",25.0,\(r.low),\(r.high),"))
+    }
 }

@@ -60,7 +60,7 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         #expect(first.stdout.contains("| a | 11.0 (paper 11.0, Δ +0.0) |\n| b | 11.0 |"))
         #expect(first.stderr.contains("5 stage(s), 0 cached, 5 to run"))
         #expect(ws.exists(".workbench/workbench.sqlite"))
-        #expect(try ws.read(".workbench/reports/chain.csv").contains("chain,a,a,acc,Acc,false,11.0,11.0,0.0,reproduced,v1,"))
+        #expect(try ws.read(".workbench/reports/chain.csv").contains("chain,a,a,acc,Acc,false,11.0,11.0,,,0.0,reproduced,v1,"))
 
         let second = try await ws.wb("run", "experiments/chain.yaml")
         #expect(second.status == 0)
@@ -148,7 +148,7 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         #expect(r.status == 1)
         #expect(r.stdout.contains("| a | 11.0 (paper 11.0, Δ +0.0) |\n| b | pending |"))
         #expect(r.stderr.contains("eval@model=b: exited with status 4"))
-        #expect(try ws.read(".workbench/reports/chain.csv").contains("chain,b,b,acc,Acc,false,,,,pending,v1,"))
+        #expect(try ws.read(".workbench/reports/chain.csv").contains("chain,b,b,acc,Acc,false,,,,,,pending,v1,"))
     }
 
     @Test func invalidSpecsExit65WithLocation() async throws {

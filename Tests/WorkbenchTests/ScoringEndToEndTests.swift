@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("ReportsTests/Fixtures/scoring-parity").path
+
+/// `workbench score`, `ingest --predictions` and `evaluations` through the built binary, and a
+/// stage that records its evaluation with the run.
+@Suite(.serialized) struct ScoringEndToEndTests {
+    @Test func scorePrintsTheUpstreamAggregateAndPerExampleFields() async throws {
+        let ws = try await Workspace(git: false)
+        defer { ws.cleanup() }
+        for task in ["SLAKE", "Food101", "Recipe1M"] {
+            let r = try await ws.wb("score", "--task", task, "--predictions", "\(parity)/\(task)/predictions.jsonl",
+                                    "--per-example", "\(task).per.jsonl")
+            #expect(r.status == 0, "\(r.stderr)")
+            let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(parity)/\(task)/expected.json"))) as! [String: Any]
+            let got = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+            #expect(Set(got.keys) == Set(expected.keys))
+            for (k, v) in expected { #expect(abs((got[k] as! NSNumber).doubleValue - (v as! NSNumber).doubleValue) < 1e-9, "\(task) \(k)") }
+            let lines = try ws.read("\(task).per.jsonl").split(separator: "\n")
+            let want = try String(contentsOfFile: "\(parity)/\(task)/expected_per_example.jsonl", encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == want.count)
+        }
+        let withCI = try await ws.wb("score", "--task", "PMC_VQA", "--predictions", "\(parity)/PMC_VQA/predictions.jsonl", "--json")
+        let doc = try JSONSerialization.jsonObject(with: Data(withCI.stdout.utf8)) as! [String: Any]
+        let ci = (doc["intervals"] as! [String: Any])["acc"] as! [String: Any]
+        #expect((ci["low"] as! Double) < 48.33 && (ci["high"] as! Double) > 48.34 && ci["resamples"] as! Int == 1000)
+    }
+
+    @Test func badInputGetsAClearErrorAndExitCode() async throws {
+        let ws = try await Workspace(git: false)
+        defer { ws.cleanup() }
+        let unknown = try await ws.wb("score", "--task", "slake", "--predictions", "x.jsonl")
+        #expect(unknown.status == 64 && unknown.stderr.contains("unknown task 'slake'") && unknown.stderr.contains("did you mean 'SLAKE'"))
+        let missing = try await ws.wb("score", "--task", "SLAKE", "--predictions", "nope.jsonl")
+        #expect(missing.status == 74 && missing.stderr.contains("nope.jsonl: no such file"))
+        try ws.write("bad.jsonl", "{\"syn_id\": 0, \"label\": \"pho\", \"pred\": \"x\"}\n{\"syn_id\": 1, \"label\": \"pho\" \"pred\": 2}\n")
+        let malformed = try await ws.wb("score", "--task", "Food101", "--predictions", "bad.jsonl")
+        #expect(malformed.status == 65 && malformed.stderr.contains("bad.jsonl: line 2, column"), "\(malformed.stderr)")
+        #expect(malformed.stdout.isEmpty, "nothing is scored when a line is malformed")
+        try ws.write("empty.jsonl", "")
+        let empty = try await ws.wb("score", "--task", "Food101", "--predictions", "empty.jsonl")
+        #expect(empty.status == 65 && empty.stderr.contains("no prediction rows"))
+        try ws.write("vocab.jsonl", "{\"syn_id\": 0, \"label\": [\"unicorn steak\"], \"pred\": \"x\"}\n")
+        let vocab = try await ws.wb("score", "--task", "FoodSeg103", "--predictions", "vocab.jsonl")
+        #expect(vocab.status == 65 && vocab.stderr.contains("vocab.jsonl:line 1: field 'label': 'unicorn steak' is not in the FoodSeg103 vocabulary"), "\(vocab.stderr)")
+        try ws.write("field.jsonl", "{\"syn_id\": 0, \"label\": \"A\", \"pred\": \"A\", \"A\": \"x\", \"B\": \"y\", \"C\": \"z\"}\n")
+        let field = try await ws.wb("score", "--task", "PMC_VQA", "--predictions", "field.jsonl")
+        #expect(field.status == 65 && field.stderr.contains("field 'D': missing"))
+    }
+
+    @Test func ingestedUpstreamFilesAreRescoredCheckedAndKept() async throws {
+        let ws = try await Workspace(git: false)
+        defer { ws.cleanup() }
+        let rows = try String(contentsOfFile: "\(parity)/Food101/predictions.jsonl", encoding: .utf8)
+        try ws.write("out/Food101.jsonl", rows)
+        let block = { (acc: String) in "{\n  \"pred_file\": \"/x/out/Food101.jsonl\",\n  \"model\": \"AdaMLLM-test\",\n  \"scores\": {\n    \"test_num\": 120,\n    \"acc\": \(acc)\n  }\n}\n" }
+        try ws.write("res/Food101.txt", block("99.0") + block("52.5"))   // upstream appends; the newest block counts
+        let ok = try await ws.wb("ingest", "--predictions", "out/Food101.jsonl", "--results", "res/Food101.txt")
+        #expect(ok.status == 0 && ok.stdout.contains("[agree]"), "\(ok.stdout)\(ok.stderr)")
+        try ws.write("res/Food101.txt", block("52.5") + block("51.0"))
+        let bad = try await ws.wb("ingest", "--predictions", "out/Food101.jsonl", "--results", "res/Food101.txt")
+        #expect(bad.status == 0 && bad.stdout.contains("[disagree]") && bad.stderr.contains("acc: recorded 51.0, re-scored 52.5"), "\(bad.stderr)")
+        // The predictions file can go: intervals come from the stored per-example scores.
+        try FileManager.default.removeItem(atPath: ws.path + "/out/Food101.jsonl")
+        let list = try await ws.wb("evaluations", "--json")
+        let items = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as! [[String: Any]]
+        #expect(items.count == 2)
+        #expect(items.map { $0["agreement"] as! String } == ["disagree", "agree"])
+        let acc = (items[1]["metrics"] as! [String: Any])["acc"] as! [String: Any]
+        let interval = acc["interval"] as! [String: Any]
+        #expect(acc["value"] as! Double == 52.5 && (interval["low"] as! Double) < 52.5 && (interval["high"] as! Double) > 52.5)
+        #expect(items[1]["label"] as? String == "AdaMLLM-test")
+        // Recorded scores cannot be edited.
+        let edit = try? await ws.sh("sqlite3 .workbench/workbench.sqlite \"UPDATE example_scores SET value = 0\" 2>&1")
+        #expect(edit == nil, "an UPDATE of example_scores must be refused")
+    }
+
+    @Test func aStageRecordsItsEvaluationAndTheReportShowsIntervals() async throws {
+        let ws = try await Workspace()
+        defer { ws.cleanup() }
+        try ws.write("experiments/scored.yaml", """
+            spec_version: 1
+            version: 1
+            title: scored stage
+            matrix: {}
+            stages:
+              eval:
+                outputs: { predictions: Food101.jsonl }
+                command: >-
+                  for i in 0 1 2 3 4 5 6 7 8 9; do
+                  echo "{\\"syn_id\\": $i, \\"label\\": \\"pho\\", \\"pred\\": \\"($((i % 2 * 75)))\\"}"; done > ${outputs.predictions}
+                  && "$WORKBENCH" score --record --task Food101 --predictions ${outputs.predictions}
+            tables:
+              - id: scored
+                title: Scored
+                stage: eval
+                rows: [ { id: all, label: All } ]
+                columns:
+                  - { id: acc, label: Food101 acc, metric: score/Food101/acc }
+            """)
+        try await ws.commitAll()
+        let r = try await ws.wb("reproduce", "scored")
+        #expect(r.status == 0, "\(r.stderr)")
+        // pho is label 75: "(75)" on odd ids is right, "(0)" on even ids is wrong -> 50.0.
+        #expect(r.stdout.contains("| All | 50.0 ["), "\(r.stdout)")
+        #expect(r.stdout.contains("Brackets: 95% bootstrap interval"))
+        let list = try await ws.wb("evaluations", "--run", "latest", "--json")
+        let items = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as! [[String: Any]]
+        #expect(items.count == 1 && items[0]["stage"] as? String == "eval" && items[0]["task"] as? String == "Food101")
+    }
+}
