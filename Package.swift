@@ -57,7 +57,7 @@ let package = Package(
         // MARK: - Benchmarks
         /// `workbench-bench`: throughput and latency against floors measured in the same process.
         .executableTarget(name: "workbench-bench", dependencies: [
-            "WorkbenchCore", "Tracking",
+            "WorkbenchCore", "Tracking", "Reports",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], path: "benchmarks/Sources/Bench"),

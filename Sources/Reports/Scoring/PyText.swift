@@ -18,6 +18,12 @@ package struct PyText: Hashable, Sendable, CustomStringConvertible {
         return String(s)
     }
 
+    /// The text as UTF-8 bytes (substring order and containment are the same as on code points).
+    package func utf8Bytes() -> [UInt8] {
+        if units.allSatisfy({ $0 < 0x80 }) { return units.map { UInt8(truncatingIfNeeded: $0) } }
+        return Array(description.utf8)
+    }
+
     // MARK: Character classes (CPython 3.11)
 
     /// `str.isspace()`: general category Zs, or bidirectional class WS, B or S.

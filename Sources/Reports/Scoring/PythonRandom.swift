@@ -7,27 +7,43 @@
 /// `choice(seq)` draws `getrandbits(k)` with `k` the bit length of `len(seq)` until the value is
 /// in range (`_randbelow_with_getrandbits`).
 package struct PythonRandom {
-    private var state = [UInt32](repeating: 0, count: 624)
-    private var index = 625
+    private var state: [UInt32]
+    /// Next output position; outputs are produced lazily, one state word at a time, in the order
+    /// MT19937's block regeneration would produce them (a scorer draws one to a few numbers).
+    private var index = 0
+    /// Whether `state[0..<index]` already holds the regenerated block.
+    private var generated = 0
+
+    /// `init_genrand(19650218)`, the starting point of every `init_by_array`: computed once.
+    private static let genrandBase: [UInt32] = {
+        var mt = [UInt32](repeating: 0, count: 624)
+        mt[0] = 19_650_218
+        for i in 1..<624 { mt[i] = 1_812_433_253 &* (mt[i - 1] ^ (mt[i - 1] >> 30)) &+ UInt32(i) }
+        return mt
+    }()
 
     /// Seeds from the little-endian 32-bit words of a non-negative integer.
     package init(words: [UInt32]) {
-        initGenrand(19_650_218)
+        var mt = Self.genrandBase
         let key = words.isEmpty ? [0] : words
-        var i = 1, j = 0
-        for _ in 0..<max(624, key.count) {
-            state[i] = (state[i] ^ ((state[i - 1] ^ (state[i - 1] >> 30)) &* 1_664_525)) &+ key[j] &+ UInt32(truncatingIfNeeded: j)
-            i += 1; j += 1
-            if i >= 624 { state[0] = state[623]; i = 1 }
-            if j >= key.count { j = 0 }
+        mt.withUnsafeMutableBufferPointer { m in
+            key.withUnsafeBufferPointer { k in
+                var i = 1, j = 0
+                for _ in 0..<max(624, k.count) {
+                    m[i] = (m[i] ^ ((m[i - 1] ^ (m[i - 1] >> 30)) &* 1_664_525)) &+ k[j] &+ UInt32(truncatingIfNeeded: j)
+                    i += 1; j += 1
+                    if i >= 624 { m[0] = m[623]; i = 1 }
+                    if j >= k.count { j = 0 }
+                }
+                for _ in 0..<623 {
+                    m[i] = (m[i] ^ ((m[i - 1] ^ (m[i - 1] >> 30)) &* 1_566_083_941)) &- UInt32(truncatingIfNeeded: i)
+                    i += 1
+                    if i >= 624 { m[0] = m[623]; i = 1 }
+                }
+                m[0] = 0x8000_0000
+            }
         }
-        for _ in 0..<623 {
-            state[i] = (state[i] ^ ((state[i - 1] ^ (state[i - 1] >> 30)) &* 1_566_083_941)) &- UInt32(truncatingIfNeeded: i)
-            i += 1
-            if i >= 624 { state[0] = state[623]; i = 1 }
-        }
-        state[0] = 0x8000_0000
-        index = 624
+        state = mt
     }
 
     /// `random.Random(n)` for an integer given as decimal text (any size, optional sign).
@@ -52,24 +68,15 @@ package struct PythonRandom {
         self.init(words: words)
     }
 
-    private mutating func initGenrand(_ s: UInt32) {
-        state[0] = s
-        for i in 1..<624 {
-            state[i] = 1_812_433_253 &* (state[i - 1] ^ (state[i - 1] >> 30)) &+ UInt32(i)
-        }
-        index = 624
-    }
-
     package mutating func nextUInt32() -> UInt32 {
-        if index >= 624 {
-            for k in 0..<624 {
-                let y = (state[k] & 0x8000_0000) | (state[(k + 1) % 624] & 0x7FFF_FFFF)
-                var v = state[(k + 397) % 624] ^ (y >> 1)
-                if y & 1 != 0 { v ^= 0x9908_B0DF }
-                state[k] = v
-            }
+        if index >= 624 {   // past the first block: regenerate the rest of it, then start over
+            while generated < 624 { regenerate(generated); generated += 1 }
             index = 0
+            generated = 0
         }
+        // Word k of the new block needs the new k and k+1 (old until regenerated) and k+397:
+        // for k < 227, k+397 is still old; beyond, it was regenerated earlier in this block.
+        while generated <= index { regenerate(generated); generated += 1 }
         var y = state[index]
         index += 1
         y ^= y >> 11
@@ -77,6 +84,14 @@ package struct PythonRandom {
         y ^= (y << 15) & 0xEFC6_0000
         y ^= y >> 18
         return y
+    }
+
+    /// MT19937's block regeneration for one word (state[k] from state[k], state[k+1], state[k+397]).
+    private mutating func regenerate(_ k: Int) {
+        let y = (state[k] & 0x8000_0000) | (state[(k + 1) % 624] & 0x7FFF_FFFF)
+        var v = state[(k + 397) % 624] ^ (y >> 1)
+        if y & 1 != 0 { v ^= 0x9908_B0DF }
+        state[k] = v
     }
 
     /// `getrandbits(k)` for 1 <= k <= 32.

@@ -135,9 +135,7 @@ package struct TaskScorer: Sendable {
             var labels: [String: Int] = [:]
             for (i, n) in names.enumerated() { labels[n] = i }
             food101Labels = labels
-            food101Choices = MultipleChoiceParser(
-                choices: names.indices.map(String.init),
-                answers: names.enumerated().map { .init(key: .integer($0.offset), text: PyText($0.element)) })
+            food101Choices = MultipleChoiceParser.food101(vocabularies)
         default:
             food101Labels = [:]
             food101Choices = nil

@@ -15,6 +15,10 @@ import SystemPackage
 enum Bench {
     static func main() async {
         do {
+            if CommandLine.arguments.dropFirst().first == "scoring" {
+                try ScoringBench.run(Array(CommandLine.arguments.dropFirst(2)))
+                return
+            }
             try await measure()
         } catch {
             FileHandle.standardError.write(Data("workbench-bench: \(error)\n".utf8))
