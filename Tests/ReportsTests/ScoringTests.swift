@@ -80,6 +80,7 @@ private func lines(_ url: URL) throws -> [JSONValue] {
         #expect(PyText("ΣΑΣ").lowered() == PyText("σας"))  // final sigma
         #expect(PyText("İ").lowered().count == 2)  // full mapping: i + combining dot
         #expect(PyText("cafe\u{301}") != PyText("café"))  // no canonical equivalence
+        for text in ["abc", "café", "Ωmega", "日本", "🍕 pizza", ""] { #expect(PyText(text).utf8Bytes() == Array(text.utf8)) }
     }
 
     @Test func choiceStripOrderMatters() {
@@ -102,6 +103,38 @@ private func lines(_ url: URL) throws -> [JSONValue] {
         // getrandbits(32) of Random(0) is 3626764237; of Random(2**32) 485306839 (CPython 3.11).
         #expect(r0.nextUInt32() == 3_626_764_237)
         #expect(r1.nextUInt32() == 485_306_839)
+    }
+
+    @Test func byteFastPathAgreesWithCodePointPath() {
+        let parser = MultipleChoiceParser.food101()
+        let pmc = MultipleChoiceParser(choices: ["A", "B", "C", "D"],
+                                       answers: ["A", "B", "C", "D"].map { .init(key: .text($0), text: PyText("Opt " + $0)) })
+        let pieces = ["(", ")", " ", "12", "(12)", "(0)", "100", "101", "apple pie", "APPLE PIE", "pho", "ice cream",
+                      ".", ",", "'", "!", "?", ";", ":", "A", "(B)", "opt c", " D ", "x", "", "  "]
+        var rng = SplitMix64(seed: 11)
+        for _ in 0..<3000 {
+            let text = (0..<rng.below(7)).map { _ in pieces[rng.below(pieces.count)] }.joined()
+            #expect(parser.candidate(text) == parser.candidate(PyText(text)), "\(text)")
+            #expect(pmc.candidate(text) == pmc.candidate(PyText(text)), "\(text)")
+        }
+    }
+
+    @Test func batchedSeedingEqualsOneByOne() {
+        var rng = SplitMix64(seed: 3)
+        let seeds = (0..<21).map { _ in UInt32(truncatingIfNeeded: rng.next()) } + [0, 1, UInt32.max]
+        let batch = PythonRandom.seeded(batch: seeds)
+        for (seed, var b) in zip(seeds, batch) {
+            var one = PythonRandom(words: [seed])
+            // Past 227 outputs the lazy regeneration reads words it regenerated itself; past 624 a new block.
+            for _ in 0..<700 { #expect(b.nextUInt32() == one.nextUInt32()) }
+        }
+        for n in [1, 2, 4, 101, 1 << 20] {
+            let picks = PythonRandom.choices(batch: seeds, count: n)
+            for (seed, pick) in zip(seeds, picks) {
+                var one = PythonRandom(words: [seed])
+                #expect(pick == one.below(n), "seed \(seed), n \(n)")
+            }
+        }
     }
 
     @Test func multiLabelLongestNameFirstAndDeletion() {

@@ -52,12 +52,17 @@ package struct MultipleChoiceParser: Sendable {
     package let answers: [Answer]
     private let loweredAnswers: [PyText]
     private let loweredAnswerBytes: [[UInt8]]
+    /// For each answer of 3 bytes or more: hashes of its first and last 3-byte windows, a filter
+    /// tried before searching (nil: always search).
+    private let answerTrigrams: [(UInt16, UInt16)?]
     /// Choice text -> position in `choices` (the first one, if repeated).
     private let choiceIndex: [PyText: Int]
     private let longestChoice: Int
     /// Whether no choice contains "(", ")" or " ": then one pass over the response finds every
-    /// "(X)" and " X " (see `parse`); otherwise each pattern is searched for.
+    /// "(X)" and " X " (see `scan`); otherwise each pattern is searched for.
     private let tokenScan: Bool
+    /// With `tokenScan`, ASCII choices of at most 7 bytes packed into integers, for the byte path.
+    private let packedChoices: [UInt64: Int]?
 
     package init(choices: [String], answers: [Answer]) {
         self.choices = choices
@@ -66,12 +71,24 @@ package struct MultipleChoiceParser: Sendable {
         spaced = choices.map { PyText(" " + $0 + " ") }
         self.answers = answers
         loweredAnswers = answers.map { $0.text.lowered() }
-        loweredAnswerBytes = loweredAnswers.map { $0.utf8Bytes() }
+        let bytes = loweredAnswers.map { $0.utf8Bytes() }
+        loweredAnswerBytes = bytes
+        answerTrigrams = bytes.map { a in
+            a.count < 3 ? nil : (Self.trigram(a[0], a[1], a[2]), Self.trigram(a[a.count - 3], a[a.count - 2], a[a.count - 1]))
+        }
         var index: [PyText: Int] = [:]
         for (i, c) in choiceTexts.enumerated() where index[c] == nil { index[c] = i }
         choiceIndex = index
         longestChoice = choiceTexts.map(\.count).max() ?? 0
-        tokenScan = !choiceTexts.contains { $0.units.contains(0x28) || $0.units.contains(0x29) || $0.units.contains(0x20) }
+        let scan = !choiceTexts.contains { $0.units.contains(0x28) || $0.units.contains(0x29) || $0.units.contains(0x20) }
+        tokenScan = scan
+        var packed: [UInt64: Int]? = [:]
+        for (i, c) in choiceTexts.enumerated() {
+            guard c.count <= 7, c.units.allSatisfy({ $0 < 0x80 }) else { packed = nil; break }
+            let key = Self.pack(c.units.map { UInt8($0) })
+            if packed?[key] == nil { packed?[key] = i }
+        }
+        packedChoices = scan ? packed : nil
     }
 
     /// Food-101's parser: choices "0"..."100", answers the class names (underscores as spaces)
@@ -84,48 +101,26 @@ package struct MultipleChoiceParser: Sendable {
 
     static let stripOrder: [UInt32] = [0x2C, 0x2E, 0x21, 0x3F, 0x3B, 0x3A, 0x27]
 
-    package func parse(_ response: PyText, seed: Seed, sha512: ([UInt8]) -> [UInt8]) -> Parsed {
-        // Strip each character in turn from both ends (str.strip(c), one after the other).
-        let u = response.units
-        var lo = 0, hi = u.count
-        for c in Self.stripOrder {
-            while lo < hi, u[lo] == c { lo += 1 }
-            while hi > lo, u[hi - 1] == c { hi -= 1 }
-        }
-        var padded: [UInt32] = []
-        padded.reserveCapacity(hi - lo + 2)
-        padded.append(0x20)
-        padded.append(contentsOf: u[lo..<hi])
-        padded.append(0x20)
-        let text = PyText(padded)
+    /// Up to 7 bytes and their count in one integer.
+    static func pack(_ bytes: [UInt8]) -> UInt64 {
+        var key = UInt64(bytes.count) << 56
+        for (k, b) in bytes.enumerated() { key |= UInt64(b) << UInt64(8 * k) }
+        return key
+    }
 
-        // "(X)" for each choice X, else " X ".
-        if tokenScan {
-            if let p = scan(padded, open: 0x28, close: 0x29) { return p }
-            if let p = scan(padded, open: 0x20, close: 0x20) { return p }
-        } else {
-            var candidates: [Int] = []
-            for (i, b) in bracketed.enumerated() where text.contains(b) { candidates.append(i) }
-            if !candidates.isEmpty { return pick(candidates, patterns: bracketed, in: text) { .text(choices[$0]) } }
-            for (i, s) in spaced.enumerated() where text.contains(s) { candidates.append(i) }
-            if !candidates.isEmpty { return pick(candidates, patterns: spaced, in: text) { .text(choices[$0]) } }
-        }
-        // The answer texts, case-insensitively, when the padded response is longer than 5.
-        if text.count > 5 {
-            let lowered = text.lowered().utf8Bytes()
-            var candidates: [Int] = []
-            var positions: [Int] = []
-            for (i, a) in loweredAnswerBytes.enumerated() {
-                let p = ByteSearch.last(a, in: lowered)
-                if p >= 0 { candidates.append(i); positions.append(p) }
-            }
-            if !candidates.isEmpty {
-                // Byte offsets order occurrences as code-point offsets do (UTF-8 keeps order).
-                var best = 0
-                for k in 1..<candidates.count where positions[k] > positions[best] { best = k }
-                return Parsed(option: answers[candidates[best]].key, randomSelected: false)
-            }
-        }
+    static func trigram(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> UInt16 {
+        let h: UInt32 = UInt32(a) &* 961 &+ UInt32(b) &* 31 &+ UInt32(c)
+        return UInt16(truncatingIfNeeded: h & 4095)
+    }
+
+    // MARK: Parsing
+
+    package func parse(_ response: PyText, seed: Seed, sha512: ([UInt8]) -> [UInt8]) -> Parsed {
+        candidate(response) ?? randomChoice(seed: seed, sha512: sha512)
+    }
+
+    /// `random.Random(seed).choice(choices)`, flagged as random.
+    package func randomChoice(seed: Seed, sha512: ([UInt8]) -> [UInt8]) -> Parsed {
         var random: PythonRandom
         switch seed {
         case let .words(w): random = PythonRandom(words: w)
@@ -134,26 +129,140 @@ package struct MultipleChoiceParser: Sendable {
         return Parsed(option: .text(random.choice(choices)), randomSelected: true)
     }
 
-    /// One pass for "open X close" patterns when no choice contains the delimiters: an occurrence
-    /// of `open + X + close` is exactly an `open` whose next `close` follows X. Returns the pick
-    /// among found choices (choice order; the latest last occurrence wins, ties to the earlier).
-    private func scan(_ t: [UInt32], open: UInt32, close: UInt32) -> Parsed? {
-        var last: [Int: Int] = [:]
-        var i = 0
-        let n = t.count
-        while i < n {
-            if t[i] == open {
-                var j = i + 1
-                let limit = min(n, i + 2 + longestChoice)
-                while j < limit, t[j] != close { j += 1 }
-                if j < limit, let c = choiceIndex[PyText(Array(t[(i + 1)..<j]))] { last[c] = i }
+    /// The random fallback for many rows at once: integer seeds below 2^32 are seeded in SIMD
+    /// batches (`PythonRandom.choices(batch:count:)`), the rest one by one.
+    package func randomChoices(seeds: [Seed], sha512: ([UInt8]) -> [UInt8]) -> [Parsed] {
+        var out = [Parsed?](repeating: nil, count: seeds.count)
+        var batch: [UInt32] = []
+        var batchIndex: [Int] = []
+        for (i, s) in seeds.enumerated() {
+            if case let .words(w) = s, w.count <= 1 {
+                batch.append(w.first ?? 0)
+                batchIndex.append(i)
+            } else {
+                out[i] = randomChoice(seed: s, sha512: sha512)
             }
-            i += 1
         }
-        guard !last.isEmpty else { return nil }
+        for (k, c) in PythonRandom.choices(batch: batch, count: choices.count).enumerated() {
+            out[batchIndex[k]] = Parsed(option: .text(choices[c]), randomSelected: true)
+        }
+        return out.map { $0! }
+    }
+
+    /// The parsed option, or nil when only the random fallback remains.
+    package func candidate(_ response: PyText) -> Parsed? {
+        let u = response.units
+        var lo = 0, hi = u.count
+        for c in Self.stripOrder {
+            while lo < hi, u[lo] == c { lo += 1 }
+            while hi > lo, u[hi - 1] == c { hi -= 1 }
+        }
+        var padded: [UInt32] = [0x20]
+        padded.append(contentsOf: u[lo..<hi])
+        padded.append(0x20)
+        let text = PyText(padded)
+        if tokenScan {
+            if let c = scan(padded, open: 0x28, close: 0x29) { return Parsed(option: .text(choices[c]), randomSelected: false) }
+            if let c = scan(padded, open: 0x20, close: 0x20) { return Parsed(option: .text(choices[c]), randomSelected: false) }
+        } else {
+            var candidates: [Int] = []
+            for (i, b) in bracketed.enumerated() where text.contains(b) { candidates.append(i) }
+            if !candidates.isEmpty { return pick(candidates, patterns: bracketed, in: text) { .text(choices[$0]) } }
+            for (i, s) in spaced.enumerated() where text.contains(s) { candidates.append(i) }
+            if !candidates.isEmpty { return pick(candidates, patterns: spaced, in: text) { .text(choices[$0]) } }
+        }
+        guard text.count > 5 else { return nil }
+        var lowered = text.lowered().utf8Bytes()
+        return answerMatch(&lowered)
+    }
+
+    /// `candidate` for a response given as a string. ASCII responses (the common case) are parsed
+    /// on their bytes; anything else goes through `PyText`. `scratch` is reused between calls.
+    package func candidate(_ response: String, scratch t: inout [UInt8]) -> Parsed? {
+        guard let packedChoices else { return candidate(PyText(response)) }
+        t.removeAll(keepingCapacity: true)
+        t.append(0x20)
+        t.append(contentsOf: response.utf8)
+        var lo = 1, hi = t.count
+        for c in Self.stripOrder {
+            let b = UInt8(c)
+            while lo < hi, t[lo] == b { lo += 1 }
+            while hi > lo, t[hi - 1] == b { hi -= 1 }
+        }
+        guard !t.contains(where: { $0 >= 0x80 }) else { return candidate(PyText(response)) }
+        // Keep the stripped bytes between two spaces.
+        t.removeSubrange(hi...)
+        t.append(0x20)
+        if lo > 1 { t.removeSubrange(1..<lo) }
+        if let c = scanBytes(t, open: 0x28, close: 0x29, packed: packedChoices) { return Parsed(option: .text(choices[c]), randomSelected: false) }
+        if let c = scanBytes(t, open: 0x20, close: 0x20, packed: packedChoices) { return Parsed(option: .text(choices[c]), randomSelected: false) }
+        guard t.count > 5 else { return nil }
+        for i in t.indices where t[i] >= 0x41 && t[i] <= 0x5A { t[i] += 32 }
+        return answerMatch(&t)
+    }
+
+    package func candidate(_ response: String) -> Parsed? {
+        var scratch: [UInt8] = []
+        return candidate(response, scratch: &scratch)
+    }
+
+    /// The answer whose lowercased text occurs last in the lowercased response (UTF-8 bytes: byte
+    /// offsets order occurrences as code-point offsets do); ties go to the earlier answer.
+    private func answerMatch(_ t: inout [UInt8]) -> Parsed? {
         var best = -1, bestPosition = -1
-        for c in last.keys.sorted() where last[c]! > bestPosition { best = c; bestPosition = last[c]! }
-        return Parsed(option: .text(choices[best]), randomSelected: false)
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 64) { bits in
+            bits.initialize(repeating: 0)
+            if t.count >= 3 {
+                for i in 0...(t.count - 3) {
+                    let h = Int(Self.trigram(t[i], t[i + 1], t[i + 2]))
+                    bits[h >> 6] |= 1 << UInt64(h & 63)
+                }
+            }
+            for (i, a) in loweredAnswerBytes.enumerated() {
+                if let (first, last) = answerTrigrams[i] {
+                    let f = Int(first), l = Int(last)
+                    if bits[f >> 6] & (1 << UInt64(f & 63)) == 0 || bits[l >> 6] & (1 << UInt64(l & 63)) == 0 { continue }
+                }
+                let p = ByteSearch.last(a, in: t)
+                if p > bestPosition { best = i; bestPosition = p }
+            }
+        }
+        return best < 0 ? nil : Parsed(option: answers[best].key, randomSelected: false)
+    }
+
+    /// One pass for "open X close" patterns when no choice contains the delimiters: an occurrence
+    /// of `open + X + close` is an `open` whose next `close` follows X. The candidate whose last
+    /// occurrence starts latest is the choice of the last occurrence of any choice (two choices
+    /// cannot start at the same place), so the last match found wins.
+    private func scan(_ t: [UInt32], open: UInt32, close: UInt32) -> Int? {
+        var winner: Int?
+        let n = t.count
+        for i in 0..<n where t[i] == open {
+            var j = i + 1
+            let limit = min(n, i + 2 + longestChoice)
+            while j < limit, t[j] != close { j += 1 }
+            if j < limit, let c = choiceIndex[PyText(Array(t[(i + 1)..<j]))] { winner = c }
+        }
+        return winner
+    }
+
+    /// `scan` on ASCII bytes with packed choice keys.
+    private func scanBytes(_ t: [UInt8], open: UInt8, close: UInt8, packed: [UInt64: Int]) -> Int? {
+        var winner: Int?
+        let n = t.count
+        for i in 0..<n where t[i] == open {
+            var j = i + 1
+            let limit = min(n, i + 2 + longestChoice)
+            var key: UInt64 = 0
+            var shift: UInt64 = 0
+            while j < limit, t[j] != close {
+                key |= UInt64(t[j]) << shift
+                shift += 8
+                j += 1
+            }
+            if j < limit, let c = packed[key | (UInt64(j - i - 1) << 56)] { winner = c }
+        }
+        return winner
     }
 
     private func pick(_ candidates: [Int], patterns: [PyText], in text: PyText,

@@ -20,8 +20,21 @@ package struct PyText: Hashable, Sendable, CustomStringConvertible {
 
     /// The text as UTF-8 bytes (substring order and containment are the same as on code points).
     package func utf8Bytes() -> [UInt8] {
-        if units.allSatisfy({ $0 < 0x80 }) { return units.map { UInt8(truncatingIfNeeded: $0) } }
-        return Array(description.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(units.count + 8)
+        for u in units {
+            switch u {
+            case 0..<0x80: out.append(UInt8(u))
+            case 0x80..<0x800:
+                out.append(UInt8(0xC0 | u >> 6)); out.append(UInt8(0x80 | u & 0x3F))
+            case 0x800..<0x10000:
+                out.append(UInt8(0xE0 | u >> 12)); out.append(UInt8(0x80 | u >> 6 & 0x3F)); out.append(UInt8(0x80 | u & 0x3F))
+            default:
+                out.append(UInt8(0xF0 | u >> 18)); out.append(UInt8(0x80 | u >> 12 & 0x3F))
+                out.append(UInt8(0x80 | u >> 6 & 0x3F)); out.append(UInt8(0x80 | u & 0x3F))
+            }
+        }
+        return out
     }
 
     // MARK: Character classes (CPython 3.11)

@@ -15,7 +15,7 @@ package struct PythonRandom {
     private var generated = 0
 
     /// `init_genrand(19650218)`, the starting point of every `init_by_array`: computed once.
-    private static let genrandBase: [UInt32] = {
+    fileprivate static let genrandBase: [UInt32] = {
         var mt = [UInt32](repeating: 0, count: 624)
         mt[0] = 19_650_218
         for i in 1..<624 { mt[i] = 1_812_433_253 &* (mt[i - 1] ^ (mt[i - 1] >> 30)) &+ UInt32(i) }
@@ -129,5 +129,107 @@ package struct PythonRandom {
         }
         while words.count > 1, words.last == 0 { words.removeLast() }
         return words
+    }
+}
+
+extension PythonRandom {
+    /// A generator whose seeding is already done (`state` as `init_by_array` leaves it).
+    init(seededState: [UInt32]) {
+        precondition(seededState.count == 624)
+        state = seededState
+    }
+
+    /// Generators for many integer seeds below 2^32 (the usual `syn_id`s), seeded sixteen at a
+    /// time side by side in SIMD lanes: each seeding is a chain of 1,247 dependent multiplies,
+    /// so one chain per lane runs several seedings in the time of one. Same results as
+    /// `PythonRandom(words: [seed])`.
+    package static func seeded(batch seeds: [UInt32]) -> [PythonRandom] {
+        typealias V = SIMD16<UInt32>
+        var out: [PythonRandom] = []
+        out.reserveCapacity(seeds.count)
+        var m = [V](repeating: .zero, count: 624)
+        var start = 0
+        while start < seeds.count {
+            let count = min(16, seeds.count - start)
+            var key = V.zero
+            for l in 0..<count { key[l] = seeds[start + l] }
+            m.withUnsafeMutableBufferPointer { m in
+                seedLanes(m, key: key)
+                for l in 0..<count { out.append(PythonRandom(seededState: (0..<624).map { m[$0][l] })) }
+            }
+            start += count
+        }
+        return out
+    }
+}
+
+extension PythonRandom {
+    /// `random.Random(seed).choice(range(n))` for many seeds below 2^32: the seedings run sixteen
+    /// at a time in SIMD lanes (`seeded(batch:)`), and each lane's draws are read straight from the
+    /// seeded state (the first 227 outputs of a block need no regenerated word).
+    package static func choices(batch seeds: [UInt32], count n: Int) -> [Int] {
+        precondition(n > 0 && n < 1 << 32)
+        typealias V = SIMD16<UInt32>
+        let bits = Int.bitWidth - n.leadingZeroBitCount
+        var out = [Int](repeating: 0, count: seeds.count)
+        var m = [V](repeating: .zero, count: 624)
+        var start = 0
+        while start < seeds.count {
+            let count = min(16, seeds.count - start)
+            var key = V.zero
+            for l in 0..<count { key[l] = seeds[start + l] }
+            m.withUnsafeMutableBufferPointer { m in
+                seedLanes(m, key: key)
+                for l in 0..<count {
+                    var d = 0
+                    var r = Int.max
+                    while d < 227 {
+                        let y = (m[d][l] & 0x8000_0000) | (m[d + 1][l] & 0x7FFF_FFFF)
+                        var v = m[d + 397][l] ^ (y >> 1)
+                        if y & 1 != 0 { v ^= 0x9908_B0DF }
+                        v ^= v >> 11
+                        v ^= (v << 7) & 0x9D2C_5680
+                        v ^= (v << 15) & 0xEFC6_0000
+                        v ^= v >> 18
+                        r = Int(v >> UInt32(32 - bits))
+                        d += 1
+                        if r < n { break }
+                    }
+                    if r >= n {   // more than 227 rejections: finish on a full copy of the lane
+                        var g = PythonRandom(seededState: (0..<624).map { m[$0][l] })
+                        for _ in 0..<227 { _ = g.nextUInt32() }
+                        r = g.below(n)
+                    }
+                    out[start + l] = r
+                }
+            }
+            start += count
+        }
+        return out
+    }
+
+    /// `init_by_array` with a one-word key, for sixteen keys side by side.
+    fileprivate static func seedLanes(_ m: UnsafeMutableBufferPointer<SIMD16<UInt32>>, key: SIMD16<UInt32>) {
+        typealias V = SIMD16<UInt32>
+        genrandBase.withUnsafeBufferPointer { base in
+            for w in 0..<624 { m[w] = V(repeating: base[w]) }
+        }
+        var i = 1
+        var p = m[0]
+        for _ in 0..<624 {   // key length 1: j stays 0
+            let v = (m[i] ^ ((p ^ (p &>> 30)) &* 1_664_525)) &+ key
+            m[i] = v
+            p = v
+            i += 1
+            if i >= 624 { m[0] = m[623]; i = 1 }
+        }
+        for _ in 0..<623 {
+            let v = (m[i] ^ ((p ^ (p &>> 30)) &* 1_566_083_941)) &- V(repeating: UInt32(truncatingIfNeeded: i))
+            m[i] = v
+            p = v
+            i += 1
+            if i >= 624 { m[0] = m[623]; i = 1 }
+        }
+        m[0] = V(repeating: 0x8000_0000)
     }
 }

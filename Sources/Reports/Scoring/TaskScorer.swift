@@ -164,6 +164,7 @@ package struct TaskScorer: Sendable {
 
     /// Scores parsed rows; `lines[i]` is the file line of `rows[i]`, for error messages.
     package func score(rows: [JSONValue], lines: [Int]) throws(ScoringInputError) -> TaskResult {
+        if task == .PMC_VQA || task == .Food101 { return try scoreChoices(rows: rows, lines: lines) }
         var examples: [ExampleScore] = []
         examples.reserveCapacity(rows.count)
         for (i, row) in rows.enumerated() {
@@ -183,8 +184,7 @@ package struct TaskScorer: Sendable {
         let synID = row["syn_id"]!
         switch task {
         case .SLAKE, .PathVQA, .VQA_RAD: return try scoreVQA(row, synID: synID, line: line)
-        case .PMC_VQA: return try scorePMC(row, synID: synID, line: line)
-        case .Food101: return try scoreFood101(row, synID: synID, line: line)
+        case .PMC_VQA, .Food101: return try scoreChoice(row, synID: synID, line: line)
         case .FoodSeg103, .Nutrition5K: return try scoreMultiLabel(row, synID: synID, line: line)
         case .Recipe1M: return try scoreRecipe(row, synID: synID, line: line)
         }
@@ -265,28 +265,81 @@ package struct TaskScorer: Sendable {
                 hit ? 100 : 0)
     }
 
-    private func scorePMC(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
-        let label = try string(row, "label", line: line)
-        let pred = try string(row, "pred", line: line)
-        var answers: [MultipleChoiceParser.Answer] = []
-        for letter in ["A", "B", "C", "D"] {
-            answers.append(.init(key: .text(letter), text: PyText(try string(row, letter, line: line))))
-        }
-        let parser = MultipleChoiceParser(choices: ["A", "B", "C", "D"], answers: answers)
-        let parsed = parser.parse(PyText(pred), seed: try multipleChoiceSeed(synID, line: line), sha512: sha512)
-        let (fields, value) = mcFields(parsed, labelOption: label)
-        return ExampleScore(synID: synID, metric: "acc", subset: nil, value: value, fields: fields)
+    /// A multiple-choice row parsed up to the random fallback.
+    private struct ChoiceRow {
+        var synID: JSONValue
+        var labelOption: String
+        var parsed: MultipleChoiceParser.Parsed?
+        var line: Int
     }
 
-    private func scoreFood101(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
+    private static let pmcChoices = ["A", "B", "C", "D"]
+    private static let pmcRandom = MultipleChoiceParser(choices: pmcChoices, answers: [])
+
+    private func prepareChoice(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ChoiceRow {
+        var scratch: [UInt8] = []
+        return try prepareChoice(row, synID: synID, line: line, scratch: &scratch)
+    }
+
+    private func prepareChoice(_ row: JSONValue, synID: JSONValue, line: Int,
+                               scratch: inout [UInt8]) throws(ScoringInputError) -> ChoiceRow {
+        let pred = try string(row, "pred", line: line)
+        if task == .PMC_VQA {
+            let label = try string(row, "label", line: line)
+            var answers: [MultipleChoiceParser.Answer] = []
+            for letter in Self.pmcChoices {
+                answers.append(.init(key: .text(letter), text: PyText(try string(row, letter, line: line))))
+            }
+            let parser = MultipleChoiceParser(choices: Self.pmcChoices, answers: answers)
+            return ChoiceRow(synID: synID, labelOption: label, parsed: parser.candidate(pred, scratch: &scratch), line: line)
+        }
         let label = try string(row, "label", line: line)
         guard let labelIndex = food101Labels[label] else {
             throw ScoringInputError(line: line, field: "label", message: "'\(label)' is not a Food-101 class" + suggestion(label, in: Array(food101Labels.keys)))
         }
-        let pred = try string(row, "pred", line: line)
-        let parsed = food101Choices!.parse(PyText(pred), seed: try multipleChoiceSeed(synID, line: line), sha512: sha512)
-        let (fields, value) = mcFields(parsed, labelOption: String(labelIndex))
-        return ExampleScore(synID: synID, metric: "acc", subset: nil, value: value, fields: fields)
+        return ChoiceRow(synID: synID, labelOption: String(labelIndex), parsed: food101Choices!.candidate(pred, scratch: &scratch), line: line)
+    }
+
+    private var randomParser: MultipleChoiceParser { task == .PMC_VQA ? Self.pmcRandom : food101Choices! }
+
+    private func choiceScore(_ c: ChoiceRow, _ parsed: MultipleChoiceParser.Parsed) -> ExampleScore {
+        let (fields, value) = mcFields(parsed, labelOption: c.labelOption)
+        return ExampleScore(synID: c.synID, metric: "acc", subset: nil, value: value, fields: fields)
+    }
+
+    private func scoreChoice(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
+        let c = try prepareChoice(row, synID: synID, line: line)
+        if let parsed = c.parsed { return choiceScore(c, parsed) }
+        return choiceScore(c, randomParser.randomChoice(seed: try multipleChoiceSeed(synID, line: line), sha512: sha512))
+    }
+
+    /// All rows of a multiple-choice task: parse every row, then draw the random fallbacks together
+    /// (their seedings run side by side, see `PythonRandom.seeded(batch:)`).
+    private func scoreChoices(rows: [JSONValue], lines: [Int]) throws(ScoringInputError) -> TaskResult {
+        var prepared: [ChoiceRow] = []
+        prepared.reserveCapacity(rows.count)
+        var fallback: [Int] = []
+        var seeds: [MultipleChoiceParser.Seed] = []
+        var scratch: [UInt8] = []
+        for (i, row) in rows.enumerated() {
+            let line = i < lines.count ? lines[i] : i + 1
+            guard case .object = row else {
+                throw ScoringInputError(line: line, field: nil, message: "expected a JSON object, found \(row.typeName)")
+            }
+            for field in task.requiredFields where row[field] == nil {
+                throw ScoringInputError(line: line, field: field, message: "missing (a \(task.rawValue) prediction row needs \(task.requiredFields.joined(separator: ", ")))")
+            }
+            let c = try prepareChoice(row, synID: row["syn_id"]!, line: line, scratch: &scratch)
+            if c.parsed == nil {
+                fallback.append(i)
+                seeds.append(try multipleChoiceSeed(c.synID, line: line))
+            }
+            prepared.append(c)
+        }
+        for (k, parsed) in randomParser.randomChoices(seeds: seeds, sha512: sha512).enumerated() {
+            prepared[fallback[k]].parsed = parsed
+        }
+        return aggregate(prepared.map { choiceScore($0, $0.parsed!) })
     }
 
     private func scoreMultiLabel(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
