@@ -52,9 +52,10 @@ package struct MultipleChoiceParser: Sendable {
     package let answers: [Answer]
     private let loweredAnswers: [PyText]
     private let loweredAnswerBytes: [[UInt8]]
-    /// For each answer of 3 bytes or more: hashes of its first and last 3-byte windows, a filter
-    /// tried before searching (nil: always search).
-    private let answerTrigrams: [(UInt16, UInt16)?]
+    /// For each answer of 3 bytes or more: hashes of its first and last 3-byte windows (first << 16
+    /// | last), a filter tried before searching; `UInt32.max`: always search. Plain integers, so the
+    /// loop over answers touches no reference-counted storage until an answer passes.
+    private let answerTrigrams: [UInt32]
     /// Choice text -> position in `choices` (the first one, if repeated).
     private let choiceIndex: [PyText: Int]
     private let longestChoice: Int
@@ -74,7 +75,8 @@ package struct MultipleChoiceParser: Sendable {
         let bytes = loweredAnswers.map { $0.utf8Bytes() }
         loweredAnswerBytes = bytes
         answerTrigrams = bytes.map { a in
-            a.count < 3 ? nil : (Self.trigram(a[0], a[1], a[2]), Self.trigram(a[a.count - 3], a[a.count - 2], a[a.count - 1]))
+            a.count < 3 ? UInt32.max
+                : UInt32(Self.trigram(a[0], a[1], a[2])) << 16 | UInt32(Self.trigram(a[a.count - 3], a[a.count - 2], a[a.count - 1]))
         }
         var index: [PyText: Int] = [:]
         for (i, c) in choiceTexts.enumerated() where index[c] == nil { index[c] = i }
@@ -218,13 +220,16 @@ package struct MultipleChoiceParser: Sendable {
                     bits[h >> 6] |= 1 << UInt64(h & 63)
                 }
             }
-            for (i, a) in loweredAnswerBytes.enumerated() {
-                if let (first, last) = answerTrigrams[i] {
-                    let f = Int(first), l = Int(last)
-                    if bits[f >> 6] & (1 << UInt64(f & 63)) == 0 || bits[l >> 6] & (1 << UInt64(l & 63)) == 0 { continue }
+            answerTrigrams.withUnsafeBufferPointer { filters in
+                for i in 0..<filters.count {
+                    let key = filters[i]
+                    if key != UInt32.max {
+                        let f = Int(key >> 16), l = Int(key & 0xFFFF)
+                        if bits[f >> 6] & (1 << UInt64(f & 63)) == 0 || bits[l >> 6] & (1 << UInt64(l & 63)) == 0 { continue }
+                    }
+                    let p = ByteSearch.last(loweredAnswerBytes[i], in: t)
+                    if p > bestPosition { best = i; bestPosition = p }
                 }
-                let p = ByteSearch.last(a, in: t)
-                if p > bestPosition { best = i; bestPosition = p }
             }
         }
         return best < 0 ? nil : Parsed(option: answers[best].key, randomSelected: false)
