@@ -10,7 +10,9 @@ Python references run in one thread):
   what upstream runs) and ``Rouge(metrics=["rouge-l"])``. The second computes only what the Swift
   scorer computes, so the Swift speed-up is quoted against it: that is the fair baseline.
 * The multiple-choice parser of Food101 (MMMU style), written here from its description, with the
-  accuracy (100 or 0) of each row.
+  accuracy (100 or 0) of each row, in two variants: straightforward (one function building its
+  patterns and lowercased texts on every call, as the description reads; the issue's baseline)
+  and with the patterns built once (a tuned Python, shown so the ratio is not flattered).
 
 Fairness: both sides score the very same files generated here from a fixed seed, each timer covers
 only the scoring loop (not generation, file reading or JSON decoding), one scorer object is built
@@ -159,6 +161,48 @@ def make_parser(choices, answers):
     return parse
 
 
+def parse_straightforward(response, all_choices, index2ans, seed):
+    """The parser as one function, written the plain way (patterns and lowercased texts built on
+    every call, as the description reads): the "straightforward Python implementation"."""
+    for c in [",", ".", "!", "?", ";", ":", "'"]:
+        response = response.strip(c)
+    response = " " + response + " "
+    candidates, bracketed, by_text = [], False, False
+    for choice in all_choices:
+        if f"({choice})" in response:
+            candidates.append(choice)
+            bracketed = True
+    if not candidates:
+        for choice in all_choices:
+            if f" {choice} " in response:
+                candidates.append(choice)
+    if not candidates and len(response) > 5:
+        for index, ans in index2ans.items():
+            if ans.lower() in response.lower():
+                candidates.append(index)
+                by_text = True
+    if not candidates:
+        return random.Random(seed).choice(all_choices)
+    if len(candidates) == 1:
+        return candidates[0]
+    if by_text:
+        positions = [response.lower().rfind(index2ans[c].lower()) for c in candidates]
+    elif bracketed:
+        positions = [response.rfind(f"({c})") for c in candidates]
+    else:
+        positions = [response.rfind(f" {c} ") for c in candidates]
+    return candidates[positions.index(max(positions))]
+
+
+def time_mc_straightforward(rows, label_index, answers):
+    total = 0
+    start = time.perf_counter()
+    for row in rows:
+        option = parse_straightforward(row["pred"], CHOICES, answers, row["syn_id"])
+        total += 100 if str(option) == str(label_index[row["label"]]) else 0
+    return total, time.perf_counter() - start
+
+
 def time_mc(rows, label_index, answers):
     """Sum of accuracies (100 or 0) over rows, and the seconds the scoring loop took."""
     parse = make_parser(CHOICES, answers)
@@ -218,22 +262,27 @@ def report(py, swift):
     n_r, n_mc = py["rouge_pairs"], py["mc_rows"]
     r = {"python_rouge_default": rate(n_r, py["rouge_default_seconds"]),
          "python_rouge_l_only": rate(n_r, py["rouge_l_seconds"]),
-         "python_mc": rate(n_mc, py["mc_seconds"])}
+         "python_mc": rate(n_mc, py["mc_seconds"]),
+         "python_mc_plain": rate(n_mc, py["mc_plain_seconds"])}
     if swift:
         r["swift_rouge"] = rate(swift["rouge_pairs"], swift["rouge_seconds"])
         r["swift_mc"] = rate(swift["mc_rows"], swift["mc_seconds"])
         r["rouge_speedup"] = r["swift_rouge"] / r["python_rouge_l_only"]
         r["rouge_speedup_vs_default"] = r["swift_rouge"] / r["python_rouge_default"]
         r["mc_speedup"] = r["swift_mc"] / r["python_mc"]
+        r["mc_speedup_plain"] = r["swift_mc"] / r["python_mc_plain"]
     rows = [("rouge-l", "python rouge (default metrics)", "python_rouge_default", "pairs/s", ""),
             ("rouge-l", "python rouge (rouge-l only)", "python_rouge_l_only", "pairs/s", "")]
     if swift:
         rows.append(("rouge-l", "swift", "swift_rouge", "pairs/s",
                      f"{r['rouge_speedup']:.1f}x rouge-l only (target >= 20x), "
                      f"{r['rouge_speedup_vs_default']:.1f}x default"))
-    rows.append(("mc-parse", "python", "python_mc", "rows/s", ""))
+    rows.append(("mc-parse", "python (straightforward)", "python_mc_plain", "rows/s", ""))
+    rows.append(("mc-parse", "python (patterns prebuilt)", "python_mc", "rows/s", ""))
     if swift:
-        rows.append(("mc-parse", "swift", "swift_mc", "rows/s", f"{r['mc_speedup']:.1f}x"))
+        rows.append(("mc-parse", "swift", "swift_mc", "rows/s",
+                     f"{r['mc_speedup_plain']:.1f}x straightforward (target >= 20x), "
+                     f"{r['mc_speedup']:.1f}x prebuilt"))
     print(f"scoring throughput (single thread), {n_r} recipe pairs, {n_mc} food101 rows")
     for task, who, key, unit, extra in rows:
         print(f"{task:9} {who:31} {r[key]:12.0f} {unit:8} {extra}".rstrip())
@@ -250,9 +299,13 @@ def run_python(Rouge, workdir, names, label_index):
         print(f"MISMATCH python rouge variants {rouge_sum!r} vs {rouge_l_sum!r}")
         sys.exit(1)
     mc_sum, t_mc = time_mc(food, label_index, dict(enumerate(names)))
+    mc_plain_sum, t_plain = time_mc_straightforward(food, label_index, dict(enumerate(names)))
+    if mc_plain_sum != mc_sum:
+        print(f"MISMATCH python parser variants {mc_plain_sum} vs {mc_sum}")
+        sys.exit(1)
     return {"rouge_pairs": len(recipes), "rouge_sum": rouge_sum, "mc_rows": len(food),
             "mc_acc_sum": mc_sum, "rouge_default_seconds": t_default,
-            "rouge_l_seconds": t_l, "mc_seconds": t_mc}
+            "rouge_l_seconds": t_l, "mc_seconds": t_mc, "mc_plain_seconds": t_plain}
 
 
 def main():
