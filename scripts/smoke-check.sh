@@ -48,7 +48,7 @@ PY
 evals=$("$bin" evaluations --run latest --json --workspace "$ws")
 "$repo/.venv-ml/bin/python" - "$ws" "$evals" <<'PY'
 import glob, json, os, sys
-ws, evals = sys.argv[1], json.loads(sys.argv[2])
+ws, evals = sys.argv[1], json.loads(sys.argv[2])["evaluations"]
 assert len(evals) == 16, f"expected 16 recorded evaluations (8 eval stages x 2 tasks), got {len(evals)}"
 # The stage-side Python scorer and the native scorers agree on every eval stage.
 by_dir = {}

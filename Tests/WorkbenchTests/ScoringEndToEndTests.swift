@@ -65,7 +65,7 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         // The predictions file can go: intervals come from the stored per-example scores.
         try FileManager.default.removeItem(atPath: ws.path + "/out/Food101.jsonl")
         let list = try await ws.wb("evaluations", "--json")
-        let items = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as! [[String: Any]]
+        let items = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as! [String: Any])["evaluations"] as! [[String: Any]]
         #expect(items.count == 2)
         #expect(items.map { $0["agreement"] as! String } == ["disagree", "agree"])
         let acc = (items[1]["metrics"] as! [String: Any])["acc"] as! [String: Any]
@@ -107,7 +107,27 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         #expect(r.stdout.contains("| All | 50.0 ["), "\(r.stdout)")
         #expect(r.stdout.contains("Brackets: 95% bootstrap interval"))
         let list = try await ws.wb("evaluations", "--run", "latest", "--json")
-        let items = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as! [[String: Any]]
+        let items = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as! [String: Any])["evaluations"] as! [[String: Any]]
         #expect(items.count == 1 && items[0]["stage"] as? String == "eval" && items[0]["task"] as? String == "Food101")
+    }
+
+    @Test func domainAveragesOverAllFoodTasks() async throws {
+        let ws = try await Workspace(git: false)
+        defer { ws.cleanup() }
+        for task in ["Food101", "FoodSeg103", "Nutrition5K", "Recipe1M"] {
+            let r = try await ws.wb("ingest", "--task", task, "--predictions", "\(parity)/\(task)/predictions.jsonl")
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let list = try await ws.wb("evaluations", "--json")
+        let doc = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as! [String: Any]
+        let averages = doc["domain_averages"] as! [String: Any]
+        #expect(averages["biomedicine"] == nil, "no biomedical task was evaluated")
+        let food = averages["food"] as! [String: Any]
+        let expected = (52.5 + 44.88690198690198 + 51.61666666666666 + 40.872542690360895) / 4
+        #expect(abs(food["value"] as! Double - expected) < 1e-9)
+        let ci = food["interval"] as! [String: Any]
+        #expect((ci["low"] as! Double) < expected && (ci["high"] as! Double) > expected)
+        let text = try await ws.wb("evaluations")
+        #expect(text.stdout.contains("food average over 4 columns: "))
     }
 }

@@ -55,7 +55,13 @@ struct ScoreCommand: AsyncParsableCommand {
 struct EvaluationsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluations",
-        abstract: "List recorded evaluations with 95% bootstrap intervals from their stored per-example scores.")
+        abstract: "List recorded evaluations with 95% bootstrap intervals from their stored per-example scores.",
+        discussion: """
+            When the listed evaluations cover every task of a domain, the paper's domain average is \
+            printed too (plain mean over the 7 biomedical or 4 food columns; its interval resamples \
+            each task independently), from the newest evaluation of each task.
+            --json prints {"evaluations": [...], "domain_averages": {...}}.
+            """)
 
     @OptionGroup var workspace: WorkspaceOptions
     @Option(help: "Only evaluations of this run (id, prefix or 'latest').") var run: String?
@@ -92,13 +98,38 @@ struct EvaluationsCommand: AsyncParsableCommand {
             let origin = e.runID.map { "run \($0) \(e.stage ?? "")" } ?? "ingested"
             lines.append("#\(e.id)  \(e.task)  n=\(e.testNum)  \(text.joined(separator: "; "))  [\(e.agreement)]  \(origin)\(e.label.map { "  \($0)" } ?? "")")
         }
+        // The paper's domain averages (plain means over 7 biomedical or 4 food columns), from the
+        // newest evaluation of each task listed, each task resampled independently.
+        var averages: [(String, JSONValue)] = []
+        var averageLines: [String] = []
+        for domain in [ScoringTask.Domain.biomedicine, .food] {
+            let columns = Bootstrap.domainColumns(domain)
+            var values: [Double] = [], samples: [[Double]] = [], used: [Int64] = []
+            for (task, metric) in columns {
+                guard let e = list.first(where: { $0.task == task.rawValue }),
+                      let v = e.scores.first(where: { $0.key == metric })?.value else { break }
+                values.append(v)
+                samples.append(try store.exampleValues(evaluationID: e.id, metric: metric))
+                if !used.contains(e.id) { used.append(e.id) }
+            }
+            guard values.count == columns.count else { continue }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let ci = Bootstrap.interval(columns: samples, options: options)
+            averages.append((domain.rawValue, .object([("value", JSONWriter.float(mean)), ("columns", JSONWriter.int(columns.count)),
+                                                      ("evaluations", .array(used.map { .number(String($0)) }))]
+                                                     + ScoreFile.intervalFields(ci))))
+            averageLines.append(String(format: "%@ average over %d columns: %.2f", domain.rawValue, columns.count, mean)
+                                + (ci.map { String(format: " [%.2f, %.2f]", $0.low, $0.high) } ?? "")
+                                + "  (evaluations \(used.map { "#\($0)" }.joined(separator: ", ")))")
+        }
         if json {
-            print(JSONWriter.write(.array(items)))
+            print(JSONWriter.write(.object([("evaluations", .array(items)), ("domain_averages", .object(averages))])))
         } else if lines.isEmpty {
             print("no evaluations recorded in \(ctx.relative(ctx.databasePath))")
         } else {
             print("95% bootstrap intervals, \(options.resamples) resamples, seed \(options.seed)")
             lines.forEach { print($0) }
+            averageLines.forEach { print($0) }
         }
     }
 }
