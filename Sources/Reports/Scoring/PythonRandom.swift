@@ -77,8 +77,15 @@ package struct PythonRandom {
         // Word k of the new block needs the new k and k+1 (old until regenerated) and k+397:
         // for k < 227, k+397 is still old; beyond, it was regenerated earlier in this block.
         while generated <= index { regenerate(generated); generated += 1 }
-        var y = state[index]
+        let y = state[index]
         index += 1
+        return Self.temper(y)
+    }
+
+    /// MT19937's output tempering.
+    @inline(__always)
+    static func temper(_ x: UInt32) -> UInt32 {
+        var y = x
         y ^= y >> 11
         y ^= (y << 7) & 0x9D2C_5680
         y ^= (y << 15) & 0xEFC6_0000
@@ -144,22 +151,31 @@ extension PythonRandom {
     /// so one chain per lane runs several seedings in the time of one. Same results as
     /// `PythonRandom(words: [seed])`.
     package static func seeded(batch seeds: [UInt32]) -> [PythonRandom] {
-        typealias V = SIMD16<UInt32>
         var out: [PythonRandom] = []
         out.reserveCapacity(seeds.count)
-        var m = [V](repeating: .zero, count: 624)
+        forEachSeededBatch(seeds) { m, _, count in
+            for l in 0..<count { out.append(PythonRandom(seededState: (0..<624).map { m[$0][l] })) }
+        }
+        return out
+    }
+
+    /// Seeds `seeds` sixteen at a time and hands each batch's states (lane l = seeds[start + l])
+    /// to `body`.
+    fileprivate static func forEachSeededBatch(
+        _ seeds: [UInt32], _ body: (UnsafeMutableBufferPointer<SIMD16<UInt32>>, _ start: Int, _ count: Int) -> Void
+    ) {
+        var m = [SIMD16<UInt32>](repeating: .zero, count: 624)
         var start = 0
         while start < seeds.count {
             let count = min(16, seeds.count - start)
-            var key = V.zero
+            var key = SIMD16<UInt32>.zero
             for l in 0..<count { key[l] = seeds[start + l] }
             m.withUnsafeMutableBufferPointer { m in
                 seedLanes(m, key: key)
-                for l in 0..<count { out.append(PythonRandom(seededState: (0..<624).map { m[$0][l] })) }
+                body(m, start, count)
             }
             start += count
         }
-        return out
     }
 }
 
@@ -169,41 +185,27 @@ extension PythonRandom {
     /// seeded state (the first 227 outputs of a block need no regenerated word).
     package static func choices(batch seeds: [UInt32], count n: Int) -> [Int] {
         precondition(n > 0 && n < 1 << 32)
-        typealias V = SIMD16<UInt32>
         let bits = Int.bitWidth - n.leadingZeroBitCount
         var out = [Int](repeating: 0, count: seeds.count)
-        var m = [V](repeating: .zero, count: 624)
-        var start = 0
-        while start < seeds.count {
-            let count = min(16, seeds.count - start)
-            var key = V.zero
-            for l in 0..<count { key[l] = seeds[start + l] }
-            m.withUnsafeMutableBufferPointer { m in
-                seedLanes(m, key: key)
-                for l in 0..<count {
-                    var d = 0
-                    var r = Int.max
-                    while d < 227 {
-                        let y = (m[d][l] & 0x8000_0000) | (m[d + 1][l] & 0x7FFF_FFFF)
-                        var v = m[d + 397][l] ^ (y >> 1)
-                        if y & 1 != 0 { v ^= 0x9908_B0DF }
-                        v ^= v >> 11
-                        v ^= (v << 7) & 0x9D2C_5680
-                        v ^= (v << 15) & 0xEFC6_0000
-                        v ^= v >> 18
-                        r = Int(v >> UInt32(32 - bits))
-                        d += 1
-                        if r < n { break }
-                    }
-                    if r >= n {   // more than 227 rejections: finish on a full copy of the lane
-                        var g = PythonRandom(seededState: (0..<624).map { m[$0][l] })
-                        for _ in 0..<227 { _ = g.nextUInt32() }
-                        r = g.below(n)
-                    }
-                    out[start + l] = r
+        forEachSeededBatch(seeds) { m, start, count in
+            for l in 0..<count {
+                var d = 0
+                var r = Int.max
+                while d < 227 {
+                    let y = (m[d][l] & 0x8000_0000) | (m[d + 1][l] & 0x7FFF_FFFF)
+                    var v = m[d + 397][l] ^ (y >> 1)
+                    if y & 1 != 0 { v ^= 0x9908_B0DF }
+                    r = Int(temper(v) >> UInt32(32 - bits))
+                    d += 1
+                    if r < n { break }
                 }
+                if r >= n {   // more than 227 rejections: finish on a full copy of the lane
+                    var g = PythonRandom(seededState: (0..<624).map { m[$0][l] })
+                    for _ in 0..<227 { _ = g.nextUInt32() }
+                    r = g.below(n)
+                }
+                out[start + l] = r
             }
-            start += count
         }
         return out
     }

@@ -67,28 +67,24 @@ package enum Hex {
 
 /// SHA-1, only for git object ids.
 package enum SHA1 {
-    package static func hex(_ bytes: [UInt8]) -> String {
-        let ctx = EVP_MD_CTX_new()
-        defer { EVP_MD_CTX_free(ctx) }
-        EVP_DigestInit_ex(ctx, EVP_sha1(), nil)
-        bytes.withUnsafeBytes { _ = EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) }
-        var out = [UInt8](repeating: 0, count: 20)
-        var length: UInt32 = 0
-        out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(ctx, $0.baseAddress, &length) }
-        return Hex.encode(out)
-    }
+    package static func hex(_ bytes: [UInt8]) -> String { Hex.encode(OneShotDigest.digest(bytes, EVP_sha1(), length: 20)) }
 }
 
 /// SHA-512, for Python's string seeding of `random.Random` (the multiple-choice scorers' fallback).
 package enum SHA512 {
-    package static func digest(_ bytes: [UInt8]) -> [UInt8] {
+    package static func digest(_ bytes: [UInt8]) -> [UInt8] { OneShotDigest.digest(bytes, EVP_sha512(), length: 64) }
+}
+
+/// One EVP digest over a byte array.
+enum OneShotDigest {
+    static func digest(_ bytes: [UInt8], _ md: OpaquePointer?, length: Int) -> [UInt8] {
         let ctx = EVP_MD_CTX_new()
         defer { EVP_MD_CTX_free(ctx) }
-        EVP_DigestInit_ex(ctx, EVP_sha512(), nil)
+        EVP_DigestInit_ex(ctx, md, nil)
         bytes.withUnsafeBytes { _ = EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) }
-        var out = [UInt8](repeating: 0, count: 64)
-        var length: UInt32 = 0
-        out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(ctx, $0.baseAddress, &length) }
+        var out = [UInt8](repeating: 0, count: length)
+        var written: UInt32 = 0
+        out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(ctx, $0.baseAddress, &written) }
         return out
     }
 }
