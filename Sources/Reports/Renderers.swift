@@ -36,10 +36,12 @@ package enum MarkdownRenderer {
             let cells = row.cells.map { cellText($0, digits: t.digits) }
             out += "| " + ([escape(row.label)] + cells).joined(separator: " | ") + " |\n"
         }
-        let all = t.cells
+        let all = t.cells.filter { $0.state != .referenceOnly }
         let done = all.filter { $0.state == .reproduced }.count
         let withPaper = all.filter { $0.paper != nil }.count
         out += "\n\(done) of \(all.count) cells reproduced, \(all.count - done) pending; \(withPaper) cells have a paper value.\n"
+        let references = t.rows.filter { $0.cells.first?.state == .referenceOnly }.count
+        if references > 0 { out += "\(references) reference-only row(s): the paper's numbers for something the spec does not run.\n" }
         if withPaper > 0 { out += "Cells read `ours (paper P, Δ ours−paper)`.\n" }
         if let ci = all.compactMap(\.interval).first {
             out += "Brackets: \(Int((ci.level * 100).rounded()))% bootstrap interval from per-example scores (\(ci.resamples) resamples, seed \(ci.seed)).\n"
@@ -49,6 +51,7 @@ package enum MarkdownRenderer {
 
     static func cellText(_ c: ReportCell, digits: Int) -> String {
         let f = { (v: Double) in Self.number(v, digits: digits) }
+        if c.state == .referenceOnly { return c.paper.map { "(paper \(f($0)))" } ?? "" }
         let ci = c.interval.map { " [\(f($0.low)), \(f($0.high))]" } ?? ""
         switch (c.ours, c.paper) {
         case let (ours?, paper?): return "\(f(ours))\(ci) (paper \(f(paper)), Δ \(signed(ours - paper, digits: digits)))"

@@ -24,6 +24,8 @@ package struct ReportCell: Sendable, Hashable {
         case reproduced
         /// Not run yet (or not finished).
         case pending
+        /// A row the spec does not run: only the paper's number.
+        case referenceOnly = "reference-only"
     }
     package var rowID: String
     package var columnID: String
@@ -98,7 +100,8 @@ package enum TableBuilder {
                 let v = values[key]
                 var cell = ReportCell(rowID: row.id, columnID: column.id,
                                       paper: layout.reference?.values[row.id]?[column.id], ours: v?.value,
-                                      state: v == nil ? .pending : .reproduced, derived: false, runID: v?.runID)
+                                      state: row.referenceOnly ? .referenceOnly : v == nil ? .pending : .reproduced,
+                                      derived: false, runID: v?.runID)
                 if let e = v?.examples, !e.isEmpty {
                     examples[column.id] = e
                     cell.interval = reported(Bootstrap.interval(columns: [e], options: options(key)))
@@ -116,7 +119,8 @@ package enum TableBuilder {
                     paperValue = parts.map { $0.paper! }.reduce(0, +) / Double(parts.count)
                 }
                 var cell = ReportCell(rowID: row.id, columnID: column.id, paper: paperValue, ours: ours,
-                                      state: ours == nil ? .pending : .reproduced, derived: true, runID: nil)
+                                      state: row.referenceOnly ? .referenceOnly : ours == nil ? .pending : .reproduced,
+                                      derived: true, runID: nil)
                 let partExamples = ids.compactMap { examples[$0] }
                 if ours != nil, partExamples.count == ids.count {
                     examples[column.id] = partExamples.count == 1 ? partExamples[0] : nil

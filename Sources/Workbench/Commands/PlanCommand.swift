@@ -67,6 +67,7 @@ enum PlanText {
             let mark = s.status == .cached ? "cached" : "run   "
             var line = "  \(mark)  \(s.name.padding(toLength: max(width, s.name.count), withPad: " ", startingAt: 0))  \(s.fingerprint.prefix(12))"
             if s.resources.gpus > 0 { line += "  gpus=\(s.resources.gpus)" }
+            if let h = s.resources.estimatedHours { line += String(format: " ~%.1fh", h) }
             if !s.dependencies.isEmpty { line += "  <- \(s.dependencies.joined(separator: ", "))" }
             if !s.aliases.isEmpty { line += "  (also: \(s.aliases.joined(separator: ", ")))" }
             out += line + "\n"
@@ -74,6 +75,10 @@ enum PlanText {
         let sum = plan.summary
         out += "\(sum.total) stage(s): \(sum.cached) cached, \(sum.toRun) to run"
         if sum.gpus > 0 { out += "; at most \(sum.gpus) GPU(s) per stage" }
+        if sum.gpuHoursToRun > 0 || sum.gpuStagesWithoutEstimate > 0 {
+            out += String(format: "\nestimated GPU-hours to run: %.1f", sum.gpuHoursToRun)
+            if sum.gpuStagesWithoutEstimate > 0 { out += " (\(sum.gpuStagesWithoutEstimate) GPU stage(s) declare no hours and are not counted)" }
+        }
         return out
     }
 }

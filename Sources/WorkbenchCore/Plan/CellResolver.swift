@@ -22,7 +22,7 @@ package struct CellResolver: Sendable {
     package func cells(of table: TableLayout) throws(SpecError) -> [TableCell] {
         let matrixCells = Matrix.expand(spec)
         var out: [TableCell] = []
-        for row in table.rows {
+        for row in table.rows where !row.referenceOnly {
             for column in table.columns {
                 guard case .metric(let metric, let stageName, let scale) = column.kind else { continue }
                 let stageID = stageName ?? table.stage ?? ""

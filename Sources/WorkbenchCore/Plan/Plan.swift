@@ -112,9 +112,11 @@ package struct Plan: Sendable, Codable {
     }
 
     package var summary: Summary {
-        Summary(total: stages.count, cached: stages.filter { $0.status == .cached }.count,
-                toRun: stages.filter { $0.status == .run }.count,
-                gpus: stages.map(\.resources.gpus).max() ?? 0)
+        let toRun = stages.filter { $0.status == .run }
+        return Summary(total: stages.count, cached: stages.filter { $0.status == .cached }.count,
+                       toRun: toRun.count, gpus: stages.map(\.resources.gpus).max() ?? 0,
+                       gpuHoursToRun: toRun.reduce(0) { $0 + Double($1.resources.gpus) * ($1.resources.estimatedHours ?? 0) },
+                       gpuStagesWithoutEstimate: toRun.filter { $0.resources.gpus > 0 && $0.resources.estimatedHours == nil }.count)
     }
 
     /// Counts shown under a plan.
@@ -123,6 +125,10 @@ package struct Plan: Sendable, Codable {
         package var cached: Int
         package var toRun: Int
         package var gpus: Int
+        /// Sum of GPUs x estimated hours over the stages to run (the spec's `resources.hours`).
+        package var gpuHoursToRun: Double
+        /// Stages to run that use GPUs but declare no `hours`, so the estimate leaves them out.
+        package var gpuStagesWithoutEstimate: Int
     }
 
     /// Stage by name (or alias).

@@ -86,12 +86,15 @@ package struct Resources: Sendable, Hashable, Codable {
     package var memoryMB: Int?
     /// Seconds; nil when not declared.
     package var timeSeconds: Int?
+    /// Estimated wall-clock hours of one instance (`hours:`), for GPU-hour estimates in plans.
+    package var estimatedHours: Double?
 
-    package init(gpus: Int = 0, cpus: Int = 1, memoryMB: Int? = nil, timeSeconds: Int? = nil) {
+    package init(gpus: Int = 0, cpus: Int = 1, memoryMB: Int? = nil, timeSeconds: Int? = nil, estimatedHours: Double? = nil) {
         self.gpus = gpus
         self.cpus = cpus
         self.memoryMB = memoryMB
         self.timeSeconds = timeSeconds
+        self.estimatedHours = estimatedHours
     }
 }
 

@@ -134,7 +134,7 @@ extension SpecLoader {
     }
 
     func parseResources(_ node: YNode) throws(SpecError) -> Resources {
-        let e = try node.entries(allowed: ["gpus", "cpus", "memory", "time"], what: "resources")
+        let e = try node.entries(allowed: ["gpus", "cpus", "memory", "time", "hours"], what: "resources")
         var r = Resources()
         if let g = e["gpus"] {
             r.gpus = try g.int()
@@ -156,6 +156,12 @@ extension SpecLoader {
                               hint: "write minutes (90), HH:MM:SS, D-HH:MM:SS, or 30m / 4h")
             }
             r.timeSeconds = s
+        }
+        if let h = e["hours"] {
+            guard let v = Double(try h.string()), v >= 0, v.isFinite else {
+                throw h.error("hours must be a number of hours, 0 or more", hint: "the estimated wall-clock hours of one instance, e.g. 10.5")
+            }
+            r.estimatedHours = v
         }
         return r
     }
@@ -191,11 +197,13 @@ extension SpecLoader {
             }
         } else {
             for item in try rowsNode.sequence() {
-                let re = try item.entries(allowed: ["id", "label", "where"], what: "a row")
+                let re = try item.entries(allowed: ["id", "label", "where", "reference_only"], what: "a row")
                 guard let rid = re["id"] else { throw item.error("a row needs an 'id'") }
                 let rowID = try rid.string()
+                let referenceOnly = try re["reference_only"]?.bool() ?? false
                 rows.append(TableRow(id: rowID, label: try re["label"]?.string() ?? rowID,
-                                     where: try re["where"].map { n throws(SpecError) in try coordinates(n, spec: spec) } ?? [:]))
+                                     where: referenceOnly ? [:] : try re["where"].map { n throws(SpecError) in try coordinates(n, spec: spec) } ?? [:],
+                                     referenceOnly: referenceOnly))
             }
         }
         var columns: [TableColumn] = []

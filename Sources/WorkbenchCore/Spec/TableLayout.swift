@@ -20,11 +20,21 @@ package struct TableLayout: Sendable {
     package func column(_ id: String) -> TableColumn? { columns.first { $0.id == id } }
 }
 
-/// A row: an id, a label, the coordinates it pins.
+/// A row: an id, a label, the coordinates it pins. A reference-only row shows the paper's
+/// numbers for something the spec does not run (a proprietary model, a number from another
+/// version of the paper); its cells never resolve to a stage.
 package struct TableRow: Sendable, Hashable {
     package var id: String
     package var label: String
     package var `where`: OrderedDictionary<String, String>
+    package var referenceOnly: Bool
+
+    package init(id: String, label: String, where: OrderedDictionary<String, String>, referenceOnly: Bool = false) {
+        self.id = id
+        self.label = label
+        self.where = `where`
+        self.referenceOnly = referenceOnly
+    }
 }
 
 /// A column: either bound to a metric of a stage at some coordinates, or derived.
