@@ -43,6 +43,9 @@ package enum MarkdownRenderer {
         let references = t.rows.filter { $0.cells.first?.state == .referenceOnly }.count
         if references > 0 { out += "\(references) reference-only row(s): the paper's numbers for something the spec does not run.\n" }
         if withPaper > 0 { out += "Cells read `ours (paper P, Δ ours−paper)`.\n" }
+        if t.cells.contains(where: \.paperComputed) {
+            out += "*: the paper prints no value here; shown is the plain mean of its printed cells.\n"
+        }
         if let ci = all.compactMap(\.interval).first {
             out += "Brackets: \(Int((ci.level * 100).rounded()))% bootstrap interval from per-example scores (\(ci.resamples) resamples, seed \(ci.seed)).\n"
         }
@@ -51,12 +54,13 @@ package enum MarkdownRenderer {
 
     static func cellText(_ c: ReportCell, digits: Int) -> String {
         let f = { (v: Double) in Self.number(v, digits: digits) }
-        if c.state == .referenceOnly { return c.paper.map { "(paper \(f($0)))" } ?? "" }
+        let mark = c.paperComputed ? "*" : ""
+        if c.state == .referenceOnly { return c.paper.map { "(paper \(f($0))\(mark))" } ?? "" }
         let ci = c.interval.map { " [\(f($0.low)), \(f($0.high))]" } ?? ""
         switch (c.ours, c.paper) {
-        case let (ours?, paper?): return "\(f(ours))\(ci) (paper \(f(paper)), Δ \(signed(ours - paper, digits: digits)))"
+        case let (ours?, paper?): return "\(f(ours))\(ci) (paper \(f(paper))\(mark), Δ \(signed(ours - paper, digits: digits)))"
         case let (ours?, nil): return f(ours) + ci
-        case let (nil, paper?): return "pending (paper \(f(paper)))"
+        case let (nil, paper?): return "pending (paper \(f(paper))\(mark))"
         case (nil, nil): return "pending"
         }
     }

@@ -37,6 +37,8 @@ package struct ReportCell: Sendable, Hashable {
     /// 95% bootstrap interval of `ours` from per-example scores (a derived mean resamples each of
     /// its columns independently); nil without per-example scores.
     package var interval: ConfidenceInterval? = nil
+    /// The paper value is our mean of the paper's cells: the paper prints none for this cell.
+    package var paperComputed = false
 
     /// ours - paper, when both exist.
     package var delta: Double? {
@@ -115,12 +117,15 @@ package enum TableBuilder {
                 let ours = parts.count == ids.count && parts.allSatisfy { $0.ours != nil }
                     ? parts.map { $0.ours! }.reduce(0, +) / Double(parts.count) : nil
                 var paperValue = layout.reference?.values[row.id]?[column.id]
+                var paperComputed = false
                 if paperValue == nil, parts.count == ids.count, parts.allSatisfy({ $0.paper != nil }) {
                     paperValue = parts.map { $0.paper! }.reduce(0, +) / Double(parts.count)
+                    paperComputed = true
                 }
                 var cell = ReportCell(rowID: row.id, columnID: column.id, paper: paperValue, ours: ours,
                                       state: row.referenceOnly ? .referenceOnly : ours == nil ? .pending : .reproduced,
                                       derived: true, runID: nil)
+                cell.paperComputed = paperComputed
                 let partExamples = ids.compactMap { examples[$0] }
                 if ours != nil, partExamples.count == ids.count {
                     examples[column.id] = partExamples.count == 1 ? partExamples[0] : nil

@@ -21,8 +21,11 @@ struct ScoreCommand: AsyncParsableCommand {
 
     @OptionGroup var workspace: WorkspaceOptions
     @Option(help: "The benchmark task (\(ScoringTask.allCases.map(\.rawValue).joined(separator: ", "))).")
-    var task: String
-    @Option(help: "Predictions file (JSON lines).") var predictions: String
+    var task: String?
+    @Option(help: "Predictions file (JSON lines).") var predictions: String?
+    @Option(name: .customLong("domain-average-of"), parsing: .upToNextOption,
+            help: "Inside a stage, after scoring these tasks with --record: emit score/domain-average, the plain mean of their columns (the paper's domain average).")
+    var domainAverageOf: [String] = []
     @Option(name: .customLong("per-example"), help: "Write one JSON object a line: syn_id and the upstream per-example fields.")
     var perExample: String?
     @Option(help: "Upstream results file to check the numbers against (appended JSON blocks).") var results: String?
@@ -32,8 +35,19 @@ struct ScoreCommand: AsyncParsableCommand {
     @Option(help: "Bootstrap resamples for --json.") var resamples = 1000
     @Option(help: "Bootstrap seed for --json.") var seed: UInt64 = 0
 
+    func validate() throws {
+        if domainAverageOf.isEmpty && (task == nil || predictions == nil) {
+            throw ValidationError("give --task TASK --predictions FILE (or --domain-average-of TASK... inside a stage)")
+        }
+    }
+
     func run() async throws {
-        let task = try ScoreFile.task(named: self.task)
+        if !domainAverageOf.isEmpty {
+            try ScoreFile.emitDomainAverage(of: try domainAverageOf.map(ScoreFile.task(named:)))
+            return
+        }
+        let task = try ScoreFile.task(named: self.task!)
+        let predictions = self.predictions!
         let scored = try ScoreFile.score(task: task, path: predictions, results: results, label: label)
         for w in scored.result.warnings { Console.warn("\(predictions): \(w)") }
         ScoreFile.reportAgreement(scored.record, resultsPath: results)
@@ -235,6 +249,32 @@ enum ScoreFile {
         let store = try ctx.openStore()
         let id = try store.recordEvaluation(scored.record)
         Console.note("recorded evaluation #\(id) in \(ctx.relative(ctx.databasePath))")
+    }
+
+    /// The plain mean over the given tasks' columns (7 for the biomedical tasks, 4 for food), from
+    /// the evaluations this stage recorded, as the metric `score/domain-average`.
+    static func emitDomainAverage(of tasks: [ScoringTask]) throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let path = env["WORKBENCH_EVALUATIONS"], !path.isEmpty, let metrics = env["WORKBENCH_METRICS"], !metrics.isEmpty else {
+            throw CommandError.usage("--domain-average-of works inside a workbench stage (it reads $WORKBENCH_EVALUATIONS)")
+        }
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let records = try EvaluationRecord.parseFile(text, path: path)
+        var values: [Double] = []
+        for task in tasks {
+            guard let r = records.last(where: { $0.task == task.rawValue }) else {
+                throw CommandError.invalidInput("no recorded \(task.rawValue) evaluation in this stage", hint: "score it with --record first")
+            }
+            for key in task.metricKeys {
+                guard let v = r.scores.first(where: { $0.key == key })?.value else {
+                    throw CommandError.invalidInput("the \(task.rawValue) evaluation has no '\(key)'", hint: nil)
+                }
+                values.append(v)
+            }
+        }
+        let mean = values.reduce(0, +) / Double(values.count)
+        try append(JSONWriter.write(.object([("name", .string("score/domain-average")), ("value", JSONWriter.float(mean))])) + "\n", to: metrics)
+        Console.note(String(format: "domain average over %d columns: %.2f", values.count, mean))
     }
 
     private static func append(_ text: String, to path: String) throws {

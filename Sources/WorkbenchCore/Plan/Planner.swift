@@ -79,33 +79,42 @@ package struct Planner {
         stage.when.allSatisfy { axis, values in cell[axis].map(values.contains) ?? false }
     }
 
-    /// `${stages.X...}` references of a stage's own templates plus those of its cell's axis values,
-    /// each text parsed once per plan (planning 5,000 instances must not re-parse 5,000 times).
+    /// `${stages.X...}` references of a stage's own templates and of the axis attributes they read
+    /// (`${matrix.AXIS.ATTR}`, followed through attributes that reference other attributes); an
+    /// attribute the stage never reads is no dependency. Each text is parsed once per plan
+    /// (planning 5,000 instances must not re-parse 5,000 times).
     private func upstreamStages(of stage: StageTemplate, cell: Cell, cache: inout [String: [String]]) -> [String] {
-        func refs(_ key: String, _ texts: () -> [String]) -> [String] {
-            if let hit = cache[key] { return hit }
-            var out: [String] = []
-            for text in texts() {
-                for ref in (try? Template(text))?.references ?? [] where ref[0] == "stages" && ref.count > 1 && !out.contains(ref[1]) {
-                    out.append(ref[1])
-                }
-            }
-            cache[key] = out
-            return out
+        let key = "stage\u{0}\(stage.name)" + stage.vary.map { "\u{0}" + (cell[$0] ?? "") }.joined()
+        if let hit = cache[key] { return hit }
+        func references(_ text: String) -> [[String]] {
+            let textKey = "text\u{0}" + text
+            if let hit = cache[textKey] { return hit.map { $0.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init) } }
+            let refs = (try? Template(text))?.references ?? []
+            cache[textKey] = refs.map { $0.joined(separator: "\u{1}") }
+            return refs
         }
         // Only this profile's command and params, in declaration order: the plan order must not
         // depend on dictionary order, and another profile's command must not pull in stages.
-        var out = refs("stage\u{0}" + stage.name) {
-            [stage.command(for: profile) ?? ""] + Array(stage.inputs.values) + Array(stage.params(for: profile).values)
-                + Array(spec.env.values) + Array(stage.env.values)
-        }
-        for axis in stage.vary {
-            guard let value = cell[axis] else { continue }
-            let attributes = spec.axes[axis]?.value(value)?.attributes.sorted { $0.key < $1.key }.map(\.value) ?? []
-            for up in refs("axis\u{0}\(axis)\u{0}\(value)", { attributes }) where !out.contains(up) {
-                out.append(up)
+        var pending = [stage.command(for: profile) ?? ""] + Array(stage.inputs.values) + Array(stage.params(for: profile).values)
+            + Array(spec.env.values) + Array(stage.env.values)
+        if let h = stage.resources(for: profile).hoursTemplate { pending.append(h) }
+        var out: [String] = []
+        var seen = Set<String>()
+        var i = 0
+        while i < pending.count {
+            let text = pending[i]
+            i += 1
+            for ref in references(text) {
+                if ref[0] == "stages", ref.count > 1 {
+                    if !out.contains(ref[1]) { out.append(ref[1]) }
+                } else if ref[0] == "matrix", ref.count > 2, stage.vary.contains(ref[1]), let value = cell[ref[1]],
+                          seen.insert(ref[1] + "." + ref[2]).inserted,
+                          let attribute = spec.axes[ref[1]]?.value(value)?.attributes[ref[2]] {
+                    pending.append(attribute)
+                }
             }
         }
+        cache[key] = out
         return out
     }
 
@@ -196,6 +205,16 @@ package struct Planner {
         }
         let outdir = "\(outputsRoot)/\(stage.name)/\(fingerprint.prefix(16))"
         ctx.outdir = outdir
+        var resources = stage.resources(for: profile)
+        if let t = resources.hoursTemplate {
+            let text = try ctx.render(t, field: "resources.hours", symbolic: false).value
+            guard let v = Double(text), v >= 0, v.isFinite else {
+                throw fail(stage, "resources.hours", "resources.hours of '\(name)' is '\(text)', not a number of hours",
+                           hint: "give the referenced attribute a number, e.g. hours: \"21\"")
+            }
+            resources.estimatedHours = v
+            resources.hoursTemplate = nil
+        }
         let command = try ctx.render(commandTemplate, field: "command", symbolic: false, shell: true).value
         let env = try envTemplates.map { k, v throws(SpecError) in NamedValue(name: k, value: try ctx.render(v, field: "env.\(k)", symbolic: false).value) }
         let planned = PlannedStage(
@@ -205,7 +224,7 @@ package struct Planner {
             command: command, env: env, params: resolvedParams, outdir: outdir,
             outputs: stage.outputs.map { NamedValue(name: $0.key, value: outdir + "/" + $0.value) },
             inputs: inputs, dependencies: dependencies,
-            resources: stage.resources(for: profile), aliases: [], status: .run, cachedFrom: nil)
+            resources: resources, aliases: [], status: .run, cachedFrom: nil)
         state.byFingerprint[fingerprint] = planned
         state.names[name] = fingerprint
         state.order.append(fingerprint)

@@ -88,6 +88,10 @@ package struct Resources: Sendable, Hashable, Codable {
     package var timeSeconds: Int?
     /// Estimated wall-clock hours of one instance (`hours:`), for GPU-hour estimates in plans.
     package var estimatedHours: Double?
+    /// `hours:` written with references (`${matrix.source.hours}`), resolved per instance.
+    package var hoursTemplate: String?
+
+    private enum CodingKeys: String, CodingKey { case gpus, cpus, memoryMB, timeSeconds, estimatedHours }
 
     package init(gpus: Int = 0, cpus: Int = 1, memoryMB: Int? = nil, timeSeconds: Int? = nil, estimatedHours: Double? = nil) {
         self.gpus = gpus

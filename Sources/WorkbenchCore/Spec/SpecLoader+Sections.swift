@@ -158,10 +158,16 @@ extension SpecLoader {
             r.timeSeconds = s
         }
         if let h = e["hours"] {
-            guard let v = Double(try h.string()), v >= 0, v.isFinite else {
-                throw h.error("hours must be a number of hours, 0 or more", hint: "the estimated wall-clock hours of one instance, e.g. 10.5")
+            let text = try h.string()
+            if text.contains("${") {
+                r.hoursTemplate = text
+            } else {
+                guard let v = Double(text), v >= 0, v.isFinite else {
+                    throw h.error("hours must be a number of hours, 0 or more",
+                                  hint: "the estimated wall-clock hours of one instance, e.g. 10.5, or a reference such as ${matrix.source.hours}")
+                }
+                r.estimatedHours = v
             }
-            r.estimatedHours = v
         }
         return r
     }

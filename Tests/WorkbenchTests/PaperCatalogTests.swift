@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+
+private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private let goldenDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+
+/// Golden files next to this file; WORKBENCH_RECORD_GOLDEN=1 rewrites them.
+private func assertGolden(_ text: String, _ name: String) throws {
+    let path = goldenDir.appendingPathComponent(name)
+    if ProcessInfo.processInfo.environment["WORKBENCH_RECORD_GOLDEN"] == "1" {
+        try Data(text.utf8).write(to: path)
+        return
+    }
+    #expect(text == (try String(contentsOf: path, encoding: .utf8)), "\(name) differs from its golden file (WORKBENCH_RECORD_GOLDEN=1 rewrites it)")
+}
+
+/// The paper catalog (experiments/adamllm) through the built binary: the empty tables in the
+/// paper's layout, and the planned commands of one cell per model family pinned.
+@Suite(.serialized) struct PaperCatalogTests {
+    func workspace() async throws -> Workspace {
+        let ws = try await Workspace()
+        try await ws.sh("cp -r '\(repoRoot.path)/experiments' . && git add -A && git commit -qm catalog")
+        return ws
+    }
+
+    @Test func emptyTablesRenderInThePapersLayout() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        for table in ["table-2", "table-3", "table-4", "table-5", "table-15", "table-2-v1-gpt4o"] {
+            let r = try await ws.wb("report", table)
+            #expect(r.status == 0, "\(table): \(r.stderr)")
+            try assertGolden(r.stdout, "adamllm-\(table).md")
+        }
+    }
+
+    @Test func plannedCommandsPerModelFamily() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        let r = try await ws.wb("plan", "table-4", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let stages = doc["stages"] as! [[String: Any]]
+        var text = ""
+        for model in ["llava-v1.6-8b", "qwen2-vl-2b", "llama-3.2-11b"] {
+            for kind in ["synthesize", "train", "evaluate"] {
+                let wanted = kind == "synthesize" ? "synthesize@source=pmc-refined"
+                    : "\(kind)@model=\(model),source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours"
+                guard let s = stages.first(where: { $0["name"] as? String == wanted }) else {
+                    Issue.record("no stage \(wanted) in the plan of table-4")
+                    continue
+                }
+                let resources = s["resources"] as! [String: Any]
+                let command = (s["command"] as! String).replacingOccurrences(of: ws.path, with: "$WORKSPACE")
+                    .replacingOccurrences(of: #"/[0-9a-f]{16}/"#, with: "/<fp>/", options: .regularExpression)
+                text += "## \(wanted)\ngpus: \(resources["gpus"]!)"
+                if let h = resources["estimatedHours"] { text += ", estimated hours: \(h)" }
+                text += "\n\(command)\n\n"
+            }
+        }
+        try assertGolden(text, "adamllm-table-4-commands.txt")
+        let summary = doc["summary"] as! [String: Any]
+        #expect((summary["gpuHoursToRun"] as! Double) > 0)
+        // The Qwen2-VL-2B PMCRefined single-stage training feeds Table 2, 4 and 15: one node.
+        let t2 = try await ws.wb("plan", "table-2", "--json")
+        let t2stages = (try JSONSerialization.jsonObject(with: Data(t2.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
+        let name = "train@model=qwen2-vl-2b,source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours"
+        let fp4 = stages.first { $0["name"] as? String == name }?["fingerprint"] as? String
+        let fp2 = t2stages.first { $0["name"] as? String == name }?["fingerprint"] as? String
+        #expect(fp4 != nil && fp4 == fp2)
+    }
+
+    @Test func unsupportedRecipesSayWhy() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        let out = try await ws.sh("bash experiments/adamllm/recipes/train.sh llava two ours biomed d i o q f b t 1 1 ds 1e-5 2>&1; echo rc=$?")
+        #expect(out.contains("has no recipe yet") && out.contains("rc=2"))
+        let family = try await ws.sh("bash experiments/adamllm/recipes/train.sh gpt single ours biomed d i o q f b t 1 1 ds 1e-5 2>&1; echo rc=$?")
+        #expect(family.contains("no recipe for model family 'gpt'") && family.contains("rc=2"))
+    }
+}
