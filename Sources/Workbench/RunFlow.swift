@@ -14,6 +14,7 @@ struct RunFlow {
     let jobs: Int
     let gpus: [String]?
     let quiet: Bool
+    let target: Planner.Target
 
     struct Result {
         var runID: String
@@ -24,7 +25,7 @@ struct RunFlow {
     func execute(commandLine: String) async throws -> Result {
         let t0 = ContinuousClock.now
         let digester = FileDigester(store: store)
-        var plan = try context.planner(spec, profile: profile, digester: digester).plan(table.map { .table($0) } ?? .all)
+        var plan = try context.planner(spec, profile: profile, digester: digester).plan(target)
         let cache = StoreCache(store: store, digester: digester, warn: { Console.warn($0) })
         try plan.markCached(using: cache)
         let gpuList = gpus ?? GPUDiscovery.available()

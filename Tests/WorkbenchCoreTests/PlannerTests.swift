@@ -233,3 +233,83 @@ import Testing
         #expect(w[0].hasPrefix("metrics line 2:"))
     }
 }
+
+@Suite struct CatalogFeatureTests {
+    let ws = "/ws"
+    func plan(_ text: String, target: Planner.Target = .all) throws(SpecError) -> Plan {
+        try Planner(spec: try load(text), workspace: ws, digester: FakeDigester(digests: [:])).plan(target)
+    }
+
+    static let tableSpec = minimalSpec + """
+
+    tables:
+      - id: t
+        stage: train
+        rows:
+          - { id: a, where: { model: a } }
+          - { id: b, where: { model: b } }
+          - { id: gpt, label: GPT-4o, reference_only: true }
+        columns:
+          - { id: rules, where: { source: rules }, metric: acc }
+          - { id: synth, where: { source: synth }, metric: acc }
+    """
+
+    @Test func referenceOnlyRowsNeedNoStage() throws {
+        let spec = try load(Self.tableSpec)
+        let cells = try CellResolver(spec: spec).cells(of: spec.tables[0])
+        #expect(cells.count == 4 && !cells.contains { $0.rowID == "gpt" })
+        #expect(spec.tables[0].rows[2].referenceOnly)
+    }
+
+    @Test func cellFiltersSelectAndExplain() throws {
+        let spec = try load(Self.tableSpec)
+        let cells = try CellResolver(spec: spec).cells(of: spec.tables[0])
+        let one = try CellFilter.parse(["row=a,column=synth"]).select(cells, in: spec.tables[0])
+        #expect(one == ["a/synth"])
+        let byAxis = try CellFilter.parse(["source=rules", "row=b"]).select(cells, in: spec.tables[0])
+        #expect(byAxis == ["a/rules", "b/rules", "b/synth"])
+        let p = try plan(Self.tableSpec, target: .tableCells("t", one))
+        #expect(p.stages.map(\.name) == ["data", "train@model=a,source=synth"])
+        #expect(throws: CellFilter.Failure.self) { try CellFilter.parse(["model=zzz"]).select(cells, in: spec.tables[0]) }
+        #expect(throws: CellFilter.Failure.self) { try CellFilter.parse(["flavour=x"]).select(cells, in: spec.tables[0]) }
+        #expect(throws: CellFilter.Failure.self) { try CellFilter.parse(["a"]) }
+    }
+
+    @Test func hoursEstimatesFromNumbersOrReferences() throws {
+        let text = minimalSpec.replacingOccurrences(of: "model: [a, b]", with: "model: { a: { hours: \"2.5\" }, b: { hours: \"4\" } }")
+            + "\n    resources: { gpus: 2, hours: \"${matrix.model.hours}\" }\n"
+        let p = try plan(text, target: .all)
+        #expect(p.stages.first { $0.name == "train@model=a,source=rules" }?.resources.estimatedHours == 2.5)
+        #expect(p.summary.gpuHoursToRun == 2 * (2.5 + 2.5 + 4 + 4))
+        #expect(p.summary.gpuStagesWithoutEstimate == 0)
+        let bad = minimalSpec + "\n    resources: { hours: lots }\n"
+        #expect(loadError(bad)?.message == "hours must be a number of hours, 0 or more")
+        let notNumber = minimalSpec.replacingOccurrences(of: "model: [a, b]", with: "model: { a: { hours: soon }, b: { hours: \"4\" } }")
+            + "\n    resources: { gpus: 1, hours: \"${matrix.model.hours}\" }\n"
+        #expect(throws: SpecError.self) { try plan(notNumber, target: .all) }
+    }
+
+    @Test func unreadAttributesAreNoDependency() throws {
+        // A source's attribute pointing at a stage that varies over the source itself is fine as
+        // long as that stage does not read it.
+        let text = """
+        spec_version: 1
+        version: 1
+        title: t
+        matrix:
+          source:
+            x: { captions: cap-x, train_json: "${stages.synthesize.outputs.data}" }
+        stages:
+          synthesize:
+            vary: [source]
+            outputs: { data: d }
+            command: synth ${matrix.source.captions} > ${outputs.data}
+          train:
+            vary: [source]
+            outputs: { model: m }
+            command: train ${matrix.source.train_json} > ${outputs.model}
+        """
+        let p = try plan(text, target: .all)
+        #expect(p.stages.map(\.name) == ["synthesize@source=x", "train@source=x"])
+    }
+}

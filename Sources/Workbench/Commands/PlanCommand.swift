@@ -14,13 +14,17 @@ struct PlanCommand: AsyncParsableCommand {
     @Argument(help: "A spec path, a spec name, or a table id.") var target: String
     @Option(help: "Profile (default: the spec's first).") var profile: String?
     @Flag(help: "Machine-readable output.") var json = false
+    @Option(name: .customLong("cells"),
+            help: "Only these cells of the table: row=ID, column=ID or AXIS=VALUE, comma-joined; repeat for more.")
+    var cells: [String] = []
 
     func run() async throws {
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
         let (spec, table) = try ctx.resolveSpec(target)
         let digester = FileDigester(store: store)
-        var plan = try ctx.planner(spec, profile: profile, digester: digester).plan(table.map { .table($0) } ?? .all)
+        var plan = try ctx.planner(spec, profile: profile, digester: digester)
+            .plan(try CellSelection.target(spec: spec, table: table, filters: cells))
         try plan.markCached(using: StoreCache(store: store, digester: digester, warn: { Console.warn($0) }))
         try? digester.flush()
         if json {

@@ -10,6 +10,9 @@ struct ExecutionOptions: ParsableArguments {
     @Option(help: "Stages run at once (default: the number of CPU cores).") var jobs: Int?
     @Option(help: "GPU ids to hand out, e.g. 0,1,2,3 (default: CUDA_VISIBLE_DEVICES, else all visible).") var gpus: String?
     @Flag(help: "Only print errors.") var quiet = false
+    @Option(name: .customLong("cells"),
+            help: "Only these cells of the table: row=ID, column=ID or AXIS=VALUE, comma-joined; repeat for more.")
+    var cells: [String] = []
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -25,7 +28,24 @@ struct ExecutionOptions: ParsableArguments {
         try ctx.recover(store)
         let (spec, table) = try ctx.resolveSpec(target)
         return RunFlow(context: ctx, store: store, spec: spec, table: table, profile: profile,
-                       jobs: jobCount, gpus: gpuList, quiet: quiet)
+                       jobs: jobCount, gpus: gpuList, quiet: quiet,
+                       target: try CellSelection.target(spec: spec, table: table, filters: cells))
+    }
+}
+
+/// Turns `--cells` filters into a planner target.
+enum CellSelection {
+    static func target(spec: Spec, table: String?, filters: [String]) throws -> Planner.Target {
+        guard !filters.isEmpty else { return table.map { .table($0) } ?? .all }
+        guard let table, let layout = spec.tables.first(where: { $0.id == table }) else {
+            throw CommandError.usage("--cells selects cells of a table: give a table id (tables: \(spec.tables.map(\.id).joined(separator: ", ")))")
+        }
+        do {
+            let filter = try CellFilter.parse(filters)
+            return .tableCells(table, try filter.select(try CellResolver(spec: spec).cells(of: layout), in: layout))
+        } catch let e as CellFilter.Failure {
+            throw CommandError.usage(e.description)
+        }
     }
 }
 

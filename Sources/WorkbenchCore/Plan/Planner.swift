@@ -10,6 +10,8 @@ package struct Planner {
         case all
         /// The instances behind one table's cells, and their upstream.
         case table(String)
+        /// Only the given cells (`row/column` keys) of a table.
+        case tableCells(String, Set<String>)
     }
 
     package var spec: Spec
@@ -47,19 +49,25 @@ package struct Planner {
                     _ = try instantiate(stage, cell: cell, state: &state, demandedBy: nil)
                 }
             }
-        case .table(let id):
+        case .table(let id), .tableCells(let id, _):
             guard let table = spec.tables.first(where: { $0.id == id }) else {
                 throw SpecError(file: spec.path, keyPath: "tables", message: "no table '\(id)' in this spec",
                                 hint: DidYouMean.hint(for: id, in: spec.tables.map(\.id)) ?? "tables: \(spec.tables.map(\.id).joined(separator: ", "))")
             }
             for cell in try CellResolver(spec: spec).cells(of: table) {
+                if case .tableCells(_, let keys) = target, !keys.contains("\(cell.rowID)/\(cell.columnID)") { continue }
                 guard let stage = spec.stages[cell.stage] else { continue }
                 guard let matrixCell = cells.first(where: { Matrix.matches($0, cell.coordinates) }) else { continue }
                 _ = try instantiate(stage, cell: matrixCell, state: &state, demandedBy: nil)
             }
         }
         return Plan(spec: spec.summary, profile: profile, workspace: workspace,
-                    table: { if case .table(let id) = target { return id } else { return nil } }(),
+                    table: {
+                        switch target {
+                        case .table(let id), .tableCells(let id, _): return id
+                        case .all: return nil
+                        }
+                    }(),
                     stages: state.order.map { state.byFingerprint[$0]! })
     }
 
