@@ -87,6 +87,31 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(bad.status == 64 && bad.stderr.contains("rows: llava-v1.6-8b, qwen2-vl-2b, llama-3.2-11b"))
     }
 
+    @Test func releasedCheckpointsReplaceTrainingWhereTheyExist() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        let r = try await ws.wb("plan", "table-2", "--released", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let stages = doc["stages"] as! [[String: Any]]
+        #expect(doc["profile"] as? String == "paper-released")
+        let names = stages.map { $0["name"] as! String }
+        // The released biomed models were trained on PMCRefined: those cells are evaluation only.
+        #expect(!names.contains { $0.hasPrefix("train@") && $0.contains("source=pmc-refined") })
+        #expect(!names.contains("synthesize@source=pmc-refined"))
+        let eval = stages.first { $0["name"] as? String == "evaluate@model=qwen2-vl-2b,source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours" }
+        #expect((eval?["command"] as? String)?.contains(" AdaptLLM/biomed-Qwen2-VL-2B-Instruct med qwen2_vl ") == true)
+        // PMCRaw has no released model: still trained, with the same fingerprint as in the paper profile.
+        let paper = try await ws.wb("plan", "table-2", "--json")
+        let paperStages = (try JSONSerialization.jsonObject(with: Data(paper.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
+        let name = "train@model=qwen2-vl-2b,source=pmc-raw,pipeline=single,ablation=ours,domain=biomed,data=ours"
+        #expect(stages.first { $0["name"] as? String == name }?["fingerprint"] as? String
+                == paperStages.first { $0["name"] as? String == name }?["fingerprint"] as? String)
+        #expect(stages.count < paperStages.count)
+        let smoke = try await ws.wb("plan", "smoke", "--released")
+        #expect(smoke.status == 64 && smoke.stderr.contains("no released variant of profile 'smoke'"))
+    }
+
     @Test func unsupportedRecipesSayWhy() async throws {
         let ws = try await workspace()
         defer { ws.cleanup() }

@@ -17,12 +17,15 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .customLong("cells"),
             help: "Only these cells of the table: row=ID, column=ID or AXIS=VALUE, comma-joined; repeat for more.")
     var cells: [String] = []
+    @Flag(help: "Plan with the spec's PROFILE-released profile: released checkpoints are evaluated instead of trained.")
+    var released = false
 
     func run() async throws {
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
         let (spec, table) = try ctx.resolveSpec(target)
         let digester = FileDigester(store: store)
+        let profile = try ProfileChoice.resolve(spec: spec, profile: self.profile, released: released)
         var plan = try ctx.planner(spec, profile: profile, digester: digester)
             .plan(try CellSelection.target(spec: spec, table: table, filters: cells))
         try plan.markCached(using: StoreCache(store: store, digester: digester, warn: { Console.warn($0) }))

@@ -15,6 +15,7 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "Profile whose results to show (default: the spec's first).") var profile: String?
     @Option(help: "Formats, comma-separated: md, csv.") var format = "md"
     @Option(help: "Write files here instead of printing.") var out: String?
+    @Flag(help: "Show the results of the spec's PROFILE-released profile (released checkpoints).") var released = false
 
     static func parseFormats(_ text: String) throws -> [ReportFormat] {
         try text.split(separator: ",").map { raw in
@@ -31,6 +32,7 @@ struct ReportCommand: AsyncParsableCommand {
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
         let (spec, table) = try ctx.resolveSpec(target)
+        let profile = try ProfileChoice.resolve(spec: spec, profile: self.profile, released: released)
         let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: profile).build(only: table)
         if tables.isEmpty { throw CommandError.usage("spec \(spec.path) declares no tables") }
         if let out {

@@ -13,6 +13,8 @@ struct ExecutionOptions: ParsableArguments {
     @Option(name: .customLong("cells"),
             help: "Only these cells of the table: row=ID, column=ID or AXIS=VALUE, comma-joined; repeat for more.")
     var cells: [String] = []
+    @Flag(help: "Evaluate the authors' released checkpoints where the spec says there are some (its PROFILE-released profile) instead of training.")
+    var released = false
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -27,9 +29,23 @@ struct ExecutionOptions: ParsableArguments {
         let store = try ctx.openStore()
         try ctx.recover(store)
         let (spec, table) = try ctx.resolveSpec(target)
+        let profile = try ProfileChoice.resolve(spec: spec, profile: self.profile, released: released)
         return RunFlow(context: ctx, store: store, spec: spec, table: table, profile: profile,
                        jobs: jobCount, gpus: gpuList, quiet: quiet,
                        target: try CellSelection.target(spec: spec, table: table, filters: cells))
+    }
+}
+
+/// `--profile` and `--released`: the released variant of a profile is the spec's `PROFILE-released`.
+enum ProfileChoice {
+    static func resolve(spec: Spec, profile: String?, released: Bool) throws -> String? {
+        guard released else { return profile }
+        let base = profile ?? spec.profiles.first ?? "default"
+        let variant = base + "-released"
+        guard spec.profiles.contains(variant) else {
+            throw CommandError.usage("\(spec.path) has no released variant of profile '\(base)' (profiles: \(spec.profiles.joined(separator: ", "))): --released needs a '\(variant)' profile")
+        }
+        return variant
     }
 }
 
@@ -83,7 +99,7 @@ struct ReproduceCommand: AsyncParsableCommand {
         let (ctx, store, spec, table) = (flow.context, flow.store, flow.spec, flow.table)
         let dir = out.map { $0.hasPrefix("/") ? $0 : ctx.workspace + "/" + $0 } ?? ctx.stateDirectory + "/reports"
         func report() throws -> [String] {
-            let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: execution.profile).build(only: table)
+            let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: flow.profile).build(only: table)
             for t in tables { print(ReportFormat.md.render(t)) }
             return try ReportFlow.write(tables, formats: formats, to: dir)
         }
