@@ -12,7 +12,7 @@ struct WorkbenchCommand: AsyncParsableCommand {
             A spec (experiments/**/*.yaml) declares a matrix, stage templates and table layouts. \
             'plan' shows the DAG, 'run' executes it and records everything in \
             .workbench/workbench.sqlite, 'report' renders the tables, 'reproduce' does all three.
-            Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid spec, 69 backend unavailable, \
+            Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid spec or input file, 69 backend unavailable, \
             70 internal error, 74 I/O error, 130 interrupted.
             """,
         version: version,
