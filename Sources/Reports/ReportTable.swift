@@ -5,15 +5,20 @@ package struct ReproducedValue: Sendable, Hashable {
     package var value: Double
     package var runID: String?
     package var attemptID: String?
-    /// Per-example scores behind the value, on the cell's scale, when the metric came from a
-    /// recorded evaluation: they give the cell its bootstrap interval.
-    package var examples: [Double]?
+    /// Per-example scores behind the value, on the cell's scale, when the metric came from
+    /// recorded evaluations: one column for a task metric, several for a domain average (the
+    /// value is the plain mean of the columns' means). They give the cell its bootstrap interval.
+    package var exampleColumns: [[Double]]?
 
     package init(value: Double, runID: String? = nil, attemptID: String? = nil, examples: [Double]? = nil) {
+        self.init(value: value, runID: runID, attemptID: attemptID, exampleColumns: examples.map { [$0] })
+    }
+
+    package init(value: Double, runID: String? = nil, attemptID: String? = nil, exampleColumns: [[Double]]?) {
         self.value = value
         self.runID = runID
         self.attemptID = attemptID
-        self.examples = examples
+        self.exampleColumns = exampleColumns
     }
 }
 
@@ -92,7 +97,7 @@ package enum TableBuilder {
             return o
         }
         func reported(_ ci: ConfidenceInterval?) -> ConfidenceInterval? { ci.map { var c = $0; c.seed = bootstrap.seed; return c } }
-        var examples: [String: [Double]] = [:]
+        var examples: [String: [[[Double]]]] = [:]   // column -> parts -> columns of examples
         var rows: [ReportRow] = []
         for row in layout.rows {
             var cells: [String: ReportCell] = [:]
@@ -104,9 +109,9 @@ package enum TableBuilder {
                                       paper: layout.reference?.values[row.id]?[column.id], ours: v?.value,
                                       state: row.referenceOnly ? .referenceOnly : v == nil ? .pending : .reproduced,
                                       derived: false, runID: v?.runID)
-                if let e = v?.examples, !e.isEmpty {
-                    examples[column.id] = e
-                    cell.interval = reported(Bootstrap.interval(columns: [e], options: options(key)))
+                if let columns = v?.exampleColumns, !columns.isEmpty, columns.allSatisfy({ !$0.isEmpty }) {
+                    examples[column.id] = [columns]
+                    cell.interval = reported(Bootstrap.interval(parts: [columns], options: options(key)))
                 }
                 cells[column.id] = cell
             }
@@ -127,9 +132,10 @@ package enum TableBuilder {
                                       derived: true, runID: nil)
                 cell.paperComputed = paperComputed
                 let partExamples = ids.compactMap { examples[$0] }
-                if ours != nil, partExamples.count == ids.count {
-                    examples[column.id] = partExamples.count == 1 ? partExamples[0] : nil
-                    cell.interval = reported(Bootstrap.interval(columns: partExamples, options: options("\(row.id)/\(column.id)")))
+                if ours != nil, partExamples.count == ids.count, partExamples.allSatisfy({ $0.count == 1 }) {
+                    let parts = partExamples.map { $0[0] }
+                    examples[column.id] = parts.count == 1 ? parts : nil
+                    cell.interval = reported(Bootstrap.interval(parts: parts, options: options("\(row.id)/\(column.id)")))
                 }
                 cells[column.id] = cell
             }

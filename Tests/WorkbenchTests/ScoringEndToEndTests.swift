@@ -111,6 +111,50 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         #expect(items.count == 1 && items[0]["stage"] as? String == "eval" && items[0]["task"] as? String == "Food101")
     }
 
+    @Test func aStageEmitsTheDomainAverageWithAnInterval() async throws {
+        let ws = try await Workspace()
+        defer { ws.cleanup() }
+        try ws.write("experiments/avg.yaml", """
+            spec_version: 1
+            version: 1
+            title: domain average
+            matrix: {}
+            stages:
+              eval:
+                outputs: { food: Food101.jsonl, recipes: Recipe1M.jsonl }
+                command: >-
+                  for i in 0 1 2 3 4 5 6 7; do
+                  echo "{\\"syn_id\\": $i, \\"label\\": \\"pho\\", \\"pred\\": \\"($((i % 2 * 75)))\\"}"; done > ${outputs.food}
+                  && for i in 0 1 2 3; do
+                  echo "{\\"syn_id\\": $i, \\"label\\": \\"add salt. stir well\\", \\"pred\\": \\"add salt$i. stir\\"}"; done > ${outputs.recipes}
+                  && "$WORKBENCH" score --record --task Food101 --predictions ${outputs.food}
+                  && "$WORKBENCH" score --record --task Recipe1M --predictions ${outputs.recipes}
+                  && "$WORKBENCH" score --record --domain-average-of Food101 Recipe1M
+            tables:
+              - id: avg
+                title: Average
+                stage: eval
+                rows: [ { id: all, label: All } ]
+                columns:
+                  - { id: acc, label: Food101, metric: score/Food101/acc }
+                  - { id: rl, label: Recipe1M, metric: score/Recipe1M/rl }
+                  - { id: avg, label: Average, metric: score/domain-average }
+                  - { id: mean, label: Mean, mean: [acc, rl] }
+            """)
+        try await ws.commitAll()
+        let r = try await ws.wb("reproduce", "avg", "--format", "csv")
+        #expect(r.status == 0, "\(r.stderr)")
+        let csv = try ws.read(".workbench/reports/avg.csv").split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = csv[0]
+        func cell(_ id: String, _ field: String) -> String { csv.first { $0[3] == id }![header.firstIndex(of: field)!] }
+        // The stage's domain average is the plain mean of its columns, like the table's own mean.
+        #expect(abs(Double(cell("avg", "ours"))! - Double(cell("mean", "ours"))!) < 1e-9)
+        #expect(!cell("avg", "ci_low").isEmpty && !cell("avg", "ci_high").isEmpty)
+        #expect(Double(cell("avg", "ci_low"))! <= Double(cell("avg", "ours"))! && Double(cell("avg", "ours"))! <= Double(cell("avg", "ci_high"))!)
+        let outside = try await ws.sh("\(workbenchBinary) score --domain-average-of Food101 2>&1; echo rc=$?")
+        #expect(outside.contains("works inside a workbench stage") && outside.contains("rc=64"))
+    }
+
     @Test func domainAveragesOverAllFoodTasks() async throws {
         let ws = try await Workspace(git: false)
         defer { ws.cleanup() }

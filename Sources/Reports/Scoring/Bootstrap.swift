@@ -61,18 +61,28 @@ package struct SplitMix64 {
 package enum Bootstrap {
     /// The interval of `mean(column means)`; nil when a column is empty or there are no columns.
     package static func interval(columns: [[Double]], options: BootstrapOptions = .init()) -> ConfidenceInterval? {
-        guard !columns.isEmpty, columns.allSatisfy({ !$0.isEmpty }), options.resamples > 0 else { return nil }
+        interval(parts: columns.map { [$0] }, options: options)
+    }
+
+    /// The interval of a mean of parts, each the mean of its columns' means (a table's mean over
+    /// a task metric and a domain average, say); every column is resampled independently.
+    package static func interval(parts: [[[Double]]], options: BootstrapOptions = .init()) -> ConfidenceInterval? {
+        guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { !$0.isEmpty } }), options.resamples > 0 else { return nil }
         var rng = SplitMix64(seed: options.seed)
         var replicates = [Double](repeating: 0, count: options.resamples)
         for r in 0..<options.resamples {
             var total = 0.0
-            for column in columns {
-                var sum = 0.0
-                let n = column.count
-                for _ in 0..<n { sum += column[rng.below(n)] }
-                total += sum / Double(n)
+            for columns in parts {
+                var partTotal = 0.0
+                for column in columns {
+                    var sum = 0.0
+                    let n = column.count
+                    for _ in 0..<n { sum += column[rng.below(n)] }
+                    partTotal += sum / Double(n)
+                }
+                total += partTotal / Double(columns.count)
             }
-            replicates[r] = total / Double(columns.count)
+            replicates[r] = total / Double(parts.count)
         }
         replicates.sort()
         let alpha = (1 - options.level) / 2

@@ -70,17 +70,26 @@ struct ReportFlow {
             var evaluationsOf: [Int64: [EvaluationSummary]] = [:]
             for cell in cells {
                 guard let fp = fingerprintOf[cell.instanceName], let m = recorded[fp]?[cell.metric] else { continue }
-                var examples: [Double]?
-                // score/TASK/KEY metrics come from a recorded evaluation: its per-example scores give the interval.
+                var columns: [[Double]]?
+                // score/... metrics come from recorded evaluations: their per-example scores give the interval
+                // (score/TASK/KEY: that column; score/domain-average: every column of the attempt's tasks).
                 let parts = cell.metric.split(separator: "/", maxSplits: 2).map(String.init)
-                if parts.count == 3, parts[0] == "score" {
+                if parts.first == "score", parts.count == 3 || cell.metric == "score/domain-average" {
                     if evaluationsOf[m.attemptID] == nil { evaluationsOf[m.attemptID] = try store.evaluations(attemptIDs: [m.attemptID])[m.attemptID] ?? [] }
-                    if let e = evaluationsOf[m.attemptID]?.first(where: { $0.task == parts[1] }) {
-                        examples = try store.exampleValues(evaluationID: e.id, metric: parts[2]).map { $0 * cell.scale }
+                    let evaluations = evaluationsOf[m.attemptID] ?? []   // newest first
+                    if parts.count == 3, let e = evaluations.first(where: { $0.task == parts[1] }) {
+                        columns = [try store.exampleValues(evaluationID: e.id, metric: parts[2]).map { $0 * cell.scale }]
+                    } else if cell.metric == "score/domain-average" {
+                        var seen = Set<String>()
+                        var found: [[Double]] = []
+                        for e in evaluations where seen.insert(e.task).inserted {
+                            for s in e.scores { found.append(try store.exampleValues(evaluationID: e.id, metric: s.key).map { $0 * cell.scale }) }
+                        }
+                        columns = found.isEmpty ? nil : found
                     }
                 }
                 values["\(cell.rowID)/\(cell.columnID)"] = ReproducedValue(value: m.value * cell.scale, runID: m.runID,
-                                                                          attemptID: String(m.attemptID), examples: examples)
+                                                                          attemptID: String(m.attemptID), exampleColumns: columns)
             }
             out.append(TableBuilder.build(layout: layout, spec: spec.summary, paper: spec.paper, profile: planner.profile,
                                           values: values))
