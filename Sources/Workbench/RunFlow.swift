@@ -28,6 +28,8 @@ struct RunFlow {
         var plan = try context.planner(spec, profile: profile, digester: digester).plan(target)
         let cache = StoreCache(store: store, digester: digester, warn: { Console.warn($0) })
         try plan.markCached(using: cache)
+        let unmet = RequirementCheck.unmet(plan, spec: spec)
+        if !unmet.isEmpty { throw SpecErrors(unmet) }
         let gpuList = gpus ?? GPUDiscovery.available()
         try Scheduler.check(plan, gpus: gpuList)
 

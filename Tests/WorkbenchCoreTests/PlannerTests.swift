@@ -312,4 +312,17 @@ import Testing
         let p = try plan(text, target: .all)
         #expect(p.stages.map(\.name) == ["synthesize@source=x", "train@source=x"])
     }
+
+    @Test func requirementsNameTheEmptyAttribute() throws {
+        let text = minimalSpec.replacingOccurrences(of: "model: [a, b]", with: "model: { a: { revision: \"abc\" }, b: { revision: \"\" } }")
+            .replacingOccurrences(of: "title: t\n", with: "title: t\nrequire: [{ attribute: revision, hint: pin it }]\n")
+        let spec = try load(text)
+        let p = try plan(text, target: .all)
+        let unmet = RequirementCheck.unmet(p, spec: spec)
+        #expect(unmet.count == 1)
+        #expect(unmet.first?.keyPath == "axes.model.b.revision")
+        #expect(unmet.first?.location?.line == 6)
+        let bad = text.replacingOccurrences(of: "attribute: revision,", with: "attribute: revision, profiles: [gpu],")
+        #expect(loadError(bad)?.message == "unknown profile 'gpu' (profiles: default)")
+    }
 }

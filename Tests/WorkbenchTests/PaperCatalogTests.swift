@@ -112,6 +112,23 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(smoke.status == 64 && smoke.stderr.contains("no released variant of profile 'smoke'"))
     }
 
+    @Test func emptyRevisionsAreRefusedForThePaperProfile() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        let cells = ["--cells", "row=qwen2-vl-2b,column=pmc-refined-single-ours"]
+        let plan = try await ws.wbArgs(["plan", "table-4"] + cells)
+        #expect(plan.status == 0 && plan.stdout.contains("not runnable yet: 2 required value(s) are empty"))
+        let run = try await ws.wbArgs(["run", "table-4"] + cells)
+        #expect(run.status == 65)
+        #expect(run.stderr.contains("experiments/adamllm/catalog/models.yaml:34:17: axes.model.qwen2-vl-2b.revision: empty, but profile 'paper' needs it filled in"), "\(run.stderr)")
+        #expect(run.stderr.contains("hint: write the hub commit"))
+        #expect(!ws.exists(".workbench/runs"), "nothing starts")
+        // Filled in, the same selection passes the check (and would run on a GPU node).
+        try await ws.sh("sed -i 's/^      revision: \"\"/      revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml")
+        let pinned = try await ws.wbArgs(["plan", "table-4"] + cells)
+        #expect(pinned.status == 0 && !pinned.stdout.contains("not runnable yet"), "\(pinned.stdout)")
+    }
+
     @Test func unsupportedRecipesSayWhy() async throws {
         let ws = try await workspace()
         defer { ws.cleanup() }

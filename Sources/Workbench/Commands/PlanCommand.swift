@@ -39,6 +39,12 @@ struct PlanCommand: AsyncParsableCommand {
             return
         }
         print(PlanText.render(plan, workspace: ctx.workspace))
+        let unmet = RequirementCheck.unmet(plan, spec: spec)
+        if !unmet.isEmpty {
+            print("not runnable yet: \(unmet.count) required value(s) are empty (run refuses until they are filled in):")
+            for e in unmet.prefix(12) { print("  \(e.description.split(separator: "\n").first ?? "")") }
+            if unmet.count > 12 { print("  ... and \(unmet.count - 12) more") }
+        }
     }
 }
 

@@ -36,6 +36,8 @@ package struct Spec: Sendable {
     package var gitBlobID: String
     /// Included catalogs (paths as given).
     package var includedFiles: [String]
+    /// Attributes that must not be empty for the axis values a run of the listed profiles uses.
+    package var requirements: [Requirement] = []
 
     /// The default profile.
     package var defaultProfile: String { profiles.first ?? "default" }
@@ -62,6 +64,22 @@ package struct Axis: Sendable, Hashable {
 package struct AxisValue: Sendable, Hashable {
     package var name: String
     package var attributes: [String: String]
+    /// Where each attribute's value is written (for errors about it).
+    package var attributeLocations: [String: SourceLocation] = [:]
+
+    package init(name: String, attributes: [String: String], attributeLocations: [String: SourceLocation] = [:]) {
+        self.name = name
+        self.attributes = attributes
+        self.attributeLocations = attributeLocations
+    }
+}
+
+/// `require:` an axis attribute that must be filled in before some profiles run (a catalog
+/// entry's pinned revision, say).
+package struct Requirement: Sendable, Hashable {
+    package var attribute: String
+    package var profiles: [String]
+    package var hint: String?
 }
 
 /// An `include`/`exclude` entry: axis coordinates plus extra variables (include only).

@@ -16,7 +16,7 @@ package struct SpecLoader: Sendable {
     }
 
     static let topKeys = ["spec_version", "version", "title", "paper", "include", "profiles", "matrix",
-                          "stages", "tables", "code", "vars", "env"]
+                          "stages", "tables", "code", "vars", "env", "require"]
     static let catalogKeys = ["catalog_version", "title", "include", "axes", "stages", "code", "vars"]
 
     /// Loads and validates `path`.
@@ -69,6 +69,17 @@ package struct SpecLoader: Sendable {
         if let v = top["vars"] { try parseVars(v, prefix: "", into: &spec.vars) }
         if let c = top["code"] { try parseCode(c, into: &spec.code) }
         if let env = top["env"] { for (k, v) in try env.mapping() { spec.env[k] = try v.string() } }
+        if let req = top["require"] {
+            for item in try req.sequence() {
+                let e = try item.entries(allowed: ["attribute", "profiles", "hint"], what: "a requirement")
+                guard let a = e["attribute"] else { throw item.error("a requirement needs an 'attribute'") }
+                let profiles = try e["profiles"]?.stringList() ?? spec.profiles
+                for p in profiles where !spec.profiles.contains(p) {
+                    throw (e["profiles"] ?? item).error("unknown profile '\(p)' (profiles: \(spec.profiles.joined(separator: ", ")))")
+                }
+                spec.requirements.append(Requirement(attribute: try a.string(), profiles: profiles, hint: try e["hint"]?.string()))
+            }
+        }
         guard let matrix = top["matrix"] else {
             throw root.error("missing key 'matrix'", hint: "a spec with no axes can write 'matrix: {}'")
         }
@@ -185,8 +196,14 @@ package struct SpecLoader: Sendable {
             var out: [AxisValue] = []
             for (name, attrs) in try node.mapping() {
                 var attributes: [String: String] = [:]
-                if !attrs.isNull { for (k, v) in try attrs.mapping() { attributes[k] = try v.string() } }
-                out.append(AxisValue(name: name, attributes: attributes))
+                var locations: [String: SourceLocation] = [:]
+                if !attrs.isNull {
+                    for (k, v) in try attrs.mapping() {
+                        attributes[k] = try v.string()
+                        locations[k] = v.location
+                    }
+                }
+                out.append(AxisValue(name: name, attributes: attributes, attributeLocations: locations))
             }
             return out
         }
