@@ -70,6 +70,11 @@ package enum Evaluations {
 }
 
 extension Store {
+    /// Appends one event to the hash-chained log (e.g. `code-checkout` for a pinned repository).
+    package func appendEvent(runID: String?, kind: String, subject: String?, payload: String, at date: Date = Date()) throws {
+        try write { db in try EventLog.append(db, runID: runID, events: [(kind, subject, payload)], at: date) }
+    }
+
     /// Records an evaluation made outside any run (`workbench ingest --predictions`).
     package func recordEvaluation(_ record: EvaluationRecord, at date: Date = Date()) throws -> Int64 {
         try write { db in try Evaluations.insert(db, record, attemptID: nil, runID: nil, at: date) }

@@ -83,6 +83,8 @@ enum ErrorPresenter {
             return emit(e.description, hint: e.hint, code: code)
         case let e as SchedulerError:
             return emit(e.description, hint: e.hint, code: 65)
+        case let e as CodeCheckout.Failure:
+            return emit(e.description, hint: e.hint, code: 69)
         default:
             let code = WorkbenchCommand.exitCode(for: error).rawValue
             if code == 0 || WorkbenchCommand.exitCode(for: error) == .validationFailure {

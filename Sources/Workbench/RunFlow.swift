@@ -30,6 +30,18 @@ struct RunFlow {
         try plan.markCached(using: cache)
         let unmet = RequirementCheck.unmet(plan, spec: spec)
         if !unmet.isEmpty { throw SpecErrors(unmet) }
+        // Pinned upstream code the stages to run use: cloned with libgit2 at its commit.
+        var checkouts: [(ref: CodeRef, path: String, cloned: Bool)] = []
+        var names: [String] = []
+        for stage in plan.stages where stage.status == .run {
+            for name in spec.stages[stage.stage]?.code ?? [] where !names.contains(name) { names.append(name) }
+        }
+        for name in names {
+            guard let ref = spec.code[name] else { continue }
+            let (path, cloned) = try CodeCheckout.ensure(ref, workspace: context.workspace)
+            if cloned && !quiet { Console.note("code: cloned \(ref.url) at \(ref.commit.prefix(12)) into \(context.relative(path))") }
+            checkouts.append((ref, path, cloned))
+        }
         let gpuList = gpus ?? GPUDiscovery.available()
         try Scheduler.check(plan, gpus: gpuList)
 
@@ -52,6 +64,10 @@ struct RunFlow {
         try recorder.beginRun(RunStart(runID: runID, spec: spec.summary, profile: plan.profile, table: table,
                                        commandLine: commandLine, runner: "local", host: context.host,
                                        pid: getpid(), code: code, environment: environment, plan: plan))
+        for c in checkouts {
+            try store.appendEvent(runID: runID, kind: "code-checkout", subject: c.ref.name,
+                                  payload: "url=\(Redaction.stripCredentials(fromURL: c.ref.url)) commit=\(c.ref.commit) path=\(context.relative(c.path)) cloned=\(c.cloned)")
+        }
         let summary = plan.summary
         if !quiet {
             Console.note("run \(runID): \(summary.total) stage(s), \(summary.cached) cached, \(summary.toRun) to run (profile \(plan.profile))")

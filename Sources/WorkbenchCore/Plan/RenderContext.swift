@@ -84,6 +84,10 @@ struct RenderContext {
             return (q(symbolic ? "$OUTDIR" : outdir ?? "$OUTDIR"), nil)
         case "workspace":
             return (q(symbolic ? "$WORKSPACE" : planner.workspace), nil)
+        case "code":
+            guard path.count == 2, let ref = planner.spec.code[path[1]] else { throw fail(field, "undefined reference \(shown)") }
+            let rel = CodeCheckoutPath.relative(ref)
+            return (q((symbolic ? "$WORKSPACE" : planner.workspace) + "/" + rel), nil)
         case "profile":
             return (q(planner.profile), nil)
         case "stage":

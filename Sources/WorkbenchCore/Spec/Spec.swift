@@ -74,6 +74,13 @@ package struct AxisValue: Sendable, Hashable {
     }
 }
 
+/// Where a pinned repository is checked out in a workspace (`${code.NAME}`).
+package enum CodeCheckoutPath {
+    package static func relative(_ ref: CodeRef) -> String {
+        ".workbench/cache/code/\(ref.name)-\(ref.commit.prefix(12))"
+    }
+}
+
 /// `require:` an axis attribute that must be filled in before some profiles run (a catalog
 /// entry's pinned revision, say).
 package struct Requirement: Sendable, Hashable {

@@ -103,6 +103,15 @@ struct SpecValidator {
             }
         case "stages":
             try checkStageRef(ref, shown: shown, in: stage, field: field)
+        case "code":
+            guard ref.count == 2, spec.code[ref[1]] != nil else {
+                throw fail(stage, field, "undefined reference \(shown): no pinned code repository '\(ref.dropFirst().joined(separator: "."))'",
+                           hint: DidYouMean.hint(for: ref.count > 1 ? ref[1] : "", in: spec.code.keys) ?? "declare it under 'code:' with its url and commit")
+            }
+            guard stage.code.contains(ref[1]) else {
+                throw fail(stage, field, "\(shown) is used but stage '\(stage.name)' does not list '\(ref[1])' under 'code:'",
+                           hint: "add code: [\(ref[1])] to the stage, so the commit enters its fingerprint")
+            }
         case "vars":
             let name = ref.dropFirst().joined(separator: ".")
             guard spec.vars[name] != nil else {

@@ -2,7 +2,7 @@ import Foundation
 
 /// A string with `${namespace.path}` references; `$${` is a literal `${`.
 ///
-/// Known namespaces: `matrix`, `params`, `inputs`, `outputs`, `stages`, `vars`, and the single
+/// Known namespaces: `matrix`, `params`, `inputs`, `outputs`, `stages`, `vars`, `code`, and the single
 /// names `outdir`, `workspace`, `profile`, `stage`. Shell variables must be written `$VAR` or
 /// `$${VAR}` so that a typo in a reference is an error, never a silent empty string.
 package struct Template: Sendable, Hashable {
@@ -11,7 +11,7 @@ package struct Template: Sendable, Hashable {
         case reference([String])
     }
 
-    package static let namespaces = ["matrix", "params", "inputs", "outputs", "stages", "vars"]
+    package static let namespaces = ["matrix", "params", "inputs", "outputs", "stages", "vars", "code"]
     package static let singles = ["outdir", "workspace", "profile", "stage"]
 
     package var parts: [Part]
