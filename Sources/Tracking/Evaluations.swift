@@ -70,6 +70,14 @@ package enum Evaluations {
 }
 
 extension Store {
+    /// Events of one run and kind, oldest first.
+    package func events(runID: String, kind: String) throws -> [(subject: String?, payload: String)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT subject, payload FROM events WHERE run_id = ? AND kind = ? ORDER BY id",
+                             arguments: [runID, kind]).map { (subject: $0[0], payload: $0[1]) }
+        }
+    }
+
     /// Appends one event to the hash-chained log (e.g. `code-checkout` for a pinned repository).
     package func appendEvent(runID: String?, kind: String, subject: String?, payload: String, at date: Date = Date()) throws {
         try write { db in try EventLog.append(db, runID: runID, events: [(kind, subject, payload)], at: date) }

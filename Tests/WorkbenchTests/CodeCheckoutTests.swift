@@ -49,6 +49,8 @@ import Testing
         #expect(head == first)
         let events = try await ws.sh("sqlite3 .workbench/workbench.sqlite \"SELECT payload FROM events WHERE kind = 'code-checkout'\"")
         #expect(events.contains("commit=\(first)") && events.contains("cloned=true"))
+        let show = try await ws.wb("show", "latest")
+        #expect(show.stdout.contains("upstream  up: url=\(url) commit=\(first)"), "\(show.stdout)")
         try ws.write("experiments/pinned.yaml", spec(url: url, commit: first).replacingOccurrences(of: "version: 1\ntitle", with: "version: 2\ntitle"))
         let again = try await ws.wb("run", "pinned")
         #expect(again.status == 0 && !again.stderr.contains("code: cloned"), "the checkout is reused")

@@ -109,6 +109,8 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         let list = try await ws.wb("evaluations", "--run", "latest", "--json")
         let items = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as! [String: Any])["evaluations"] as! [[String: Any]]
         #expect(items.count == 1 && items[0]["stage"] as? String == "eval" && items[0]["task"] as? String == "Food101")
+        let show = try await ws.wb("show", "latest")
+        #expect(show.stdout.contains("evaluations (1, per-example scores stored") && show.stdout.contains("Food101     n=10  acc 50.00  [unchecked]  eval"), "\(show.stdout)")
     }
 
     @Test func aStageEmitsTheDomainAverageWithAnInterval() async throws {

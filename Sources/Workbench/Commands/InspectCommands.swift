@@ -47,12 +47,24 @@ struct ShowCommand: AsyncParsableCommand {
     func run() async throws {
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
-        let detail = try store.runDetail(try store.resolveRun(run))
+        let runID = try store.resolveRun(run)
+        let detail = try store.runDetail(runID)
         if json {
             print(try JSONText.encode(detail))
             return
         }
-        print(RunText.render(detail, showDiff: diff))
+        var text = RunText.render(detail, showDiff: diff)
+        let evaluations = try store.evaluations(runID: runID)
+        if !evaluations.isEmpty {
+            text += "\nevaluations (\(evaluations.count), per-example scores stored; intervals: workbench evaluations --run \(runID)):\n"
+            for e in evaluations.reversed() {
+                let scores = e.scores.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: "; ")
+                text += "  #\(e.id) \(e.task.padding(11)) n=\(e.testNum)  \(scores)  [\(e.agreement)]  \(e.stage ?? "")\n"
+            }
+        }
+        let checkouts = try store.events(runID: runID, kind: "code-checkout")
+        for c in checkouts { text += "  upstream  \(c.subject ?? ""): \(c.payload)\n" }
+        print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
     }
 }
 
