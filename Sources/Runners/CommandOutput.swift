@@ -38,7 +38,7 @@ package struct StageLocks: Sendable {
 
     /// Waits (polling, without holding a thread) until the lock on `directory` is ours.
     package func acquire(_ directory: String) async -> Int32? {
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try? Directories.make(directory)
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {

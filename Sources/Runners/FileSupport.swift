@@ -14,6 +14,15 @@ package enum AtomicFile {
     }
 }
 
+/// `mkdir -p` that tries the leaf first: parents almost always exist, and Foundation's
+/// `createDirectory(withIntermediateDirectories:)` stats every component on each call.
+package enum Directories {
+    package static func make(_ path: String) throws {
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+}
+
 /// The last lines of a log file, reading at most 16 KiB from its end.
 package enum LogTail {
     package static func read(_ path: String, maxLines: Int) -> String? {

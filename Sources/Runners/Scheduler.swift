@@ -275,15 +275,6 @@ package struct Scheduler: Sendable {
     }
 }
 
-/// `mkdir -p` that tries the leaf first: parents almost always exist, and Foundation's
-/// `createDirectory(withIntermediateDirectories:)` stats every component on each call.
-enum Directories {
-    static func make(_ path: String) throws {
-        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-}
-
 /// The process id reported by an executor's start callback.
 final class PIDBox: @unchecked Sendable {
     private let lock = NSLock()

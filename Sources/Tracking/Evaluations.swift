@@ -89,7 +89,8 @@ extension Store {
     }
 
     /// Evaluations, newest first; only those of one run when `runID` is given.
-    package func evaluations(runID: String? = nil, task: String? = nil, limit: Int = 200) throws -> [EvaluationSummary] {
+    package func evaluations(runID: String? = nil, task: String? = nil, attemptIDs: [Int64]? = nil,
+                             limit: Int = 200) throws -> [EvaluationSummary] {
         try read { db in
             var sql = """
                 SELECT e.id, a.run_id, si.name, e.attempt_id, e.task, e.label, e.predictions_path, e.predictions_sha256,
@@ -102,6 +103,10 @@ extension Store {
             var args: [DatabaseValueConvertible?] = []
             if let runID { sql += " AND a.run_id = ?"; args.append(runID) }
             if let task { sql += " AND e.task = ?"; args.append(task) }
+            if let attemptIDs {
+                sql += " AND e.attempt_id IN (\(attemptIDs.isEmpty ? "NULL" : Array(repeating: "?", count: attemptIDs.count).joined(separator: ",")))"
+                args += attemptIDs.map { $0 as DatabaseValueConvertible? }
+            }
             sql += " ORDER BY e.id DESC LIMIT ?"
             args.append(limit)
             let decoder = JSONDecoder()
@@ -140,8 +145,8 @@ extension Store {
     package func evaluations(attemptIDs: [Int64]) throws -> [Int64: [EvaluationSummary]] {
         guard !attemptIDs.isEmpty else { return [:] }
         var out: [Int64: [EvaluationSummary]] = [:]
-        for e in try evaluations(limit: 1_000_000) where e.attemptID.map(attemptIDs.contains) == true {
-            out[e.attemptID!, default: []].append(e)
+        for chunk in attemptIDs.chunked(500) {
+            for e in try evaluations(attemptIDs: Array(chunk), limit: Int(Int32.max)) { out[e.attemptID!, default: []].append(e) }
         }
         return out
     }

@@ -18,9 +18,19 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             let got = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
             #expect(Set(got.keys) == Set(expected.keys))
             for (k, v) in expected { #expect(abs((got[k] as! NSNumber).doubleValue - (v as! NSNumber).doubleValue) < 1e-9, "\(task) \(k)") }
-            let lines = try ws.read("\(task).per.jsonl").split(separator: "\n")
-            let want = try String(contentsOfFile: "\(parity)/\(task)/expected_per_example.jsonl", encoding: .utf8).split(separator: "\n")
-            #expect(lines.count == want.count)
+            // Every per-example row, matched by syn_id, equals the upstream one (numbers within 1e-9).
+            func rows(_ text: String) throws -> [String: NSDictionary] {
+                var out: [String: NSDictionary] = [:]
+                for line in text.split(separator: "\n") {
+                    let row = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! NSDictionary
+                    out["\(row["syn_id"]!)"] = row
+                }
+                return out
+            }
+            let got2 = try rows(try ws.read("\(task).per.jsonl"))
+            let want = try rows(try String(contentsOfFile: "\(parity)/\(task)/expected_per_example.jsonl", encoding: .utf8))
+            #expect(got2.count == want.count && Set(got2.keys) == Set(want.keys))
+            for (id, row) in want { #expect(got2[id] == row, "\(task) syn_id \(id): \(got2[id] ?? [:]) != \(row)") }
         }
         let withCI = try await ws.wb("score", "--task", "PMC_VQA", "--predictions", "\(parity)/PMC_VQA/predictions.jsonl", "--json")
         let doc = try JSONSerialization.jsonObject(with: Data(withCI.stdout.utf8)) as! [String: Any]
@@ -73,8 +83,8 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         #expect(acc["value"] as! Double == 52.5 && (interval["low"] as! Double) < 52.5 && (interval["high"] as! Double) > 52.5)
         #expect(items[1]["label"] as? String == "AdaMLLM-test")
         // Recorded scores cannot be edited.
-        let edit = try? await ws.sh("sqlite3 .workbench/workbench.sqlite \"UPDATE example_scores SET value = 0\" 2>&1")
-        #expect(edit == nil, "an UPDATE of example_scores must be refused")
+        let edit = try await ws.sh("sqlite3 .workbench/workbench.sqlite \"UPDATE example_scores SET value = 0\" 2>&1; echo rc=$?")
+        #expect(edit.contains("example scores are append-only") && !edit.contains("rc=0"), "an UPDATE of example_scores must be refused: \(edit)")
     }
 
     @Test func aStageRecordsItsEvaluationAndTheReportShowsIntervals() async throws {

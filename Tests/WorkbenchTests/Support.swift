@@ -63,7 +63,7 @@ struct Workspace {
         try await wbArgs(args)
     }
 
-    func wbArgs(_ args: [String], timeout: Duration = .seconds(120)) async throws -> CommandResult {
+    func wbArgs(_ args: [String]) async throws -> CommandResult {
         let r = try await Subprocess.run(.path(FilePath(workbenchBinary)), arguments: Arguments(args),
                                          workingDirectory: FilePath(path), output: .string(limit: 1 << 24),
                                          error: .string(limit: 1 << 24))

@@ -51,16 +51,14 @@ def test_scorer_quirks():
     assert agg["open_recall"] == 1.0 and agg["closed_acc"] == 0.0 and agg["n_mc"] == 0
 
 
-# The project's shared folder sits beside the repository (../shared); read-only reference data.
+# The repository's copy of the upstream parity set (Tests/ReportsTests/Fixtures, origin in its README).
 PARITY = os.environ.get("WORKBENCH_PARITY_DIR", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data", "adamllm", "scoring-parity"))
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "ReportsTests", "Fixtures", "scoring-parity"))
 
 
 @pytest.mark.parametrize("task", ["SLAKE", "VQA_RAD", "PathVQA", "PMC_VQA"])
 def test_parity_with_upstream_per_example_scores(task):
     base = os.path.join(PARITY, task)
-    if not os.path.isdir(base):
-        pytest.skip("parity data not on this machine")
     rows = [json.loads(l) for l in open(os.path.join(base, "predictions.jsonl"))]
     expected = {json.loads(l)["syn_id"]: json.loads(l)
                 for l in open(os.path.join(base, "expected_per_example.jsonl"))}

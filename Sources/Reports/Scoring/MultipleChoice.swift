@@ -96,7 +96,7 @@ package struct MultipleChoiceParser: Sendable {
     /// Food-101's parser: choices "0"..."100", answers the class names (underscores as spaces)
     /// keyed by their integer labels, in label order.
     package static func food101(_ vocabularies: ScorerVocabularies = .shared) -> MultipleChoiceParser {
-        let names = vocabularies.food101Names.map { String($0.map { $0 == "_" ? " " : $0 }) }
+        let names = vocabularies.food101Classes
         return MultipleChoiceParser(choices: names.indices.map(String.init),
                                     answers: names.enumerated().map { .init(key: .integer($0.offset), text: PyText($0.element)) })
     }
@@ -117,23 +117,23 @@ package struct MultipleChoiceParser: Sendable {
 
     // MARK: Parsing
 
-    package func parse(_ response: PyText, seed: Seed, sha512: ([UInt8]) -> [UInt8]) -> Parsed {
-        candidate(response) ?? randomChoice(seed: seed, sha512: sha512)
+    package func parse(_ response: PyText, seed: Seed) -> Parsed {
+        candidate(response) ?? randomChoice(seed: seed)
     }
 
     /// `random.Random(seed).choice(choices)`, flagged as random.
-    package func randomChoice(seed: Seed, sha512: ([UInt8]) -> [UInt8]) -> Parsed {
+    package func randomChoice(seed: Seed) -> Parsed {
         var random: PythonRandom
         switch seed {
         case let .words(w): random = PythonRandom(words: w)
-        case let .string(s): random = PythonRandom(string: s, sha512: sha512)
+        case let .string(s): random = PythonRandom(string: s)
         }
         return Parsed(option: .text(random.choice(choices)), randomSelected: true)
     }
 
     /// The random fallback for many rows at once: integer seeds below 2^32 are seeded in SIMD
     /// batches (`PythonRandom.choices(batch:count:)`), the rest one by one.
-    package func randomChoices(seeds: [Seed], sha512: ([UInt8]) -> [UInt8]) -> [Parsed] {
+    package func randomChoices(seeds: [Seed]) -> [Parsed] {
         var out = [Parsed?](repeating: nil, count: seeds.count)
         var batch: [UInt32] = []
         var batchIndex: [Int] = []
@@ -142,7 +142,7 @@ package struct MultipleChoiceParser: Sendable {
                 batch.append(w.first ?? 0)
                 batchIndex.append(i)
             } else {
-                out[i] = randomChoice(seed: s, sha512: sha512)
+                out[i] = randomChoice(seed: s)
             }
         }
         for (k, c) in PythonRandom.choices(batch: batch, count: choices.count).enumerated() {

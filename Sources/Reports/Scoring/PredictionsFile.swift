@@ -54,7 +54,7 @@ package enum PredictionsFile {
 /// Scoring a predictions file end to end: parse, score, per-example lines.
 package enum Scoring {
     package static func scorer(for task: ScoringTask) -> TaskScorer {
-        TaskScorer(task: task, sha512: { SHA512.digest($0) })
+        TaskScorer(task: task)
     }
 
     /// Parses and scores; errors are `PredictionsFile.Failure` or `ScoringInputError`.

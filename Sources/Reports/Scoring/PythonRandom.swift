@@ -1,3 +1,5 @@
+import WorkbenchCore
+
 /// CPython's `random.Random`, as far as the multiple-choice scorer needs it: seeding from an
 /// integer (or a string, version 2) and `choice`.
 ///
@@ -53,9 +55,9 @@ package struct PythonRandom {
     }
 
     /// `random.Random(s)` for a string seed (version 2).
-    package init(string: String, sha512: ([UInt8]) -> [UInt8]) {
+    package init(string: String) {
         let bytes = Array(string.utf8)
-        let big = bytes + sha512(bytes)  // big-endian integer
+        let big = bytes + SHA512.digest(bytes)  // big-endian integer
         var words: [UInt32] = []
         var k = big.count
         while k > 0 {

@@ -113,7 +113,6 @@ package struct TaskScorer: Sendable {
     private let idRange: ClosedRange<Int>
     /// Python frames beneath ROUGE's recursive reconstruction in the upstream driver.
     package var rougeRecursion: RougeL.RecursionModel
-    private let sha512: @Sendable ([UInt8]) -> [UInt8]
 
     /// The upstream driver (`eval_vlm_synthesizer.py` run as a script on CPython 3.11) reaches the
     /// first `_recon` call through 11 frames: the module, `evaluate`, its list comprehension,
@@ -122,16 +121,14 @@ package struct TaskScorer: Sendable {
     /// a reconstruction needing more than 989 nested calls raises `RecursionError` and scores 0.
     package static let upstreamRougeRecursion = RougeL.RecursionModel(limit: 1000, baseDepth: 11)
 
-    package init(task: ScoringTask, vocabularies: ScorerVocabularies = .shared,
-                 sha512: @escaping @Sendable ([UInt8]) -> [UInt8]) {
+    package init(task: ScoringTask, vocabularies: ScorerVocabularies = .shared) {
         self.task = task
         self.vocab = vocabularies
         self.normalizer = VQANormalization(vocabularies.normalization)
-        self.sha512 = sha512
         rougeRecursion = Self.upstreamRougeRecursion
         switch task {
         case .Food101:
-            let names = vocabularies.food101Names.map { String($0.map { $0 == "_" ? " " : $0 }) }
+            let names = vocabularies.food101Classes
             var labels: [String: Int] = [:]
             for (i, n) in names.enumerated() { labels[n] = i }
             food101Labels = labels
@@ -175,22 +172,27 @@ package struct TaskScorer: Sendable {
 
     /// Scores one row.
     package func scoreRow(_ row: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
-        guard case .object = row else {
-            throw ScoringInputError(line: line, field: nil, message: "expected a JSON object, found \(row.typeName)")
-        }
-        for field in task.requiredFields where row[field] == nil {
-            throw ScoringInputError(line: line, field: field, message: "missing (a \(task.rawValue) prediction row needs \(task.requiredFields.joined(separator: ", ")))")
-        }
-        let synID = row["syn_id"]!
+        let synID = try validated(row, line: line)
         switch task {
         case .SLAKE, .PathVQA, .VQA_RAD: return try scoreVQA(row, synID: synID, line: line)
-        case .PMC_VQA, .Food101: return try scoreChoice(row, synID: synID, line: line)
+        case .PMC_VQA, .Food101: return try scoreChoices(rows: [row], lines: [line]).examples[0]
         case .FoodSeg103, .Nutrition5K: return try scoreMultiLabel(row, synID: synID, line: line)
         case .Recipe1M: return try scoreRecipe(row, synID: synID, line: line)
         }
     }
 
     // MARK: Rows
+
+    /// The row as an object with the task's required fields; its `syn_id`.
+    private func validated(_ row: JSONValue, line: Int) throws(ScoringInputError) -> JSONValue {
+        guard case .object = row else {
+            throw ScoringInputError(line: line, field: nil, message: "expected a JSON object, found \(row.typeName)")
+        }
+        for field in task.requiredFields where row[field] == nil {
+            throw ScoringInputError(line: line, field: field, message: "missing (a \(task.rawValue) prediction row needs \(task.requiredFields.joined(separator: ", ")))")
+        }
+        return row["syn_id"]!
+    }
 
     private func string(_ row: JSONValue, _ field: String, line: Int) throws(ScoringInputError) -> String {
         guard case let .string(s)? = row[field] else {
@@ -276,11 +278,6 @@ package struct TaskScorer: Sendable {
     private static let pmcChoices = ["A", "B", "C", "D"]
     private static let pmcRandom = MultipleChoiceParser(choices: pmcChoices, answers: [])
 
-    private func prepareChoice(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ChoiceRow {
-        var scratch: [UInt8] = []
-        return try prepareChoice(row, synID: synID, line: line, scratch: &scratch)
-    }
-
     private func prepareChoice(_ row: JSONValue, synID: JSONValue, line: Int,
                                scratch: inout [UInt8]) throws(ScoringInputError) -> ChoiceRow {
         let pred = try string(row, "pred", line: line)
@@ -307,12 +304,6 @@ package struct TaskScorer: Sendable {
         return ExampleScore(synID: c.synID, metric: "acc", subset: nil, value: value, fields: fields)
     }
 
-    private func scoreChoice(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
-        let c = try prepareChoice(row, synID: synID, line: line)
-        if let parsed = c.parsed { return choiceScore(c, parsed) }
-        return choiceScore(c, randomParser.randomChoice(seed: try multipleChoiceSeed(synID, line: line), sha512: sha512))
-    }
-
     /// All rows of a multiple-choice task: parse every row, then draw the random fallbacks together
     /// (their seedings run side by side, see `PythonRandom.seeded(batch:)`).
     private func scoreChoices(rows: [JSONValue], lines: [Int]) throws(ScoringInputError) -> TaskResult {
@@ -323,20 +314,14 @@ package struct TaskScorer: Sendable {
         var scratch: [UInt8] = []
         for (i, row) in rows.enumerated() {
             let line = i < lines.count ? lines[i] : i + 1
-            guard case .object = row else {
-                throw ScoringInputError(line: line, field: nil, message: "expected a JSON object, found \(row.typeName)")
-            }
-            for field in task.requiredFields where row[field] == nil {
-                throw ScoringInputError(line: line, field: field, message: "missing (a \(task.rawValue) prediction row needs \(task.requiredFields.joined(separator: ", ")))")
-            }
-            let c = try prepareChoice(row, synID: row["syn_id"]!, line: line, scratch: &scratch)
+            let c = try prepareChoice(row, synID: try validated(row, line: line), line: line, scratch: &scratch)
             if c.parsed == nil {
                 fallback.append(i)
                 seeds.append(try multipleChoiceSeed(c.synID, line: line))
             }
             prepared.append(c)
         }
-        for (k, parsed) in randomParser.randomChoices(seeds: seeds, sha512: sha512).enumerated() {
+        for (k, parsed) in randomParser.randomChoices(seeds: seeds).enumerated() {
             prepared[fallback[k]].parsed = parsed
         }
         return aggregate(prepared.map { choiceScore($0, $0.parsed!) })

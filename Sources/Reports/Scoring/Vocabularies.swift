@@ -2,6 +2,8 @@
 package struct ScorerVocabularies: Sendable {
     /// Food-101: class names with underscores, in label order (index = label).
     package let food101Names: [String]
+    /// Food-101 class names as the benchmark's labels write them (spaces), in label order.
+    package var food101Classes: [String] { food101Names.map { String($0.map { $0 == "_" ? " " : $0 }) } }
     /// FoodSeg103: id -> name, all 104 ids (0 = background and 103 = other ingredients included).
     package let foodSeg103: [(id: Int, name: String)]
     /// Nutrition5K: ingredient names; an ingredient's id is its position.

@@ -67,7 +67,12 @@ struct ReportFlow {
             }
             let recorded = try store.recordedMetrics(requests)
             var values: [String: ReproducedValue] = [:]
-            var evaluationsOf: [Int64: [EvaluationSummary]] = [:]
+            // One query for the evaluations behind the table's score/... cells.
+            let scoreAttempts = cells.compactMap { cell -> Int64? in
+                guard cell.metric.hasPrefix("score/"), let fp = fingerprintOf[cell.instanceName] else { return nil }
+                return recorded[fp]?[cell.metric]?.attemptID
+            }
+            let evaluationsOf = try store.evaluations(attemptIDs: Array(Set(scoreAttempts)))
             for cell in cells {
                 guard let fp = fingerprintOf[cell.instanceName], let m = recorded[fp]?[cell.metric] else { continue }
                 var columns: [[Double]]?
@@ -75,7 +80,6 @@ struct ReportFlow {
                 // (score/TASK/KEY: that column; score/domain-average: every column of the attempt's tasks).
                 let parts = cell.metric.split(separator: "/", maxSplits: 2).map(String.init)
                 if parts.first == "score", parts.count == 3 || cell.metric == "score/domain-average" {
-                    if evaluationsOf[m.attemptID] == nil { evaluationsOf[m.attemptID] = try store.evaluations(attemptIDs: [m.attemptID])[m.attemptID] ?? [] }
                     let evaluations = evaluationsOf[m.attemptID] ?? []   // newest first
                     if parts.count == 3, let e = evaluations.first(where: { $0.task == parts[1] }) {
                         columns = [try store.exampleValues(evaluationID: e.id, metric: parts[2]).map { $0 * cell.scale }]

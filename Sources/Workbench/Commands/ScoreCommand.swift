@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Reports
+import Runners
 import Tracking
 import WorkbenchCore
 
@@ -54,7 +55,11 @@ struct ScoreCommand: AsyncParsableCommand {
         if let perExample {
             var text = ""
             for e in scored.result.examples { text += e.jsonLine + "\n" }
-            do { try AtomicWrite.write(text, to: perExample) } catch { throw CommandError.io("cannot write \(perExample): \(error)") }
+            do {
+                let path = ScoreFile.absolute(perExample)
+                try Directories.make((path as NSString).deletingLastPathComponent)
+                try AtomicFile.write(Data(text.utf8), to: path)
+            } catch { throw CommandError.io("cannot write \(perExample): \(error)") }
         }
         if record { try ScoreFile.record(scored, workspace: workspace) }
         if json {
@@ -260,6 +265,12 @@ enum ScoreFile {
         }
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         let records = try EvaluationRecord.parseFile(text, path: path)
+        // The average covers every task this stage scored: reports rebuild its interval from all
+        // of the attempt's evaluations, so a subset would bracket a different number.
+        let others = Set(records.map(\.task)).subtracting(tasks.map(\.rawValue))
+        if !others.isEmpty {
+            throw CommandError.usage("this stage also scored \(others.sorted().joined(separator: ", ")): --domain-average-of must list every task the stage scores")
+        }
         var values: [Double] = []
         for task in tasks {
             guard let r = records.last(where: { $0.task == task.rawValue }) else {
@@ -277,14 +288,14 @@ enum ScoreFile {
         Console.note(String(format: "domain average over %d columns: %.2f", values.count, mean))
     }
 
+    /// Appends with O_APPEND in one write, so two scorers in one stage never overwrite each other.
     private static func append(_ text: String, to path: String) throws {
-        guard let handle = FileHandle(forWritingAtPath: path) ?? {
-            FileManager.default.createFile(atPath: path, contents: nil)
-            return FileHandle(forWritingAtPath: path)
-        }() else { throw CommandError.io("cannot open \(path) for appending") }
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(text.utf8))
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CommandError.io("cannot open \(path) for appending: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw CommandError.io("cannot append to \(path): \(String(cString: strerror(errno)))") }
     }
 
     static func intervalFields(_ ci: ConfidenceInterval?) -> [(String, JSONValue)] {
@@ -305,14 +316,5 @@ enum ScoreFile {
                 (key, intervalFields(ci).first!.1)
             })),
         ])
-    }
-}
-
-/// Writes a file through a temporary sibling and a rename, so a reader never sees half of it.
-enum AtomicWrite {
-    static func write(_ text: String, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: url, options: .atomic)
     }
 }

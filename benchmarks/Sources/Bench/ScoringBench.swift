@@ -34,8 +34,8 @@ enum ScoringBench {
 
         // The parser and the accuracy, as the Python reference times them (inputs decoded beforehand).
         let foodRows = try rows(food)
-        let labelOf = Dictionary(uniqueKeysWithValues: ScorerVocabularies.shared.food101Names.enumerated()
-            .map { (String($0.element.map { $0 == "_" ? " " : $0 }), String($0.offset)) })
+        let labelOf = Dictionary(uniqueKeysWithValues: ScorerVocabularies.shared.food101Classes.enumerated()
+            .map { ($0.element, String($0.offset)) })
         let inputs: [(pred: String, seed: [UInt32], label: String)] = foodRows.map { r in
             var pred = "", seed: [UInt32] = [0], label = ""
             if case let .string(s)? = r["pred"] { pred = s }
@@ -44,7 +44,6 @@ enum ScoringBench {
             return (pred, seed, label)
         }
         let parser = MultipleChoiceParser.food101()
-        let sha: ([UInt8]) -> [UInt8] = { SHA512.digest($0) }
         var accSum = 0.0
         let t1 = DispatchTime.now().uptimeNanoseconds
         // As TaskScorer does: parse every row, then draw the random fallbacks in one batch.
@@ -57,7 +56,7 @@ enum ScoringBench {
             if parsed[i] == nil { fallback.append(i); seeds.append(.words(x.seed)) }
         }
         let tRandom = DispatchTime.now().uptimeNanoseconds
-        for (k, p) in parser.randomChoices(seeds: seeds, sha512: sha).enumerated() { parsed[fallback[k]] = p }
+        for (k, p) in parser.randomChoices(seeds: seeds).enumerated() { parsed[fallback[k]] = p }
         let randomSeconds = Double(DispatchTime.now().uptimeNanoseconds - tRandom) / 1e9
         for (i, x) in inputs.enumerated() where parsed[i]!.option.description == x.label { accSum += 100 }
         let mcSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
