@@ -325,4 +325,29 @@ import Testing
         let bad = text.replacingOccurrences(of: "attribute: revision,", with: "attribute: revision, profiles: [gpu],")
         #expect(loadError(bad)?.message == "unknown profile 'gpu' (profiles: default)")
     }
+
+    @Test func sinksArePerProfile() throws {
+        // `prep` feeds `train` only in the smoke profile; in the paper profile it is a sink of its own.
+        let text = """
+        spec_version: 1
+        version: 1
+        title: t
+        profiles: [smoke, paper]
+        matrix: {}
+        stages:
+          prep:
+            outputs: { data: d }
+            command: prep > ${outputs.data}
+          train:
+            outputs: { model: m }
+            command:
+              smoke: train ${stages.prep.outputs.data} > ${outputs.model}
+              paper: train-big > ${outputs.model}
+        """
+        let smoke = try Planner(spec: try load(text), profile: "smoke", workspace: ws, digester: FakeDigester(digests: [:])).plan()
+        #expect(smoke.stages.map(\.name) == ["prep", "train"])
+        let paper = try Planner(spec: try load(text), profile: "paper", workspace: ws, digester: FakeDigester(digests: [:])).plan()
+        #expect(Set(paper.stages.map(\.name)) == ["prep", "train"])
+        #expect(paper.stages.first { $0.name == "train" }?.dependencies == [])
+    }
 }

@@ -38,11 +38,12 @@ package struct Planner {
                             message: "unknown profile '\(profile)' (profiles: \(spec.profiles.joined(separator: ", ")))",
                             hint: DidYouMean.hint(for: profile, in: spec.profiles))
         }
-        var state = State()
+        var state = State(references: StageReferences(spec: spec))
         let cells = Matrix.expand(spec)
         switch target {
         case .all:
-            let consumed = Set(spec.stages.values.flatMap { SpecValidator(spec: spec).upstreamStages(of: $0) })
+            // Sinks for this profile: a stage only another profile's command consumes is still one.
+            let consumed = Set(spec.stages.values.flatMap { state.references.upstream(of: $0, profile: profile) })
             let sinks = spec.stages.values.filter { !consumed.contains($0.name) }
             for cell in cells {
                 for stage in sinks where whenMatches(stage, cell) {
@@ -74,8 +75,8 @@ package struct Planner {
     // MARK: - Instances
 
     private struct State {
-        /// Stage -> axis value key -> upstream stages (template parsing done once per key).
-        var upstreamCache: [String: [String]] = [:]
+        /// Upstream stages per stage and cell, each text parsed once per plan.
+        let references: StageReferences
         /// Instance name -> fingerprint (after merging, several names may share one).
         var names: [String: String] = [:]
         var byFingerprint: [String: PlannedStage] = [:]
@@ -85,45 +86,6 @@ package struct Planner {
 
     private func whenMatches(_ stage: StageTemplate, _ cell: Cell) -> Bool {
         stage.when.allSatisfy { axis, values in cell[axis].map(values.contains) ?? false }
-    }
-
-    /// `${stages.X...}` references of a stage's own templates and of the axis attributes they read
-    /// (`${matrix.AXIS.ATTR}`, followed through attributes that reference other attributes); an
-    /// attribute the stage never reads is no dependency. Each text is parsed once per plan
-    /// (planning 5,000 instances must not re-parse 5,000 times).
-    private func upstreamStages(of stage: StageTemplate, cell: Cell, cache: inout [String: [String]]) -> [String] {
-        let key = "stage\u{0}\(stage.name)" + stage.vary.map { "\u{0}" + (cell[$0] ?? "") }.joined()
-        if let hit = cache[key] { return hit }
-        func references(_ text: String) -> [[String]] {
-            let textKey = "text\u{0}" + text
-            if let hit = cache[textKey] { return hit.map { $0.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init) } }
-            let refs = (try? Template(text))?.references ?? []
-            cache[textKey] = refs.map { $0.joined(separator: "\u{1}") }
-            return refs
-        }
-        // Only this profile's command and params, in declaration order: the plan order must not
-        // depend on dictionary order, and another profile's command must not pull in stages.
-        var pending = [stage.command(for: profile) ?? ""] + Array(stage.inputs.values) + Array(stage.params(for: profile).values)
-            + Array(spec.env.values) + Array(stage.env.values)
-        if let h = stage.resources(for: profile).hoursTemplate { pending.append(h) }
-        var out: [String] = []
-        var seen = Set<String>()
-        var i = 0
-        while i < pending.count {
-            let text = pending[i]
-            i += 1
-            for ref in references(text) {
-                if ref[0] == "stages", ref.count > 1 {
-                    if !out.contains(ref[1]) { out.append(ref[1]) }
-                } else if ref[0] == "matrix", ref.count > 2, stage.vary.contains(ref[1]), let value = cell[ref[1]],
-                          seen.insert(ref[1] + "." + ref[2]).inserted,
-                          let attribute = spec.axes[ref[1]]?.value(value)?.attributes[ref[2]] {
-                    pending.append(attribute)
-                }
-            }
-        }
-        cache[key] = out
-        return out
     }
 
     /// Instance name: the stage, then its coordinates in axis order.
@@ -162,7 +124,7 @@ package struct Planner {
 
         // Upstream first: every ${stages.X.outputs.Y} reachable from this stage's templates.
         var upstreamFingerprints: [String: String] = [:]
-        for upName in upstreamStages(of: stage, cell: cell, cache: &state.upstreamCache) {
+        for upName in state.references.upstream(of: stage, profile: profile, cell: cell) {
             guard let up = spec.stages[upName] else { continue }
             upstreamFingerprints[upName] = try instantiate(up, cell: cell, state: &state, demandedBy: name)
         }

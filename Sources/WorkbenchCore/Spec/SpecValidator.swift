@@ -144,32 +144,8 @@ struct SpecValidator {
 
     // MARK: - Cycles between templates
 
-    /// Direct `${stages.X...}` references, plus those reachable through axis attributes.
-    /// With a cell, only the attributes of that cell's axis values count.
-    func upstreamStages(of stage: StageTemplate, cell: Cell? = nil) -> [String] {
-        // Follow only the attributes the stage actually references (`${matrix.AXIS.ATTR}`), and
-        // those they reference in turn: an attribute the stage never reads (say, a source's
-        // `train_json` pointing at the synthesis stage) is no dependency of it.
-        var pending = Array(stage.command.values) + Array(stage.inputs.values) + Array(stage.params.values) + Array(stage.env.values)
-        if let h = stage.resources.hoursTemplate { pending.append(h) }
-        var seenAttributes = Set<String>()
-        var out: [String] = []
-        while let text = pending.popLast() {
-            for ref in (try? Template(text))?.references ?? [] {
-                if ref[0] == "stages", ref.count > 1 {
-                    if !out.contains(ref[1]) { out.append(ref[1]) }
-                } else if ref[0] == "matrix", ref.count > 2, stage.vary.contains(ref[1]) {
-                    let key = ref[1] + "." + ref[2]
-                    guard seenAttributes.insert(key).inserted else { continue }
-                    let values = spec.axes[ref[1]]?.values.filter { v in cell.map { $0[ref[1]] == v.name } ?? true } ?? []
-                    pending += values.compactMap { $0.attributes[ref[2]] }
-                }
-            }
-        }
-        return out
-    }
-
     private func checkTemplateCycles() throws(SpecError) {
+        let references = StageReferences(spec: spec)   // every profile's templates: a cycle in any is refused
         var state: [String: Int] = [:]   // 1 visiting, 2 done
         var stack: [String] = []
         func visit(_ name: String) throws(SpecError) {
@@ -184,7 +160,7 @@ struct SpecValidator {
             guard let stage = spec.stages[name] else { return }
             state[name] = 1
             stack.append(name)
-            for up in upstreamStages(of: stage) { try visit(up) }
+            for up in references.upstream(of: stage, profile: nil) { try visit(up) }
             stack.removeLast()
             state[name] = 2
         }
