@@ -89,14 +89,7 @@ package enum TableBuilder {
     /// `values` maps `rowID/columnID` of metric cells to reproduced values (already scaled).
     package static func build(layout: TableLayout, spec: SpecSummary, paper: PaperReference?, profile: String,
                               values: [String: ReproducedValue], bootstrap: BootstrapOptions = .init()) -> ReportTable {
-        func options(_ cell: String) -> BootstrapOptions {
-            var o = bootstrap
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: each cell its own reproducible stream
-            for b in cell.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-            o.seed = bootstrap.seed ^ h
-            return o
-        }
-        func reported(_ ci: ConfidenceInterval?) -> ConfidenceInterval? { ci.map { var c = $0; c.seed = bootstrap.seed; return c } }
+        func options(_ cell: String) -> BootstrapOptions { bootstrap.stream(cell) }   // each cell its own stream
         var examples: [String: [[[Double]]]] = [:]   // column -> parts -> columns of examples
         var rows: [ReportRow] = []
         for row in layout.rows {
@@ -111,7 +104,7 @@ package enum TableBuilder {
                                       derived: false, runID: v?.runID)
                 if let columns = v?.exampleColumns, !columns.isEmpty, columns.allSatisfy({ !$0.isEmpty }) {
                     examples[column.id] = [columns]
-                    cell.interval = reported(Bootstrap.interval(parts: [columns], options: options(key)))
+                    cell.interval = Bootstrap.interval(parts: [columns], options: options(key))
                 }
                 cells[column.id] = cell
             }
@@ -135,7 +128,7 @@ package enum TableBuilder {
                 if ours != nil, partExamples.count == ids.count, partExamples.allSatisfy({ $0.count == 1 }) {
                     let parts = partExamples.map { $0[0] }
                     examples[column.id] = parts.count == 1 ? parts : nil
-                    cell.interval = reported(Bootstrap.interval(parts: parts, options: options("\(row.id)/\(column.id)")))
+                    cell.interval = Bootstrap.interval(parts: parts, options: options("\(row.id)/\(column.id)"))
                 }
                 cells[column.id] = cell
             }

@@ -72,6 +72,8 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         try ws.write("res/Food101.txt", block("52.5") + block("51.0"))
         let bad = try await ws.wb("ingest", "--predictions", "out/Food101.jsonl", "--results", "res/Food101.txt")
         #expect(bad.status == 0 && bad.stdout.contains("[disagree]") && bad.stderr.contains("acc: recorded 51.0, re-scored 52.5"), "\(bad.stderr)")
+        let direct = try await ws.wb("score", "--task", "Food101", "--predictions", "out/Food101.jsonl", "--json")
+        let directCI = ((try JSONSerialization.jsonObject(with: Data(direct.stdout.utf8)) as! [String: Any])["intervals"] as! [String: Any])["acc"] as! [String: Any]
         // The predictions file can go: intervals come from the stored per-example scores.
         try FileManager.default.removeItem(atPath: ws.path + "/out/Food101.jsonl")
         let list = try await ws.wb("evaluations", "--json")
@@ -81,6 +83,8 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         let acc = (items[1]["metrics"] as! [String: Any])["acc"] as! [String: Any]
         let interval = acc["interval"] as! [String: Any]
         #expect(acc["value"] as! Double == 52.5 && (interval["low"] as! Double) < 52.5 && (interval["high"] as! Double) > 52.5)
+        // One metric, one interval, whichever command prints it.
+        #expect(interval["low"] as? Double == directCI["low"] as? Double && interval["high"] as? Double == directCI["high"] as? Double)
         #expect(items[1]["label"] as? String == "AdaMLLM-test")
         // Recorded scores cannot be edited.
         let edit = try await ws.sh("sqlite3 .workbench/workbench.sqlite \"UPDATE example_scores SET value = 0\" 2>&1; echo rc=$?")

@@ -28,10 +28,25 @@ package struct BootstrapOptions: Sendable, Equatable {
     package var resamples: Int
     package var seed: UInt64
     package var level: Double
+    /// The seed intervals report: the user's, when `seed` is a labelled stream derived from it.
+    var reportedSeed: UInt64?
+
     package init(resamples: Int = 1000, seed: UInt64 = 0, level: Double = 0.95) {
         self.resamples = resamples
         self.seed = seed
         self.level = level
+    }
+
+    /// An independent, reproducible generator stream for one labelled statistic (a metric key, a
+    /// table cell): the seed mixed with the label's FNV-1a hash. Every command derives streams this
+    /// way, so one metric gets one interval whichever command prints it.
+    package func stream(_ label: String) -> BootstrapOptions {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in label.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        var o = self
+        o.seed = seed ^ h
+        o.reportedSeed = reportedSeed ?? seed
+        return o
     }
 }
 
@@ -87,7 +102,7 @@ package enum Bootstrap {
         replicates.sort()
         let alpha = (1 - options.level) / 2
         return ConfidenceInterval(low: quantile(replicates, alpha), high: quantile(replicates, 1 - alpha),
-                                  level: options.level, resamples: options.resamples, seed: options.seed)
+                                  level: options.level, resamples: options.resamples, seed: options.reportedSeed ?? options.seed)
     }
 
     /// Linear interpolation between order statistics (numpy `percentile`, method "linear").
@@ -105,16 +120,10 @@ package enum Bootstrap {
         result.examples.compactMap { $0.metric == metric ? $0.value : nil }
     }
 
-    /// Intervals for every metric of a task, in the result's key order. Each metric gets its own
-    /// generator stream (the seed mixed with the metric's position), so adding a metric does not
-    /// move the others.
+    /// Intervals for every metric of a task, in the result's key order; each metric's stream is
+    /// labelled by its key.
     package static func intervals(_ result: TaskResult, options: BootstrapOptions = .init()) -> [(key: String, interval: ConfidenceInterval?)] {
-        result.metrics.enumerated().map { i, m in
-            var o = options
-            o.seed = options.seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
-            let ci = interval(columns: [column(result, metric: m.key)], options: o)
-            return (m.key, ci.map { var c = $0; c.seed = options.seed; return c })
-        }
+        result.metrics.map { m in (m.key, interval(columns: [column(result, metric: m.key)], options: options.stream(m.key))) }
     }
 
     /// The paper's domain average columns: biomedicine = SLAKE, PathVQA, VQA_RAD (OPEN and
@@ -132,13 +141,26 @@ package enum Bootstrap {
     /// result per task; nil when a task of the domain is missing.
     package static func domainAverage(_ domain: ScoringTask.Domain, results: [ScoringTask: TaskResult],
                                       options: BootstrapOptions = .init()) -> (value: Double, interval: ConfidenceInterval?)? {
+        domainAverage(domain, options: options) { task, metric in
+            guard let r = results[task], let v = r.metric(metric) else { return nil }
+            return (v, column(r, metric: metric))
+        }
+    }
+
+    /// The same from any source of (aggregate value, per-example scores) per column; each task's
+    /// columns are resampled independently.
+    package static func domainAverage(
+        _ domain: ScoringTask.Domain, options: BootstrapOptions = .init(),
+        column lookup: (ScoringTask, String) throws -> (value: Double, examples: [Double])?
+    ) rethrows -> (value: Double, interval: ConfidenceInterval?)? {
         var values: [Double] = []
         var columns: [[Double]] = []
         for (task, metric) in domainColumns(domain) {
-            guard let r = results[task], let v = r.metric(metric) else { return nil }
-            values.append(v)
-            columns.append(column(r, metric: metric))
+            guard let c = try lookup(task, metric) else { return nil }
+            values.append(c.value)
+            columns.append(c.examples)
         }
-        return (values.reduce(0, +) / Double(values.count), interval(columns: columns, options: options))
+        return (values.reduce(0, +) / Double(values.count),
+                interval(columns: columns, options: options.stream("domain-average/" + domain.rawValue)))
     }
 }

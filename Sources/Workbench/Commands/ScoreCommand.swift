@@ -102,7 +102,7 @@ struct EvaluationsCommand: AsyncParsableCommand {
             var text: [String] = []
             for s in e.scores {
                 let values = try store.exampleValues(evaluationID: e.id, metric: s.key)
-                let ci = Bootstrap.interval(columns: [values], options: options)
+                let ci = Bootstrap.interval(columns: [values], options: options.stream(s.key))
                 metrics.append((s.key, .object([("value", JSONWriter.float(s.value))] + ScoreFile.intervalFields(ci))))
                 text.append(String(format: "%@ %.2f", s.key, s.value) + (ci.map { String(format: " [%.2f, %.2f]", $0.low, $0.high) } ?? ""))
             }
@@ -123,17 +123,13 @@ struct EvaluationsCommand: AsyncParsableCommand {
         var averageLines: [String] = []
         for domain in [ScoringTask.Domain.biomedicine, .food] {
             let columns = Bootstrap.domainColumns(domain)
-            var values: [Double] = [], samples: [[Double]] = [], used: [Int64] = []
-            for (task, metric) in columns {
+            var used: [Int64] = []
+            guard let (mean, ci) = try Bootstrap.domainAverage(domain, options: options, column: { task, metric in
                 guard let e = list.first(where: { $0.task == task.rawValue }),
-                      let v = e.scores.first(where: { $0.key == metric })?.value else { break }
-                values.append(v)
-                samples.append(try store.exampleValues(evaluationID: e.id, metric: metric))
+                      let v = e.scores.first(where: { $0.key == metric })?.value else { return nil }
                 if !used.contains(e.id) { used.append(e.id) }
-            }
-            guard values.count == columns.count else { continue }
-            let mean = values.reduce(0, +) / Double(values.count)
-            let ci = Bootstrap.interval(columns: samples, options: options)
+                return (v, try store.exampleValues(evaluationID: e.id, metric: metric))
+            }) else { continue }
             averages.append((domain.rawValue, .object([("value", JSONWriter.float(mean)), ("columns", JSONWriter.int(columns.count)),
                                                       ("evaluations", .array(used.map { .number(String($0)) }))]
                                                      + ScoreFile.intervalFields(ci))))
