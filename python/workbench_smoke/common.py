@@ -1,6 +1,7 @@
 """Shared plumbing: offline flags, exit codes, atomic file writes, seeds, checkpoint checks."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -58,6 +59,20 @@ def require_torch(stage: str) -> None:
         print(f"{stage}: error: PyTorch is not importable ({err}); create the environment with "
               f"{SETUP_HINT} and run with its python (.venv-ml/bin/python)", file=sys.stderr)
         sys.exit(EXIT_NO_TORCH)
+
+
+def stage_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """The argument parser of `python -m workbench_smoke.NAME`, its docstring as the help text."""
+    return argparse.ArgumentParser(prog=f"python -m workbench_smoke.{name}", description=doc,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def start_torch_stage(stage: str, seed: int):
+    """Exit 3 without torch; else seed every RNG and return the device the stage runs on."""
+    require_torch(stage)
+    dev = device()
+    seed_everything(seed)
+    return dev
 
 
 def seed_everything(seed: int) -> None:

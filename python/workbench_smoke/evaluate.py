@@ -9,7 +9,6 @@ device/cuda (1 when generating on CUDA: $WORKBENCH_SMOKE_DEVICE = cpu (default) 
 """
 from __future__ import annotations
 
-import argparse
 import os
 
 from . import common, scorer
@@ -18,8 +17,7 @@ STAGE = "evaluate"
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m workbench_smoke.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.stage_parser("evaluate", __doc__)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="saved model directory (e.g. train's OUT/final)")
     src.add_argument("--untrained-size", choices=["a", "b"], help="baseline: a fresh untrained model")
@@ -31,11 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=28)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    common.require_torch(STAGE)
+    dev = common.start_torch_stage(STAGE, a.seed)
     from . import metrics, vlm
-
-    dev = common.device()
-    common.seed_everything(a.seed)
     rows = common.read_jsonl(os.path.join(a.bench, "benchmark.jsonl"))
     if not rows:
         raise common.StageError(f"{a.bench}/benchmark.jsonl is empty")

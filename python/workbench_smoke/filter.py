@@ -5,29 +5,23 @@ Exit 4 (with the empty file written) when nothing survives.
 """
 from __future__ import annotations
 
-import argparse
-
 from . import common, judge
 
 STAGE = "filter"
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m workbench_smoke.filter", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.stage_parser("filter", __doc__)
     p.add_argument("--judge", required=True, help="train_judge's model directory")
     p.add_argument("--tasks", required=True, help="synthesize's triplets JSONL")
     p.add_argument("--out", required=True, help="filtered tasks JSONL to write")
     p.add_argument("--batch-size", type=int, default=64)
     a = p.parse_args(argv)
-    common.require_torch(STAGE)
+    dev = common.start_torch_stage(STAGE, 0)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from . import metrics, vlm
-
-    dev = common.device()
-    common.seed_everything(0)
     rows = common.read_jsonl(a.tasks)
     common.check_checkpoint(a.judge)
     try:

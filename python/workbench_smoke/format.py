@@ -14,7 +14,6 @@ Images are copied to OUT/images so OUT is self-contained (LLaMA-Factory's datase
 """
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import shutil
@@ -80,8 +79,7 @@ def build(pairs: list[dict], rows: list[dict], pipeline: str) -> dict[str, list[
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m workbench_smoke.format", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.stage_parser("format", __doc__)
     p.add_argument("--tasks", required=True, help="tasks JSONL (filter or rules output)")
     p.add_argument("--pairs", required=True, help="directory holding image_caption_pairs.json")
     p.add_argument("--pipeline", required=True, choices=["single", "two"])

@@ -14,7 +14,6 @@ No torch needed.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import random
 
@@ -64,8 +63,7 @@ def make_bench(out_dir: str, m: int, seed: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m workbench_smoke.gen_data", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.stage_parser("gen_data", __doc__)
     p.add_argument("--out-pairs", required=True, help="directory for image_caption_pairs.json + images/")
     p.add_argument("--out-bench", required=True, help="directory for benchmark.jsonl + images/")
     p.add_argument("--n-train", type=int, default=96, help="image-caption pairs (default 96)")

@@ -8,7 +8,6 @@ tasks.py with pred = null. Metrics: synth/parsed, synth/total, synth/parse_rate,
 """
 from __future__ import annotations
 
-import argparse
 import os
 
 from . import common, tasks, world
@@ -17,8 +16,7 @@ STAGE = "synthesize"
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m workbench_smoke.synthesize", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.stage_parser("synthesize", __doc__)
     p.add_argument("--synth", required=True, help="train_synthesizer's model directory")
     p.add_argument("--pairs", required=True, help="directory holding image_caption_pairs.json")
     p.add_argument("--out", required=True, help="triplets JSONL to write")
@@ -27,11 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-new-tokens", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    common.require_torch(STAGE)
+    dev = common.start_torch_stage(STAGE, a.seed)
     from . import metrics, vlm
-
-    dev = common.device()
-    common.seed_everything(a.seed)
     model, processor = vlm.load(a.synth)
     model.to(dev)  # vlm.generate moves each batch to the model's device
     common.report_device(STAGE, dev)

@@ -44,8 +44,7 @@ def encode_all(processor, data_dir: str, entries: list[dict]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m workbench_smoke.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.stage_parser("train", __doc__)
     p.add_argument("--data", required=True, help="format's output directory (dataset_info.json)")
     p.add_argument("--pipeline", required=True, choices=["single", "two"])
     p.add_argument("--out", required=True, help="output directory (checkpoints, final/)")
@@ -60,11 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     if a.steps < 1:
         raise common.StageError("--steps must be >= 1", common.EXIT_USAGE)
-    common.require_torch(STAGE)
+    dev = common.start_torch_stage(STAGE, a.seed)
     from . import hf_train, metrics, vlm
-
-    dev = common.device()
-    common.seed_everything(a.seed)
     common.report_device(STAGE, dev)
     datasets = load_datasets(a.data)
     names = list(datasets)

@@ -47,8 +47,7 @@ def examples(pairs: list[dict], seed: int) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m workbench_smoke.train_judge", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.stage_parser("train_judge", __doc__)
     p.add_argument("--pairs", required=True, help="directory holding image_caption_pairs.json")
     p.add_argument("--out", required=True, help="model directory to write")
     p.add_argument("--steps", type=int, default=600)
@@ -61,14 +60,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
     a = p.parse_args(argv)
-    common.require_torch(STAGE)
+    dev = common.start_torch_stage(STAGE, a.seed)
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from . import hf_train, metrics, vlm
-
-    dev = common.device()
-    common.seed_everything(a.seed)
     common.report_device(STAGE, dev)
     data = examples(tasks.load_pairs(a.pairs), a.seed)
     tok = vlm.train_tokenizer([x for x, _ in data] + [" " + v for v in judge.VERDICTS])

@@ -33,8 +33,7 @@ def seed_conversations(pairs: list[dict], per_image: int, seed: int) -> list[tup
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m workbench_smoke.train_synthesizer", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.stage_parser("train_synthesizer", __doc__)
     p.add_argument("--pairs", required=True, help="directory holding image_caption_pairs.json")
     p.add_argument("--out", required=True, help="model directory to write")
     p.add_argument("--steps", type=int, default=400)
@@ -46,11 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
     a = p.parse_args(argv)
-    common.require_torch(STAGE)
+    dev = common.start_torch_stage(STAGE, a.seed)
     from . import hf_train, metrics, vlm
-
-    dev = common.device()
-    common.seed_everything(a.seed)
     common.report_device(STAGE, dev)
     pairs = tasks.load_pairs(a.pairs)
     convs = seed_conversations(pairs, a.per_image, a.seed)
