@@ -2,18 +2,25 @@
 # End-to-end check of the smoke profile through the built binary, in a scratch copy of the
 # repository (so it always really runs): the chain completes, every post-trained model beats the
 # untrained one, the outputs have the upstream formats, the pip freeze is recorded, and a second
-# invocation is all cache hits.
+# invocation is all cache hits. With SLURM_CONF set (scripts/test.sh starts a cluster), the same
+# reproduction runs again through Slurm in a second scratch copy and must give the same table.
 #   usage: scripts/smoke-check.sh [WORKBENCH_BINARY]
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${1:-$repo/.build/debug/workbench}"
 [ -x "$bin" ] || { echo "smoke-check: no binary at $bin (swift build first)" >&2; exit 1; }
 [ -x "$repo/.venv-ml/bin/python" ] || { echo "smoke-check: no .venv-ml (run scripts/setup-ml.sh)" >&2; exit 1; }
-ws=$(mktemp -d /tmp/wb-smoke.XXXXXX)
-trap 'rm -rf "$ws"' EXIT
-cp -r "$repo/experiments" "$repo/python" "$ws/"
-ln -s "$repo/.venv-ml" "$ws/.venv-ml"
-git -C "$ws" init -q && git -C "$ws" add -A && git -C "$ws" -c user.name=smoke -c user.email=smoke@example.invalid commit -qm smoke
+scratch() {  # a scratch copy of the repository's specs and stage code, committed
+  local d
+  d=$(mktemp -d /tmp/wb-smoke.XXXXXX)
+  cp -r "$repo/experiments" "$repo/python" "$d/"
+  ln -s "$repo/.venv-ml" "$d/.venv-ml"
+  git -C "$d" init -q && git -C "$d" add -A && git -C "$d" -c user.name=smoke -c user.email=smoke@example.invalid commit -qm smoke
+  echo "$d"
+}
+ws=$(scratch)
+wss=""
+trap 'rm -rf "$ws" ${wss:+"$wss"}' EXIT
 
 echo "smoke-check: first reproduction in $ws"
 "$bin" reproduce smoke --workspace "$ws" >"$ws/report.md" 2>"$ws/first.log" || { cat "$ws/first.log"; exit 1; }
@@ -68,3 +75,23 @@ grep -q "pip freeze recorded" <<<"$show" || { echo "smoke-check: pip freeze not 
 "$bin" reproduce smoke --workspace "$ws" >/dev/null 2>"$ws/second.log"
 grep -q "28 stage(s), 28 cached, 0 to run" "$ws/second.log" || { cat "$ws/second.log"; echo "smoke-check: second run was not all cache hits" >&2; exit 1; }
 echo "smoke-check: second invocation: 28 of 28 stages from the cache"
+
+[ -n "${SLURM_CONF:-}" ] || { echo "smoke-check: SLURM_CONF not set: the run through Slurm is skipped"; exit 0; }
+wss=$(scratch)
+echo "poll_seconds: 1" > "$wss/slurm.yaml"
+echo "smoke-check: the same reproduction through Slurm in $wss"
+"$bin" reproduce smoke --workspace "$wss" --runner slurm >"$wss/report.md" 2>"$wss/slurm.log" || { cat "$wss/slurm.log"; exit 1; }
+grep -E "submitted" "$wss/slurm.log"
+"$repo/.venv-ml/bin/python" - "$ws" "$wss" <<'PY'
+import csv, os, sys
+local, slurm = sys.argv[1], sys.argv[2]
+for name in ["smoke.csv", "smoke-detail.csv"]:
+    a = list(csv.DictReader(open(os.path.join(local, ".workbench/reports", name))))
+    b = list(csv.DictReader(open(os.path.join(slurm, ".workbench/reports", name))))
+    keys = ["row", "column", "ours", "ci_low", "ci_high"]
+    pick = lambda rows: [tuple(r.get(k) for k in keys) for r in rows]
+    assert pick(a) == pick(b), f"{name}: the Slurm run differs from the local run:\n{pick(a)}\n{pick(b)}"
+    print(f"smoke-check: {name}: {len(a)} cells through Slurm identical to the local run")
+PY
+show=$("$bin" show latest --workspace "$wss")
+grep -q "runner slurm" <<<"$show" || { echo "smoke-check: the Slurm run is not recorded as runner slurm" >&2; exit 1; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up and runs every test: system packages, Swift build and tests (Swift Testing), the Python
-# stage tests, then the smoke chain end to end through the built binary. The ML steps run after
+# Sets up and runs every test: system packages, Swift build and tests (Swift Testing, with a private
+# single-node Slurm cluster running), the Python stage tests, then the smoke chain end to end through
+# the built binary, locally and through Slurm. The ML steps run after
 # the Swift build, never beside it (2 cores). The last line counts the suites.
 #   usage: scripts/test.sh
 set -uo pipefail
@@ -15,6 +16,14 @@ step() {  # step NAME COMMAND...
 }
 scripts/bootstrap.sh || exit 1
 step "swift build" swift build --build-tests
+# A private single-node Slurm cluster with two fake GPUs (scripts/slurm-cluster.sh) for the Slurm
+# tests and the smoke chain through Slurm; stopped on exit. WORKBENCH_REQUIRE_SLURM=1 makes the
+# Slurm tests fail, not skip, if it is missing.
+slurm_dir=$(mktemp -d /tmp/wb-slurm.XXXXXX)
+trap 'scripts/slurm-cluster.sh stop "$slurm_dir" >/dev/null 2>&1' EXIT
+trap 'exit 130' INT TERM
+step "slurm cluster" scripts/slurm-cluster.sh start "$slurm_dir" --gpus 2
+export SLURM_CONF="$slurm_dir/slurm.conf" WORKBENCH_REQUIRE_SLURM=1
 step "swift test" swift test --disable-xctest --skip-build
 step "python environment" scripts/setup-ml.sh
 step "python stage tests" env OMP_NUM_THREADS=1 sh -c 'cd python && ../.venv-ml/bin/python -m pytest -q -p no:cacheprovider tests'

@@ -218,60 +218,15 @@ package struct Scheduler: Sendable {
 
     private func finish(_ stage: PlannedStage, _ info: AttemptInfo, _ termination: Termination, started: Date,
                         metricsPath: String) -> Outcome {
-        var stderrTail: String? { LogTail.read(info.directory + "/stderr.log", maxLines: 20) }   // read on failure only
-        let (metrics, warnings) = MetricsFile.parse((try? String(contentsOfFile: metricsPath, encoding: .utf8)) ?? "")
-        switch termination {
-        case .launchFailed(let why):
-            return makeOutcome(stage, info, .failed, started: started, exit: nil, signal: nil,
-                               message: "could not start /bin/sh: \(why)")
-        case .signaled(let sig):
-            let status: AttemptStatus = cancellation.isCancelled ? .interrupted : .failed
-            var o = makeOutcome(stage, info, status, started: started, exit: nil, signal: sig,
-                                message: status == .interrupted ? "interrupted (signal \(sig))" : "killed by signal \(sig) (\(Signals.name(sig)))")
-            o.errorTail = stderrTail
-            o.metrics = metrics
-            return o
-        case .exited(let code) where code != 0:
-            let status: AttemptStatus = cancellation.isCancelled && (code == 143 || code == 130 || code == 137) ? .interrupted : .failed
-            var message = "exited with status \(code)"
-            if code == 127 { message += " (command not found)" }
-            var o = makeOutcome(stage, info, status, started: started, exit: code, signal: nil, message: message)
-            o.errorTail = stderrTail
-            o.metrics = metrics
-            return o
-        case .exited:
-            var outputs: [ArtifactRecord] = []
-            var missing: [String] = []
-            for output in stage.outputs {
-                do {
-                    let digest = try digester.digest(ofPath: output.value)
-                    outputs.append(ArtifactRecord(name: output.name, path: output.value, digest: digest,
-                                                  size: FileSize.of(output.value)))
-                } catch {
-                    missing.append("'\(output.name)' (\(output.value))")
-                }
-            }
-            if !missing.isEmpty {
-                var o = makeOutcome(stage, info, .failed, started: started, exit: 0, signal: nil,
-                                    message: "exited 0 but did not produce declared output(s) \(missing.joined(separator: ", "))")
-                o.errorTail = stderrTail
-                o.metrics = metrics
-                return o
-            }
-            var o = makeOutcome(stage, info, .completed, started: started, exit: 0, signal: nil,
-                                message: warnings.isEmpty ? nil : warnings.joined(separator: "\n"))
-            o.outputs = outputs
-            o.metrics = metrics
-            return o
-        }
+        AttemptOutcome(digester: digester, host: host, runner: executor.name)
+            .make(stage, info, termination, started: started, ended: clock.now(), metricsPath: metricsPath,
+                  cancelled: cancellation.isCancelled)
     }
 
     private func makeOutcome(_ stage: PlannedStage, _ info: AttemptInfo, _ status: AttemptStatus, started: Date,
                              exit: Int32?, signal: Int32?, message: String?) -> Outcome {
-        Outcome(runID: info.runID, stage: stage.name, fingerprint: stage.fingerprint, attempt: info.number,
-                status: status, exitCode: exit, signal: signal, startedAt: started, endedAt: clock.now(),
-                host: host, runner: executor.name, jobID: info.processID.map(String.init), outputs: [],
-                metrics: [], errorTail: nil, message: message)
+        AttemptOutcome(digester: digester, host: host, runner: executor.name)
+            .plain(stage, info, status, started: started, ended: clock.now(), exit: exit, signal: signal, message: message)
     }
 }
 

@@ -35,9 +35,10 @@ package protocol Executor: Sendable {
 
 /// Writes `command.sh`: the exact command, runnable by hand from any shell.
 package enum CommandScript {
-    /// `tool` is the workbench executable stages may call (`$WORKBENCH score ...`).
+    /// `tool` is the workbench executable stages may call (`$WORKBENCH score ...`); `setsGPUs: false`
+    /// leaves `CUDA_VISIBLE_DEVICES` to the cluster.
     package static func render(stage: PlannedStage, attempt: AttemptInfo, workspace: String,
-                               metricsPath: String, gpus: [String], tool: String? = nil) -> String {
+                               metricsPath: String, gpus: [String], tool: String? = nil, setsGPUs: Bool = true) -> String {
         let attemptDirectory = (metricsPath as NSString).deletingLastPathComponent
         var lines = [
             "#!/bin/sh",
@@ -51,7 +52,8 @@ package enum CommandScript {
             "export WORKBENCH_EVALUATIONS=\(ShellQuote.quote(attemptDirectory + "/" + EvaluationRecord.fileName))",
         ]
         if let tool { lines.append("export WORKBENCH=\(ShellQuote.quote(tool))") }
-        if stage.resources.gpus > 0 || !gpus.isEmpty {
+        // A cluster job's GPUs are the ones Slurm allocated (it sets CUDA_VISIBLE_DEVICES itself).
+        if setsGPUs && (stage.resources.gpus > 0 || !gpus.isEmpty) {
             lines.append("export CUDA_VISIBLE_DEVICES=\(ShellQuote.quote(gpus.joined(separator: ",")))")
         }
         for e in stage.env { lines.append("export \(e.name)=\(ShellQuote.quote(e.value))") }

@@ -129,6 +129,14 @@ extension Store {
         }
     }
 
+    /// A run's status, runner and controller host.
+    package func runState(_ id: String) throws -> (status: String, runner: String, host: String, pid: Int32)? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT status, runner, host, pid FROM runs WHERE id = ?", arguments: [id])
+                .map { ($0["status"], $0["runner"], $0["host"], Int32($0["pid"] as Int64)) }
+        }
+    }
+
     /// Everything about one run.
     package func runDetail(_ id: String) throws -> RunDetail {
         try read { db in

@@ -144,6 +144,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
             try db.cachedStatement(sql: """
                 INSERT INTO attempts (run_id, instance_id, number, status, runner, host, job_id, directory, started_at)
                 VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)
+                ON CONFLICT (run_id, instance_id, number) DO NOTHING
                 """).execute(arguments: [attempt.runID, instance, attempt.number, attempt.runner, attempt.host,
                                  attempt.processID.map(String.init), attempt.directory, Timestamp.string(now)])
             try EventLog.append(db, runID: attempt.runID, events: [("started", stage.name, "attempt \(attempt.number)")], at: now)
@@ -166,6 +167,21 @@ package final class Recorder: RunObserver, @unchecked Sendable {
                 VALUES (?, ?, 1, 'skipped', 'none', '', ?, ?, ?)
                 """).execute(arguments: [runID, instance, Timestamp.string(now), Timestamp.string(now), reason])
             try EventLog.append(db, runID: runID, events: [("skipped", stage.name, reason)], at: now)
+        }
+    }
+
+    package func stageCancelled(_ stage: PlannedStage, runID: String, reason: String) async throws {
+        guard let instance = instanceID(stage.fingerprint) else { return }
+        let now = clock.now()
+        try await store.write { db in
+            // Numbered after any attempt already recorded (a requeued attempt, then a cancel).
+            let number = (try Int.fetchOne(db, sql: "SELECT max(number) FROM attempts WHERE run_id = ? AND instance_id = ?",
+                                           arguments: [runID, instance]) ?? 0) + 1
+            try db.execute(sql: """
+                INSERT INTO attempts (run_id, instance_id, number, status, runner, host, started_at, ended_at, message)
+                VALUES (?, ?, ?, 'cancelled', 'none', '', ?, ?, ?)
+                """, arguments: [runID, instance, number, Timestamp.string(now), Timestamp.string(now), reason])
+            try EventLog.append(db, runID: runID, events: [("cancelled", stage.name, reason)], at: now)
         }
     }
 

@@ -4,7 +4,9 @@ import WorkbenchCore
 
 /// Finds runs whose controller died (`kill -9`, a crash, a reboot) and settles them: attempts
 /// that wrote `outcome.json` are ingested, the others are marked `orphaned`, leftover process
-/// groups are terminated, and the run becomes `crashed`. Nothing recorded is removed.
+/// groups are terminated, and the run becomes `crashed`. Nothing recorded is removed. Slurm runs
+/// are not settled here: their controller may exit by design (`--detach`); `workbench status`
+/// reconciles them from the queue and their attempt directories.
 package struct Recovery: Sendable {
     package let store: Store
     package let host: String
@@ -19,7 +21,7 @@ package struct Recovery: Sendable {
     @discardableResult
     package func recover() throws -> [String] {
         let stale: [(String, Int32)] = try store.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", arguments: [host])
+            try Row.fetchAll(db, sql: "SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND runner = 'local'", arguments: [host])
                 .map { ($0["id"], Int32($0["pid"] as Int64)) }
         }
         var notes: [String] = []

@@ -191,6 +191,60 @@ enum Schema {
                 BEGIN SELECT RAISE(ABORT, 'example scores are append-only'); END;
             """)
         }
+        m.registerMigration("v4-cluster-statuses") { db in
+            // Slurm: attempts can be cancelled (scancel, a failed upstream job) or requeued (the
+            // cluster ends an attempt and starts a new one); runs can be cancelled. SQLite cannot
+            // widen a CHECK in place, so both tables are rebuilt with every row copied as it was
+            // (foreign keys are checked after the migration, by the migrator).
+            try db.execute(sql: """
+            CREATE TABLE runs_v4 (
+                id TEXT PRIMARY KEY,
+                spec_id INTEGER NOT NULL REFERENCES specs(id),
+                profile TEXT NOT NULL,
+                table_id TEXT,
+                status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'crashed', 'cancelled')),
+                started_at TEXT NOT NULL,
+                ended_at TEXT,
+                host TEXT NOT NULL,
+                pid INTEGER NOT NULL,
+                command_line TEXT NOT NULL,
+                runner TEXT NOT NULL,
+                code_ref_id INTEGER REFERENCES code_refs(id),
+                environment_id INTEGER REFERENCES environments(id),
+                stage_count INTEGER NOT NULL,
+                error TEXT
+            );
+            INSERT INTO runs_v4 SELECT * FROM runs;
+            DROP TABLE runs;
+            ALTER TABLE runs_v4 RENAME TO runs;
+            CREATE INDEX runs_by_start ON runs (started_at);
+            CREATE TABLE attempts_v4 (
+                id INTEGER PRIMARY KEY,
+                run_id TEXT NOT NULL REFERENCES runs(id),
+                instance_id INTEGER NOT NULL REFERENCES stage_instances(id),
+                number INTEGER NOT NULL CHECK (number >= 1),
+                status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'cached', 'interrupted', 'orphaned',
+                                                       'skipped', 'cancelled', 'requeued')),
+                runner TEXT NOT NULL,
+                host TEXT NOT NULL,
+                job_id TEXT,
+                directory TEXT,
+                exit_code INTEGER,
+                signal INTEGER,
+                started_at TEXT NOT NULL,
+                ended_at TEXT,
+                cached_from INTEGER REFERENCES attempts(id),
+                error_tail TEXT,
+                message TEXT,
+                UNIQUE (run_id, instance_id, number)
+            );
+            INSERT INTO attempts_v4 SELECT * FROM attempts;
+            DROP TABLE attempts;
+            ALTER TABLE attempts_v4 RENAME TO attempts;
+            CREATE INDEX attempts_by_instance ON attempts (instance_id, status);
+            CREATE INDEX attempts_by_run ON attempts (run_id);
+            """)
+        }
         return m
     }
 }

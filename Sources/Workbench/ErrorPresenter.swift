@@ -10,6 +10,10 @@ enum CommandError: Error, CustomStringConvertible {
     case ambiguousSpec(String, matches: [String])
     case runFailed(runID: String, failures: [(stage: String, message: String, tail: String?, directory: String?)])
     case interrupted(runID: String)
+    /// `workbench cancel` stopped the run.
+    case cancelled(runID: String)
+    /// Ctrl-C while following a cluster run: the jobs keep running.
+    case stoppedFollowing(runID: String)
     case usage(String)
     case io(String)
     case setupMissing(String, hint: String)
@@ -35,6 +39,8 @@ enum CommandError: Error, CustomStringConvertible {
             }
             return s
         case let .interrupted(runID): return "run \(runID) interrupted; run the same command again to resume"
+        case let .cancelled(runID): return "run \(runID) was cancelled"
+        case let .stoppedFollowing(runID): return "stopped following run \(runID); its Slurm jobs keep running"
         case let .usage(s): return s
         case let .io(s): return s
         case let .setupMissing(s, _): return s
@@ -49,6 +55,8 @@ enum CommandError: Error, CustomStringConvertible {
         case .runFailed: return "fix the stage and run the same command again: completed stages are reused from the cache"
         case let .setupMissing(_, hint): return hint
         case let .invalidInput(_, hint): return hint
+        case let .stoppedFollowing(runID): return "`workbench status \(runID) --follow` follows it again; `workbench cancel \(runID)` stops its jobs"
+        case .cancelled: return "run the same command again to resume: completed stages are reused from the cache"
         default: return nil
         }
     }
@@ -66,7 +74,8 @@ enum ErrorPresenter {
             let code: Int32
             switch e {
             case .runFailed: code = 1
-            case .interrupted: code = 130
+            case .interrupted, .stoppedFollowing: code = 130
+            case .cancelled: code = 1
             case .specNotFound, .ambiguousSpec, .usage: code = 64
             case .io: code = 74
             case .setupMissing: code = 69
@@ -81,6 +90,8 @@ enum ErrorPresenter {
             case .io: code = 74
             }
             return emit(e.description, hint: e.hint, code: code)
+        case let e as SlurmError:
+            return emit(e.description, hint: e.hint, code: e.exitCode)
         case let e as SchedulerError:
             return emit(e.description, hint: e.hint, code: 65)
         case let e as CodeCheckout.Failure:

@@ -46,6 +46,9 @@ final class ProgressObserver: RunObserver, @unchecked Sendable {
         case .completed: if total <= 50 || n % 50 == 0 || n == total { line("[\(n)/\(total)] done     \(stage.name) (\(secs))") }
         case .failed: line("[\(n)/\(total)] FAILED   \(stage.name) (\(secs)): \(outcome.message ?? "")")
         case .interrupted: line("[\(n)/\(total)] stopped  \(stage.name)")
+        case .requeued:
+            lock.withLock { done -= 1 }   // the stage runs again
+            line("         requeued \(stage.name) (attempt \(outcome.attempt)): \(outcome.message ?? "")")
         default: line("[\(n)/\(total)] \(outcome.status.rawValue) \(stage.name)")
         }
     }
@@ -54,6 +57,12 @@ final class ProgressObserver: RunObserver, @unchecked Sendable {
         try await inner.stageSkipped(stage, runID: runID, reason: reason)
         let n = lock.withLock { done += 1; return done }
         line("[\(n)/\(total)] skipped  \(stage.name): \(reason)")
+    }
+
+    func stageCancelled(_ stage: PlannedStage, runID: String, reason: String) async throws {
+        try await inner.stageCancelled(stage, runID: runID, reason: reason)
+        let n = lock.withLock { done += 1; return done }
+        line("[\(n)/\(total)] cancelled \(stage.name): \(reason)")
     }
 
     /// Where the time went: planning, stages (the slowest named), recording.

@@ -15,11 +15,18 @@ struct RunFlow {
     let gpus: [String]?
     let quiet: Bool
     let target: Planner.Target
+    /// `local`, or `slurm` with its site config.
+    var runner: String = "local"
+    var slurmConfig: SlurmConfig?
+    /// Slurm: return right after submission.
+    var detach = false
 
     struct Result {
         var runID: String
         var status: RunResult.Status
         var plan: Plan
+        /// Submitted to Slurm and not followed: the run is still going.
+        var detached = false
     }
 
     func execute(commandLine: String) async throws -> Result {
@@ -43,7 +50,13 @@ struct RunFlow {
             checkouts.append((ref, path, cloned))
         }
         let gpuList = gpus ?? GPUDiscovery.available()
-        try Scheduler.check(plan, gpus: gpuList)
+        let slurm = slurmConfig.map { SlurmFlow(context: context, store: store, config: $0, quiet: quiet) }
+        if let slurm {
+            // Before anything is recorded: no sbatch, an unreachable controller, a stage no node can hold.
+            if plan.summary.toRun > 0 { try await slurm.controller(digester: digester).check(plan, workspace: context.workspace) }
+        } else {
+            try Scheduler.check(plan, gpus: gpuList)
+        }
 
         let code = GitProvenance.capture(at: context.workspace)
         if !code.isRepository {
@@ -62,7 +75,7 @@ struct RunFlow {
         let runID = RunID.make()
         let recorder = Recorder(store: store)
         try recorder.beginRun(RunStart(runID: runID, spec: spec.summary, profile: plan.profile, table: table,
-                                       commandLine: commandLine, runner: "local", host: context.host,
+                                       commandLine: commandLine, runner: runner, host: context.host,
                                        pid: getpid(), code: code, environment: environment, plan: plan))
         for c in checkouts {
             try store.appendEvent(runID: runID, kind: "code-checkout", subject: c.ref.name,
@@ -74,10 +87,15 @@ struct RunFlow {
         }
         let cancellation = CancellationFlag()
         let signals = SignalTrap(cancellation: cancellation) {
-            Console.note("\ninterrupt: stopping running stages (SIGTERM, then SIGKILL after 10 s)...")
+            Console.note(slurm != nil ? "\ninterrupt: no longer following (the Slurm jobs keep running)"
+                                      : "\ninterrupt: stopping running stages (SIGTERM, then SIGKILL after 10 s)...")
         }
         defer { signals.restore() }
         let progress = ProgressObserver(inner: recorder, total: summary.total, quiet: quiet)
+        if let slurm {
+            return try await executeOnSlurm(slurm, plan: plan, runID: runID, recorder: recorder, progress: progress,
+                                            digester: digester, cancellation: cancellation)
+        }
         var scheduler = Scheduler(executor: LocalExecutor(), observer: progress, digester: digester, jobs: jobs,
                                   gpus: gpuList, workspace: context.workspace,
                                   runDirectory: context.stateDirectory + "/runs/" + runID, host: context.host,
@@ -115,8 +133,33 @@ struct RunFlow {
         }
         return Result(runID: runID, status: result.status, plan: plan)
     }
-}
 
+    /// Submits the DAG to Slurm, then follows it (unless detached) until every stage is settled.
+    private func executeOnSlurm(_ slurm: SlurmFlow, plan: Plan, runID: String, recorder: Recorder, progress: ProgressObserver,
+                                digester: FileDigester, cancellation: CancellationFlag) async throws -> Result {
+        let controller = slurm.controller(digester: digester)
+        let state: SlurmRunState
+        do {
+            state = try await SlurmStateLock.withLock(runDirectory: slurm.runDirectory(runID)) {
+                try await controller.submit(plan, runID: runID, runDirectory: slurm.runDirectory(runID),
+                                            workspace: context.workspace, observer: progress)
+            }
+        } catch {
+            try? recorder.finishRun(runID, status: "failed", error: "submission: \(error)")
+            throw error
+        }
+        if state.entries.isEmpty {   // everything was cached: nothing went to Slurm
+            try recorder.finishRun(runID, status: "completed", error: nil)
+            return Result(runID: runID, status: .completed, plan: plan)
+        }
+        try slurm.recordSubmission(state, detach: detach)
+        if detach { return Result(runID: runID, status: .completed, plan: plan, detached: true) }
+        let final = try await slurm.follow(runID, controller: controller, observer: progress, cancellation: cancellation)
+        try? digester.flush()
+        try slurm.result(final)
+        return Result(runID: runID, status: .completed, plan: plan)
+    }
+}
 
 /// Readable, sortable, unique run ids: `20261126-174502-3fa9`.
 enum RunID {

@@ -10,14 +10,14 @@ struct WorkbenchCommand: AsyncParsableCommand {
         abstract: "Reproduce experiment tables from versioned specs: plan, run, record, report.",
         discussion: """
             A spec (experiments/**/*.yaml) declares a matrix, stage templates and table layouts. \
-            'plan' shows the DAG, 'run' executes it and records everything in \
+            'plan' shows the DAG, 'run' executes it (locally or on Slurm) and records everything in \
             .workbench/workbench.sqlite, 'report' renders the tables, 'reproduce' does all three.
             Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid spec or input file, 69 backend unavailable, \
             70 internal error, 74 I/O error, 130 interrupted.
             """,
         version: version,
         subcommands: [PlanCommand.self, RunCommand.self, ReproduceCommand.self, ReportCommand.self, RunsCommand.self,
-                      ShowCommand.self, StatusCommand.self, IngestCommand.self, ScoreCommand.self, EvaluationsCommand.self, TablesCommand.self])
+                      ShowCommand.self, StatusCommand.self, CancelCommand.self, IngestCommand.self, ScoreCommand.self, EvaluationsCommand.self, TablesCommand.self])
 }
 
 /// Options every command that touches a workspace takes.

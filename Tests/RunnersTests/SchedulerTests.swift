@@ -64,6 +64,7 @@ final class EventLogObserver: RunObserver, @unchecked Sendable {
         add("\(outcome.status.rawValue) \(stage.name)")
     }
     func stageSkipped(_ stage: PlannedStage, runID: String, reason: String) async throws { add("skipped \(stage.name): \(reason)") }
+    func stageCancelled(_ stage: PlannedStage, runID: String, reason: String) async throws { add("cancelled \(stage.name): \(reason)") }
 }
 
 struct AnyDigester: FileDigesting {

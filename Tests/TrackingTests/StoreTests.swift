@@ -11,10 +11,11 @@ import Testing
         let store = try Store(path: dir.path + "/db.sqlite")
         let sql = try store.schemaSQL()
         // Pin the tables and the constraints that matter; a changed schema needs a new migration.
-        for fragment in ["CREATE TABLE runs", "CREATE TABLE attempts", "CREATE TABLE metric_series", "CREATE TABLE events",
+        for fragment in ["CREATE TABLE \"runs\"", "CREATE TABLE \"attempts\"", "CREATE TABLE metric_series", "CREATE TABLE events",
                          "UNIQUE (run_id, instance_id, number)", "fingerprint TEXT NOT NULL UNIQUE CHECK (length(fingerprint) = 64)",
                          "PRIMARY KEY (attempt_id, series_id, step)", "RAISE(ABORT, 'events are append-only')",
-                         "CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'crashed'))"] {
+                         "CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'crashed', 'cancelled'))",
+                         "'skipped', 'cancelled', 'requeued'))", "CREATE INDEX attempts_by_run ON attempts (run_id)"] {
             #expect(sql.contains(fragment), "schema lacks \(fragment)")
         }
         let mode = try store.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
@@ -22,6 +23,42 @@ import Testing
         #expect(try store.integrityCheck() == ["ok"])
         // Reopening is idempotent.
         _ = try Store(path: dir.path + "/db.sqlite")
+    }
+
+    /// v4 rebuilds runs and attempts (wider status CHECKs): a v3 database keeps every row and link.
+    @Test func clusterStatusMigrationKeepsEveryRow() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = dir.path + "/db.sqlite"
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try Schema.migrator.migrate(queue, upTo: "v3-evaluations")
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO specs (id, name, path, version, spec_version, title, content_hash, git_blob, recorded_at)
+                    VALUES (1, 's', 's.yaml', 1, 1, 't', '\(String(repeating: "a", count: 64))', '\(String(repeating: "b", count: 40))', 'now');
+                    INSERT INTO runs (id, spec_id, profile, status, started_at, host, pid, command_line, runner, stage_count)
+                    VALUES ('r1', 1, 'default', 'completed', 'then', 'h', 1, 'workbench run', 'local', 1);
+                    INSERT INTO stage_instances (id, fingerprint, stage, name, description)
+                    VALUES (7, '\(String(repeating: "c", count: 64))', 'a', 'a', 'd');
+                    INSERT INTO attempts (id, run_id, instance_id, number, status, runner, host, started_at)
+                    VALUES (3, 'r1', 7, 1, 'completed', 'local', 'h', 'then');
+                    INSERT INTO metrics (attempt_id, name, value) VALUES (3, 'acc', 0.5);
+                    """)
+                #expect(throws: (any Error).self) {
+                    try db.execute(sql: "UPDATE attempts SET status = 'cancelled' WHERE id = 3")
+                }
+            }
+        }
+        let store = try Store(path: path)
+        try store.write { db in
+            #expect(try String.fetchOne(db, sql: "SELECT status FROM runs WHERE id = 'r1'") == "completed")
+            #expect(try Double.fetchOne(db, sql: "SELECT m.value FROM metrics m JOIN attempts a ON a.id = m.attempt_id WHERE a.run_id = 'r1'") == 0.5)
+            try db.execute(sql: "UPDATE attempts SET status = 'requeued' WHERE id = 3")
+            try db.execute(sql: "UPDATE runs SET status = 'cancelled' WHERE id = 'r1'")
+            #expect(try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").isEmpty)
+        }
+        #expect(try store.integrityCheck() == ["ok"])
     }
 
     @Test func refusesANewerSchema() throws {

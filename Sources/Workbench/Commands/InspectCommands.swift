@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Reports
+import Runners
 import Tracking
 import WorkbenchCore
 
@@ -68,30 +69,103 @@ struct ShowCommand: AsyncParsableCommand {
     }
 }
 
-/// `workbench status [RUN]`: settle dead controllers, then show where a run stands.
+/// `workbench status [RUN]`: settle dead controllers, reconcile Slurm runs, show where a run stands.
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Reconcile runs (settle those whose controller died) and show where a run stands.")
+        abstract: "Reconcile runs (settle those whose controller died; ask Slurm about submitted jobs and record finished ones) and show where a run stands.")
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "Run id or prefix (default: the newest run).") var run: String?
+    @Flag(help: "Slurm: keep reconciling until every stage is settled.") var follow = false
+    @Option(name: .customLong("runner-config"), help: "Slurm site settings (default: the ones the run was submitted with).")
+    var runnerConfig: String?
 
     func run() async throws {
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
         try ctx.recover(store)
         let id = try store.resolveRun(run ?? "latest")
+        if let state = try store.runState(id), state.runner == "slurm" {
+            try await reconcileSlurm(ctx, store, id, running: state.status == "running")
+        }
         let d = try store.runDetail(id)
         let s = d.summary
         print("run \(s.id): \(s.status) (spec \(s.spec) v\(s.specVersion), profile \(s.profile))")
         print("  started \(s.startedAt)" + (s.endedAt.map { ", ended \($0)" } ?? ""))
-        let order = ["completed", "cached", "running", "failed", "skipped", "interrupted", "orphaned"]
+        let order = ["completed", "cached", "running", "failed", "skipped", "cancelled", "requeued", "interrupted", "orphaned"]
         print("  stages: " + order.compactMap { k in s.counts[k].map { "\($0) \(k)" } }.joined(separator: ", ") + " of \(s.stages)")
-        for a in d.attempts where a.status == "running" || a.status == "failed" || a.status == "orphaned" {
-            print("  \(a.status.padding(9)) \(a.stage)" + (a.message.map { ": \($0)" } ?? ""))
+        for a in d.attempts where ["running", "failed", "orphaned", "cancelled", "requeued"].contains(a.status) {
+            print("  \(a.status.padding(9)) \(a.stage)" + (a.number > 1 ? " (attempt \(a.number))" : "") + (a.message.map { ": \($0)" } ?? ""))
         }
         if let e = s.error { print("  error: " + e.split(separator: "\n").first.map(String.init)!) }
+    }
+
+    private func reconcileSlurm(_ ctx: Context, _ store: Store, _ id: String, running: Bool) async throws {
+        let dir = ctx.stateDirectory + "/runs/" + id
+        var config = try SlurmRunState.load(runDirectory: dir).config
+        if let runnerConfig { config = try SlurmFlow.loadConfig(ctx, path: runnerConfig) }
+        let flow = SlurmFlow(context: ctx, store: store, config: config, quiet: false)
+        let controller = flow.controller(digester: FileDigester(store: store))
+        let observer = ProgressObserver(inner: Recorder(store: store), total: try store.runDetail(id).summary.stages, quiet: !follow)
+        guard running else { return }
+        if follow {
+            let cancellation = CancellationFlag()
+            let signals = SignalTrap(cancellation: cancellation) { Console.note("\ninterrupt: no longer following (the Slurm jobs keep running)") }
+            defer { signals.restore() }
+            _ = try await flow.follow(id, controller: controller, observer: observer, cancellation: cancellation)
+            return
+        }
+        let (state, tick) = try await flow.tick(id, controller: controller, observer: observer)
+        if let why = tick.unknown { Console.warn("cannot ask Slurm now (\(why)); nothing concluded, try again") }
+        for line in flow.describe(state, tick: tick) { print(line) }
+    }
+}
+
+/// `workbench cancel RUN`: stop a run's Slurm jobs (scancel), or a local run's controller.
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel a run: scancel all of its Slurm jobs and record it cancelled, or stop a local run's controller (SIGTERM).")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "Run id or prefix.") var run: String
+
+    func run() async throws {
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        try ctx.recover(store)
+        let id = try store.resolveRun(run)
+        guard let state = try store.runState(id) else { return }
+        guard state.status == "running" else {
+            throw CommandError.usage("run \(id) is not running (it \(state.status == "completed" || state.status == "failed" ? "has" : "was") \(state.status)); nothing to cancel")
+        }
+        if state.runner != "slurm" {
+            guard state.host == ctx.host else {
+                throw CommandError.usage("run \(id) runs on \(state.host): cancel it there (Ctrl-C, or `workbench cancel \(id)` on that host)")
+            }
+            kill(state.pid, SIGTERM)   // its controller stops the stages and records them interrupted
+            print("run \(id): sent SIGTERM to its controller (pid \(state.pid)); it stops its stages and records them interrupted")
+            return
+        }
+        let dir = ctx.stateDirectory + "/runs/" + id
+        let flow = SlurmFlow(context: ctx, store: store, config: try SlurmRunState.load(runDirectory: dir).config, quiet: false)
+        let controller = flow.controller(digester: FileDigester(store: store))
+        try await SlurmStateLock.withLock(runDirectory: dir) {
+            var s = try SlurmRunState.load(runDirectory: dir)
+            try await controller.cancel(&s)
+            try store.appendEvent(runID: id, kind: "cancel-requested", subject: nil, payload: "scancel \(s.jobIDs.joined(separator: " "))")
+        }
+        // Slurm reports the cancellations within a few seconds; record them, then the run.
+        let observer = ProgressObserver(inner: Recorder(store: store), total: try store.runDetail(id).summary.stages, quiet: false)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let (_, tick) = try await flow.tick(id, controller: controller, observer: observer)
+            if tick.settled { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let now = try store.runState(id)?.status ?? "?"
+        print(now == "cancelled" ? "run \(id) cancelled" : "run \(id): scancel sent; Slurm has not confirmed every job yet (`workbench status \(id)` records the rest)")
     }
 }
 

@@ -15,9 +15,19 @@ struct ExecutionOptions: ParsableArguments {
     var cells: [String] = []
     @Flag(help: "Evaluate the authors' released checkpoints where the spec says there are some (its PROFILE-released profile) instead of training.")
     var released = false
+    @Option(help: "Where stages run: local (this machine) or slurm (one job per stage, chained with afterok).")
+    var runner = "local"
+    @Flag(help: "Slurm: exit right after submitting; `workbench status RUN` follows later.")
+    var detach = false
+    @Option(name: .customLong("runner-config"),
+            help: "Slurm site settings (YAML: partition, account, qos, extra_args, poll_seconds, shared_filesystem; default: slurm.yaml in the workspace).")
+    var runnerConfig: String?
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        guard ["local", "slurm"].contains(runner) else { throw ValidationError("--runner must be local or slurm, not '\(runner)'") }
+        if detach && runner != "slurm" { throw ValidationError("--detach needs --runner slurm (a local run lives in its controller)") }
+        if runnerConfig != nil && runner != "slurm" { throw ValidationError("--runner-config applies to --runner slurm") }
     }
 
     var jobCount: Int { jobs ?? ProcessInfo.processInfo.activeProcessorCount }
@@ -30,9 +40,13 @@ struct ExecutionOptions: ParsableArguments {
         try ctx.recover(store)
         let (spec, table) = try ctx.resolveSpec(target)
         let profile = try ProfileChoice.resolve(spec: spec, profile: self.profile, released: released)
-        return RunFlow(context: ctx, store: store, spec: spec, table: table, profile: profile,
-                       jobs: jobCount, gpus: gpuList, quiet: quiet,
-                       target: try CellSelection.target(spec: spec, table: table, filters: cells))
+        var flow = RunFlow(context: ctx, store: store, spec: spec, table: table, profile: profile,
+                           jobs: jobCount, gpus: gpuList, quiet: quiet,
+                           target: try CellSelection.target(spec: spec, table: table, filters: cells))
+        flow.runner = runner
+        flow.detach = detach
+        if runner == "slurm" { flow.slurmConfig = try SlurmFlow.loadConfig(ctx, path: runnerConfig) }
+        return flow
     }
 }
 
@@ -69,7 +83,7 @@ enum CellSelection {
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a spec's stages locally, recording everything; re-running resumes from the cache.")
+        abstract: "Run a spec's stages (locally, or on Slurm with --runner slurm), recording everything; re-running resumes from the cache.")
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "A spec path, a spec name, or a table id.") var target: String
@@ -77,7 +91,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let result = try await execution.prepare(target, in: workspace).execute(commandLine: CommandLine.arguments.joined(separator: " "))
-        print("run \(result.runID) completed")
+        print(result.detached ? "run \(result.runID) submitted" : "run \(result.runID) completed")
     }
 }
 
@@ -110,7 +124,12 @@ struct ReproduceCommand: AsyncParsableCommand {
             // A failed or interrupted run still reports what it finished (the rest is pending).
             if case .runFailed = error { _ = try? report() }
             if case .interrupted = error { _ = try? report() }
+            if case .cancelled = error { _ = try? report() }
             throw error
+        }
+        if result.detached {
+            Console.note("run \(result.runID) submitted; when `workbench status \(result.runID)` says it ended, `workbench report \(table ?? spec.name)\(flow.profile.map { " --profile \($0)" } ?? "")` renders the tables")
+            return
         }
         let written = try report()
         Console.note("run \(result.runID) completed; report written to \(written.map(ctx.relative).joined(separator: ", "))")

@@ -11,6 +11,12 @@ package enum AttemptStatus: String, Sendable, Codable, CaseIterable {
     case orphaned
     /// Never started because an upstream stage failed.
     case skipped
+    /// Stopped or never started because someone cancelled it (`workbench cancel`, `scancel`), or
+    /// because the cluster cancelled it after an upstream job failed.
+    case cancelled
+    /// Ended by the cluster (requeue, preemption, node failure); a later attempt of the same job
+    /// runs the stage again.
+    case requeued
 }
 
 /// A metric a stage reported: a scalar (no step) or one point of a series.

@@ -35,6 +35,9 @@ package protocol RunObserver: Sendable {
     func stageFinished(_ stage: PlannedStage, attempt: AttemptInfo, outcome: Outcome) async throws
     /// Not run because an upstream stage failed or the run was interrupted.
     func stageSkipped(_ stage: PlannedStage, runID: String, reason: String) async throws
+    /// Never started, or gone without an attempt record, because it was cancelled (a cluster
+    /// cancelled it after an upstream job failed, or someone cancelled the run).
+    func stageCancelled(_ stage: PlannedStage, runID: String, reason: String) async throws
 }
 
 /// Wall-clock time, injectable for tests.
