@@ -20,6 +20,9 @@ let package = Package(
         /// libgit2: code provenance (HEAD, branch, dirty flag, diff, remote).
         .systemLibrary(name: "CGit2", path: "Sources/CGit2", pkgConfig: "libgit2",
                        providers: [.apt(["libgit2-dev"])]),
+        /// libcurl: models and datasets from the Hugging Face hub (resumable, verified downloads).
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
         /// OpenSSL libcrypto: SHA-256 for fingerprints and artifact digests.
         .systemLibrary(name: "COpenSSLCrypto", path: "Sources/COpenSSLCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
@@ -39,9 +42,9 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ], exclude: ["README.md"]),
-        /// The scheduler and executors (local processes now; Slurm later).
+        /// The scheduler and executors (local processes, Slurm), and hub downloads (libcurl).
         .target(name: "Runners", dependencies: [
-            "WorkbenchCore",
+            "WorkbenchCore", "CCurl",
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], exclude: ["README.md"]),
         /// Table model and renderers (Markdown, CSV); receives values, never SQL.

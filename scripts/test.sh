@@ -26,7 +26,7 @@ step "slurm cluster" scripts/slurm-cluster.sh start "$slurm_dir" --gpus 2
 export SLURM_CONF="$slurm_dir/slurm.conf" WORKBENCH_REQUIRE_SLURM=1
 step "swift test" swift test --disable-xctest --skip-build
 step "python environment" scripts/setup-ml.sh
-step "python stage tests" env OMP_NUM_THREADS=1 sh -c 'cd python && ../.venv-ml/bin/python -m pytest -q -p no:cacheprovider tests'
+step "python stage tests" env OMP_NUM_THREADS=1 WORKBENCH_REQUIRE_BINARY=1 sh -c 'cd python && ../.venv-ml/bin/python -m pytest -q -p no:cacheprovider tests'
 step "smoke chain end to end" scripts/smoke-check.sh
 [ $failed -eq 0 ] || echo "failed: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"

@@ -90,6 +90,15 @@ enum ErrorPresenter {
             case .io: code = 74
             }
             return emit(e.description, hint: e.hint, code: code)
+        case let e as FetchError:
+            let code: Int32
+            switch e {
+            case .malformed: code = 64
+            case .digestMismatch, .sizeMismatch: code = 65
+            case .diskFull, .io: code = 74
+            case .unauthorized, .notFound, .fileNotFound, .network, .server, .notCached: code = 69
+            }
+            return emit(e.description, hint: e.hint, code: code)
         case let e as SlurmError:
             return emit(e.description, hint: e.hint, code: e.exitCode)
         case let e as SchedulerError:

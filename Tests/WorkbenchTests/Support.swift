@@ -86,6 +86,21 @@ struct Workspace {
         }
     }
 
+    /// `wbWhile` with some environment variables changed.
+    func wbWhileEnv(_ changes: [String: String?], _ args: [String], during: @escaping @Sendable (Int32) async throws -> Void) async throws -> CommandResult {
+        var update: [Environment.Key: String?] = [:]
+        for (k, v) in changes { update[Environment.Key(stringLiteral: k)] = v }
+        let r = try await Subprocess.run(.path(FilePath(workbenchBinary)), arguments: Arguments(args),
+                                         environment: .inherit.updating(update), workingDirectory: FilePath(path), input: .none,
+                                         output: .string(limit: 1 << 24), error: .string(limit: 1 << 24)) { execution in
+            try await during(execution.processIdentifier.value)
+        }
+        switch r.terminationStatus {
+        case .exited(let c): return CommandResult(status: c, signaled: false, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
+        case .signaled(let s): return CommandResult(status: s, signaled: true, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
+        }
+    }
+
     /// Starts `workbench ARGS`, calls `during(pid)` while it runs, then waits for it.
     func wbWhile(_ args: [String], during: @escaping @Sendable (Int32) async throws -> Void) async throws -> CommandResult {
         let r = try await Subprocess.run(.path(FilePath(workbenchBinary)), arguments: Arguments(args),

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Runners
+import WorkbenchCore
+
+/// `workbench fetch REPO[@REVISION]`: a model or dataset from the Hugging Face hub into the cache
+/// the Python tools read, pinned to a commit, resumable and verified.
+struct FetchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fetch",
+        abstract: "Download a hub model or dataset at a revision into the Hugging Face cache (resumable, SHA-256 verified).",
+        discussion: """
+            The revision (a branch, tag or commit; default main) is resolved to a commit; files already \
+            complete in the cache are not downloaded again; an interrupted download resumes (HTTP Range); \
+            LFS files are checked against the SHA-256 the hub publishes (a mismatch is moved to \
+            quarantine/). Files land in $HF_HUB_CACHE (else $HF_HOME/hub, else ~/.cache/huggingface/hub) \
+            as models--ORG--NAME/snapshots/COMMIT, where transformers, vLLM and LLaMA-Factory find them \
+            offline. HF_ENDPOINT selects a mirror; HF_TOKEN (or the token file) authenticates and is never \
+            printed or recorded; HF_HUB_OFFLINE=1 (or --offline) uses the cache only.
+            In a spec, a fetch stage writes --manifest ${outputs.manifest}: stages that take it as an input \
+            get the commit and every file's digest into their fingerprints.
+            """)
+
+    @Argument(help: "ORG/NAME[@REVISION]; datasets as datasets/ORG/NAME[@REVISION] or with --dataset.") var repo: String
+    @Flag(help: "The repository is a dataset.") var dataset = false
+    @Option(help: "Only files matching this glob (repeatable), e.g. '*.safetensors' or 'config.json'.") var include: [String] = []
+    @Option(help: "Downloads at once.") var jobs = 4
+    @Option(help: "Write what was fetched (commit, files, sizes, SHA-256) as JSON to this file.") var manifest: String?
+    @Flag(help: "Do not ask the hub; use the cached snapshot.") var offline = false
+    @Flag(help: "Print only errors.") var quiet = false
+    @Flag(help: "Print the manifest JSON on stdout.") var json = false
+
+    func validate() throws {
+        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func run() async throws {
+        let (hubRepo, revision) = try HubRepo.parse(repo, dataset: dataset)
+        var fetcher = HubFetcher.fromEnvironment()
+        fetcher.jobs = jobs
+        fetcher.include = include
+        if offline { fetcher.offline = true }
+        let tty = isatty(STDERR_FILENO) == 1
+        if !quiet { fetcher.report = { line in Console.note((tty ? "\r\u{1B}[K" : "") + line) } }
+        let progress = quiet || !tty ? nil : ProgressLine(counter: fetcher.counter)
+        progress?.start()
+        let result: FetchManifest
+        do {
+            result = try await fetcher.fetch(hubRepo, revision: revision)
+        } catch {
+            progress?.stop()
+            throw error
+        }
+        progress?.stop()
+        if let manifest {
+            let path = manifest.hasPrefix("/") ? manifest : FileManager.default.currentDirectoryPath + "/" + manifest
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try AtomicFile.write(try result.encoded(), to: path)
+        }
+        if json { print(String(decoding: try result.encoded(), as: UTF8.self)) }
+        let total = result.files.reduce(Int64(0)) { $0 + $1.size }
+        let got = result.files.filter(\.downloaded)
+        if !quiet {
+            Console.note("\(hubRepo)@\(revision) = \(result.commit)\(result.offline ? " (offline)" : ""): \(result.files.count) file(s), \(ByteCount.text(total)); downloaded \(got.count) (\(ByteCount.text(got.reduce(Int64(0)) { $0 + $1.size }))), \(result.files.count - got.count) already in the cache")
+            if revision != result.commit { Console.note("pin it: revision: \(result.commit)") }
+        }
+        if !json { print(fetcher.cache.snapshot(hubRepo, commit: result.commit)) }
+    }
+}
+
+/// `bytes, rate, ETA` on one terminal line, every half second.
+final class ProgressLine: @unchecked Sendable {
+    let counter: TransferCounter
+    private var task: Task<Void, Never>?
+
+    init(counter: TransferCounter) { self.counter = counter }
+
+    func start() {
+        let counter = self.counter
+        task = Task.detached {
+            let t0 = ContinuousClock.now
+            var last: Int64 = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                let bytes = counter.value
+                guard bytes != last else { continue }
+                last = bytes
+                let secs = max(0.001, Double((ContinuousClock.now - t0).components.seconds) + Double((ContinuousClock.now - t0).components.attoseconds) / 1e18)
+                let rate = Double(bytes) / secs
+                let total = counter.total
+                var line = "\r\u{1B}[K  \(ByteCount.text(bytes))"
+                if total > 0 { line += " of \(ByteCount.text(total))" }
+                line += " at \(ByteCount.text(Int64(rate)))/s"
+                if total > bytes, rate > 0 { line += ", ETA \(Int((Double(total - bytes) / rate).rounded(.up))) s" }
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+        }
+    }
+
+    func stop() {
+        task?.cancel()
+        task = nil
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
