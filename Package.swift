@@ -77,6 +77,6 @@ let package = Package(
         .testTarget(name: "WorkbenchTests", dependencies: [
             "Workbench", "Tracking", "WorkbenchCore",
             .product(name: "Subprocess", package: "swift-subprocess"),
-        ]),
+        ], exclude: ["Golden"]),
     ]
 )

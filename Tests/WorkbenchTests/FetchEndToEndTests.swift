@@ -175,6 +175,15 @@ let commitB = String(repeating: "b2", count: 20)
         _ = try await host.get(ws, "/_set?corrupt=")
         let ok = try await ws.wbEnv(env, ["fetch", "org/tiny"])
         #expect(ok.status == 0, "\(ok.stderr)")
+        // A blob damaged in the cache afterwards (same size): --verify finds it and downloads it again.
+        let blob = ws.path + "/hf/hub/models--org--tiny/blobs/\(weights)"
+        try await ws.sh("printf 'X' | dd of='\(blob)' bs=1 seek=1000 conv=notrunc status=none")
+        let plain = try await ws.wbEnv(env, ["fetch", "org/tiny"])
+        #expect(plain.stderr.contains("3 already in the cache"), "without --verify the size check passes")
+        let v = try await ws.wbEnv(env, ["fetch", "org/tiny", "--verify"])
+        #expect(v.status == 0 && v.stderr.contains("model.safetensors in the cache does not match its SHA-256"), "\(v.stderr)")
+        #expect(try await sha256(ws, "hf/hub/models--org--tiny/snapshots/\(commitA)/model.safetensors") == weights)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: ws.path + "/hf/hub/models--org--tiny/quarantine").count == 2)
     }
 
     @Test func refusalsNameTheRepositoryAndWhatToDo() async throws {

@@ -14,6 +14,9 @@ package struct HubFetcher: Sendable {
     package var include: [String] = []
     /// Do not ask the hub; use the cached snapshot (`HF_HUB_OFFLINE=1`).
     package var offline = false
+    /// Re-hash files already in the cache against the hub's SHA-256; a mismatch is quarantined and
+    /// downloaded again.
+    package var verify = false
     /// Receives progress lines (nil: silent).
     package var report: (@Sendable (String) -> Void)?
     /// Bytes received so far (for a progress display).
@@ -60,6 +63,13 @@ package struct HubFetcher: Sendable {
         var files: [FetchedFile] = []
         var toDownload: [Listed] = []
         for f in wanted {
+            if verify, let expected = f.sha256, Self.complete(cache.blob(repo, f.blob), size: f.size) {
+                let got = try Self.digest(cache.blob(repo, f.blob))
+                if got != expected {
+                    let dest = try quarantine(repo, cache.blob(repo, f.blob), blob: f.blob)
+                    report?("\(repo): \(f.path) in the cache does not match its SHA-256 (got \(got)); moved to \(dest), downloading it again")
+                }
+            }
             if Self.complete(cache.blob(repo, f.blob), size: f.size) {
                 files.append(FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: false))
             } else {
@@ -220,8 +230,8 @@ package struct HubFetcher: Sendable {
         fstat(fd, &st)
         var have = Int64(st.st_size)
         if have > f.size { _ = ftruncate(fd, 0); have = 0 }   // not a prefix of this file
-        let hasher = HasherBox()
-        if have > 0 && f.sha256 != nil {   // the kept part enters the digest first
+        let hasher: HasherBox? = f.sha256 != nil ? HasherBox() : nil   // LFS files only
+        if have > 0, let hasher {   // the kept part enters the digest first
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             var pos: Int64 = 0
             while pos < have {
@@ -251,20 +261,44 @@ package struct HubFetcher: Sendable {
             if written > f.size { _ = ftruncate(fd, 0) }
             throw .sizeMismatch(repo, file: f.path, expected: f.size, got: written)
         }
-        if let expected = f.sha256 {
+        if let expected = f.sha256, let hasher {
             let got = hasher.finalizeHex()
             if got != expected {
-                let quarantine = cache.folder(repo) + "/quarantine"
-                try? Self.makeDirectory(quarantine)
-                let dest = quarantine + "/\(f.blob)-\(Int(Date().timeIntervalSince1970))"
-                if rename(partial, dest) != 0 { unlink(partial) }
+                let dest = try quarantine(repo, partial, blob: f.blob)
                 throw .digestMismatch(repo, file: f.path, expected: expected, got: got, quarantined: dest)
             }
         }
-        fsync(fd)
+        // No fsync (as huggingface_hub): the digest was checked and the rename is atomic; a power
+        // loss right after it could leave a damaged blob of the right size, which
+        // `workbench fetch --verify` finds (and downloads again).
         guard rename(partial, blob) == 0 else { throw .io("cannot rename \(partial) to \(blob): \(String(cString: strerror(errno)))") }
         report?("  \(f.path) (\(ByteCount.text(f.size)))\(f.sha256 != nil ? " sha256 ok" : "")")
         return FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: true)
+    }
+
+    /// Moves a file that failed its digest out of the way, into `quarantine/`.
+    private func quarantine(_ repo: HubRepo, _ path: String, blob: String) throws(FetchError) -> String {
+        let dir = cache.folder(repo) + "/quarantine"
+        try Self.makeDirectory(dir)
+        let dest = dir + "/\(blob)-\(Int(Date().timeIntervalSince1970))-\(UUID().uuidString.prefix(8).lowercased())"
+        if rename(path, dest) != 0 { unlink(path) }
+        return dest
+    }
+
+    /// SHA-256 of a file, read in 1 MiB blocks.
+    static func digest(_ path: String) throws(FetchError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io("cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var h = SHA256Hasher()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { throw .io("cannot read \(path): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return h.finalizeHex()
     }
 
     static func escapePath(_ p: String) -> String {

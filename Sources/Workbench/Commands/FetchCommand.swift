@@ -27,6 +27,8 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(help: "Downloads at once.") var jobs = 4
     @Option(help: "Write what was fetched (commit, files, sizes, SHA-256) as JSON to this file.") var manifest: String?
     @Flag(help: "Do not ask the hub; use the cached snapshot.") var offline = false
+    @Flag(help: "Re-hash the files already in the cache against the hub's SHA-256 (a mismatch is quarantined and downloaded again).")
+    var verify = false
     @Flag(help: "Print only errors.") var quiet = false
     @Flag(help: "Print the manifest JSON on stdout.") var json = false
 
@@ -40,6 +42,7 @@ struct FetchCommand: AsyncParsableCommand {
         fetcher.jobs = jobs
         fetcher.include = include
         if offline { fetcher.offline = true }
+        fetcher.verify = verify
         let tty = isatty(STDERR_FILENO) == 1
         if !quiet { fetcher.report = { line in Console.note((tty ? "\r\u{1B}[K" : "") + line) } }
         let progress = quiet || !tty ? nil : ProgressLine(counter: fetcher.counter)
