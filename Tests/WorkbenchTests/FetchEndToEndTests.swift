@@ -236,7 +236,7 @@ let commitB = String(repeating: "b2", count: 20)
     @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs (root)"))
     func aFullDiskKeepsThePartialFileAndSaysHowMuchIsNeeded() async throws {
         let (ws, host, env) = try await setup(big: 3_000_000)
-        defer { host.stop(); _ = try? Subprocess_umount(ws.path + "/small"); ws.cleanup() }
+        defer { host.stop(); _ = umount(ws.path + "/small"); ws.cleanup() }
         try await ws.sh("mkdir -p small && mount -t tmpfs -o size=1m tmpfs small")
         var small = env
         small["HF_HOME"] = ws.path + "/small/hf"
@@ -244,6 +244,37 @@ let commitB = String(repeating: "b2", count: 20)
         #expect(r.status == 74, "\(r.stderr)")
         #expect(r.stderr.contains("not enough space in ") && r.stderr.contains("3.0 MB more needed"), "\(r.stderr)")
         #expect(r.stderr.contains("the partial download is kept and resumes"))
+        #expect(!ws.exists("small/hf/hub/models--org--tiny/snapshots"), "nothing was started")
+    }
+
+    @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs (root)"))
+    func aDiskThatFillsUpMidwayKeepsThePartialFileForTheNextRun() async throws {
+        // 600 KB at 200 KB/s into a 1 MB tmpfs: the space check passes, then a filler takes the rest.
+        let (ws, host, env) = try await setup(["rate": 200_000], big: 600_000)
+        defer { host.stop(); _ = umount(ws.path + "/small"); ws.cleanup() }
+        try await ws.sh("mkdir -p small && mount -t tmpfs -o size=1m tmpfs small")
+        var small = env
+        small["HF_HOME"] = ws.path + "/small/hf"
+        let weights = try await sha256(ws, "hubhost/data/models/org/tiny/\(commitA)/model.safetensors")
+        let partial = "small/hf/hub/models--org--tiny/blobs/\(weights).incomplete"
+        let r = try await ws.wbWhileEnv(small, ["fetch", "org/tiny", "--jobs", "1"]) { _ in
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                var st = stat()
+                if stat(ws.path + "/" + partial, &st) == 0, st.st_size > 100_000 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await ws.sh("dd if=/dev/zero of=small/filler bs=4k 2>/dev/null || true")
+        }
+        #expect(r.status == 74, "\(r.stderr)")
+        #expect(r.stderr.contains("not enough space in ") && r.stderr.contains("more needed"), "\(r.stderr)")
+        let kept = (try FileManager.default.attributesOfItem(atPath: ws.path + "/" + partial)[.size] as! NSNumber).intValue
+        #expect(kept > 100_000 && kept < 600_000, "kept \(kept)")
+        try await ws.sh("rm small/filler")
+        _ = try await host.get(ws, "/_set?rate=0")
+        let again = try await ws.wbEnv(small, ["fetch", "org/tiny"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try await sha256(ws, "small/hf/hub/models--org--tiny/snapshots/\(commitA)/model.safetensors") == weights)
     }
 
     @Test func aFetchStageGivesItsConsumersTheCommitAndDigests() async throws {
@@ -275,5 +306,3 @@ let commitB = String(repeating: "b2", count: 20)
         #expect(show.stdout.contains("manifest sha256:"), "\(show.stdout)")
     }
 }
-
-private func Subprocess_umount(_ path: String) throws { _ = umount(path) }
