@@ -21,7 +21,9 @@ struct FetchCommand: AsyncParsableCommand {
             get the commit and every file's digest into their fingerprints.
             """)
 
-    @Argument(help: "ORG/NAME[@REVISION]; datasets as datasets/ORG/NAME[@REVISION] or with --dataset.") var repo: String
+    @Argument(help: "ORG/NAME[@REVISION]; datasets as datasets/ORG/NAME[@REVISION] or with --dataset.") var repo: String?
+    @Option(help: "Fetch exactly what this manifest (an earlier --manifest) names: its repository at its commit (from the cache when it is there).")
+    var from: String?
     @Flag(help: "The repository is a dataset.") var dataset = false
     @Option(help: "Only files matching this glob (repeatable), e.g. '*.safetensors' or 'config.json'.") var include: [String] = []
     @Option(help: "Downloads at once.") var jobs = 4
@@ -34,13 +36,25 @@ struct FetchCommand: AsyncParsableCommand {
 
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if (repo == nil) == (from == nil) { throw ValidationError("give a repository (ORG/NAME[@REVISION]) or --from MANIFEST, not both") }
     }
 
     func run() async throws {
-        let (hubRepo, revision) = try HubRepo.parse(repo, dataset: dataset)
         var fetcher = HubFetcher.fromEnvironment()
+        let hubRepo: HubRepo, revision: String
+        if let from {
+            let m = try Self.readManifest(from)
+            (hubRepo, revision) = (HubRepo(kind: m.kind, id: m.repo), m.commit)
+            if include.isEmpty { fetcher.include = m.files.map(\.path) }
+            // Everything it names is in the cache already when the stage that wrote it ran here.
+            if !m.files.isEmpty, m.files.allSatisfy({ FileManager.default.fileExists(atPath: fetcher.cache.snapshot(hubRepo, commit: m.commit) + "/" + $0.path) }) {
+                fetcher.offline = true
+            }
+        } else {
+            (hubRepo, revision) = try HubRepo.parse(repo!, dataset: dataset)
+        }
         fetcher.jobs = jobs
-        fetcher.include = include
+        if !include.isEmpty { fetcher.include = include }
         if offline { fetcher.offline = true }
         fetcher.verify = verify
         let tty = isatty(STDERR_FILENO) == 1
@@ -68,6 +82,17 @@ struct FetchCommand: AsyncParsableCommand {
             if revision != result.commit { Console.note("pin it: revision: \(result.commit)") }
         }
         if !json { print(fetcher.cache.snapshot(hubRepo, commit: result.commit)) }
+    }
+}
+
+extension FetchCommand {
+    static func readManifest(_ path: String) throws -> FetchManifest {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CommandError.invalidInput("\(path): no such manifest", hint: "give a file written by `workbench fetch --manifest`")
+        }
+        do { return try JSONDecoder().decode(FetchManifest.self, from: data) } catch {
+            throw CommandError.invalidInput("\(path) is not a fetch manifest: \(error)", hint: "give a file written by `workbench fetch --manifest`")
+        }
     }
 }
 

@@ -22,6 +22,7 @@ extension SpecLoader {
                                               hint: DidYouMean.hint(for: v.name, in: catalog.axisOrder[key, default: []]))
                         }
                         values[i].attributes = base.attributes.merging(v.attributes) { _, new in new }
+                        values[i].attributeLocations = base.attributeLocations.merging(v.attributeLocations) { _, new in new }
                     }
                 }
                 spec.axes[key] = Axis(name: key, values: values, location: value.location)
