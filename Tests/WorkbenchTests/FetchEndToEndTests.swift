@@ -304,5 +304,12 @@ let commitB = String(repeating: "b2", count: 20)
         #expect(outputs == "2\n")   // the two LFS files carry a sha256; config.json (a git blob) has none
         let show = try await ws.wb("show", "latest")
         #expect(show.stdout.contains("manifest sha256:"), "\(show.stdout)")
+        // A recipe resolves the pinned snapshot from the manifest, from the cache (hub gone).
+        host.stop()
+        let manifest = try await ws.sh("ls .workbench/outputs/weights/*/manifest.json").trimmingCharacters(in: .whitespacesAndNewlines)
+        let from = try await ws.wbEnv(env, ["fetch", "--from", manifest, "--quiet"])
+        #expect(from.status == 0 && from.stdout == ws.path + "/hf/hub/models--org--tiny/snapshots/\(commitA)\n", "\(from.stdout)\(from.stderr)")
+        let both = try await ws.wbEnv(env, ["fetch", "org/tiny", "--from", manifest])
+        #expect(both.status == 64)
     }
 }
