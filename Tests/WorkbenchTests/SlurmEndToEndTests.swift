@@ -148,7 +148,9 @@ struct SlurmEndToEndTests {
         #expect(again.status == 64 && again.stderr.contains("not running"))
     }
 
-    @Test func aRequeuedJobIsANewAttemptOfTheSameStage() async throws {
+    /// Starts the slow spec detached, disrupts its first job while it runs (`disrupt(jobID)`),
+    /// releases the requeued job, follows the run, and checks attempt 1 requeued, attempt 2 completed.
+    func requeueScenario(_ disrupt: (Workspace, String) async throws -> Void) async throws {
         let ws = try await workspace(slowSpec)
         defer { ws.cleanup() }
         _ = try await ws.wb("run", "spec.yaml", "--runner", "slurm", "--detach")
@@ -156,7 +158,7 @@ struct SlurmEndToEndTests {
         try await ws.waitFor(".workbench/runs/\(runID)/slow/attempt-1/job-start.txt")
         let job = try await ws.sh("sed -n 's/^job=//p' .workbench/runs/\(runID)/slow/attempt-1/job-start.txt").trimmingCharacters(in: .whitespacesAndNewlines)
         try await Task.sleep(for: .milliseconds(500))
-        try await ws.sh("scontrol requeue \(job)")
+        try await disrupt(ws, job)
         // A requeued job waits two minutes by default; release it once Slurm has it pending again
         // and slurmd has finished the killed run (released at once, slurmd may refuse the launch:
         // "Job N already killed, do not launch batch job").
@@ -172,6 +174,19 @@ struct SlurmEndToEndTests {
         #expect(try ws.read(".workbench/runs/\(runID)/slow/attempt-2/command.sh").contains("# run \(runID), attempt 2,"))
         let out = try #require(slow.last?.artifacts.first?.path)
         #expect(try String(contentsOfFile: out, encoding: .utf8) == "restart=1\n")
+    }
+
+    @Test func aRequeuedJobIsANewAttemptOfTheSameStage() async throws {
+        try await requeueScenario { ws, job in try await ws.sh("scontrol requeue \(job)") }
+    }
+
+    /// The node fails under a running job (marked down): Slurm requeues the job; the node returns
+    /// by itself (ReturnToService=2) and the job runs again as attempt 2.
+    @Test func aNodeFailureRequeuesTheJobAsANewAttempt() async throws {
+        try await requeueScenario { ws, _ in
+            try await ws.sh("scontrol update nodename=localhost state=down reason=workbench-test")
+            try await ws.sh("for i in $(seq 100); do [ \"$(sinfo -h -n localhost -o %T)\" = idle ] && exit 0; sleep 0.1; done; scontrol update nodename=localhost state=resume")
+        }
     }
 
     @Test func aSubmissionRejectedMidwayCancelsWhatWasSubmitted() async throws {

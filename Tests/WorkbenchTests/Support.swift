@@ -64,13 +64,7 @@ struct Workspace {
     }
 
     func wbArgs(_ args: [String]) async throws -> CommandResult {
-        let r = try await Subprocess.run(.path(FilePath(workbenchBinary)), arguments: Arguments(args),
-                                         workingDirectory: FilePath(path), output: .string(limit: 1 << 24),
-                                         error: .string(limit: 1 << 24))
-        switch r.terminationStatus {
-        case .exited(let c): return CommandResult(status: c, signaled: false, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
-        case .signaled(let s): return CommandResult(status: s, signaled: true, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
-        }
+        try await wbEnv([:], args)
     }
 
     /// Runs `workbench ARGS` with some environment variables changed (nil removes one).
@@ -103,15 +97,7 @@ struct Workspace {
 
     /// Starts `workbench ARGS`, calls `during(pid)` while it runs, then waits for it.
     func wbWhile(_ args: [String], during: @escaping @Sendable (Int32) async throws -> Void) async throws -> CommandResult {
-        let r = try await Subprocess.run(.path(FilePath(workbenchBinary)), arguments: Arguments(args),
-                                         workingDirectory: FilePath(path), input: .none,
-                                         output: .string(limit: 1 << 24), error: .string(limit: 1 << 24)) { execution in
-            try await during(execution.processIdentifier.value)
-        }
-        switch r.terminationStatus {
-        case .exited(let c): return CommandResult(status: c, signaled: false, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
-        case .signaled(let s): return CommandResult(status: s, signaled: true, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
-        }
+        try await wbWhileEnv([:], args, during: during)
     }
 
     /// Waits until `rel` exists (or fails after `seconds`).

@@ -62,4 +62,7 @@ cmp -s "$work/curl.out.keep" "$work/hf/hub/models--bench--big/snapshots/$commit/
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 c=$(median "${curl_times[@]}"); k=$(median "${check_times[@]}"); w=$(median "${wb_times[@]}")
 echo "median: curl $c s, curl + openssl sha256 $k s, workbench fetch $w s"
+paired=()
+for i in "${!curl_times[@]}"; do paired+=("$(echo "${wb_times[$i]} / ${curl_times[$i]}" | bc -l)"); done
+echo "median of the per-round ratios workbench/curl: $(median "${paired[@]}" | cut -c1-5) (the same round's curl run; curl's own speed drifts between rounds)"
 echo "workbench/curl time ratio $(echo "$w / $c" | bc -l | cut -c1-5) (target <= 1.10); workbench/(curl + openssl sha256) $(echo "$w / $k" | bc -l | cut -c1-5)"

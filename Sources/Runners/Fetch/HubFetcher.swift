@@ -231,6 +231,7 @@ package struct HubFetcher: Sendable {
         var have = Int64(st.st_size)
         if have > f.size { _ = ftruncate(fd, 0); have = 0 }   // not a prefix of this file
         let hasher: HasherBox? = f.sha256 != nil ? HasherBox() : nil   // LFS files only
+        defer { hasher?.close() }
         if have > 0, let hasher {   // the kept part enters the digest first
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             var pos: Int64 = 0
