@@ -44,11 +44,43 @@ package struct ReportCell: Sendable, Hashable {
     package var interval: ConfidenceInterval? = nil
     /// The paper value is our mean of the paper's cells: the paper prints none for this cell.
     package var paperComputed = false
+    /// How ours compares with the paper.
+    package var verdict: Verdict = .pending
+    /// The allowed |ours - paper| for `match` (nil without a paper value).
+    package var tolerance: Double?
 
     /// ours - paper, when both exist.
     package var delta: Double? {
         guard let ours, let paper else { return nil }
         return ours - paper
+    }
+}
+
+/// Whether a cell reproduced the paper.
+package enum Verdict: String, Sendable, Hashable, CaseIterable {
+    /// |ours - paper| is within the spec's tolerance.
+    case match
+    /// Outside the tolerance, but the 95% interval of ours covers the paper value.
+    case withinNoise = "within-noise"
+    /// Outside the tolerance and the interval (or no interval).
+    case deviates
+    /// We have a value; the paper prints none.
+    case missing
+    /// Not reproduced yet.
+    case pending
+    /// A row the spec does not run.
+    case referenceOnly = "reference-only"
+
+    /// The verdict of `ours` against `paper` with `allowed` tolerance and an optional interval.
+    package static func of(ours: Double?, paper: Double?, allowed: Double?, interval: ConfidenceInterval?,
+                           referenceOnly: Bool) -> Verdict {
+        if referenceOnly { return .referenceOnly }
+        guard let ours else { return .pending }
+        guard let paper, let allowed else { return .missing }
+        // A hair of slack so 40.35 vs 40.3 at ±0.05 is not lost to binary rounding.
+        if abs(ours - paper) <= allowed + 1e-9 * max(1, abs(paper)) { return .match }
+        if let interval, interval.covers(paper) { return .withinNoise }
+        return .deviates
     }
 }
 
@@ -80,8 +112,17 @@ package struct ReportTable: Sendable, Hashable {
     package var digits: Int
     package var columns: [ReportColumn]
     package var rows: [ReportRow]
+    /// The table's default tolerance, for the summary line.
+    package var tolerance: Tolerance = .default
 
     package var cells: [ReportCell] { rows.flatMap(\.cells) }
+
+    /// `verdicts: 3 match, 1 within-noise, ...` over the cells that have one (reference-only rows excluded).
+    package var verdictSummary: String {
+        let counted = cells.filter { $0.verdict != .referenceOnly }
+        let parts = Verdict.allCases.filter { $0 != .referenceOnly }.map { v in "\(counted.filter { $0.verdict == v }.count) \(v.rawValue)" }
+        return "verdicts: " + parts.joined(separator: ", ") + " (match: within \(tolerance.describe(digits: digits)))"
+    }
 }
 
 /// Builds the table model from the layout and the values found for its metric cells.
@@ -132,6 +173,15 @@ package enum TableBuilder {
                 }
                 cells[column.id] = cell
             }
+            for (id, var cell) in cells {
+                if let paper = cell.paper {
+                    cell.tolerance = layout.reference?.cellTolerances[row.id]?[id]
+                        ?? (layout.reference?.tolerance ?? .default).allowed(paper: paper, digits: layout.digits)
+                }
+                cell.verdict = Verdict.of(ours: cell.ours, paper: cell.paper, allowed: cell.tolerance, interval: cell.interval,
+                                          referenceOnly: row.referenceOnly)
+                cells[id] = cell
+            }
             rows.append(ReportRow(id: row.id, label: row.label, cells: layout.columns.compactMap { cells[$0.id] }))
         }
         return ReportTable(
@@ -142,6 +192,6 @@ package enum TableBuilder {
                 if case .mean = c.kind { return ReportColumn(id: c.id, label: c.label, derived: true) }
                 return ReportColumn(id: c.id, label: c.label, derived: false)
             },
-            rows: rows)
+            rows: rows, tolerance: layout.reference?.tolerance ?? .default)
     }
 }

@@ -60,6 +60,45 @@ func assertGolden(_ text: String, _ name: String, file: String = #filePath) thro
         try assertGolden(CSVRenderer.render(Self.table), "table-4.csv")
     }
 
+    @Test func latexGolden() throws {
+        try assertGolden(LaTeXRenderer.render(Self.table), "table-4.tex")
+        #expect(LaTeXRenderer.escape("a & b_1 50% {x} #2 $ ~ ^ \\ |") == "a \\& b\\_1 50\\% \\{x\\} \\#2 \\$ \\textasciitilde{} \\textasciicircum{} \\textbackslash{} \\textbar{}")
+    }
+
+    /// Every verdict, from the rules: tolerance first, then the interval, then deviates.
+    @Test func verdictsFollowToleranceThenInterval() throws {
+        #expect(Verdict.of(ours: 40.34, paper: 40.3, allowed: 0.05, interval: nil, referenceOnly: false) == .match)
+        #expect(Verdict.of(ours: 40.35, paper: 40.3, allowed: 0.05, interval: nil, referenceOnly: false) == .match, "the boundary matches")
+        #expect(Verdict.of(ours: 40.36, paper: 40.3, allowed: 0.05, interval: nil, referenceOnly: false) == .deviates)
+        let wide = ConfidenceInterval(low: 38, high: 42, level: 0.95, resamples: 1000, seed: 0)
+        #expect(Verdict.of(ours: 41.5, paper: 40.3, allowed: 0.05, interval: wide, referenceOnly: false) == .withinNoise)
+        let narrow = ConfidenceInterval(low: 41, high: 42, level: 0.95, resamples: 1000, seed: 0)
+        #expect(Verdict.of(ours: 41.5, paper: 40.3, allowed: 0.05, interval: narrow, referenceOnly: false) == .deviates)
+        #expect(Verdict.of(ours: 41.5, paper: nil, allowed: nil, interval: wide, referenceOnly: false) == .missing)
+        #expect(Verdict.of(ours: nil, paper: 40.3, allowed: 0.05, interval: nil, referenceOnly: false) == .pending)
+        #expect(Verdict.of(ours: nil, paper: 40.3, allowed: 0.05, interval: nil, referenceOnly: true) == .referenceOnly)
+        #expect(Tolerance.relative(0.05).allowed(paper: 40, digits: 1) == 2)
+        #expect(Tolerance.printed.allowed(paper: 40, digits: 2) == 0.005)
+
+        // In a table: the spec's tolerance, a per-cell override, and the summary line.
+        var layout = Self.layout
+        layout.reference?.tolerance = .absolute(1.5)
+        layout.reference?.cellTolerances = ["qwen": ["ours": 0.5]]
+        let t = TableBuilder.build(layout: layout, spec: Self.spec, paper: nil, profile: "paper",
+                                   values: ["qwen/rule": ReproducedValue(value: 30.123456789), "qwen/ours": ReproducedValue(value: 41.25),
+                                            "llava/rule": ReproducedValue(value: 20.0)])
+        let qwen = t.rows[0].cells, llava = t.rows[1].cells
+        #expect(qwen[0].verdict == .match && qwen[0].tolerance == 1.5)        // |30.12 - 31.3| = 1.18
+        #expect(qwen[1].verdict == .deviates && qwen[1].tolerance == 0.5)     // |41.25 - 40.3| = 0.95 > 0.5
+        #expect(qwen[2].verdict == .match)                                    // mean 35.69 vs 35.8
+        #expect(llava[0].verdict == .deviates && llava[1].verdict == .pending && llava[2].verdict == .pending)
+        #expect(t.verdictSummary == "verdicts: 2 match, 0 within-noise, 2 deviates, 0 missing, 2 pending (match: within ±1.5 absolute)")
+        let md = MarkdownRenderer.render(t)
+        #expect(md.contains("| 41.2 (paper 40.3, Δ +1.0, deviates) |"), "\(md)")
+        #expect(md.contains(t.verdictSummary + "."))
+        #expect(CSVRenderer.render(t).contains(",deviates,0.5\n"))
+    }
+
     @Test func csvQuotesFields() {
         #expect(CSVRenderer.field("a,b") == "\"a,b\"")
         #expect(CSVRenderer.field("say \"x\"") == "\"say \"\"x\"\"\"")
@@ -81,7 +120,8 @@ func assertGolden(_ text: String, _ name: String, file: String = #filePath) thro
         #expect(avg.high - avg.low < o.high - o.low)
         #expect(t.rows[1].cells[0].interval == nil, "no per-example scores, no interval")
         let md = MarkdownRenderer.render(t)
-        #expect(md.contains("| 25.0 [\(MarkdownRenderer.number(r.low, digits: 1)), \(MarkdownRenderer.number(r.high, digits: 1))] (paper 31.3, Δ -6.3) |"))
+        #expect(md.contains("| 25.0 [\(MarkdownRenderer.number(r.low, digits: 1)), \(MarkdownRenderer.number(r.high, digits: 1))] (paper 31.3, Δ -6.3, within-noise) |"), "\(md)")
+        #expect(qwen[0].verdict == .withinNoise && r.covers(31.3), "6.3 from the paper, but inside the interval")
         #expect(md.contains("Brackets: 95% bootstrap interval from per-example scores (1000 resamples, seed 0)."))
         let again = TableBuilder.build(layout: Self.layout, spec: Self.spec, paper: nil, profile: "paper",
                                        values: ["qwen/rule": ReproducedValue(value: 25, examples: rule)])

@@ -185,4 +185,32 @@ import Testing
         #expect(e2.message == "reference for unknown column 'rr'")
         #expect(e2.hint == "did you mean 'r'?")
     }
+
+    @Test func referenceTolerances() throws {
+        func table(_ tolerance: String) -> String {
+            minimalSpec + """
+
+            tables:
+              - id: t
+                stage: train
+                rows: { axis: model }
+                columns:
+                  - { id: r, where: { source: rules }, metric: acc }
+                reference:
+                  paper_version: v4
+                  values: { a: { r: 40 } }
+            \(tolerance)
+            """
+        }
+        let spec = try load(table("      tolerance: { relative: 0.05 }\n      tolerances: { a: { r: 2.5 } }"))
+        let reference = try #require(spec.tables.first?.reference)
+        #expect(reference.tolerance == .relative(0.05) && reference.cellTolerances == ["a": ["r": 2.5]])
+        #expect(try load(table("")).tables.first?.reference?.tolerance == .printed)
+        let both = try #require(loadError(table("      tolerance: { relative: 0.05, absolute: 1 }")))
+        #expect(both.message == "give one of 'absolute' or 'relative'" && both.location?.line != nil)
+        let negative = try #require(loadError(table("      tolerance: { absolute: -1 }")))
+        #expect(negative.message == "a tolerance cannot be negative")
+        let unknown = try #require(loadError(table("      tolerances: { zz: { r: 1 } }")))
+        #expect(unknown.message == "tolerance for unknown row 'zz'")
+    }
 }

@@ -57,7 +57,8 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
 
         let first = try await ws.wb("reproduce", "chain")
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.stdout.contains("| a | 11.0 (paper 11.0, Δ +0.0) |\n| b | 11.0 |"))
+        #expect(first.stdout.contains("| a | 11.0 (paper 11.0, Δ +0.0, match) |\n| b | 11.0 |"))
+        #expect(first.stdout.contains("verdicts: 1 match, 0 within-noise, 0 deviates, 1 missing, 0 pending"))
         #expect(first.stderr.contains("5 stage(s), 0 cached, 5 to run"))
         #expect(ws.exists(".workbench/workbench.sqlite"))
         #expect(try ws.read(".workbench/reports/chain.csv").contains("chain,a,a,acc,Acc,false,11.0,11.0,,,0.0,reproduced,v1,"))
@@ -146,7 +147,7 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
             of: "n=$(wc -l < ${inputs.model});", with: "[ ${matrix.model} = b ] && exit 4; n=$(wc -l < ${inputs.model});"))
         let r = try await ws.wb("reproduce", "chain")
         #expect(r.status == 1)
-        #expect(r.stdout.contains("| a | 11.0 (paper 11.0, Δ +0.0) |\n| b | pending |"))
+        #expect(r.stdout.contains("| a | 11.0 (paper 11.0, Δ +0.0, match) |\n| b | pending |"))
         #expect(r.stderr.contains("eval@model=b: exited with status 4"))
         #expect(try ws.read(".workbench/reports/chain.csv").contains("chain,b,b,acc,Acc,false,,,,,,pending,v1,"))
     }

@@ -40,7 +40,7 @@ package struct SlurmCLI: SlurmClient {
                 do {
                     let result = try await Subprocess.run(.name(tool), arguments: Arguments(arguments),
                                                           output: .string(limit: 32 << 20), error: .string(limit: 1 << 20))
-                    let out = result.standardOutput ?? "", err = (result.standardError ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                    let out = result.standardOutput, err = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
                     switch result.terminationStatus {
                     case .exited(0): return .ok(out)
                     case .exited(let code):

@@ -13,7 +13,7 @@ struct ReportCommand: AsyncParsableCommand {
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "A spec path, a spec name, or a table id.") var target: String
     @Option(help: "Profile whose results to show (default: the spec's first).") var profile: String?
-    @Option(help: "Formats, comma-separated: md, csv.") var format = "md"
+    @Option(help: "Formats, comma-separated: md, csv, tex (booktabs).") var format = "md"
     @Option(help: "Write files here instead of printing.") var out: String?
     @Flag(help: "Show the results of the spec's PROFILE-released profile (released checkpoints).") var released = false
 

@@ -232,7 +232,7 @@ extension SpecLoader {
         }
         var reference: TableReference?
         if let r = e["reference"] {
-            let re = try r.entries(allowed: ["paper_version", "source", "values"], what: "reference")
+            let re = try r.entries(allowed: ["paper_version", "source", "values", "tolerance", "tolerances"], what: "reference")
             guard let pv = re["paper_version"] else {
                 throw r.error("reference values need 'paper_version'", hint: "the arXiv version the numbers come from, e.g. v4")
             }
@@ -250,7 +250,37 @@ extension SpecLoader {
                     values[rowID, default: [:]][colID] = try v.double()
                 }
             }
-            reference = TableReference(paperVersion: try pv.string(), source: try re["source"]?.string(), values: values)
+            var tolerance = Tolerance.default
+            if let t = re["tolerance"] {
+                let te = try t.entries(allowed: ["absolute", "relative"], what: "tolerance")
+                guard te.count == 1 else { throw t.error("give one of 'absolute' or 'relative'", hint: "e.g. tolerance: { absolute: 1.0 } or { relative: 0.05 }") }
+                if let a = te["absolute"] {
+                    let v = try a.double()
+                    guard v >= 0 else { throw a.error("a tolerance cannot be negative") }
+                    tolerance = .absolute(v)
+                }
+                if let rel = te["relative"] {
+                    let v = try rel.double()
+                    guard v >= 0, v < 1 else { throw rel.error("a relative tolerance is a fraction between 0 and 1, e.g. 0.05") }
+                    tolerance = .relative(v)
+                }
+            }
+            var cellTolerances: [String: [String: Double]] = [:]
+            for (rowID, cols) in try re["tolerances"]?.mapping() ?? [] {
+                guard rows.contains(where: { $0.id == rowID }) else {
+                    throw cols.error("tolerance for unknown row '\(rowID)'", hint: DidYouMean.hint(for: rowID, in: rows.map(\.id)))
+                }
+                for (colID, v) in try cols.mapping() {
+                    guard columns.contains(where: { $0.id == colID }) else {
+                        throw v.error("tolerance for unknown column '\(colID)'", hint: DidYouMean.hint(for: colID, in: columns.map(\.id)))
+                    }
+                    let x = try v.double()
+                    guard x >= 0 else { throw v.error("a tolerance cannot be negative") }
+                    cellTolerances[rowID, default: [:]][colID] = x
+                }
+            }
+            reference = TableReference(paperVersion: try pv.string(), source: try re["source"]?.string(), values: values,
+                                       tolerance: tolerance, cellTolerances: cellTolerances)
         }
         return TableLayout(
             id: id, title: try e["title"]?.string() ?? id, stage: try e["stage"]?.string(),

@@ -1,3 +1,4 @@
+import Foundation
 import OrderedCollections
 
 /// How a spec's results are laid out as a paper table.
@@ -59,4 +60,44 @@ package struct TableReference: Sendable, Hashable {
     package var source: String?
     /// Row id -> column id -> value.
     package var values: [String: [String: Double]]
+    /// How far ours may be from the paper to `match`.
+    package var tolerance: Tolerance = .default
+    /// Row id -> column id -> absolute tolerance, overriding `tolerance` for those cells.
+    package var cellTolerances: [String: [String: Double]] = [:]
+
+    package init(paperVersion: String, source: String?, values: [String: [String: Double]],
+                 tolerance: Tolerance = .default, cellTolerances: [String: [String: Double]] = [:]) {
+        self.paperVersion = paperVersion
+        self.source = source
+        self.values = values
+        self.tolerance = tolerance
+        self.cellTolerances = cellTolerances
+    }
+}
+
+/// A match tolerance: absolute (same unit as the cells) or relative (a fraction of the paper value).
+package enum Tolerance: Sendable, Hashable {
+    case absolute(Double)
+    case relative(Double)
+    /// Unset: equal at the table's printed precision (half a unit of its last digit).
+    case printed
+
+    package static let `default` = Tolerance.printed
+
+    /// The allowed |ours - paper| for a paper value, at `digits` printed decimals.
+    package func allowed(paper: Double, digits: Int) -> Double {
+        switch self {
+        case .absolute(let a): return a
+        case .relative(let r): return abs(paper) * r
+        case .printed: return 0.5 * pow(10, Double(-digits))
+        }
+    }
+
+    package func describe(digits: Int) -> String {
+        switch self {
+        case .absolute(let a): return "±\(a) absolute"
+        case .relative(let r): return "±\(r * 100)% of the paper value"
+        case .printed: return "±\(0.5 * pow(10, Double(-digits))) (the printed precision)"
+        }
+    }
 }
