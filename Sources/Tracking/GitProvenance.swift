@@ -106,6 +106,27 @@ package enum GitProvenance {
         return true
     }
 
+    /// The git blob id of `file` (a path inside the repository containing `workspace`, given relative
+    /// to `workspace`) at `commit`; nil when the repository, the commit or the file is not there.
+    package static func blobID(of file: String, at commit: String, workspace: String) -> String? {
+        _ = initialized
+        var repo: OpaquePointer?
+        guard git_repository_open_ext(&repo, workspace, 0, nil) == 0, let repo else { return nil }
+        defer { git_repository_free(repo) }
+        guard let wd = git_repository_workdir(repo).map({ String(cString: $0) }) else { return nil }
+        let root = URL(fileURLWithPath: wd).resolvingSymlinksInPath().path
+        let full = URL(fileURLWithPath: file.hasPrefix("/") ? file : workspace + "/" + file).resolvingSymlinksInPath().path
+        guard full.hasPrefix(root + "/") else { return nil }
+        let rel = String(full.dropFirst(root.count + 1))
+        var obj: OpaquePointer?
+        guard git_revparse_single(&obj, repo, "\(commit):\(rel)") == 0, let obj else { return nil }
+        defer { git_object_free(obj) }
+        guard let oid = git_object_id(obj) else { return nil }
+        var buf = [CChar](repeating: 0, count: 41)
+        git_oid_tostr(&buf, 41, oid)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     private static func isDirty(_ repo: OpaquePointer) -> Bool {
         var opts = git_status_options()
         git_status_options_init(&opts, UInt32(GIT_STATUS_OPTIONS_VERSION))

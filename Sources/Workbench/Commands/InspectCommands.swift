@@ -289,3 +289,37 @@ extension String {
     /// Left-aligned in `width` columns (never truncated).
     func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }
+
+/// `workbench audit [RUN|--all]`: re-verify what was recorded; exits 1 on any finding.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Re-verify recorded runs: the event log's hash chain, artifact digests, commits and specs, evaluation scores; exits 1 on any finding.")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "Run id or prefix (default: the newest run).") var run: String?
+    @Flag(help: "Every recorded run.") var all = false
+    @Flag(help: "Machine-readable output.") var json = false
+
+    func validate() throws {
+        if all && run != nil { throw ValidationError("give a run or --all, not both") }
+    }
+
+    func run() async throws {
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        let auditor = Auditor(store: store, workspace: ctx.workspace)
+        let runs = all ? try auditor.allRuns() : [try store.resolveRun(run ?? "latest")]
+        let report = try auditor.audit(runs: runs)
+        if json {
+            print(try JSONText.encode(report))
+        } else {
+            print("audit: \(report.runs) run(s), \(report.events) event(s) in the chain, \(report.artifacts) artifact(s), \(report.commits) commit(s), \(report.evaluations) evaluation(s) checked; \(report.findings.count) finding(s)")
+            for f in report.findings {
+                print("  FINDING \(f.kind)\(f.runID.map { " (run \($0))" } ?? ""): \(f.message)")
+            }
+            for n in report.notes { print("  note: \(n)") }
+        }
+        if !report.findings.isEmpty { throw ExitCode(1) }
+    }
+}

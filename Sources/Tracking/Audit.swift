@@ -1,0 +1,167 @@
+import Foundation
+import GRDB
+import WorkbenchCore
+
+/// Something an audit found wrong, named so a reviewer can look at it.
+package struct AuditFinding: Sendable, Codable, Hashable {
+    /// `event-chain`, `artifact-changed`, `artifact-missing`, `commit-missing`, `spec-changed`,
+    /// `scores-inconsistent`, `predictions-changed`.
+    package var kind: String
+    package var runID: String?
+    /// What it is about: an event id, an artifact path, a commit, an evaluation.
+    package var subject: String
+    package var message: String
+}
+
+/// What an audit looked at.
+package struct AuditReport: Sendable, Codable {
+    package var runs = 0
+    package var events = 0
+    package var artifacts = 0
+    package var commits = 0
+    package var evaluations = 0
+    package var findings: [AuditFinding] = []
+    /// Things that could not be checked (a deleted output, a run outside a repository): not findings.
+    package var notes: [String] = []
+}
+
+/// Re-verifies what the store recorded: the event log's hash chain, every recorded artifact's
+/// digest (read again, never from the memo), that recorded commits exist and hold the spec that
+/// was run, and that each evaluation's aggregate is what its stored per-example scores give.
+package struct Auditor: Sendable {
+    package let store: Store
+    package let workspace: String
+
+    package init(store: Store, workspace: String) {
+        self.store = store
+        self.workspace = workspace
+    }
+
+    package func audit(runs runIDs: [String]) throws -> AuditReport {
+        var report = AuditReport()
+        report.runs = runIDs.count
+        try checkChain(&report)
+        for runID in runIDs {
+            try checkArtifacts(runID, &report)
+            try checkCode(runID, &report)
+            try checkEvaluations(runID, &report)
+        }
+        return report
+    }
+
+    /// Every run id, oldest first.
+    package func allRuns() throws -> [String] {
+        try store.read { db in try String.fetchAll(db, sql: "SELECT id FROM runs ORDER BY started_at, id") }
+    }
+
+    // MARK: - Checks
+
+    private func checkChain(_ report: inout AuditReport) throws {
+        report.events = try store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+        let bad = try EventLog.verifyChain(store)
+        guard !bad.isEmpty else { return }
+        let rows: [Int64: (String?, String, String?)] = try store.read { db in
+            var out: [Int64: (String?, String, String?)] = [:]
+            for id in bad.prefix(50) {
+                if let r = try Row.fetchOne(db, sql: "SELECT run_id, kind, subject FROM events WHERE id = ?", arguments: [id]) {
+                    out[id] = (r[0], r[1], r[2])
+                }
+            }
+            return out
+        }
+        // The first broken link is the edited (or deleted-before) row; later ones follow from it.
+        for id in bad.prefix(50) {
+            let (run, kind, subject) = rows[id] ?? (nil, "?", nil)
+            let first = id == bad.first
+            report.findings.append(AuditFinding(
+                kind: "event-chain", runID: run, subject: "event #\(id)",
+                message: first
+                    ? "event #\(id) (\(kind)\(subject.map { " \($0)" } ?? "")) does not match its hash: it was edited, or a row before it was deleted"
+                    : "event #\(id) (\(kind)) no longer links to the row before it"))
+        }
+    }
+
+    private func checkArtifacts(_ runID: String, _ report: inout AuditReport) throws {
+        let rows: [(String, String, String, String)] = try store.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT si.name, ar.name, ar.path, ar.digest FROM artifacts ar JOIN attempts a ON a.id = ar.attempt_id
+                JOIN stage_instances si ON si.id = a.instance_id WHERE a.run_id = ? AND a.status = 'completed' ORDER BY ar.path
+                """, arguments: [runID]).map { ($0[0], $0[1], $0[2], $0[3]) }
+        }
+        let digester = FileDigester(store: nil)   // no memo: every file is read again
+        for (stage, name, path, recorded) in rows {
+            report.artifacts += 1
+            guard FileManager.default.fileExists(atPath: path) else {
+                report.notes.append("run \(runID): \(stage) output '\(name)' (\(path)) no longer exists; its digest cannot be checked")
+                continue
+            }
+            let now = try digester.digest(ofPath: path)
+            if now != recorded {
+                report.findings.append(AuditFinding(kind: "artifact-changed", runID: runID, subject: path,
+                                                    message: "\(stage) output '\(name)' has digest \(now), recorded \(recorded)"))
+            }
+        }
+    }
+
+    private func checkCode(_ runID: String, _ report: inout AuditReport) throws {
+        let row: (String?, Bool, String, String)? = try store.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT c.commit_id, c.dirty, s.path, s.git_blob FROM runs r JOIN specs s ON s.id = r.spec_id
+                LEFT JOIN code_refs c ON c.id = r.code_ref_id WHERE r.id = ?
+                """, arguments: [runID]).map { ($0[0], ($0[1] as Bool?) ?? false, $0[2], $0[3]) }
+        }
+        guard let (commit, dirty, specPath, blob) = row else { return }
+        guard let commit else {
+            report.notes.append("run \(runID): recorded without a commit (not in a git repository); code not checked")
+            return
+        }
+        report.commits += 1
+        guard GitProvenance.commitExists(commit, at: workspace) else {
+            report.findings.append(AuditFinding(kind: "commit-missing", runID: runID, subject: commit,
+                                                message: "the recorded commit \(commit) is not in the repository at \(workspace)"))
+            return
+        }
+        let atCommit = GitProvenance.blobID(of: specPath, at: commit, workspace: workspace)
+        if atCommit == blob { return }
+        if dirty {
+            report.notes.append("run \(runID): the spec \(specPath) differed from commit \(commit.prefix(12)) (uncommitted changes; their diff is recorded)")
+        } else {
+            report.findings.append(AuditFinding(kind: "spec-changed", runID: runID, subject: specPath,
+                                                message: "the run was recorded clean at \(commit.prefix(12)), but \(specPath) there has blob \(atCommit ?? "none"), recorded \(blob)"))
+        }
+    }
+
+    /// Each evaluation's aggregates against the mean of its stored per-example scores (the scorers'
+    /// aggregates are means over the examples of each metric; one-metric tasks count unscored rows as 0).
+    private func checkEvaluations(_ runID: String, _ report: inout AuditReport) throws {
+        let evaluations = try store.evaluations(runID: runID)
+        for e in evaluations {
+            report.evaluations += 1
+            let examples = try store.examples(evaluationID: e.id)
+            guard !examples.isEmpty else { continue }
+            for score in e.scores {
+                let (key, recorded) = (score.key, score.value)
+                let values: [Double]
+                if e.scores.count == 1 {
+                    values = examples.map { $0.value ?? 0 }
+                } else {
+                    values = examples.filter { $0.metric == key }.map { $0.value ?? 0 }
+                }
+                guard !values.isEmpty else { continue }
+                var sum = 0.0
+                for v in values { sum += v }
+                let mean = sum / Double(values.count)
+                if abs(mean - recorded) > 1e-6 * max(1, abs(recorded)) {
+                    report.findings.append(AuditFinding(
+                        kind: "scores-inconsistent", runID: runID, subject: "evaluation #\(e.id) \(e.task)",
+                        message: "\(e.task) '\(key)' is recorded as \(recorded), but its \(values.count) stored per-example scores give \(mean)"))
+                }
+            }
+            if FileManager.default.fileExists(atPath: e.predictionsPath), let now = try? FileDigester.hashFile(e.predictionsPath),
+               now != e.predictionsDigest, "sha256:" + now != e.predictionsDigest {
+                report.findings.append(AuditFinding(kind: "predictions-changed", runID: runID, subject: e.predictionsPath,
+                                                    message: "the \(e.task) predictions file changed since it was scored (sha256 \(now), recorded \(e.predictionsDigest))"))
+            }
+        }
+    }
+}

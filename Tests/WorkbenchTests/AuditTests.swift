@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+/// `workbench audit`: a clean run passes; each kind of tampering (an output file, an event row, a
+/// stored per-example score, a predictions file, the recorded commit) is found and named.
+@Suite(.serialized) struct AuditTests {
+    static let spec = """
+        spec_version: 1
+        version: 1
+        title: audited
+        matrix: {}
+        stages:
+          data:
+            outputs: { rows: rows.txt }
+            command: seq 1 5 > ${outputs.rows}
+          eval:
+            inputs: { rows: "${stages.data.outputs.rows}" }
+            outputs: { predictions: Food101.jsonl }
+            command: >-
+              for i in 0 1 2 3 4 5 6 7 8 9; do
+              echo "{\\"syn_id\\": $i, \\"label\\": \\"pho\\", \\"pred\\": \\"($((i % 2 * 75)))\\"}"; done > ${outputs.predictions}
+              && "$WORKBENCH" score --record --task Food101 --predictions ${outputs.predictions}
+        """
+
+    func workspace() async throws -> Workspace {
+        let ws = try await Workspace()
+        try ws.write("experiments/audited.yaml", Self.spec)
+        try await ws.commitAll()
+        let r = try await ws.wb("run", "audited")
+        #expect(r.status == 0, "\(r.stderr)")
+        return ws
+    }
+
+    func sql(_ ws: Workspace, _ statement: String) async throws {
+        try await ws.sh("sqlite3 .workbench/workbench.sqlite \"\(statement)\"")
+    }
+
+    @Test func aCleanRunPassesAndEachTamperingIsNamed() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        let clean = try await ws.wb("audit")
+        #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
+        #expect(clean.stdout.contains("1 run(s)") && clean.stdout.contains("2 artifact(s), 1 commit(s), 1 evaluation(s) checked; 0 finding(s)"), "\(clean.stdout)")
+
+        // An output changed after the run.
+        let rows = try await ws.sh("ls .workbench/outputs/data/*/rows.txt").trimmingCharacters(in: .whitespacesAndNewlines)
+        try await ws.sh("echo 6 >> \(rows)")
+        let changed = try await ws.wb("audit")
+        #expect(changed.status == 1)
+        #expect(changed.stdout.contains("FINDING artifact-changed") && changed.stdout.contains("data output 'rows' has digest"), "\(changed.stdout)")
+        try await ws.sh("seq 1 5 > \(rows)")
+        #expect(try await ws.wb("audit").status == 0, "restored: clean again")
+
+        // A stored per-example score edited with the sqlite3 shell (the guard trigger dropped first).
+        try await sql(ws, "DROP TRIGGER example_scores_are_append_only_u; UPDATE example_scores SET value = 100 WHERE ordinal = 0;")
+        let scores = try await ws.wb("audit")
+        #expect(scores.status == 1 && scores.stdout.contains("FINDING scores-inconsistent")
+                && scores.stdout.contains("Food101 'acc' is recorded as 50.0, but its 10 stored per-example scores give 60.0"), "\(scores.stdout)")
+
+        // An event row edited: the chain names it.
+        let id = try await ws.sh("sqlite3 .workbench/workbench.sqlite \"SELECT id FROM events WHERE kind = 'completed' ORDER BY id LIMIT 1\"").trimmingCharacters(in: .whitespacesAndNewlines)
+        try await sql(ws, "DROP TRIGGER events_are_append_only_u; UPDATE events SET payload = 'attempt 1 exit=0' WHERE id = \(id);")
+        let chain = try await ws.wb("audit", "--all")
+        #expect(chain.status == 1 && chain.stdout.contains("FINDING event-chain") && chain.stdout.contains("event #\(id) (completed"), "\(chain.stdout)")
+
+        // The predictions file rewritten after scoring.
+        let predictions = try await ws.sh("ls .workbench/outputs/eval/*/Food101.jsonl").trimmingCharacters(in: .whitespacesAndNewlines)
+        try await ws.sh("sed -i 's/(0)/(75)/' \(predictions)")
+        let rescored = try await ws.wb("audit", "--json")
+        let report = try JSONSerialization.jsonObject(with: Data(rescored.stdout.utf8)) as! [String: Any]
+        let kinds = Set((report["findings"] as! [[String: Any]]).map { $0["kind"] as! String })
+        #expect(kinds.isSuperset(of: ["predictions-changed", "artifact-changed", "scores-inconsistent", "event-chain"]), "\(kinds)")
+
+        // A recorded commit that is not in the repository.
+        try await sql(ws, "UPDATE code_refs SET commit_id = '\(String(repeating: "e", count: 40))';")
+        let commit = try await ws.wb("audit")
+        #expect(commit.stdout.contains("FINDING commit-missing") && commit.stdout.contains("eeeeeeeeee"), "\(commit.stdout)")
+    }
+
+    @Test func theSpecAtTheRecordedCommitMustBeWhatRan() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        // History rewritten: the commit still exists, but a clean run's spec blob no longer matches.
+        let blob = try await ws.sh("sqlite3 .workbench/workbench.sqlite \"SELECT git_blob FROM specs\"").trimmingCharacters(in: .whitespacesAndNewlines)
+        try await sql(ws, "UPDATE specs SET git_blob = '\(String(repeating: "0", count: 40))';")
+        let r = try await ws.wb("audit")
+        #expect(r.status == 1 && r.stdout.contains("FINDING spec-changed") && r.stdout.contains("experiments/audited.yaml there has blob \(blob)"), "\(r.stdout)")
+    }
+}
