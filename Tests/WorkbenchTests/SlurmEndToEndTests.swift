@@ -8,7 +8,7 @@ import WorkbenchCore
 /// Without a cluster these tests are skipped, unless WORKBENCH_REQUIRE_SLURM=1 makes that a failure.
 let slurmAvailable: Bool = {
     let env = ProcessInfo.processInfo.environment
-    let has = env["SLURM_CONF"] != nil && (env["PATH"] ?? "").split(separator: ":").contains {
+    let has = !(env["SLURM_CONF"] ?? "").isEmpty && (env["PATH"] ?? "").split(separator: ":").contains {
         FileManager.default.isExecutableFile(atPath: "\($0)/sbatch")
     }
     return has || env["WORKBENCH_REQUIRE_SLURM"] == "1"   // required: run, and fail loudly when absent

@@ -137,7 +137,7 @@ package struct SlurmController: Sendable {
     /// Refuses stages no node of the partition can hold, and a local workspace on a multi-node cluster.
     package func check(_ plan: Plan, workspace: String) async throws(SlurmError) {
         guard SlurmCLI.onPath("sbatch") || !(client is SlurmCLI) else { throw .noSbatch }
-        if let conf = ProcessInfo.processInfo.environment["SLURM_CONF"], !FileManager.default.fileExists(atPath: conf) {
+        if let conf = ProcessInfo.processInfo.environment["SLURM_CONF"], !conf.isEmpty, !FileManager.default.fileExists(atPath: conf) {
             throw .unreachable("SLURM_CONF is \(conf), which does not exist")
         }
         let partitions: [SlurmPartition]
