@@ -15,8 +15,9 @@ package enum EventLog {
         let at = Timestamp.string(date)
         var rows: [[DatabaseValue]] = []
         for e in events {
-            let hash = chainHash(prev: prev, runID: runID, kind: e.kind, subject: e.subject, payload: e.payload, at: at)
-            rows.append([dbv(runID), dbv(e.kind), dbv(e.subject), dbv(e.payload), dbv(at), dbv(prev), dbv(hash)])
+            let payload = Redact.text(e.payload)   // secrets never enter the log (nor its hashes)
+            let hash = chainHash(prev: prev, runID: runID, kind: e.kind, subject: e.subject, payload: payload, at: at)
+            rows.append([dbv(runID), dbv(e.kind), dbv(e.subject), dbv(payload), dbv(at), dbv(prev), dbv(hash)])
             prev = hash
         }
         try BatchInsert.insert(db, into: "events", columns: ["run_id", "kind", "subject", "payload", "at", "prev_hash", "hash"], rows: rows)
@@ -41,4 +42,12 @@ package enum EventLog {
             return bad
         }
     }
+}
+
+/// The redaction applied to every text on its way into the store: secret-shaped tokens and the
+/// values of this process's secret-named environment variables (`Secrets`).
+package enum Redact {
+    static let secrets = Secrets.fromEnvironment()
+    package static func text(_ s: String) -> String { secrets.redact(s) }
+    package static func text(_ s: String?) -> String? { s.map { secrets.redact($0) } }
 }

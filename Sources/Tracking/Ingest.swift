@@ -20,7 +20,7 @@ package enum Ingest {
                 error_tail = excluded.error_tail, message = excluded.message
             """).execute(arguments: [o.runID, instanceID, o.attempt, o.status.rawValue, o.runner, o.host, o.jobID, directory,
                              o.exitCode.map { Int($0) }, o.signal.map { Int($0) }, Timestamp.string(o.startedAt),
-                             Timestamp.string(o.endedAt), o.errorTail, o.message])
+                             Timestamp.string(o.endedAt), Redact.text(o.errorTail), Redact.text(o.message)])
         let attemptID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?"), arguments: [o.runID, instanceID, o.attempt])!
         var scalars: [String: Double] = [:]
         var series: [String: [(Int, Double)]] = [:]

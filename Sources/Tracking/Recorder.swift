@@ -99,10 +99,10 @@ package final class Recorder: RunObserver, @unchecked Sendable {
                               code_ref_id, environment_id, stage_count)
             VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [start.runID, specID, start.profile, start.table, Timestamp.string(now), start.host,
-                             Int(start.pid), start.commandLine, start.runner, codeID, envID, start.plan.stages.count])
+                             Int(start.pid), Redact.text(start.commandLine), start.runner, codeID, envID, start.plan.stages.count])
         let ids = try upsertInstances(db, start.plan.stages)
         try BatchInsert.insert(db, into: "run_stages", columns: ["run_id", "instance_id", "name", "command"],
-                               rows: start.plan.stages.map { [dbv(start.runID), dbv(ids[$0.fingerprint]!), dbv($0.name), dbv($0.command)] })
+                               rows: start.plan.stages.map { [dbv(start.runID), dbv(ids[$0.fingerprint]!), dbv($0.name), dbv(Redact.text($0.command))] })
         var payload = "spec=\(start.spec.name) v\(start.spec.version) sha256=\(start.spec.contentHash) profile=\(start.profile)"
         if let commit = start.code.commit { payload += " commit=\(commit)\(start.code.dirty ? "+dirty" : "")" }
         try EventLog.append(db, runID: start.runID, events: [("run-started", nil, payload)], at: now)
@@ -113,7 +113,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
     package func finishRun(_ runID: String, status: String, error: String?) throws {
         let now = clock.now()
         try store.write { db in
-            try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?").execute(arguments: [status, Timestamp.string(now), error, runID])
+            try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?").execute(arguments: [status, Timestamp.string(now), Redact.text(error), runID])
             try EventLog.append(db, runID: runID, events: [("run-\(status)", nil, error ?? "")], at: now)
         }
     }
@@ -165,7 +165,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
             try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO attempts (run_id, instance_id, number, status, runner, host, started_at, ended_at, message)
                 VALUES (?, ?, 1, 'skipped', 'none', '', ?, ?, ?)
-                """).execute(arguments: [runID, instance, Timestamp.string(now), Timestamp.string(now), reason])
+                """).execute(arguments: [runID, instance, Timestamp.string(now), Timestamp.string(now), Redact.text(reason)])
             try EventLog.append(db, runID: runID, events: [("skipped", stage.name, reason)], at: now)
         }
     }
@@ -180,7 +180,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
             try db.execute(sql: """
                 INSERT INTO attempts (run_id, instance_id, number, status, runner, host, started_at, ended_at, message)
                 VALUES (?, ?, ?, 'cancelled', 'none', '', ?, ?, ?)
-                """, arguments: [runID, instance, number, Timestamp.string(now), Timestamp.string(now), reason])
+                """, arguments: [runID, instance, number, Timestamp.string(now), Timestamp.string(now), Redact.text(reason)])
             try EventLog.append(db, runID: runID, events: [("cancelled", stage.name, reason)], at: now)
         }
     }
@@ -202,20 +202,20 @@ package final class Recorder: RunObserver, @unchecked Sendable {
                                              diff_bytes, diff_truncated)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [code.hash, code.repoPath, code.isRepository, code.commit, code.branch, code.dirty,
-                             code.remoteURL, code.diff, code.diffBytes, code.diffTruncated])
+                             code.remoteURL, Redact.text(code.diff), code.diffBytes, code.diffTruncated])
         return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM code_refs WHERE hash = ?"), arguments: [code.hash])!
     }
 
     static func upsertEnvironment(_ db: Database, _ env: EnvironmentRecord) throws -> Int64 {
         let json = env.json
         let hash = SHA256.hex(json)
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO environments (hash, json) VALUES (?, ?)").execute(arguments: [hash, json])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO environments (hash, json) VALUES (?, ?)").execute(arguments: [hash, Redact.text(json)])
         return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM environments WHERE hash = ?"), arguments: [hash])!
     }
 
     static func upsertInstances(_ db: Database, _ stages: [PlannedStage]) throws -> [String: Int64] {
         try BatchInsert.insert(db, into: "stage_instances", columns: ["fingerprint", "stage", "name", "description"],
-                               rows: stages.map { [dbv($0.fingerprint), dbv($0.stage), dbv($0.name), dbv($0.fingerprintDescription)] },
+                               rows: stages.map { [dbv($0.fingerprint), dbv($0.stage), dbv($0.name), dbv(Redact.text($0.fingerprintDescription))] },
                                conflict: "OR IGNORE")
         var ids: [String: Int64] = [:]
         for chunk in stages.map(\.fingerprint).chunked(500) {
@@ -224,7 +224,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
             for r in rows { ids[r["fingerprint"]] = r["id"] }
         }
         var params: [[DatabaseValue]] = []
-        for s in stages { for p in s.params { params.append([dbv(ids[s.fingerprint]), dbv(p.name), dbv(p.value)]) } }
+        for s in stages { for p in s.params { params.append([dbv(ids[s.fingerprint]), dbv(p.name), dbv(Secrets.isSecretName(p.name) ? Secrets.mask : Redact.text(p.value))]) } }
         try BatchInsert.insert(db, into: "params", columns: ["instance_id", "name", "value"], rows: params, conflict: "OR IGNORE")
         return ids
     }
