@@ -323,3 +323,81 @@ struct AuditCommand: AsyncParsableCommand {
         if !report.findings.isEmpty { throw ExitCode(1) }
     }
 }
+
+/// `workbench compare RUN_A RUN_B`: what differs between two runs, and whether their metric
+/// differences are distinguishable from noise (paired bootstrap over per-example scores).
+struct CompareCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Show what differs between two runs (spec, params, code, environment, inputs, upstream code) and their metric deltas with paired bootstrap intervals.")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "The first run (id, prefix or 'latest').") var runA: String
+    @Argument(help: "The second run.") var runB: String
+    @Option(help: "Bootstrap resamples.") var resamples = 1000
+    @Flag(help: "Machine-readable output.") var json = false
+
+    struct Delta: Codable {
+        var stage: String, task: String, metric: String
+        var a: Double, b: Double, delta: Double
+        var pairs: Int
+        var low: Double?, high: Double?
+        var distinguishable: Bool?
+    }
+
+    func run() async throws {
+        let ctx = try Context(options: workspace)
+        let store = try ctx.openStore()
+        let a = try store.resolveRun(runA), b = try store.resolveRun(runB)
+        let c = try store.compare(a, b)
+        let deltas: [Delta] = c.scores.map { s in
+            var d = Delta(stage: s.stage, task: s.task, metric: s.metric, a: s.a, b: s.b, delta: s.b - s.a, pairs: s.pairedA.count)
+            if !s.pairedA.isEmpty {
+                // Resampling the per-example differences resamples the pairs (a paired bootstrap).
+                let diffs = zip(s.pairedA, s.pairedB).map { $1 - $0 }
+                var options = BootstrapOptions()
+                options.resamples = resamples
+                if let ci = Bootstrap.interval(columns: [diffs], options: options.stream("\(s.stage)/\(s.task)/\(s.metric)")) {
+                    d.low = ci.low
+                    d.high = ci.high
+                    d.distinguishable = !ci.covers(0)
+                }
+            }
+            return d
+        }
+        if json {
+            struct Out: Codable { var comparison: RunComparison; var deltas: [Delta] }
+            print(try JSONText.encode(Out(comparison: c, deltas: deltas)))
+            return
+        }
+        print("compare \(a) (A) with \(b) (B)")
+        if !c.sameSpec {
+            print("  the runs are of different specs: compared are their code, environment, and the stages and evaluations they share by name")
+        }
+        if c.run.isEmpty { print("  run: same spec, profile, code and environment") }
+        for d in c.run { print("  \(d.what): \(d.a) -> \(d.b)") }
+        let changed = c.stages.filter { !$0.sameFingerprint }
+        print("stages: \(c.stages.count) in both, \(changed.count) with different work\(c.onlyInA.isEmpty ? "" : ", \(c.onlyInA.count) only in A")\(c.onlyInB.isEmpty ? "" : ", \(c.onlyInB.count) only in B")")
+        for s in changed {
+            print("  \(s.stage)")
+            for d in s.differences { print("    \(d.what): \(d.a) -> \(d.b)") }
+        }
+        for s in c.onlyInA.prefix(10) { print("  only in A: \(s)") }
+        for s in c.onlyInB.prefix(10) { print("  only in B: \(s)") }
+        if deltas.isEmpty {
+            print("metrics: no evaluation with per-example scores in both runs")
+            return
+        }
+        print("metrics (B - A; paired bootstrap over per-example scores, 95%, \(resamples) resamples):")
+        func f(_ v: Double) -> String { String(format: "%.2f", v) }
+        for d in deltas {
+            var line = "  \(d.stage) \(d.task) \(d.metric): \(f(d.a)) -> \(f(d.b)), Δ \(d.delta >= 0 ? "+" : "")\(f(d.delta))"
+            if let low = d.low, let high = d.high, let dist = d.distinguishable {
+                line += " [\(f(low)), \(f(high))] over \(d.pairs) paired examples: " + (dist ? "distinguishable from noise" : "not distinguishable from noise")
+            } else {
+                line += " (no paired examples)"
+            }
+            print(line)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+/// `workbench compare`: a param change shows up as the stage's difference and as a metric delta
+/// the paired bootstrap can tell from noise; a run compared with itself has no difference.
+@Suite(.serialized) struct CompareTests {
+    static func spec(correct: Int) -> String {
+        """
+        spec_version: 1
+        version: 1
+        title: compared
+        matrix: {}
+        stages:
+          eval:
+            params: { correct: "\(correct)" }
+            outputs: { predictions: Food101.jsonl }
+            command: >-
+              for i in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19; do
+              if [ $i -lt $((${params.correct} * 2)) ]; then p=75; else p=0; fi;
+              echo "{\\"syn_id\\": $i, \\"label\\": \\"pho\\", \\"pred\\": \\"($p)\\"}"; done > ${outputs.predictions}
+              && "$WORKBENCH" score --record --task Food101 --predictions ${outputs.predictions}
+        """
+    }
+
+    @Test func aParamChangeIsNamedAndItsEffectTestedAgainstNoise() async throws {
+        let ws = try await Workspace()
+        defer { ws.cleanup() }
+        try ws.write("experiments/compared.yaml", Self.spec(correct: 5))
+        try await ws.commitAll()
+        #expect(try await ws.wb("run", "compared").status == 0)
+        let first = try await ws.wb("runs", "--json")
+        try ws.write("experiments/compared.yaml", Self.spec(correct: 9))
+        try await ws.commitAll()
+        #expect(try await ws.wb("run", "compared").status == 0)
+        let ids = (try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [[String: Any]]).map { $0["id"] as! String }
+        let a = ids[0]
+        let r = try await ws.wb("compare", a, "latest")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("  code commit: "), "\(r.stdout)")
+        #expect(r.stdout.contains("stages: 1 in both, 1 with different work") && r.stdout.contains("    param correct: 5 -> 9"), "\(r.stdout)")
+        // 10 of 20 right, then 18 of 20: +40 points over 20 paired examples, far from 0.
+        #expect(r.stdout.contains("eval Food101 acc: 50.00 -> 90.00, Δ +40.00 [") && r.stdout.contains("over 20 paired examples: distinguishable from noise"), "\(r.stdout)")
+        let same = try await ws.wb("compare", a, a)
+        #expect(same.stdout.contains("run: same spec, profile, code and environment") && same.stdout.contains("0 with different work"))
+        #expect(same.stdout.contains("Δ +0.00 [0.00, 0.00] over 20 paired examples: not distinguishable from noise"), "\(same.stdout)")
+        let unknown = try await ws.wb("compare", a, "20991231-000000-zzzz")
+        #expect(unknown.status == 64 && unknown.stderr.contains("did you mean") || unknown.stderr.contains(a), "\(unknown.stderr)")
+    }
+}
