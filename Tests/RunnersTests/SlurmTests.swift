@@ -201,6 +201,37 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
         #expect(outcome.exitCode == 3 && outcome.duration == 2 && outcome.host == "n1" && outcome.runner == "slurm")
     }
 
+    /// The job starts between the two reads of a tick: seen pending by the queue, started on disk.
+    /// That is not a requeue (the disk is read first), and the next ticks record the start and the end.
+    @Test func aJobStartingDuringATickIsNotMistakenForARequeue() async throws {
+        let dir = try tempDir()
+        let one = dir + "/run/a/attempt-1"
+        let phase = PhaseBox()
+        let client = ScriptedSlurm { tool, _ in
+            guard tool == "squeue" else { return .ok("") }
+            switch phase.next() {
+            case 0:   // the queue still says pending, but the job starts right now
+                try? FileManager.default.createDirectory(atPath: one, withIntermediateDirectories: true)
+                try? "job=7\nattempt=1\nhost=n1\nstarted=1000\ngpus=0\n".write(toFile: one + "/job-start.txt", atomically: true, encoding: .utf8)
+                return .ok("7|PENDING|None\n")
+            case 1:   // running, and it finishes right after this answer
+                try? "exit=0\nended=1001\n".write(toFile: one + "/job-exit.txt", atomically: true, encoding: .utf8)
+                return .ok("7|RUNNING|None\n")
+            default: return .ok("7|COMPLETED|None\n")
+            }
+        }
+        let observer = EventLogObserver()
+        var s = state(dir, stages: [stage("a", "x", dir: dir)], jobs: ["7"])
+        s.entries[0].stage.outputs = []
+        let controller = SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig())
+        _ = try await controller.tick(&s, observer: observer)
+        #expect(observer.events.isEmpty, "\(observer.events)")
+        _ = try await controller.tick(&s, observer: observer)
+        #expect(observer.events == ["started a"])
+        let last = try await controller.tick(&s, observer: observer)
+        #expect(last.settled && observer.events == ["started a", "completed a"], "\(observer.events)")
+    }
+
     @Test func aRequeuedAttemptIsRecordedAndTheNextOneFollows() async throws {
         let dir = try tempDir()
         let one = dir + "/run/a/attempt-1"
@@ -216,4 +247,11 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
         _ = try await controller.tick(&s, observer: observer)   // nothing new: nothing recorded twice
         #expect(observer.events == ["started a", "requeued a"])
     }
+}
+
+/// A counter shared with a scripted client's closure.
+final class PhaseBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func next() -> Int { lock.withLock { defer { n += 1 }; return n } }
 }

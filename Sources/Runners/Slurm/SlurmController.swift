@@ -263,6 +263,11 @@ package struct SlurmController: Sendable {
     package func tick(_ state: inout SlurmRunState, observer: any RunObserver) async throws -> SlurmTick {
         let live = state.entries.filter { $0.final == nil }.compactMap(\.jobID)
         guard !live.isEmpty else { return SlurmTick(settled: state.isSettled, unknown: nil, live: [:]) }
+        // The attempt directories are read BEFORE Slurm is asked: a start seen on disk then happened
+        // before the queue's answer, so "pending" after it really means requeued (read the other way
+        // round, a job starting between the two reads would look requeued).
+        var disks: [String: [Int: (start: [String: String], exit: [String: String]?)]] = [:]
+        for e in state.entries where e.final == nil { disks[e.stage.name] = attemptsOnDisk(state.runDirectory + "/" + e.stage.name) }
         var jobs: [String: SlurmJobState]
         switch await client.run("squeue", ["-h", "-t", "all", "-j", live.joined(separator: ","), "-o", SlurmParse.squeueFormat]) {
         case .ok(let text): jobs = SlurmParse.squeue(text)
@@ -286,7 +291,8 @@ package struct SlurmController: Sendable {
             let job = jobs[id]
             if let job, job.isLive { report[state.entries[i].stage.name] = job.state }
             if job == nil && !accountingKnows { continue }   // unknown: ask again next tick
-            try await reconcile(&state.entries[i], job: job, state: state, now: now, observer: observer)
+            try await reconcile(&state.entries[i], job: job, disk: disks[state.entries[i].stage.name] ?? [:], state: state,
+                                now: now, observer: observer)
             if let f = state.entries[i].final, f == .failed || f == .cancelled && !state.cancelRequested {
                 failedStages.append(state.entries[i].stage.name)
             }
@@ -330,11 +336,11 @@ package struct SlurmController: Sendable {
         return kv
     }
 
-    private func reconcile(_ entry: inout SlurmRunState.Entry, job: SlurmJobState?, state: SlurmRunState, now: Date,
+    private func reconcile(_ entry: inout SlurmRunState.Entry, job: SlurmJobState?,
+                           disk: [Int: (start: [String: String], exit: [String: String]?)], state: SlurmRunState, now: Date,
                            observer: any RunObserver) async throws {
         let stage = entry.stage
         let stageDir = state.runDirectory + "/" + stage.name
-        let disk = attemptsOnDisk(stageDir)
         let latest = disk.keys.max() ?? 0
         func info(_ n: Int) -> AttemptInfo {
             AttemptInfo(runID: state.runID, stage: stage.name, fingerprint: stage.fingerprint, number: n,
@@ -396,11 +402,14 @@ package struct SlurmController: Sendable {
             }
             return
         }
+        // The job ended and its latest attempt left an exit record: that is the outcome (even if the
+        // attempt was recorded requeued when the job was seen pending; the record is replaced).
+        if latest > 0, let exit = disk[latest]?.exit, !entry.ended.contains(latest) || job.state == "COMPLETED" || job.state == "FAILED" {
+            entry.ended.removeAll { $0 == latest }
+            try await settle(from: exit, latest, job: job)
+            return
+        }
         if latest > 0, !entry.ended.contains(latest) {
-            if let exit = disk[latest]?.exit {
-                try await settle(from: exit, latest, job: job)
-                return
-            }
             // The job ended without writing its exit record: killed (time limit, memory, node) or
             // the record has not reached this node's view of the shared filesystem yet.
             if job.state == "COMPLETED" || job.state == "FAILED" {
