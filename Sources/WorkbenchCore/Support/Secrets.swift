@@ -40,8 +40,7 @@ package struct Secrets: Sendable {
         for value in literals where s.contains(value) { s = s.replacingOccurrences(of: value, with: Self.mask) }
         // Most texts (paths, digests, plain commands) hold none of the patterns' anchors: skip the
         // regular expressions for them (recording 500 stages stays fast).
-        let lower = s.lowercased()
-        guard Self.anchors.contains(where: { lower.contains($0) }) else { return s }
+        guard Self.mayHoldSecret(s) else { return s }
         for (pattern, template) in Self.patterns {
             let range = NSRange(s.startIndex..., in: s)
             s = pattern.stringByReplacingMatches(in: s, range: range, withTemplate: template)
@@ -52,8 +51,46 @@ package struct Secrets: Sendable {
     package func redact(_ text: String?) -> String? { text.map { redact($0) } }
 
     /// Lower-case substrings at least one of which every pattern below needs.
-    private static let anchors = ["token", "secret", "passw", "credential", "key", "://", "authorization", "hf_", "sk-",
-                                  "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "akia", "asia"]
+    private static let anchors: [[UInt8]] = ["token", "secret", "passw", "credential", "key", "://", "authorization", "hf_", "sk-",
+                                             "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "akia", "asia"].map { Array($0.utf8) }
+
+    /// For each byte value, the anchors starting with it (letters folded to lower case).
+    private static let byFirstByte: [[Int]] = {
+        var table = [[Int]](repeating: [], count: 256)
+        for (i, a) in anchors.enumerated() {
+            let c = a[0]
+            table[Int(c)].append(i)
+            if c >= 97 && c <= 122 { table[Int(c - 32)].append(i) }
+        }
+        return table
+    }()
+
+    /// One pass over the bytes, ASCII letters folded to lower case: does any anchor occur? Only the
+    /// anchors starting with the current byte are compared (most texts are rejected in microseconds).
+    static func mayHoldSecret(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { b in
+            guard let base = b.baseAddress else { return false }
+            let n = b.count
+            for i in 0..<n {
+                let candidates = byFirstByte[Int(base[i])]
+                if candidates.isEmpty { continue }
+                for index in candidates {
+                    let a = anchors[index]
+                    guard i + a.count <= n else { continue }
+                    var k = 1
+                    while k < a.count {
+                        var c = base[i + k]
+                        if c >= 65 && c <= 90 { c |= 0x20 }
+                        if c != a[k] { break }
+                        k += 1
+                    }
+                    if k == a.count { return true }
+                }
+            }
+            return false
+        }
+    }
 
     private static let patterns: [(NSRegularExpression, String)] = {
         // A name with a secret-like part (see isSecretName), bounded on both sides.
