@@ -82,25 +82,9 @@ package final class FileDigester: FileDigesting, @unchecked Sendable {
         return "sha256:" + h.finalizeHex()
     }
 
-    /// Streams a file through SHA-256 with a 1 MiB buffer (memory stays flat).
+    /// Streams a file through SHA-256 (memory stays flat).
     package static func hashFile(_ path: String) throws -> String {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw StoreError.io("\(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var h = SHA256Hasher()
-        let size = 1 << 20
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer, size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StoreError.io("\(path): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            h.update(UnsafeRawBufferPointer(start: buffer, count: n))
-        }
-        return h.finalizeHex()
+        do { return try SHA256.hexOfFile(path) } catch { throw StoreError.io(error.description) }
     }
 
     /// Writes new memo entries to the store (one batch).

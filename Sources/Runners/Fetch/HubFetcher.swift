@@ -286,20 +286,9 @@ package struct HubFetcher: Sendable {
         return dest
     }
 
-    /// SHA-256 of a file, read in 1 MiB blocks.
+    /// SHA-256 of a file.
     static func digest(_ path: String) throws(FetchError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io("cannot read \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var h = SHA256Hasher()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { throw .io("cannot read \(path): \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        }
-        return h.finalizeHex()
+        do { return try SHA256.hexOfFile(path) } catch { throw .io("cannot read \(error.description)") }
     }
 
     static func escapePath(_ p: String) -> String {

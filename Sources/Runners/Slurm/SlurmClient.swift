@@ -1,11 +1,5 @@
 import Foundation
-import Subprocess
 import WorkbenchCore
-#if canImport(System)
-import System
-#else
-import SystemPackage
-#endif
 
 /// What a Slurm command printed, or why it could not be asked.
 package enum SlurmReply: Sendable, Hashable {
@@ -34,33 +28,12 @@ package struct SlurmCLI: SlurmClient {
     }
 
     package func run(_ tool: String, _ arguments: [String]) async -> SlurmReply {
-        let limit = timeout
-        return await withTaskGroup(of: SlurmReply?.self) { group in
-            group.addTask {
-                do {
-                    let result = try await Subprocess.run(.name(tool), arguments: Arguments(arguments),
-                                                          output: .string(limit: 32 << 20), error: .string(limit: 1 << 20))
-                    let out = result.standardOutput, err = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
-                    switch result.terminationStatus {
-                    case .exited(0): return .ok(out)
-                    case .exited(let code):
-                        return .failed(status: code, message: err.isEmpty ? out.trimmingCharacters(in: .whitespacesAndNewlines) : err)
-                    case .signaled(let sig): return .unavailable("\(tool) was killed by signal \(sig)")
-                    }
-                } catch {
-                    return .unavailable("cannot run \(tool): \(error)")
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return Task.isCancelled ? nil : .unavailable("\(tool) did not answer within \(limit)")
-            }
-            var reply: SlurmReply = .unavailable("\(tool): no answer")
-            while let next = await group.next() {
-                if let next { reply = next; break }
-            }
-            group.cancelAll()
-            return reply
+        switch await CommandOutput.capture([tool] + arguments, timeout: timeout) {
+        case .exited(0, let out, _): return .ok(out)
+        case let .exited(code, out, err):
+            let message = err.trimmingCharacters(in: .whitespacesAndNewlines)
+            return .failed(status: code, message: message.isEmpty ? out.trimmingCharacters(in: .whitespacesAndNewlines) : message)
+        case .unavailable(let why): return .unavailable(why)
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import COpenSSLCrypto
 
 /// SHA-256 through OpenSSL's EVP interface (uses SHA-NI where the CPU has it).
@@ -45,6 +46,36 @@ package enum SHA256 {
     package static func hex(_ bytes: [UInt8]) -> String {
         var h = SHA256Hasher()
         bytes.withUnsafeBytes { h.update($0) }
+        return h.finalizeHex()
+    }
+}
+
+/// A file that could not be read while hashing it.
+package struct FileReadError: Error, CustomStringConvertible {
+    package var path: String
+    package var reason: String
+    package var description: String { "\(path): \(reason)" }
+}
+
+extension SHA256 {
+    /// Hex digest of a file, streamed through a 1 MiB buffer (memory stays flat).
+    package static func hexOfFile(_ path: String) throws(FileReadError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileReadError(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var h = SHA256Hasher()
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer, size)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileReadError(path: path, reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            h.update(UnsafeRawBufferPointer(start: buffer, count: n))
+        }
         return h.finalizeHex()
     }
 }
