@@ -232,6 +232,24 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
         #expect(last.settled && observer.events == ["started a", "completed a"], "\(observer.events)")
     }
 
+    /// A short job starts and ends between the directory read and the queue's answer: it completed.
+    @Test func aJobThatRunsWhollyDuringATickCompletes() async throws {
+        let dir = try tempDir()
+        let one = dir + "/run/a/attempt-1"
+        let client = ScriptedSlurm { tool, _ in
+            guard tool == "squeue" else { return .ok("") }
+            try? FileManager.default.createDirectory(atPath: one, withIntermediateDirectories: true)
+            try? "job=8\nattempt=1\nhost=n1\nstarted=1000\ngpus=0\n".write(toFile: one + "/job-start.txt", atomically: true, encoding: .utf8)
+            try? "exit=0\nended=1000.5\n".write(toFile: one + "/job-exit.txt", atomically: true, encoding: .utf8)
+            return .ok("8|COMPLETED|None\n")
+        }
+        let observer = EventLogObserver()
+        var s = state(dir, stages: [stage("a", "x", dir: dir)], jobs: ["8"])
+        s.entries[0].stage.outputs = []
+        let tick = try await SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig()).tick(&s, observer: observer)
+        #expect(tick.settled && s.entries[0].final == .completed && observer.events == ["started a", "completed a"], "\(observer.events)")
+    }
+
     @Test func aRequeuedAttemptIsRecordedAndTheNextOneFollows() async throws {
         let dir = try tempDir()
         let one = dir + "/run/a/attempt-1"

@@ -263,9 +263,10 @@ package struct SlurmController: Sendable {
     package func tick(_ state: inout SlurmRunState, observer: any RunObserver) async throws -> SlurmTick {
         let live = state.entries.filter { $0.final == nil }.compactMap(\.jobID)
         guard !live.isEmpty else { return SlurmTick(settled: state.isSettled, unknown: nil, live: [:]) }
-        // The attempt directories are read BEFORE Slurm is asked: a start seen on disk then happened
-        // before the queue's answer, so "pending" after it really means requeued (read the other way
-        // round, a job starting between the two reads would look requeued).
+        // For jobs still queued or running, the attempt directories are read BEFORE Slurm is asked: a
+        // start seen on disk then happened before the queue's answer, so "pending" after it really
+        // means requeued (read the other way round, a job starting between the two reads would look
+        // requeued). Ended jobs are read again after the answer (below).
         var disks: [String: [Int: (start: [String: String], exit: [String: String]?)]] = [:]
         for e in state.entries where e.final == nil { disks[e.stage.name] = attemptsOnDisk(state.runDirectory + "/" + e.stage.name) }
         var jobs: [String: SlurmJobState]
@@ -291,8 +292,11 @@ package struct SlurmController: Sendable {
             let job = jobs[id]
             if let job, job.isLive { report[state.entries[i].stage.name] = job.state }
             if job == nil && !accountingKnows { continue }   // unknown: ask again next tick
-            try await reconcile(&state.entries[i], job: job, disk: disks[state.entries[i].stage.name] ?? [:], state: state,
-                                now: now, observer: observer)
+            // A job the queue says has ended wrote everything before that answer: read its directory
+            // again (a short job may have started and ended between the first read and the query).
+            let name = state.entries[i].stage.name
+            let disk = job.map { !$0.isTerminal } ?? false ? (disks[name] ?? [:]) : attemptsOnDisk(state.runDirectory + "/" + name)
+            try await reconcile(&state.entries[i], job: job, disk: disk, state: state, now: now, observer: observer)
             if let f = state.entries[i].final, f == .failed || f == .cancelled && !state.cancelRequested {
                 failedStages.append(state.entries[i].stage.name)
             }
