@@ -8,13 +8,21 @@
 # local server shares the CPUs with the client, so the transfer is CPU-bound and the hashing
 # shows; with a remote hub it overlaps with the network.
 #   usage: benchmarks/fetch/run.sh [SIZE_MB (default 1024)] [ROUNDS (default 3)]
+#   WORKBENCH_BIN=PATH uses that binary instead of building one (the GPU machine has no Swift).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 size_mb=${1:-1024}
 rounds=${2:-3}
 cd "$repo"
-swift build -c release --product workbench >/dev/null
-bin="$repo/.build/release/workbench"
+if [ -n "${WORKBENCH_BIN:-}" ]; then
+  bin="$WORKBENCH_BIN"
+else
+  swift build -c release --product workbench >/dev/null
+  bin="$repo/.build/release/workbench"
+fi
+for tool in curl openssl python3; do command -v "$tool" >/dev/null || { echo "fetch bench: $tool is not installed" >&2; exit 69; }; done
+div() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.3f}')" "$1" "$2"; }
+echo "fetch bench: $(nproc) CPUs, $size_mb MB, $rounds rounds, $(curl --version | head -n 1 | cut -d' ' -f1-2)"
 work=$(mktemp -d /tmp/wb-fetch-bench.XXXXXX)
 host_pid=""
 trap '[ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null; rm -rf "$work"' EXIT
@@ -44,7 +52,7 @@ u = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(f"{dt:.3f} {u.ru_utime + u.ru_stime:.2f} {u.ru_maxrss}")
 PY
 }
-line() { printf 'round %d  %-22s %7.1f MB/s  cpu %5.2f s  peak RSS %6d KB\n' "$1" "$2" "$(echo "$size_mb / $3" | bc -l)" "$4" "$5"; }
+line() { printf 'round %d  %-22s %7.1f MB/s  cpu %5.2f s  peak RSS %6d KB\n' "$1" "$2" "$(div "$size_mb" "$3")" "$4" "$5"; }
 curl_times=() check_times=() wb_times=()
 cat "$work/data/big.bin" > /dev/null   # the server reads it from the page cache in every round
 for r in $(seq "$rounds"); do
@@ -63,6 +71,6 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1
 c=$(median "${curl_times[@]}"); k=$(median "${check_times[@]}"); w=$(median "${wb_times[@]}")
 echo "median: curl $c s, curl + openssl sha256 $k s, workbench fetch $w s"
 paired=()
-for i in "${!curl_times[@]}"; do paired+=("$(echo "${wb_times[$i]} / ${curl_times[$i]}" | bc -l)"); done
-echo "median of the per-round ratios workbench/curl: $(median "${paired[@]}" | cut -c1-5) (the same round's curl run; curl's own speed drifts between rounds)"
-echo "workbench/curl time ratio $(echo "$w / $c" | bc -l | cut -c1-5) (target <= 1.10); workbench/(curl + openssl sha256) $(echo "$w / $k" | bc -l | cut -c1-5)"
+for i in "${!curl_times[@]}"; do paired+=("$(div "${wb_times[$i]}" "${curl_times[$i]}")"); done
+echo "median of the per-round ratios workbench/curl: $(median "${paired[@]}") (the same round's curl run; curl's own speed drifts between rounds)"
+echo "workbench/curl time ratio $(div "$w" "$c") (target <= 1.10); workbench/(curl + openssl sha256) $(div "$w" "$k")"
