@@ -24,6 +24,15 @@ trap 'scripts/slurm-cluster.sh stop "$slurm_dir" >/dev/null 2>&1' EXIT
 trap 'exit 130' INT TERM
 step "slurm cluster" scripts/slurm-cluster.sh start "$slurm_dir" --gpus 2
 export SLURM_CONF="$slurm_dir/slurm.conf" WORKBENCH_REQUIRE_SLURM=1
+# A headless browser for the HTML report tests (they check what it lays out); with
+# WORKBENCH_REQUIRE_BROWSER=1 those tests fail, not skip, when it is missing.
+if ! command -v chromium-headless-shell >/dev/null && ! command -v chromium >/dev/null; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "test: installing chromium-headless-shell for the HTML report tests"
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium-headless-shell >/dev/null; } \
+    || echo "test: could not install chromium-headless-shell"
+fi
+export WORKBENCH_REQUIRE_BROWSER=1
 step "swift test" swift test --disable-xctest --skip-build
 step "python environment" scripts/setup-ml.sh
 step "python stage tests" env OMP_NUM_THREADS=1 WORKBENCH_REQUIRE_BINARY=1 sh -c 'cd python && ../.venv-ml/bin/python -m pytest -q -p no:cacheprovider tests'

@@ -6,6 +6,7 @@ package enum ReportFormat: String, Sendable, CaseIterable {
     case md
     case csv
     case tex
+    case html
 
     package var fileExtension: String { rawValue }
 
@@ -14,6 +15,7 @@ package enum ReportFormat: String, Sendable, CaseIterable {
         case .md: return MarkdownRenderer.render(table)
         case .csv: return CSVRenderer.render(table)
         case .tex: return LaTeXRenderer.render(table)
+        case .html: return HTMLRenderer.render(table)
         }
     }
 }

@@ -114,6 +114,8 @@ package struct ReportTable: Sendable, Hashable {
     package var rows: [ReportRow]
     /// The table's default tolerance, for the summary line.
     package var tolerance: Tolerance = .default
+    /// Training-loss series of the table's stages (the HTML page draws them; other formats ignore them).
+    package var lossCurves: [LossCurve] = []
 
     package var cells: [ReportCell] { rows.flatMap(\.cells) }
 

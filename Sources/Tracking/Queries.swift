@@ -211,9 +211,62 @@ extension Store {
         }
     }
 
+    /// The series named like `.../loss` (or `loss`) of the latest completed attempt of each
+    /// fingerprint, keyed by fingerprint: the training-loss curves the HTML report draws.
+    package func lossSeries(fingerprints: [String]) throws -> [String: [RecordedSeries]] {
+        let fps = Array(Set(fingerprints))
+        return try read { db in
+            var latest: [String: (attempt: Int64, run: String)] = [:]
+            for chunk in fps.chunked(500) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for r in try Row.fetchAll(db, sql: """
+                    SELECT si.fingerprint, a.id, a.run_id FROM attempts a JOIN stage_instances si ON si.id = a.instance_id
+                    WHERE a.status = 'completed' AND si.fingerprint IN (\(marks)) ORDER BY a.ended_at ASC, a.id ASC
+                    """, arguments: StatementArguments(chunk)) {
+                    latest[r["fingerprint"]] = (r["id"], r["run_id"])   // ascending: the latest wins
+                }
+            }
+            let fingerprintOf = Dictionary(uniqueKeysWithValues: latest.map { ($0.value.attempt, $0.key) })
+            var out: [String: [RecordedSeries]] = [:]
+            for chunk in Array(fingerprintOf.keys).sorted().chunked(500) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                var current: RecordedSeries?
+                func flush() {
+                    if let c = current, let fp = fingerprintOf[c.attemptID] { out[fp, default: []].append(c) }
+                    current = nil
+                }
+                for r in try Row.fetchAll(db, sql: """
+                    SELECT ms.attempt_id, sn.name, ms.step, ms.value FROM metric_series ms JOIN series_names sn ON sn.id = ms.series_id
+                    WHERE ms.attempt_id IN (\(marks)) AND (sn.name = 'loss' OR sn.name LIKE '%/loss')
+                    ORDER BY ms.attempt_id, sn.name, ms.step
+                    """, arguments: StatementArguments(chunk)) {
+                    let attempt: Int64 = r["attempt_id"], name: String = r["name"]
+                    if current?.attemptID != attempt || current?.name != name {
+                        flush()
+                        current = RecordedSeries(attemptID: attempt, runID: latest[fingerprintOf[attempt] ?? ""]?.run ?? "", name: name,
+                                                 steps: [], values: [])
+                    }
+                    current?.steps.append(r["step"])
+                    current?.values.append(r["value"])
+                }
+                flush()
+            }
+            return out
+        }
+    }
+
     static func format(_ v: Double) -> String {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
     }
+}
+
+/// One metric series of an attempt, every point in step order.
+package struct RecordedSeries: Sendable, Hashable {
+    package var attemptID: Int64
+    package var runID: String
+    package var name: String
+    package var steps: [Int]
+    package var values: [Double]
 }
 
 /// A run found by `bestRuns`: its id and the ordering metric.

@@ -13,7 +13,7 @@ struct ReportCommand: AsyncParsableCommand {
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "A spec path, a spec name, or a table id.") var target: String
     @Option(help: "Profile whose results to show (default: the spec's first).") var profile: String?
-    @Option(help: "Formats, comma-separated: md, csv, tex (booktabs).") var format = "md"
+    @Option(help: "Formats, comma-separated: md, csv, tex (booktabs), html (a self-contained page with bars and loss curves).") var format = "md"
     @Option(help: "Write files here instead of printing.") var out: String?
     @Flag(help: "Show the results of the spec's PROFILE-released profile (released checkpoints).") var released = false
 
@@ -95,8 +95,15 @@ struct ReportFlow {
                 values["\(cell.rowID)/\(cell.columnID)"] = ReproducedValue(value: m.value * cell.scale, runID: m.runID,
                                                                           attemptID: String(m.attemptID), exampleColumns: columns)
             }
-            out.append(TableBuilder.build(layout: layout, spec: spec.summary, paper: spec.paper, profile: planner.profile,
-                                          values: values))
+            var table = TableBuilder.build(layout: layout, spec: spec.summary, paper: spec.paper, profile: planner.profile,
+                                           values: values)
+            let series = try store.lossSeries(fingerprints: plan.stages.map(\.fingerprint))
+            table.lossCurves = plan.stages.flatMap { stage in
+                (series[stage.fingerprint] ?? []).map {
+                    LossCurve(stage: stage.name, runID: $0.runID, series: $0.name, steps: $0.steps, values: $0.values)
+                }
+            }
+            out.append(table)
         }
         try? digester.flush()
         return out

@@ -104,7 +104,7 @@ struct ReproduceCommand: AsyncParsableCommand {
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "A spec path, a spec name, or a table id.") var target: String
     @OptionGroup var execution: ExecutionOptions
-    @Option(help: "Report formats, comma-separated (md, csv, tex).") var format = "md,csv"
+    @Option(help: "Report formats, comma-separated (md, csv, tex, html).") var format = "md,csv,html"
     @Option(help: "Directory for the report files (default: .workbench/reports).") var out: String?
 
     func run() async throws {
