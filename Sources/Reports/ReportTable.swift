@@ -89,6 +89,21 @@ package struct ReportColumn: Sendable, Hashable {
     package var id: String
     package var label: String
     package var derived: Bool
+    /// A derived column's parts (it is their plain mean); empty otherwise.
+    package var parts: [String] = []
+}
+
+/// The recorded metric behind a cell: `value(attempt, metric) * scale`.
+package struct CellSource: Sendable, Hashable {
+    package var attemptID: Int64
+    package var metric: String
+    package var scale: Double
+
+    package init(attemptID: Int64, metric: String, scale: Double) {
+        self.attemptID = attemptID
+        self.metric = metric
+        self.scale = scale
+    }
 }
 
 /// A row of the report.
@@ -116,6 +131,9 @@ package struct ReportTable: Sendable, Hashable {
     package var tolerance: Tolerance = .default
     /// Training-loss series of the table's stages (the HTML page draws them; other formats ignore them).
     package var lossCurves: [LossCurve] = []
+    /// Where each reproduced metric cell's value came from, by `row/column` (recorded with a
+    /// written report so an audit can rebuild the table from raw rows).
+    package var cellSources: [String: CellSource] = [:]
 
     package var cells: [ReportCell] { rows.flatMap(\.cells) }
 
@@ -191,7 +209,7 @@ package enum TableBuilder {
             paper: paper, paperVersion: layout.reference?.paperVersion, source: layout.reference?.source,
             rowHeader: layout.rowHeader, digits: layout.digits,
             columns: layout.columns.map { c in
-                if case .mean = c.kind { return ReportColumn(id: c.id, label: c.label, derived: true) }
+                if case .mean(let ids) = c.kind { return ReportColumn(id: c.id, label: c.label, derived: true, parts: ids) }
                 return ReportColumn(id: c.id, label: c.label, derived: false)
             },
             rows: rows, tolerance: layout.reference?.tolerance ?? .default)

@@ -20,6 +20,10 @@ package struct AuditReport: Sendable, Codable {
     package var artifacts = 0
     package var commits = 0
     package var evaluations = 0
+    /// Evaluations whose predictions file was scored again by our scorers.
+    package var rescored = 0
+    /// Reported tables rebuilt from the store's rows.
+    package var tables = 0
     package var findings: [AuditFinding] = []
     /// Things that could not be checked (a deleted output, a run outside a repository): not findings.
     package var notes: [String] = []
@@ -29,15 +33,22 @@ package struct AuditReport: Sendable, Codable {
 /// digest (read again, never from the memo), that recorded commits exist and hold the spec that
 /// was run, and that each evaluation's aggregate is what its stored per-example scores give.
 package struct Auditor: Sendable {
+    /// Scores a predictions file again: the task's aggregate metrics, or nil for a task it does
+    /// not know. (Tracking has no scorers; the command passes ours in.)
+    package typealias Rescorer = @Sendable (_ task: String, _ predictionsPath: String) throws -> [String: Double]?
+
     package let store: Store
     package let workspace: String
+    package let rescore: Rescorer?
 
-    package init(store: Store, workspace: String) {
+    package init(store: Store, workspace: String, rescore: Rescorer? = nil) {
         self.store = store
         self.workspace = workspace
+        self.rescore = rescore
     }
 
-    package func audit(runs runIDs: [String]) throws -> AuditReport {
+    /// `unattached`: also the reports written outside any run (`workbench report --out`).
+    package func audit(runs runIDs: [String], unattached: Bool = false) throws -> AuditReport {
         var report = AuditReport()
         report.runs = runIDs.count
         try checkChain(&report)
@@ -45,7 +56,9 @@ package struct Auditor: Sendable {
             try checkArtifacts(runID, &report)
             try checkCode(runID, &report)
             try checkEvaluations(runID, &report)
+            try checkReports(runID, &report)
         }
+        if unattached { try checkReports(nil, &report) }
         return report
     }
 
@@ -157,10 +170,31 @@ package struct Auditor: Sendable {
                         message: "\(e.task) '\(key)' is recorded as \(recorded), but its \(values.count) stored per-example scores give \(mean)"))
                 }
             }
-            if FileManager.default.fileExists(atPath: e.predictionsPath), let now = try? FileDigester.hashFile(e.predictionsPath),
-               now != e.predictionsDigest, "sha256:" + now != e.predictionsDigest {
+            guard FileManager.default.fileExists(atPath: e.predictionsPath) else {
+                report.notes.append("run \(runID): the \(e.task) predictions file \(e.predictionsPath) no longer exists; not re-scored (its stored per-example scores were checked)")
+                continue
+            }
+            if let now = try? FileDigester.hashFile(e.predictionsPath), now != e.predictionsDigest, "sha256:" + now != e.predictionsDigest {
                 report.findings.append(AuditFinding(kind: "predictions-changed", runID: runID, subject: e.predictionsPath,
                                                     message: "the \(e.task) predictions file changed since it was scored (sha256 \(now), recorded \(e.predictionsDigest))"))
+                continue   // re-scoring a changed file says nothing about the recorded numbers
+            }
+            guard let rescore else { continue }
+            let again: [String: Double]?
+            do { again = try rescore(e.task, e.predictionsPath) } catch {
+                report.findings.append(AuditFinding(kind: "rescore-failed", runID: runID, subject: e.predictionsPath,
+                                                    message: "the \(e.task) predictions file no longer scores: \(error)"))
+                continue
+            }
+            guard let again else { continue }
+            report.rescored += 1
+            for score in e.scores {
+                guard let now = again[score.key] else { continue }
+                if abs(now - score.value) > 1e-9 * max(1, abs(score.value)) {
+                    report.findings.append(AuditFinding(
+                        kind: "rescore-differs", runID: runID, subject: "evaluation #\(e.id) \(e.task)",
+                        message: "\(e.task) '\(score.key)' is recorded as \(score.value), but scoring \(e.predictionsPath) again gives \(now)"))
+                }
             }
         }
     }

@@ -40,7 +40,7 @@ import Testing
         defer { ws.cleanup() }
         let clean = try await ws.wb("audit")
         #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
-        #expect(clean.stdout.contains("1 run(s)") && clean.stdout.contains("2 artifact(s), 1 commit(s), 1 evaluation(s) checked; 0 finding(s)"), "\(clean.stdout)")
+        #expect(clean.stdout.contains("1 run(s)") && clean.stdout.contains("2 artifact(s), 1 commit(s), 1 evaluation(s) (1 re-scored), 0 reported table(s) checked; 0 finding(s)"), "\(clean.stdout)")
 
         // An output changed after the run.
         let rows = try await ws.sh("ls .workbench/outputs/data/*/rows.txt").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -75,6 +75,72 @@ import Testing
         try await sql(ws, "UPDATE code_refs SET commit_id = '\(String(repeating: "e", count: 40))';")
         let commit = try await ws.wb("audit")
         #expect(commit.stdout.contains("FINDING commit-missing") && commit.stdout.contains("eeeeeeeeee"), "\(commit.stdout)")
+    }
+
+    /// The audited spec with a table, so `reproduce` writes (and records) a report.
+    static let tableSpec = spec + """
+
+        tables:
+          - id: food
+            title: Food
+            stage: eval
+            rows: [{ id: ours, label: Ours }]
+            columns:
+              - { id: acc, label: Food101, metric: score/Food101/acc }
+              - { id: twice, label: Twice, metric: score/Food101/acc, scale: 2 }
+              - { id: avg, label: Avg, mean: [acc, twice] }
+        """
+
+    @Test func reportedTablesAreRebuiltFromTheStoreAndPredictionsScoredAgain() async throws {
+        let ws = try await Workspace()
+        defer { ws.cleanup() }
+        try ws.write("experiments/audited.yaml", Self.tableSpec)
+        try await ws.commitAll()
+        let run = try await ws.wb("reproduce", "food", "--format", "md,csv")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("| Ours | 50.0 [") && run.stdout.contains("| 100.0 [") && run.stdout.contains("| 75.0 "), "\(run.stdout)")
+        let clean = try await ws.wb("audit")
+        #expect(clean.status == 0 && clean.stdout.contains("1 evaluation(s) (1 re-scored), 1 reported table(s) checked; 0 finding(s)"),
+                "\(clean.stdout)")
+
+        // The report file edited by hand after it was written.
+        try await ws.sh("sed -i 's/50.0/55.0/' .workbench/reports/food.md")
+        let edited = try await ws.wb("audit")
+        #expect(edited.status == 1 && edited.stdout.contains("FINDING report-edited") && edited.stdout.contains("reports/food.md changed after it was written"),
+                "\(edited.stdout)")
+        try await ws.sh("rm .workbench/reports/food.md")
+        let gone = try await ws.wb("audit")
+        #expect(gone.status == 0 && gone.stdout.contains("food.md no longer exists; its table was rebuilt from the store instead"), "\(gone.stdout)")
+
+        // A metric row edited with the sqlite3 shell: the rebuilt table no longer says what was reported.
+        try await sql(ws, "UPDATE metrics SET value = 40 WHERE name = 'score/Food101/acc';")
+        let metric = try await ws.wb("audit", "--json")
+        #expect(metric.status == 1)
+        let report = try JSONSerialization.jsonObject(with: Data(metric.stdout.utf8)) as! [String: Any]
+        let messages = (report["findings"] as! [[String: Any]]).filter { $0["kind"] as? String == "table-mismatch" }.map { $0["message"] as! String }
+        #expect(messages.count == 3, "acc, twice and their mean: \(messages)")
+        #expect(messages.contains { $0.contains("food cell ours/acc was reported as 50.0, but attempt #") && $0.contains("score/Food101/acc now gives 40.0") }, "\(messages)")
+        #expect(messages.contains { $0.contains("food cell ours/avg was reported as 75.0, but the mean of ours/acc, ours/twice rebuilt from the store is 60.0") }, "\(messages)")
+
+        // The recorded aggregate of the evaluation changed: scoring the predictions again disagrees.
+        try await sql(ws, "DROP TRIGGER evaluations_are_append_only_u; UPDATE evaluations SET scores = replace(scores, '50', '45');")
+        let rescored = try await ws.wb("audit")
+        #expect(rescored.stdout.contains("FINDING rescore-differs") && rescored.stdout.contains("Food101 'acc' is recorded as 45.0, but scoring")
+                && rescored.stdout.contains("again gives 50.0"), "\(rescored.stdout)")
+    }
+
+    @Test func reportsWrittenOutsideARunAreAuditedWithAll() async throws {
+        let ws = try await Workspace()
+        defer { ws.cleanup() }
+        try ws.write("experiments/audited.yaml", Self.tableSpec)
+        try await ws.commitAll()
+        #expect(try await ws.wb("run", "audited").status == 0)
+        let written = try await ws.wb("report", "food", "--format", "csv", "--out", "out")
+        #expect(written.status == 0 && written.stdout.contains("out/food.csv"), "\(written.stdout)\(written.stderr)")
+        #expect(try await ws.wb("audit", "--all").stdout.contains("1 reported table(s) checked; 0 finding(s)"))
+        try await ws.sh("echo tampered >> out/food.csv")
+        let r = try await ws.wb("audit", "--all")
+        #expect(r.status == 1 && r.stdout.contains("FINDING report-edited") && r.stdout.contains("out/food.csv"), "\(r.stdout)")
     }
 
     @Test func theSpecAtTheRecordedCommitMustBeWhatRan() async throws {

@@ -294,7 +294,7 @@ extension String {
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Re-verify recorded runs: the event log's hash chain, artifact digests, commits and specs, evaluation scores; exits 1 on any finding.")
+        abstract: "Re-verify recorded runs: the event log's hash chain, artifact digests, commits and specs, evaluation scores (predictions scored again), reported tables rebuilt from the store; exits 1 on any finding.")
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "Run id or prefix (default: the newest run).") var run: String?
@@ -308,13 +308,17 @@ struct AuditCommand: AsyncParsableCommand {
     func run() async throws {
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
-        let auditor = Auditor(store: store, workspace: ctx.workspace)
+        let auditor = Auditor(store: store, workspace: ctx.workspace, rescore: { task, path in
+            guard let t = ScoringTask.named(task) else { return nil }
+            let scored = try ScoreFile.score(task: t, path: path, results: nil, label: nil)
+            return Dictionary(scored.result.metrics.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        })
         let runs = all ? try auditor.allRuns() : [try store.resolveRun(run ?? "latest")]
-        let report = try auditor.audit(runs: runs)
+        let report = try auditor.audit(runs: runs, unattached: all)
         if json {
             print(try JSONText.encode(report))
         } else {
-            print("audit: \(report.runs) run(s), \(report.events) event(s) in the chain, \(report.artifacts) artifact(s), \(report.commits) commit(s), \(report.evaluations) evaluation(s) checked; \(report.findings.count) finding(s)")
+            print("audit: \(report.runs) run(s), \(report.events) event(s) in the chain, \(report.artifacts) artifact(s), \(report.commits) commit(s), \(report.evaluations) evaluation(s) (\(report.rescored) re-scored), \(report.tables) reported table(s) checked; \(report.findings.count) finding(s)")
             for f in report.findings {
                 print("  FINDING \(f.kind)\(f.runID.map { " (run \($0))" } ?? ""): \(f.message)")
             }

@@ -37,7 +37,9 @@ struct ReportCommand: AsyncParsableCommand {
         if tables.isEmpty { throw CommandError.usage("spec \(spec.path) declares no tables") }
         if let out {
             let dir = out.hasPrefix("/") ? out : ctx.workspace + "/" + out
-            for path in try ReportFlow.write(tables, formats: formats, to: dir) { print(ctx.relative(path)) }
+            let written = try ReportFlow.write(tables, formats: formats, to: dir)
+            try ReportFlow.record(tables, written: written, store: store, runID: nil)
+            for path in written { print(ctx.relative(path)) }
             return
         }
         for f in formats { for t in tables { print(f.render(t), terminator: f == .md ? "\n" : "") } }
@@ -67,6 +69,7 @@ struct ReportFlow {
             }
             let recorded = try store.recordedMetrics(requests)
             var values: [String: ReproducedValue] = [:]
+            var sources: [String: CellSource] = [:]
             // One query for the evaluations behind the table's score/... cells.
             let scoreAttempts = cells.compactMap { cell -> Int64? in
                 guard cell.metric.hasPrefix("score/"), let fp = fingerprintOf[cell.instanceName] else { return nil }
@@ -92,6 +95,7 @@ struct ReportFlow {
                         columns = found.isEmpty ? nil : found
                     }
                 }
+                sources["\(cell.rowID)/\(cell.columnID)"] = CellSource(attemptID: m.attemptID, metric: cell.metric, scale: cell.scale)
                 values["\(cell.rowID)/\(cell.columnID)"] = ReproducedValue(value: m.value * cell.scale, runID: m.runID,
                                                                           attemptID: String(m.attemptID), exampleColumns: columns)
             }
@@ -103,10 +107,36 @@ struct ReportFlow {
                     LossCurve(stage: stage.name, runID: $0.runID, series: $0.name, steps: $0.steps, values: $0.values)
                 }
             }
+            table.cellSources = sources
             out.append(table)
         }
         try? digester.flush()
         return out
+    }
+
+    /// Records what the written tables said (one `reported` event each, with the files' digests),
+    /// so `workbench audit` can rebuild them from the store's rows later.
+    static func record(_ tables: [ReportTable], written: [String], store: Store, runID: String?) throws {
+        let reported = try tables.map { t -> ReportedTable in
+            var cells: [ReportedTable.MetricCell] = []
+            var derived: [ReportedTable.DerivedCell] = []
+            for row in t.rows {
+                for c in row.cells {
+                    guard let ours = c.ours, c.state == .reproduced else { continue }
+                    let key = "\(row.id)/\(c.columnID)"
+                    if c.derived, let column = t.columns.first(where: { $0.id == c.columnID }) {
+                        derived.append(.init(cell: key, of: column.parts.map { "\(row.id)/\($0)" }, value: ours))
+                    } else if let s = t.cellSources[key] {
+                        cells.append(.init(cell: key, attempt: s.attemptID, metric: s.metric, scale: s.scale, value: ours))
+                    }
+                }
+            }
+            let files = try written.filter { ($0 as NSString).lastPathComponent.hasPrefix(t.id + ".") }.map {
+                ReportedTable.File(path: $0, sha256: try SHA256.hexOfFile($0))
+            }
+            return ReportedTable(table: t.id, spec: t.specName, profile: t.profile, cells: cells, derived: derived, files: files)
+        }
+        try store.recordReported(reported, runID: runID)
     }
 
     /// Writes `<table>.<ext>` files; returns their paths.

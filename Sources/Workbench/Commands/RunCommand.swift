@@ -112,26 +112,28 @@ struct ReproduceCommand: AsyncParsableCommand {
         let flow = try execution.prepare(target, in: workspace)
         let (ctx, store, spec, table) = (flow.context, flow.store, flow.spec, flow.table)
         let dir = out.map { $0.hasPrefix("/") ? $0 : ctx.workspace + "/" + $0 } ?? ctx.stateDirectory + "/reports"
-        func report() throws -> [String] {
+        func report(runID: String?) throws -> [String] {
             let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: flow.profile).build(only: table)
             for t in tables { print(ReportFormat.md.render(t)) }
-            return try ReportFlow.write(tables, formats: formats, to: dir)
+            let written = try ReportFlow.write(tables, formats: formats, to: dir)
+            try ReportFlow.record(tables, written: written, store: store, runID: runID)
+            return written
         }
         let result: RunFlow.Result
         do {
             result = try await flow.execute(commandLine: CommandLine.arguments.joined(separator: " "))
         } catch let error as CommandError {
             // A failed or interrupted run still reports what it finished (the rest is pending).
-            if case .runFailed = error { _ = try? report() }
-            if case .interrupted = error { _ = try? report() }
-            if case .cancelled = error { _ = try? report() }
+            if case .runFailed(let id, _) = error { _ = try? report(runID: id) }
+            if case .interrupted(let id) = error { _ = try? report(runID: id) }
+            if case .cancelled(let id) = error { _ = try? report(runID: id) }
             throw error
         }
         if result.detached {
             Console.note("run \(result.runID) submitted; when `workbench status \(result.runID)` says it ended, `workbench report \(table ?? spec.name)\(flow.profile.map { " --profile \($0)" } ?? "")` renders the tables")
             return
         }
-        let written = try report()
+        let written = try report(runID: result.runID)
         Console.note("run \(result.runID) completed; report written to \(written.map(ctx.relative).joined(separator: ", "))")
     }
 }

@@ -1,0 +1,156 @@
+import Foundation
+import GRDB
+import WorkbenchCore
+
+/// What a written report said, recorded as a `reported` event so `workbench audit` can rebuild
+/// the table from raw rows later: each metric cell's source (attempt, metric, scale) and value,
+/// each derived cell's parts and value, and the digest of every file written.
+package struct ReportedTable: Sendable, Codable, Hashable {
+    package struct MetricCell: Sendable, Codable, Hashable {
+        /// `row/column`.
+        package var cell: String
+        package var attempt: Int64
+        package var metric: String
+        package var scale: Double
+        package var value: Double
+
+        package init(cell: String, attempt: Int64, metric: String, scale: Double, value: Double) {
+            self.cell = cell
+            self.attempt = attempt
+            self.metric = metric
+            self.scale = scale
+            self.value = value
+        }
+    }
+
+    package struct DerivedCell: Sendable, Codable, Hashable {
+        package var cell: String
+        /// The `row/column` cells it is the plain mean of.
+        package var of: [String]
+        package var value: Double
+
+        package init(cell: String, of: [String], value: Double) {
+            self.cell = cell
+            self.of = of
+            self.value = value
+        }
+    }
+
+    package struct File: Sendable, Codable, Hashable {
+        package var path: String
+        package var sha256: String
+
+        package init(path: String, sha256: String) {
+            self.path = path
+            self.sha256 = sha256
+        }
+    }
+
+    package var table: String
+    package var spec: String
+    package var profile: String
+    package var cells: [MetricCell]
+    package var derived: [DerivedCell]
+    package var files: [File]
+
+    package init(table: String, spec: String, profile: String, cells: [MetricCell], derived: [DerivedCell], files: [File]) {
+        self.table = table
+        self.spec = spec
+        self.profile = profile
+        self.cells = cells
+        self.derived = derived
+        self.files = files
+    }
+
+    static let eventKind = "reported"
+
+    func payload() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}
+
+extension Store {
+    /// Appends one `reported` event per table (attached to `runID` when a run wrote the report).
+    package func recordReported(_ tables: [ReportedTable], runID: String?, at date: Date = Date()) throws {
+        let events = try tables.map { (kind: ReportedTable.eventKind, subject: Optional($0.table), payload: try $0.payload()) }
+        try write { db in try EventLog.append(db, runID: runID, events: events, at: date) }
+    }
+
+    /// The `reported` events of one run (nil: those written outside any run), oldest first.
+    func reported(runID: String?) throws -> [(id: Int64, table: ReportedTable?)] {
+        try read { db in
+            let sql = "SELECT id, payload FROM events WHERE kind = ? AND " + (runID == nil ? "run_id IS NULL" : "run_id = ?") + " ORDER BY id"
+            let args: StatementArguments = runID.map { [ReportedTable.eventKind, $0] } ?? [ReportedTable.eventKind]
+            return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
+                let payload: String = row["payload"]
+                return (row["id"], try? JSONDecoder().decode(ReportedTable.self, from: Data(payload.utf8)))
+            }
+        }
+    }
+}
+
+extension Auditor {
+    /// Rebuilds every table a run reported from the raw metric rows and compares cell by cell;
+    /// re-hashes the report files written then (a missing file is a note, an edited one a finding).
+    func checkReports(_ runID: String?, _ report: inout AuditReport) throws {
+        let who = runID.map { "run \($0)" } ?? "a report written outside any run"
+        for (eventID, recorded) in try store.reported(runID: runID) {
+            guard let recorded else {
+                report.findings.append(AuditFinding(kind: "report-unreadable", runID: runID, subject: "event #\(eventID)",
+                                                    message: "the reported table of event #\(eventID) cannot be read"))
+                continue
+            }
+            report.tables += 1
+            let raw: [Int64: [String: Double]] = try store.read { db in
+                var out: [Int64: [String: Double]] = [:]
+                for c in recorded.cells {
+                    if let v = try Double.fetchOne(db, sql: "SELECT value FROM metrics WHERE attempt_id = ? AND name = ?",
+                                                   arguments: [c.attempt, c.metric]) {
+                        out[c.attempt, default: [:]][c.metric] = v
+                    }
+                }
+                return out
+            }
+            var rebuilt: [String: Double] = [:]
+            func differs(_ a: Double, _ b: Double) -> Bool { abs(a - b) > 1e-9 * max(1, abs(a), abs(b)) }
+            for c in recorded.cells {
+                guard let v = raw[c.attempt]?[c.metric] else {
+                    report.findings.append(AuditFinding(
+                        kind: "table-mismatch", runID: runID, subject: "\(recorded.table) \(c.cell)",
+                        message: "\(recorded.table) cell \(c.cell) was reported as \(c.value) from attempt #\(c.attempt)'s \(c.metric), which the store no longer holds"))
+                    continue
+                }
+                rebuilt[c.cell] = v * c.scale
+                if differs(v * c.scale, c.value) {
+                    report.findings.append(AuditFinding(
+                        kind: "table-mismatch", runID: runID, subject: "\(recorded.table) \(c.cell)",
+                        message: "\(recorded.table) cell \(c.cell) was reported as \(c.value), but attempt #\(c.attempt)'s \(c.metric) now gives \(v * c.scale)"))
+                }
+            }
+            for d in recorded.derived {
+                let parts = d.of.compactMap { rebuilt[$0] }
+                guard parts.count == d.of.count, !parts.isEmpty else { continue }   // a part already reported above
+                let mean = parts.reduce(0, +) / Double(parts.count)
+                rebuilt[d.cell] = mean
+                if differs(mean, d.value) {
+                    report.findings.append(AuditFinding(
+                        kind: "table-mismatch", runID: runID, subject: "\(recorded.table) \(d.cell)",
+                        message: "\(recorded.table) cell \(d.cell) was reported as \(d.value), but the mean of \(d.of.joined(separator: ", ")) rebuilt from the store is \(mean)"))
+                }
+            }
+            for f in recorded.files {
+                guard FileManager.default.fileExists(atPath: f.path) else {
+                    report.notes.append("\(who): report file \(f.path) no longer exists; its table was rebuilt from the store instead")
+                    continue
+                }
+                let now = try SHA256.hexOfFile(f.path)
+                if now != f.sha256 {
+                    report.findings.append(AuditFinding(kind: "report-edited", runID: runID, subject: f.path,
+                                                        message: "report file \(f.path) changed after it was written (sha256 \(now), recorded \(f.sha256))"))
+                }
+            }
+        }
+    }
+}
