@@ -57,6 +57,7 @@ package struct Auditor: Sendable {
             try checkCode(runID, &report)
             try checkEvaluations(runID, &report)
             try checkReports(runID, &report)
+            try checkImport(runID, &report)
         }
         if unattached { try checkReports(nil, &report) }
         return report
@@ -129,6 +130,21 @@ package struct Auditor: Sendable {
             return
         }
         report.commits += 1
+        if !GitProvenance.commitExists(commit, at: workspace), let imported = try store.importOf(run: runID) {
+            // Imported from another workspace: the commit lives in its repository. The bundled spec
+            // file must still be the blob the run recorded.
+            report.notes.append("run \(runID) was imported; its commit \(commit.prefix(12)) is not in this repository (the bundled spec was checked instead)")
+            let file = imported.directory + "/spec/" + specPath
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                report.findings.append(AuditFinding(kind: "spec-changed", runID: runID, subject: file, message: "the imported run's spec file \(file) is missing"))
+                return
+            }
+            if GitBlob.id(of: text) != blob {
+                report.findings.append(AuditFinding(kind: "spec-changed", runID: runID, subject: file,
+                                                    message: "the imported spec \(file) has blob \(GitBlob.id(of: text)), the run recorded \(blob)"))
+            }
+            return
+        }
         guard GitProvenance.commitExists(commit, at: workspace) else {
             report.findings.append(AuditFinding(kind: "commit-missing", runID: runID, subject: commit,
                                                 message: "the recorded commit \(commit) is not in the repository at \(workspace)"))

@@ -211,13 +211,56 @@ extension Store {
         }
     }
 
+    /// One run's stages as it recorded them: instance name -> fingerprint, and for each
+    /// fingerprint the attempt that holds its results (the run's completed attempt, or the attempt
+    /// a cached one reused). `report --run` reads these instead of planning.
+    package func runStages(_ runID: String) throws -> (names: [String: String], attempts: [String: (attempt: Int64, run: String)]) {
+        try read { db in
+            var names: [String: String] = [:]
+            for r in try Row.fetchAll(db, sql: """
+                SELECT rs.name, si.fingerprint FROM run_stages rs JOIN stage_instances si ON si.id = rs.instance_id WHERE rs.run_id = ?
+                """, arguments: [runID]) {
+                names[r["name"]] = r["fingerprint"]
+            }
+            return (names, try Self.resultAttempts(db, runID: runID))
+        }
+    }
+
+    static func resultAttempts(_ db: Database, runID: String) throws -> [String: (attempt: Int64, run: String)] {
+        var out: [String: (attempt: Int64, run: String)] = [:]
+        for r in try Row.fetchAll(db, sql: """
+            SELECT si.fingerprint, COALESCE(src.id, a.id) AS id, COALESCE(src.run_id, a.run_id) AS run_id FROM attempts a
+            JOIN stage_instances si ON si.id = a.instance_id LEFT JOIN attempts src ON src.id = a.cached_from
+            WHERE a.run_id = ? AND (a.status = 'completed' OR (a.status = 'cached' AND src.status = 'completed'))
+            ORDER BY a.number
+            """, arguments: [runID]) {
+            out[r["fingerprint"]] = (r["id"], r["run_id"])   // by attempt number: the last one wins
+        }
+        return out
+    }
+
+    /// The metrics of the given attempts (fingerprint -> attempt), keyed like `recordedMetrics`.
+    package func metrics(of attempts: [String: (attempt: Int64, run: String)]) throws -> [String: [String: RecordedMetric]] {
+        try read { db in
+            var out: [String: [String: RecordedMetric]] = [:]
+            for (fp, a) in attempts {
+                for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT name, value FROM metrics WHERE attempt_id = ?"), arguments: [a.attempt]) {
+                    out[fp, default: [:]][r["name"]] = RecordedMetric(value: r["value"], attemptID: a.attempt, runID: a.run)
+                }
+            }
+            return out
+        }
+    }
+
     /// The series named like `.../loss` (or `loss`) of the latest completed attempt of each
-    /// fingerprint, keyed by fingerprint: the training-loss curves the HTML report draws.
-    package func lossSeries(fingerprints: [String]) throws -> [String: [RecordedSeries]] {
+    /// fingerprint (or of the attempts given), keyed by fingerprint: the training-loss curves the
+    /// HTML report draws.
+    package func lossSeries(fingerprints: [String], attempts: [String: (attempt: Int64, run: String)]? = nil) throws -> [String: [RecordedSeries]] {
         let fps = Array(Set(fingerprints))
         return try read { db in
             var latest: [String: (attempt: Int64, run: String)] = [:]
-            for chunk in fps.chunked(500) {
+            if let attempts { for fp in fps { latest[fp] = attempts[fp] } }
+            for chunk in fps.chunked(500) where attempts == nil {
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
                 for r in try Row.fetchAll(db, sql: """
                     SELECT si.fingerprint, a.id, a.run_id FROM attempts a JOIN stage_instances si ON si.id = a.instance_id

@@ -95,13 +95,20 @@ extension Auditor {
     /// Rebuilds every table a run reported from the raw metric rows and compares cell by cell;
     /// re-hashes the report files written then (a missing file is a note, an edited one a finding).
     func checkReports(_ runID: String?, _ report: inout AuditReport) throws {
-        let who = runID.map { "run \($0)" } ?? "a report written outside any run"
         for (eventID, recorded) in try store.reported(runID: runID) {
             guard let recorded else {
                 report.findings.append(AuditFinding(kind: "report-unreadable", runID: runID, subject: "event #\(eventID)",
                                                     message: "the reported table of event #\(eventID) cannot be read"))
                 continue
             }
+            try checkReported(recorded, eventLabel: "event #\(eventID)", runID: runID, &report)
+        }
+    }
+
+    /// One reported table against the store's rows and its files.
+    func checkReported(_ recorded: ReportedTable, eventLabel: String, runID: String?, _ report: inout AuditReport) throws {
+        let who = runID.map { "run \($0)" } ?? "a report written outside any run"
+        do {
             report.tables += 1
             let raw: [Int64: [String: Double]] = try store.read { db in
                 var out: [Int64: [String: Double]] = [:]

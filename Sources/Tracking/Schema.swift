@@ -245,6 +245,47 @@ enum Schema {
             CREATE INDEX attempts_by_run ON attempts (run_id);
             """)
         }
+        m.registerMigration("v5-imports") { db in
+            // Runs imported from bundles (`workbench import`). Their events belong to another
+            // store's hash chain, so they are kept beside this store's chain, each with its own
+            // hashes (re-checked by audit), and one `imported` event in this chain records the
+            // bundle's digests. Imported attempts get new ids here; the mapping is kept so the
+            // bundle's recorded reports can still be rebuilt.
+            try db.execute(sql: """
+            CREATE TABLE imports (
+                id INTEGER PRIMARY KEY,
+                run_id TEXT NOT NULL REFERENCES runs(id),
+                bundle_sha256 TEXT NOT NULL CHECK (length(bundle_sha256) = 64),
+                manifest_sha256 TEXT NOT NULL UNIQUE CHECK (length(manifest_sha256) = 64),
+                source TEXT NOT NULL,
+                directory TEXT NOT NULL,
+                imported_at TEXT NOT NULL
+            );
+            CREATE INDEX imports_by_run ON imports (run_id);
+            CREATE TABLE imported_events (
+                import_id INTEGER NOT NULL REFERENCES imports(id),
+                original_id INTEGER NOT NULL,
+                run_id TEXT,
+                kind TEXT NOT NULL,
+                subject TEXT,
+                payload TEXT NOT NULL,
+                at TEXT NOT NULL,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                PRIMARY KEY (import_id, original_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE imported_attempts (
+                import_id INTEGER NOT NULL REFERENCES imports(id),
+                original_id INTEGER NOT NULL,
+                attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+                PRIMARY KEY (import_id, original_id)
+            ) WITHOUT ROWID;
+            CREATE TRIGGER imported_events_are_append_only_u BEFORE UPDATE ON imported_events
+                BEGIN SELECT RAISE(ABORT, 'imported events are append-only'); END;
+            CREATE TRIGGER imported_events_are_append_only_d BEFORE DELETE ON imported_events
+                BEGIN SELECT RAISE(ABORT, 'imported events are append-only'); END;
+            """)
+        }
         return m
     }
 }

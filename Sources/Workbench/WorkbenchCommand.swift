@@ -17,7 +17,7 @@ struct WorkbenchCommand: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [PlanCommand.self, RunCommand.self, ReproduceCommand.self, ReportCommand.self, RunsCommand.self,
-                      ShowCommand.self, StatusCommand.self, CancelCommand.self, AuditCommand.self, CompareCommand.self, IngestCommand.self, ScoreCommand.self, EvaluationsCommand.self, TablesCommand.self, FetchCommand.self])
+                      ShowCommand.self, StatusCommand.self, CancelCommand.self, AuditCommand.self, CompareCommand.self, ExportCommand.self, ImportCommand.self, IngestCommand.self, ScoreCommand.self, EvaluationsCommand.self, TablesCommand.self, FetchCommand.self])
 }
 
 /// Options every command that touches a workspace takes.

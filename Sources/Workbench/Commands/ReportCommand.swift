@@ -11,11 +11,12 @@ struct ReportCommand: AsyncParsableCommand {
         abstract: "Render a spec's tables from the store: paper value, ours, delta, or pending, per cell.")
 
     @OptionGroup var workspace: WorkspaceOptions
-    @Argument(help: "A spec path, a spec name, or a table id.") var target: String
+    @Argument(help: "A spec path, a spec name, or a table id (with --run: a table id, or nothing for every table).") var target: String?
     @Option(help: "Profile whose results to show (default: the spec's first).") var profile: String?
     @Option(help: "Formats, comma-separated: md, csv, tex (booktabs), html (a self-contained page with bars and loss curves).") var format = "md"
     @Option(help: "Write files here instead of printing.") var out: String?
     @Flag(help: "Show the results of the spec's PROFILE-released profile (released checkpoints).") var released = false
+    @Option(help: "Render one run's results as it recorded them (its stages, attempts and spec; works for imported runs).") var run: String?
 
     static func parseFormats(_ text: String) throws -> [ReportFormat] {
         try text.split(separator: ",").map { raw in
@@ -31,14 +32,31 @@ struct ReportCommand: AsyncParsableCommand {
         let formats = try Self.parseFormats(format)
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
-        let (spec, table) = try ctx.resolveSpec(target)
-        let profile = try ProfileChoice.resolve(spec: spec, profile: self.profile, released: released)
-        let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: profile).build(only: table)
-        if tables.isEmpty { throw CommandError.usage("spec \(spec.path) declares no tables") }
+        let tables: [ReportTable]
+        if let run {
+            let runID = try store.resolveRun(run)
+            let detail = try store.runDetail(runID)
+            let spec = try ctx.loadRunSpec(store: store, runID: runID, specPath: detail.specPath, specHash: detail.specHash, strict: false)
+            var table: String?
+            if let target, target != spec.name, target != spec.path {
+                guard spec.tables.contains(where: { $0.id == target }) else {
+                    throw CommandError.usage("run \(runID)'s spec \(spec.path) has no table '\(target)' (tables: \(spec.tables.map(\.id).joined(separator: ", ")))")
+                }
+                table = target
+            }
+            let profile = try self.profile.map { try ProfileChoice.resolve(spec: spec, profile: $0, released: released) } ?? detail.summary.profile
+            tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: profile, runID: runID).build(only: table)
+        } else {
+            guard let target else { throw CommandError.usage("give a spec or table, or --run RUN") }
+            let (spec, table) = try ctx.resolveSpec(target)
+            let profile = try ProfileChoice.resolve(spec: spec, profile: self.profile, released: released)
+            tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: profile).build(only: table)
+        }
+        if tables.isEmpty { throw CommandError.usage("the spec declares no tables") }
         if let out {
             let dir = out.hasPrefix("/") ? out : ctx.workspace + "/" + out
             let written = try ReportFlow.write(tables, formats: formats, to: dir)
-            try ReportFlow.record(tables, written: written, store: store, runID: nil)
+            try ReportFlow.record(tables, written: written, store: store, runID: run == nil ? nil : try store.resolveRun(run!))
             for path in written { print(ctx.relative(path)) }
             return
         }
@@ -52,22 +70,32 @@ struct ReportFlow {
     let store: Store
     let spec: Spec
     let profile: String?
+    /// Pinned to one run: its recorded stages and attempts instead of a fresh plan (`--run`), so
+    /// the tables read the same in any workspace holding the run (an imported bundle, say).
+    var runID: String? = nil
 
     func build(only tableID: String?) throws -> [ReportTable] {
         let digester = FileDigester(store: store)
         let planner = context.planner(spec, profile: profile, digester: digester)
+        let pinned = try runID.map { try store.runStages($0) }
         var out: [ReportTable] = []
         for layout in spec.tables where tableID == nil || layout.id == tableID {
-            let plan = try planner.plan(.table(layout.id))
             let cells = try CellResolver(spec: spec).cells(of: layout)
             var requests: [(fingerprint: String, metric: String)] = []
             var fingerprintOf: [String: String] = [:]
-            for cell in cells {
-                guard let stage = plan.stage(named: cell.instanceName) else { continue }
-                fingerprintOf[cell.instanceName] = stage.fingerprint
-                requests.append((stage.fingerprint, cell.metric))
+            let stageFingerprints: [(name: String, fingerprint: String)]
+            if let pinned {
+                stageFingerprints = pinned.names.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            } else {
+                stageFingerprints = try planner.plan(.table(layout.id)).stages.map { ($0.name, $0.fingerprint) }
             }
-            let recorded = try store.recordedMetrics(requests)
+            let byName = Dictionary(stageFingerprints, uniquingKeysWith: { a, _ in a })
+            for cell in cells {
+                guard let fp = byName[cell.instanceName] else { continue }
+                fingerprintOf[cell.instanceName] = fp
+                requests.append((fp, cell.metric))
+            }
+            let recorded = try pinned.map { try store.metrics(of: $0.attempts) } ?? store.recordedMetrics(requests)
             var values: [String: ReproducedValue] = [:]
             var sources: [String: CellSource] = [:]
             // One query for the evaluations behind the table's score/... cells.
@@ -101,8 +129,8 @@ struct ReportFlow {
             }
             var table = TableBuilder.build(layout: layout, spec: spec.summary, paper: spec.paper, profile: planner.profile,
                                            values: values)
-            let series = try store.lossSeries(fingerprints: plan.stages.map(\.fingerprint))
-            table.lossCurves = plan.stages.flatMap { stage in
+            let series = try store.lossSeries(fingerprints: stageFingerprints.map(\.fingerprint), attempts: pinned?.attempts)
+            table.lossCurves = stageFingerprints.flatMap { stage in
                 (series[stage.fingerprint] ?? []).map {
                     LossCurve(stage: stage.name, runID: $0.runID, series: $0.name, steps: $0.steps, values: $0.values)
                 }

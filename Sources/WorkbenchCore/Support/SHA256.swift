@@ -48,6 +48,13 @@ package enum SHA256 {
         bytes.withUnsafeBytes { h.update($0) }
         return h.finalizeHex()
     }
+
+    /// Hex digest of a `Data`'s bytes.
+    package static func hex(_ data: Data) -> String {
+        var h = SHA256Hasher()
+        data.withUnsafeBytes { h.update($0) }
+        return h.finalizeHex()
+    }
 }
 
 /// A file that could not be read while hashing it.
