@@ -76,6 +76,23 @@ grep -q "pip freeze recorded" <<<"$show" || { echo "smoke-check: pip freeze not 
 grep -q "28 stage(s), 28 cached, 0 to run" "$ws/second.log" || { cat "$ws/second.log"; echo "smoke-check: second run was not all cache hits" >&2; exit 1; }
 echo "smoke-check: second invocation: 28 of 28 stages from the cache"
 
+# The first run carried to an empty workspace as a bundle: every table renders there as here
+# (all formats), and the audit passes on both sides (predictions re-scored, tables rebuilt).
+first=$("$bin" runs --json --workspace "$ws" | "$repo/.venv-ml/bin/python" -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
+"$bin" audit "$first" --workspace "$ws" >"$ws/audit.log" || { cat "$ws/audit.log"; echo "smoke-check: audit of the first run failed" >&2; exit 1; }
+wsi=$(mktemp -d /tmp/wb-smoke-import.XXXXXX)
+trap 'rm -rf "$ws" "$wsi" ${wss:+"$wss"}' EXIT
+"$bin" export "$first" --workspace "$ws" --out "$ws/first.wbbundle" >/dev/null 2>"$ws/export.log" || { cat "$ws/export.log"; exit 1; }
+"$bin" import "$ws/first.wbbundle" --workspace "$wsi" >/dev/null 2>"$ws/import.log" || { cat "$ws/import.log"; exit 1; }
+grep -q "render here exactly as in the bundle" "$ws/import.log" || { cat "$ws/import.log"; echo "smoke-check: imported reports differ" >&2; exit 1; }
+for format in md csv tex html; do
+  "$bin" report --run "$first" --format "$format" --workspace "$ws" >"$ws/here.$format"
+  "$bin" report --run "$first" --format "$format" --workspace "$wsi" >"$ws/there.$format"
+  cmp -s "$ws/here.$format" "$ws/there.$format" || { diff "$ws/here.$format" "$ws/there.$format" | head; echo "smoke-check: $format differs after import" >&2; exit 1; }
+done
+"$bin" audit "$first" --workspace "$wsi" >"$ws/audit-import.log" || { cat "$ws/audit-import.log"; echo "smoke-check: audit of the imported run failed" >&2; exit 1; }
+echo "smoke-check: bundle of run $first ($(du -k "$ws/first.wbbundle" | cut -f1) KiB) imported; md, csv, tex, html identical; $(head -n 1 "$ws/audit-import.log")"
+
 [ -n "${SLURM_CONF:-}" ] || { echo "smoke-check: SLURM_CONF not set: the run through Slurm is skipped"; exit 0; }
 wss=$(scratch)
 echo "poll_seconds: 1" > "$wss/slurm.yaml"
