@@ -46,4 +46,45 @@ import Testing
         let unknown = try await ws.wb("compare", a, "20991231-000000-zzzz")
         #expect(unknown.status == 64 && unknown.stderr.contains("did you mean") || unknown.stderr.contains(a), "\(unknown.stderr)")
     }
+
+    /// Two models, one table: `--cells` keeps only the stages behind the chosen cells.
+    static func tableSpec(correct: Int) -> String {
+        spec(correct: correct)
+            .replacingOccurrences(of: "matrix: {}", with: "matrix:\n  model: [a, b]")
+            .replacingOccurrences(of: "  eval:\n", with: "  eval:\n    vary: [model]\n")
+            .replacingOccurrences(of: "      for i in 0 1", with: "      m=${matrix.model}; for i in 0 1")
+            + """
+
+            tables:
+              - id: food
+                title: Food
+                stage: eval
+                rows: { axis: model }
+                columns:
+                  - { id: acc, label: Food101, metric: score/Food101/acc }
+            """
+    }
+
+    @Test func cellsRestrictTheComparisonToTheirStages() async throws {
+        let ws = try await Workspace()
+        defer { ws.cleanup() }
+        try ws.write("experiments/compared.yaml", Self.tableSpec(correct: 5))
+        try await ws.commitAll()
+        #expect(try await ws.wb("run", "compared").status == 0)
+        let first = try await ws.wb("runs", "--json")
+        let a = (try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [[String: Any]])[0]["id"] as! String
+        try ws.write("experiments/compared.yaml", Self.tableSpec(correct: 9))
+        try await ws.commitAll()
+        #expect(try await ws.wb("run", "compared").status == 0)
+
+        let all = try await ws.wb("compare", a, "latest")
+        #expect(all.stdout.contains("eval@model=a Food101 acc") && all.stdout.contains("eval@model=b Food101 acc"), "\(all.stdout)")
+        let one = try await ws.wb("compare", a, "latest", "--cells", "row=b")
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(one.stdout.contains("restricted to 1 cell(s) of table food: 1 stage(s), upstream included"), "\(one.stdout)")
+        #expect(one.stdout.contains("stages: 1 in both, 1 with different work") && one.stdout.contains("  eval@model=b\n"), "\(one.stdout)")
+        #expect(one.stdout.contains("eval@model=b Food101 acc: 50.00 -> 90.00") && !one.stdout.contains("eval@model=a"), "\(one.stdout)")
+        let bad = try await ws.wb("compare", a, "latest", "--cells", "row=c")
+        #expect(bad.status == 64 && bad.stderr.contains("no cell of table 'food' matches 'row=c' (rows: a, b"), "\(bad.stderr)")
+    }
 }

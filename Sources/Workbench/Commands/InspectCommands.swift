@@ -339,7 +339,31 @@ struct CompareCommand: AsyncParsableCommand {
     @Argument(help: "The first run (id, prefix or 'latest').") var runA: String
     @Argument(help: "The second run.") var runB: String
     @Option(help: "Bootstrap resamples.") var resamples = 1000
+    @Option(help: "With --cells: the table of run A's spec whose cells to compare (default: its only table).") var table: String?
+    @Option(name: .customLong("cells"),
+            help: "Only the stages behind these cells (and their upstream stages): row=ID, column=ID or AXIS=VALUE, comma-joined; repeat for more.")
+    var cells: [String] = []
     @Flag(help: "Machine-readable output.") var json = false
+
+    /// The stage instance names behind the selected cells of run A's spec, upstream stages included.
+    func selectedStages(ctx: Context, store: Store, runA: String) throws -> (names: Set<String>, table: String, cells: Int)? {
+        guard !cells.isEmpty else { return nil }
+        let detail = try store.runDetail(runA)
+        let spec = try ctx.loadRunSpec(store: store, runID: runA, specPath: detail.specPath, specHash: detail.specHash, strict: false)
+        guard let id = table ?? (spec.tables.count == 1 ? spec.tables[0].id : nil) else {
+            throw CommandError.usage("--cells needs --table: run \(runA)'s spec \(spec.path) has tables \(spec.tables.map(\.id).joined(separator: ", "))")
+        }
+        let target = try CellSelection.target(spec: spec, table: id, filters: cells)
+        guard case .tableCells(_, let keys) = target, let layout = spec.tables.first(where: { $0.id == id }) else { return nil }
+        let selected = try CellResolver(spec: spec).cells(of: layout).filter { keys.contains("\($0.rowID)/\($0.columnID)") }
+        var names = Set(selected.map(\.instanceName))
+        // Upstream stages from the plan of those cells, when the spec still plans in this workspace.
+        let digester = FileDigester(store: store)
+        if let plan = try? ctx.planner(spec, profile: detail.summary.profile, digester: digester).plan(target) {
+            names.formUnion(plan.stages.map(\.name))
+        }
+        return (names, id, keys.count)
+    }
 
     struct Delta: Codable {
         var stage: String, task: String, metric: String
@@ -353,7 +377,14 @@ struct CompareCommand: AsyncParsableCommand {
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
         let a = try store.resolveRun(runA), b = try store.resolveRun(runB)
-        let c = try store.compare(a, b)
+        var c = try store.compare(a, b)
+        let selection = try selectedStages(ctx: ctx, store: store, runA: a)
+        if let selection {
+            c.stages = c.stages.filter { selection.names.contains($0.stage) }
+            c.onlyInA = c.onlyInA.filter { selection.names.contains($0) }
+            c.onlyInB = c.onlyInB.filter { selection.names.contains($0) }
+            c.scores = c.scores.filter { selection.names.contains($0.stage) }
+        }
         let deltas: [Delta] = c.scores.map { s in
             var d = Delta(stage: s.stage, task: s.task, metric: s.metric, a: s.a, b: s.b, delta: s.b - s.a, pairs: s.pairedA.count)
             if !s.pairedA.isEmpty {
@@ -375,6 +406,9 @@ struct CompareCommand: AsyncParsableCommand {
             return
         }
         print("compare \(a) (A) with \(b) (B)")
+        if let selection {
+            print("  restricted to \(selection.cells) cell(s) of table \(selection.table): \(selection.names.count) stage(s), upstream included")
+        }
         if !c.sameSpec {
             print("  the runs are of different specs: compared are their code, environment, and the stages and evaluations they share by name")
         }
