@@ -101,7 +101,15 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(!names.contains { $0.hasPrefix("train@") && $0.contains("source=pmc-refined") })
         #expect(!names.contains("synthesize@source=pmc-refined"))
         let eval = stages.first { $0["name"] as? String == "evaluate@model=qwen2-vl-2b,source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours" }
-        #expect((eval?["command"] as? String)?.contains(" AdaptLLM/biomed-Qwen2-VL-2B-Instruct med qwen2_vl ") == true)
+        // It evaluates the released checkpoint at its pinned revision: the fetch-released stage's manifest.
+        let fetch = stages.first { $0["name"] as? String == "fetch-released@model=qwen2-vl-2b,domain=biomed" }
+        #expect((fetch?["command"] as? String)?.hasPrefix("\"$WORKBENCH\" fetch AdaptLLM/biomed-Qwen2-VL-2B-Instruct@ --manifest ") == true, "\(String(describing: fetch))")
+        let manifest = ((fetch?["outputs"] as? [[String: Any]])?.first?["value"] as? String) ?? "?"
+        #expect((eval?["command"] as? String)?.contains(" \(manifest) med qwen2_vl ") == true, "\(String(describing: eval?["command"]))")
+        #expect(names.filter { $0.hasPrefix("fetch-released@") }.count == 3)
+        // Its revision is required where the model writes it (the domain's attribute points there).
+        let run = try await ws.wb("run", "table-2", "--released")
+        #expect(run.status == 65 && run.stderr.contains("catalog/models.yaml:40:33: axes.model.qwen2-vl-2b.released_biomed_revision: empty, but profile 'paper-released' needs it filled in (used by fetch-released@model=qwen2-vl-2b,domain=biomed)"), "\(run.stderr)")
         // PMCRaw has no released model: still trained, with the same fingerprint as in the paper profile.
         let paper = try await ws.wb("plan", "table-2", "--json")
         let paperStages = (try JSONSerialization.jsonObject(with: Data(paper.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
@@ -121,7 +129,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(plan.status == 0 && plan.stdout.contains("not runnable yet: 2 required value(s) are empty"))
         let run = try await ws.wbArgs(["run", "table-4"] + cells)
         #expect(run.status == 65)
-        #expect(run.stderr.contains("experiments/adamllm/catalog/models.yaml:34:17: axes.model.qwen2-vl-2b.revision: empty, but profile 'paper' needs it filled in"), "\(run.stderr)")
+        #expect(run.stderr.contains("experiments/adamllm/catalog/models.yaml:37:17: axes.model.qwen2-vl-2b.revision: empty, but profile 'paper' needs it filled in"), "\(run.stderr)")
         #expect(run.stderr.contains("hint: write the hub commit"))
         #expect(!ws.exists(".workbench/runs"), "nothing starts")
         // Filled in, the same selection passes the check (and would run on a GPU node).

@@ -1,5 +1,8 @@
 /// Checks a plan against its spec's `require:` entries: an axis value a stage to run uses whose
-/// required attribute is empty is an error at the place that attribute is written.
+/// required attribute is empty is an error at the place that attribute is written. An attribute
+/// that is exactly `${matrix.AXIS.NAME}` is followed to that axis value's attribute (once), so a
+/// domain's `released_revision: ${matrix.model.released_biomed_revision}` is checked where the
+/// model writes it. A requirement with `stages:` applies to those stage templates only.
 package enum RequirementCheck {
     package static func unmet(_ plan: Plan, spec: Spec) -> [SpecError] {
         let applicable = spec.requirements.filter { $0.profiles.contains(plan.profile) }
@@ -7,19 +10,35 @@ package enum RequirementCheck {
         var seen = Set<String>()
         var out: [SpecError] = []
         for stage in plan.stages where stage.status == .run {
+            let coordinates = Dictionary(stage.coordinates.map { ($0.axis, $0.value) }, uniquingKeysWith: { a, _ in a })
             for c in stage.coordinates {
-                guard let value = spec.axes[c.axis]?.value(c.value) else { continue }
-                for r in applicable {
-                    guard let text = value.attributes[r.attribute], text.allSatisfy(\.isWhitespace),
-                          seen.insert("\(c.axis)/\(c.value)/\(r.attribute)").inserted else { continue }
-                    let location = value.attributeLocations[r.attribute]
+                guard var value = spec.axes[c.axis]?.value(c.value) else { continue }
+                for r in applicable where r.stages.map({ $0.contains(stage.stage) }) ?? true {
+                    guard var text = value.attributes[r.attribute] else { continue }
+                    var (axis, valueName, attribute) = (c.axis, c.value, r.attribute)
+                    if let (ref, name) = indirection(text), let target = coordinates[ref],
+                       let referenced = spec.axes[ref]?.value(target), let t = referenced.attributes[name] {
+                        (value, text, axis, valueName, attribute) = (referenced, t, ref, target, name)
+                    }
+                    guard text.allSatisfy(\.isWhitespace),
+                          seen.insert("\(axis)/\(valueName)/\(attribute)").inserted else { continue }
+                    let location = value.attributeLocations[attribute]
                     out.append(SpecError(file: location?.file ?? spec.path, location: location,
-                                         keyPath: "axes.\(c.axis).\(c.value).\(r.attribute)",
+                                         keyPath: "axes.\(axis).\(valueName).\(attribute)",
                                          message: "empty, but profile '\(plan.profile)' needs it filled in (used by \(stage.name))",
                                          hint: r.hint))
                 }
             }
         }
         return out
+    }
+
+    /// `${matrix.AXIS.NAME}` -> (AXIS, NAME); nil for anything else.
+    static func indirection(_ text: String) -> (String, String)? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard t.hasPrefix("${matrix."), t.hasSuffix("}") else { return nil }
+        let parts = t.dropFirst("${matrix.".count).dropLast().split(separator: ".")
+        guard parts.count == 2 else { return nil }
+        return (String(parts[0]), String(parts[1]))
     }
 }

@@ -87,6 +87,8 @@ package struct Requirement: Sendable, Hashable {
     package var attribute: String
     package var profiles: [String]
     package var hint: String?
+    /// Only stages of these templates (nil: every stage).
+    package var stages: [String]? = nil
 }
 
 /// An `include`/`exclude` entry: axis coordinates plus extra variables (include only).

@@ -71,13 +71,15 @@ package struct SpecLoader: Sendable {
         if let env = top["env"] { for (k, v) in try env.mapping() { spec.env[k] = try v.string() } }
         if let req = top["require"] {
             for item in try req.sequence() {
-                let e = try item.entries(allowed: ["attribute", "profiles", "hint"], what: "a requirement")
+                let e = try item.entries(allowed: ["attribute", "profiles", "hint", "stages"], what: "a requirement")
                 guard let a = e["attribute"] else { throw item.error("a requirement needs an 'attribute'") }
                 let profiles = try e["profiles"]?.stringList() ?? spec.profiles
                 for p in profiles where !spec.profiles.contains(p) {
                     throw (e["profiles"] ?? item).error("unknown profile '\(p)' (profiles: \(spec.profiles.joined(separator: ", ")))")
                 }
-                spec.requirements.append(Requirement(attribute: try a.string(), profiles: profiles, hint: try e["hint"]?.string()))
+                let stages = try e["stages"]?.stringList()
+                spec.requirements.append(Requirement(attribute: try a.string(), profiles: profiles, hint: try e["hint"]?.string(),
+                                                     stages: stages))
             }
         }
         guard let matrix = top["matrix"] else {

@@ -3,16 +3,16 @@
 # (QA-Synthesizer vllm_inference/run_inference.sh), then the native scorers on its predictions,
 # cross-checked against the upstream results files.
 #   evaluate.sh QA_DIR CHECKPOINT INFER_DOMAIN MODEL_TYPE OUT TASK...
-# CHECKPOINT: a trained model directory, a fetch manifest (the general model at its pinned
-# revision), or a released checkpoint's hub id.
+# CHECKPOINT: a trained model directory, or a fetch manifest (the general model or a released
+# checkpoint at its pinned revision), or a hub id (fetched unpinned, for a manual run).
 set -euo pipefail
 qa=$1 checkpoint=$2 domain=$3 model_type=$4 out=$5
 shift 5
 label=$checkpoint
-if [ -f "$checkpoint" ]; then   # a fetch manifest (general model): its pinned snapshot in the cache
+if [ -f "$checkpoint" ]; then   # a fetch manifest: its pinned snapshot in the cache
   label=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["repo"] + "@" + m["commit"])' "$checkpoint")
   checkpoint=$("$WORKBENCH" fetch --from "$checkpoint" --quiet)
-elif [ ! -d "$checkpoint" ]; then   # a released checkpoint's hub id (not pinned yet): fetched now
+elif [ ! -d "$checkpoint" ]; then   # a hub id (unpinned): fetched now
   checkpoint=$("$WORKBENCH" fetch "$checkpoint" --quiet)
 fi
 mkdir -p "$out/predictions" "$out/results"
