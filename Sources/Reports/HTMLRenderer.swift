@@ -30,7 +30,12 @@ package enum HTMLRenderer {
 
     package static func render(_ t: ReportTable) -> String {
         let bars = barGroups(t)
-        let curves = t.lossCurves.filter { $0.steps.count >= 2 && $0.steps.count == $0.values.count && $0.values.allSatisfy(\.isFinite) }
+        // Non-finite points (a diverged loss) are left out of a curve, not the curve itself.
+        let curves = t.lossCurves.compactMap { c -> LossCurve? in
+            let points = zip(c.steps, c.values).filter { $0.1.isFinite }
+            guard points.count >= 2 else { return nil }
+            return LossCurve(stage: c.stage, runID: c.runID, series: c.series, steps: points.map(\.0), values: points.map(\.1))
+        }
         let barCount = bars.reduce(0) { $0 + $1.items.reduce(0) { $0 + ($1.paper != nil ? 1 : 0) + ($1.ours != nil ? 1 : 0) } }
         var out = "<!DOCTYPE html>\n<html lang=\"en\" data-expected-bars=\"\(barCount)\" data-expected-curves=\"\(curves.count)\""
         out += " data-expected-cells=\"\(t.cells.count)\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -130,6 +135,8 @@ package enum HTMLRenderer {
         let scaleMax = hi > lo ? hi : lo + 1
         let (labelW, plotW, barH, gap) = (260.0, 420.0, 9.0, 6.0)
         let x = { (v: Double) in labelW + (v - lo) / (scaleMax - lo) * plotW }
+        // Bars grow from zero (left for negative values, right for positive ones).
+        func bar(_ v: Double) -> (x: Double, width: Double) { (min(x(0), x(v)), max(0.5, abs(x(v) - x(0)))) }
         var out = "<div class=\"legend\"><span class=\"key paper-key\"></span>paper <span class=\"key ours-key\"></span>ours (colour: verdict; line: 95% interval)</div>\n"
         for g in groups {
             let height = Double(g.items.count) * (2 * barH + gap) + 24
@@ -139,12 +146,12 @@ package enum HTMLRenderer {
             for item in g.items {
                 out += "<text x=\"\(fmt(labelW - 6))\" y=\"\(fmt(y + barH + 3))\" text-anchor=\"end\">\(escape(item.label))</text>\n"
                 if let p = item.paper {
-                    out += "<rect class=\"bar paper-bar\" x=\"\(fmt(x(min(lo, p))))\" y=\"\(fmt(y))\" width=\"\(fmt(max(0.5, x(p) - x(lo))))\" height=\"\(fmt(barH))\"><title>paper \(MarkdownRenderer.number(p, digits: t.digits))</title></rect>\n"
+                    out += "<rect class=\"bar paper-bar\" x=\"\(fmt(bar(p).x))\" y=\"\(fmt(y))\" width=\"\(fmt(bar(p).width))\" height=\"\(fmt(barH))\"><title>paper \(MarkdownRenderer.number(p, digits: t.digits))</title></rect>\n"
                     out += "<text class=\"value\" x=\"\(fmt(x(p) + 4))\" y=\"\(fmt(y + barH - 1))\">\(MarkdownRenderer.number(p, digits: t.digits))</text>\n"
                 }
                 if let o = item.ours {
                     let yo = y + barH
-                    out += "<rect class=\"bar ours-bar v-\(item.verdict.rawValue)\" x=\"\(fmt(x(lo)))\" y=\"\(fmt(yo))\" width=\"\(fmt(max(0.5, x(o) - x(lo))))\" height=\"\(fmt(barH))\"><title>ours \(MarkdownRenderer.number(o, digits: t.digits)) (\(item.verdict.rawValue))</title></rect>\n"
+                    out += "<rect class=\"bar ours-bar v-\(item.verdict.rawValue)\" x=\"\(fmt(bar(o).x))\" y=\"\(fmt(yo))\" width=\"\(fmt(bar(o).width))\" height=\"\(fmt(barH))\"><title>ours \(MarkdownRenderer.number(o, digits: t.digits)) (\(item.verdict.rawValue))</title></rect>\n"
                     if let ci = item.interval {
                         let yc = yo + barH / 2
                         out += "<line class=\"whisker\" x1=\"\(fmt(x(ci.low)))\" x2=\"\(fmt(x(ci.high)))\" y1=\"\(fmt(yc))\" y2=\"\(fmt(yc))\"/>\n"
@@ -153,7 +160,7 @@ package enum HTMLRenderer {
                 }
                 y += 2 * barH + gap
             }
-            out += "<line class=\"axis\" x1=\"\(fmt(x(lo)))\" x2=\"\(fmt(x(lo)))\" y1=\"0\" y2=\"\(fmt(y))\"/>\n"
+            out += "<line class=\"axis\" x1=\"\(fmt(x(0)))\" x2=\"\(fmt(x(0)))\" y1=\"0\" y2=\"\(fmt(y))\"/>\n"
             out += "<text class=\"tick\" x=\"\(fmt(x(lo)))\" y=\"\(fmt(y + 14))\" text-anchor=\"middle\">\(MarkdownRenderer.number(lo, digits: t.digits))</text>\n"
             out += "<text class=\"tick\" x=\"\(fmt(x(scaleMax)))\" y=\"\(fmt(y + 14))\" text-anchor=\"middle\">\(MarkdownRenderer.number(scaleMax, digits: t.digits))</text>\n"
             out += "</svg></figure>\n"

@@ -53,6 +53,10 @@ package struct Auditor: Sendable {
         report.runs = runIDs.count
         try checkChain(&report)
         for runID in runIDs {
+            if let by = try store.contextOnly(run: runID) {
+                report.notes.append("run \(runID) is here only as context of imported run(s) \(by.joined(separator: ", ")) (the attempts they reused); audit it where it was recorded")
+                continue
+            }
             try checkArtifacts(runID, &report)
             try checkCode(runID, &report)
             try checkEvaluations(runID, &report)

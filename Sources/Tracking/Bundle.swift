@@ -55,20 +55,38 @@ package enum RunBundle {
         let partial = path + ".partial"
         try? FileManager.default.removeItem(atPath: partial)
         defer { try? FileManager.default.removeItem(atPath: partial) }
-        // Which runs and attempts: the run's own, and (transitively) the attempts its cached ones reused.
+        // Which runs and attempts: the run's own, the attempts its reports cited (a report shows the
+        // latest result of each cell, possibly another run's), and transitively the attempts
+        // cached ones reused. Runs other than `runID` come along as context.
         let (runs, attempts): ([String], [Int64]) = try store.read { db in
             var attempts = Set(try Int64.fetchAll(db, sql: "SELECT id FROM attempts WHERE run_id = ?", arguments: [runID]))
+            for payload in try String.fetchAll(db, sql: "SELECT payload FROM events WHERE run_id = ? AND kind = ?",
+                                                arguments: [runID, ReportedTable.eventKind]) {
+                if let t = try? JSONDecoder().decode(ReportedTable.self, from: Data(payload.utf8)) {
+                    for c in t.cells { attempts.insert(c.attempt) }
+                }
+            }
+            attempts = Set(try attempts.sorted().chunked(500).flatMap { chunk in   // only attempts that exist
+                try Int64.fetchAll(db, sql: "SELECT id FROM attempts WHERE id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
+                                   arguments: StatementArguments(chunk))
+            })
             var frontier = Array(attempts)
             while !frontier.isEmpty {
-                let marks = frontier.map { _ in "?" }.joined(separator: ",")
-                let next = try Int64.fetchAll(db, sql: "SELECT cached_from FROM attempts WHERE id IN (\(marks)) AND cached_from IS NOT NULL",
-                                              arguments: StatementArguments(frontier)).filter { attempts.insert($0).inserted }
+                var next: [Int64] = []
+                for chunk in frontier.chunked(500) {
+                    let marks = chunk.map { _ in "?" }.joined(separator: ",")
+                    next += try Int64.fetchAll(db, sql: "SELECT cached_from FROM attempts WHERE id IN (\(marks)) AND cached_from IS NOT NULL",
+                                               arguments: StatementArguments(chunk)).filter { attempts.insert($0).inserted }
+                }
                 frontier = next
             }
-            let marks = attempts.map { _ in "?" }.joined(separator: ",")
-            let runs = attempts.isEmpty ? [] : try String.fetchAll(db, sql: "SELECT DISTINCT run_id FROM attempts WHERE id IN (\(marks))",
-                                                                   arguments: StatementArguments(Array(attempts)))
-            return (Array(Set(runs + [runID])).sorted(), attempts.sorted())
+            var runs = Set([runID])
+            for chunk in attempts.sorted().chunked(500) {
+                let marks = chunk.map { _ in "?" }.joined(separator: ",")
+                runs.formUnion(try String.fetchAll(db, sql: "SELECT DISTINCT run_id FROM attempts WHERE id IN (\(marks))",
+                                                   arguments: StatementArguments(chunk)))
+            }
+            return (runs.sorted(), attempts.sorted())
         }
         var config = Configuration()
         config.foreignKeysEnabled = false   // rows are copied table by table; checked at the end
@@ -100,10 +118,7 @@ package enum RunBundle {
                     INSERT INTO main.evaluations SELECT * FROM src.evaluations WHERE attempt_id IN (SELECT id FROM main.attempts);
                     INSERT INTO main.example_scores SELECT * FROM src.example_scores WHERE evaluation_id IN (SELECT id FROM main.evaluations);
                     INSERT INTO main.events SELECT * FROM src.events WHERE run_id = ?;
-                    CREATE TABLE bundle_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                    CREATE TABLE bundle_files (path TEXT PRIMARY KEY, role TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, content BLOB NOT NULL);
-                    CREATE TABLE bundle_digests (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, rows INTEGER NOT NULL);
-                    """, arguments: [runID, runID])
+                    """ + bundleTablesSQL, arguments: [runID, runID])
                 let dangling = try Row.fetchAll(db, sql: "PRAGMA main.foreign_key_check")
                 if !dangling.isEmpty {
                     throw Failure(description: "the rows of run \(runID) refer to rows the store does not hold (\(dangling.count) dangling reference(s))",
@@ -116,6 +131,10 @@ package enum RunBundle {
                 meta["exported_at"] = Timestamp.string(Date())
                 meta["migrations"] = try String.fetchAll(db, sql: "SELECT identifier FROM main.grdb_migrations ORDER BY identifier").joined(separator: ",")
                 for f in files {
+                    guard isSafe(path: f.path), roles.contains(f.role) else {
+                        throw Failure(description: "cannot bundle the file '\(f.path)' (role \(f.role)): bundle paths are relative, without '..'",
+                                      hint: nil)
+                    }
                     try db.execute(sql: "INSERT INTO bundle_files VALUES (?, ?, ?, ?, ?)",
                                    arguments: [f.path, f.role, SHA256.hex(f.content), f.content.count, f.content])
                 }
@@ -124,7 +143,7 @@ package enum RunBundle {
                     let (sha, count) = try tableDigest(db, t)
                     digests.append(("table:" + t, sha, count))
                 }
-                for f in files { digests.append(("file:" + f.path, SHA256.hex(f.content), 1)) }
+                for f in files { digests.append((fileDigestName(f), SHA256.hex(f.content), f.content.count)) }
                 for d in digests { try db.execute(sql: "INSERT INTO bundle_digests VALUES (?, ?, ?)", arguments: [d.0, d.1, d.2]) }
                 let manifest = manifestDigest(digests: digests, meta: meta)
                 meta["manifest_sha256"] = manifest
@@ -169,8 +188,12 @@ package enum RunBundle {
                     throw Failure(description: "\(path) is a SQLite file but not a workbench bundle (no bundle_meta table)",
                                   hint: "give the file `workbench export RUN --out FILE` wrote")
                 }
-                let meta = Dictionary(try Row.fetchAll(db, sql: "SELECT key, value FROM bundle_meta").map { ($0[0] as String, $0[1] as String) },
-                                      uniquingKeysWith: { a, _ in a })
+                func text(_ row: Row, _ i: Int) -> String? { String.fromDatabaseValue(row[i] as DatabaseValue) }
+                var meta: [String: String] = [:]
+                for r in try Row.fetchAll(db, sql: "SELECT key, value FROM bundle_meta") {
+                    guard let k = text(r, 0), let v = text(r, 1) else { throw malformed(path, "bundle_meta holds a NULL") }
+                    meta[k] = v
+                }
                 guard meta["format"] == format, let version = meta["format_version"].flatMap(Int.init), let runID = meta["run"] else {
                     throw Failure(description: "\(path) is not a workbench bundle (format '\(meta["format"] ?? "none")')", hint: nil)
                 }
@@ -179,7 +202,7 @@ package enum RunBundle {
                                   hint: "upgrade workbench to import it")
                 }
                 let migrations = try db.tableExists("grdb_migrations")
-                    ? try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") : []
+                    ? try Row.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations").compactMap { text($0, 0) } : []
                 let unknown = migrations.filter { !knownMigrations.contains($0) }.sorted()
                 if !unknown.isEmpty {
                     throw Failure(description: "\(path) holds a newer schema than this workbench knows (unknown migrations: \(unknown.joined(separator: ", ")))",
@@ -190,8 +213,25 @@ package enum RunBundle {
                     throw Failure(description: "\(path) is damaged: SQLite's integrity check says \(integrity.prefix(3).joined(separator: "; "))",
                                   hint: "export the run again from its workspace")
                 }
+                // The schema must be exactly what our migrations create (so every column is where
+                // the import expects it), and the run id a plain name.
+                try checkSchema(db, path: path, migrations: migrations, known: knownMigrations)
+                if meta["migrations"] != migrations.sorted().joined(separator: ",") {
+                    throw Failure(description: "\(path) is damaged or was edited: its migrations (\(migrations.sorted().joined(separator: ", "))) are not those its manifest lists",
+                                  hint: "export the run again from its workspace")
+                }
+                guard isSafe(runID: runID) else { throw malformed(path, "the run id '\(runID)' is not a plain name") }
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [runID]) != nil else {
+                    throw malformed(path, "it names run \(runID) but holds no row for it")
+                }
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id IS NULL") != nil { throw malformed(path, "a run row has no id") }
                 var recorded: [String: (sha: String, rows: Int)] = [:]
-                for r in try Row.fetchAll(db, sql: "SELECT name, sha256, rows FROM bundle_digests") { recorded[r[0]] = (r[1], r[2]) }
+                for r in try Row.fetchAll(db, sql: "SELECT name, sha256, rows FROM bundle_digests") {
+                    guard let name = text(r, 0), let sha = text(r, 1), let rows = Int.fromDatabaseValue(r[2] as DatabaseValue) else {
+                        throw malformed(path, "bundle_digests holds a NULL")
+                    }
+                    recorded[name] = (sha, rows)
+                }
                 func damaged(_ what: String, _ now: String, _ was: String) -> Failure {
                     Failure(description: "\(path) is damaged or was edited: \(what) has digest \(now), its manifest says \(was)",
                             hint: "export the run again from its workspace")
@@ -210,15 +250,23 @@ package enum RunBundle {
                     rows[t] = (columns, all.map { row in columns.map { row[$0] as DatabaseValue } })
                 }
                 var files: [File] = []
-                for r in try Row.fetchAll(db, sql: "SELECT path, role, sha256, content FROM bundle_files ORDER BY path") {
-                    let filePath: String = r["path"], content: Data = r["content"] ?? Data(), listed: String = r["sha256"]
+                for r in try Row.fetchAll(db, sql: "SELECT path, role, sha256, size, content FROM bundle_files ORDER BY path") {
+                    guard let filePath = text(r, 0), let role = text(r, 1), let listed = text(r, 2),
+                          let size = Int.fromDatabaseValue(r[3] as DatabaseValue) else { throw malformed(path, "bundle_files holds a NULL") }
+                    let content = Data.fromDatabaseValue(r[4] as DatabaseValue) ?? Data()
+                    guard isSafe(path: filePath), roles.contains(role) else {
+                        throw malformed(path, "it carries a file '\(filePath)' (role \(role)) outside spec/, reports/ and lock.json")
+                    }
+                    let file = File(path: filePath, role: role, content: content)
                     let sha = SHA256.hex(content)
-                    guard let want = recorded["file:" + filePath] else {
+                    guard let want = recorded[fileDigestName(file)] else {
                         throw Failure(description: "\(path) is damaged: file '\(filePath)' is not in its manifest", hint: "export the run again")
                     }
-                    if sha != want.sha || sha != listed { throw damaged("file '\(filePath)'", sha, want.sha) }
-                    digests.append(("file:" + filePath, sha, 1))
-                    files.append(File(path: filePath, role: r["role"], content: content))
+                    if sha != want.sha || sha != listed || size != content.count || want.rows != content.count {
+                        throw damaged("file '\(filePath)'", sha, want.sha)
+                    }
+                    digests.append((fileDigestName(file), sha, content.count))
+                    files.append(file)
                 }
                 if digests.count != recorded.count {
                     throw Failure(description: "\(path) is damaged: its manifest lists \(recorded.count) digests, the bundle holds \(digests.count) tables and files",
@@ -235,6 +283,61 @@ package enum RunBundle {
         } catch {
             throw Failure(description: "\(path) is not a readable workbench bundle (SQLite: \(error))", hint: "was it copied completely?")
         }
+    }
+
+    // MARK: - Checks
+
+    /// The bundle's own tables, created after the copied rows.
+    static let bundleTablesSQL = """
+        CREATE TABLE bundle_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE bundle_files (path TEXT PRIMARY KEY, role TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, content BLOB NOT NULL);
+        CREATE TABLE bundle_digests (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, rows INTEGER NOT NULL);
+        """
+
+    static let roles: Set<String> = ["spec", "report", "lock"]
+
+    /// The manifest entry of a file: its role is part of the name, so changing it breaks the manifest.
+    static func fileDigestName(_ f: File) -> String { "file:\(f.role):\(f.path)" }
+
+    /// A relative path under spec/ or reports/ (or lock.json), without `.`/`..` or empty parts.
+    package static func isSafe(path: String) -> Bool {
+        guard path == "lock.json" || path.hasPrefix("spec/") || path.hasPrefix("reports/"), !path.contains("\u{0}"), !path.contains("\\") else { return false }
+        return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+    }
+
+    /// A run id usable as a directory name: letters, digits, `.`, `_`, `-`, not starting with a dot.
+    package static func isSafe(runID: String) -> Bool {
+        guard let first = runID.first, first != ".", runID.count <= 128 else { return false }
+        return runID.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }
+    }
+
+    static func malformed(_ path: String, _ what: String) -> Failure {
+        Failure(description: "\(path) is not a valid workbench bundle: \(what)", hint: "export the run again from its workspace")
+    }
+
+    /// Tables, indexes and triggers must be those the bundle's migrations create here, plus the
+    /// bundle's own tables, statement for statement.
+    static func checkSchema(_ db: Database, path: String, migrations: [String], known: [String]) throws {
+        guard !migrations.isEmpty, migrations == Array(known.prefix(migrations.count)) else {
+            throw malformed(path, "its migrations (\(migrations.joined(separator: ", "))) are not a prefix of this workbench's")
+        }
+        let reference = try DatabaseQueue()
+        try Schema.migrator.migrate(reference, upTo: migrations.last!)
+        try reference.write { try $0.execute(sql: bundleTablesSQL) }
+        let sql = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
+        func entries(_ db: Database) throws -> [String: String] {
+            var out: [String: String] = [:]
+            for r in try Row.fetchAll(db, sql: sql) {
+                let type = String.fromDatabaseValue(r[0] as DatabaseValue) ?? "?", name = String.fromDatabaseValue(r[1] as DatabaseValue) ?? "?"
+                out["\(type) \(name)"] = String.fromDatabaseValue(r[2] as DatabaseValue) ?? ""
+            }
+            return out
+        }
+        let want = try reference.read(entries), have = try entries(db)
+        for (key, statement) in want.sorted(by: { $0.key < $1.key }) where have[key] != statement {
+            throw malformed(path, have[key] == nil ? "it lacks the \(key)" : "its \(key) is not what this workbench's migrations create")
+        }
+        if let extra = Set(have.keys).subtracting(want.keys).sorted().first { throw malformed(path, "it holds an unexpected \(extra)") }
     }
 
     // MARK: - Digests

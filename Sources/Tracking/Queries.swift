@@ -201,9 +201,11 @@ extension Store {
                     SELECT si.fingerprint, a.id, a.run_id, m.name, m.value FROM attempts a
                     JOIN stage_instances si ON si.id = a.instance_id JOIN metrics m ON m.attempt_id = a.id
                     WHERE a.status = 'completed' AND si.fingerprint IN (\(marks))
-                    ORDER BY a.ended_at ASC, a.id ASC
+                    ORDER BY a.id NOT IN (SELECT attempt_id FROM imported_attempts), a.ended_at ASC, a.id ASC
                     """, arguments: StatementArguments(chunk))
-                for r in rows {   // ascending, so the latest attempt overwrites earlier ones
+                // Ascending, so the latest attempt overwrites earlier ones; this store's own attempts
+                // come after imported ones, so an import never hides a local result.
+                for r in rows {
                     out[r["fingerprint"], default: [:]][r["name"]] = RecordedMetric(value: r["value"], attemptID: r["id"], runID: r["run_id"])
                 }
             }
@@ -264,7 +266,8 @@ extension Store {
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
                 for r in try Row.fetchAll(db, sql: """
                     SELECT si.fingerprint, a.id, a.run_id FROM attempts a JOIN stage_instances si ON si.id = a.instance_id
-                    WHERE a.status = 'completed' AND si.fingerprint IN (\(marks)) ORDER BY a.ended_at ASC, a.id ASC
+                    WHERE a.status = 'completed' AND si.fingerprint IN (\(marks))
+                    ORDER BY a.id NOT IN (SELECT attempt_id FROM imported_attempts), a.ended_at ASC, a.id ASC
                     """, arguments: StatementArguments(chunk)) {
                     latest[r["fingerprint"]] = (r["id"], r["run_id"])   // ascending: the latest wins
                 }

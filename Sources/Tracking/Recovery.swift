@@ -21,7 +21,7 @@ package struct Recovery: Sendable {
     @discardableResult
     package func recover() throws -> [String] {
         let stale: [(String, Int32)] = try store.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND runner = 'local'", arguments: [host])
+            try Row.fetchAll(db, sql: "SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND runner = 'local' AND id NOT IN (SELECT run_id FROM imports) AND id NOT IN (SELECT run_id FROM import_context_runs)", arguments: [host])
                 .map { ($0["id"], Int32($0["pid"] as Int64)) }
         }
         var notes: [String] = []

@@ -101,13 +101,32 @@ extension Auditor {
                                                     message: "the reported table of event #\(eventID) cannot be read"))
                 continue
             }
-            try checkReported(recorded, eventLabel: "event #\(eventID)", runID: runID, &report)
+            try checkReported(recorded, eventLabel: "event #\(eventID)", eventID: eventID, runID: runID, &report)
+        }
+    }
+
+    /// A `reported` event after `eventID` (of any run) that wrote `path` with this digest.
+    func laterReport(of path: String, after eventID: Int64, sha256: String) throws -> Int64? {
+        try store.read { db in
+            for r in try Row.fetchAll(db, sql: "SELECT id, payload FROM events WHERE kind = ? AND id > ? ORDER BY id DESC",
+                                      arguments: [ReportedTable.eventKind, eventID]) {
+                let payload: String = r["payload"]
+                guard let t = try? JSONDecoder().decode(ReportedTable.self, from: Data(payload.utf8)) else { continue }
+                if t.files.contains(where: { $0.path == path && $0.sha256 == sha256 }) { return r["id"] }
+            }
+            return nil
         }
     }
 
     /// One reported table against the store's rows and its files.
-    func checkReported(_ recorded: ReportedTable, eventLabel: String, runID: String?, _ report: inout AuditReport) throws {
+    /// `eventID`: the event in this store's chain (nil for a bundle's event), to tell a file a
+    /// later report rewrote from one edited by hand.
+    func checkReported(_ recorded: ReportedTable, eventLabel: String, eventID: Int64? = nil, runID: String?,
+                       skipped: [String] = [], _ report: inout AuditReport) throws {
         let who = runID.map { "run \($0)" } ?? "a report written outside any run"
+        if !skipped.isEmpty {
+            report.notes.append("\(who): \(eventLabel) (\(recorded.table)) cites attempts the bundle did not carry; cells \(skipped.joined(separator: ", ")) not rebuilt")
+        }
         do {
             report.tables += 1
             let raw: [Int64: [String: Double]] = try store.read { db in
@@ -153,7 +172,9 @@ extension Auditor {
                     continue
                 }
                 let now = try SHA256.hexOfFile(f.path)
-                if now != f.sha256 {
+                if now != f.sha256, let eventID, let later = try laterReport(of: f.path, after: eventID, sha256: now) {
+                    report.notes.append("\(who): report file \(f.path) was rewritten by a later report (event #\(later))")
+                } else if now != f.sha256 {
                     report.findings.append(AuditFinding(kind: "report-edited", runID: runID, subject: f.path,
                                                         message: "report file \(f.path) changed after it was written (sha256 \(now), recorded \(f.sha256))"))
                 }

@@ -250,7 +250,8 @@ enum Schema {
             // store's hash chain, so they are kept beside this store's chain, each with its own
             // hashes (re-checked by audit), and one `imported` event in this chain records the
             // bundle's digests. Imported attempts get new ids here; the mapping is kept so the
-            // bundle's recorded reports can still be rebuilt.
+            // bundle's recorded reports can still be rebuilt. Runs that came along only because
+            // the imported run reused their attempts are "context" runs: partial, listed apart.
             try db.execute(sql: """
             CREATE TABLE imports (
                 id INTEGER PRIMARY KEY,
@@ -273,6 +274,11 @@ enum Schema {
                 prev_hash TEXT NOT NULL,
                 hash TEXT NOT NULL,
                 PRIMARY KEY (import_id, original_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE import_context_runs (
+                import_id INTEGER NOT NULL REFERENCES imports(id),
+                run_id TEXT NOT NULL REFERENCES runs(id),
+                PRIMARY KEY (import_id, run_id)
             ) WITHOUT ROWID;
             CREATE TABLE imported_attempts (
                 import_id INTEGER NOT NULL REFERENCES imports(id),

@@ -143,6 +143,22 @@ import Testing
         #expect(r.status == 1 && r.stdout.contains("FINDING report-edited") && r.stdout.contains("out/food.csv"), "\(r.stdout)")
     }
 
+    @Test func aReportRewrittenByALaterRunIsNotAFinding() async throws {
+        let ws = try await Workspace()
+        defer { ws.cleanup() }
+        try ws.write("experiments/compared.yaml", CompareTests.tableSpec(correct: 5))
+        try await ws.commitAll()
+        #expect(try await ws.wb("reproduce", "food").status == 0)
+        try ws.write("experiments/compared.yaml", CompareTests.tableSpec(correct: 9))
+        try await ws.commitAll()
+        #expect(try await ws.wb("reproduce", "food").status == 0)
+        let r = try await ws.wb("audit", "--all")
+        #expect(r.status == 0 && r.stdout.contains("reports/food.md was rewritten by a later report (event #"), "\(r.stdout)")
+        try await ws.sh("echo edited >> .workbench/reports/food.md")
+        let edited = try await ws.wb("audit", "--all")
+        #expect(edited.status == 1 && edited.stdout.contains("FINDING report-edited"), "\(edited.stdout)")
+    }
+
     @Test func theSpecAtTheRecordedCommitMustBeWhatRan() async throws {
         let ws = try await workspace()
         defer { ws.cleanup() }

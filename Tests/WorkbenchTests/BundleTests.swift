@@ -93,6 +93,30 @@ import Testing
         let there = try await b.wb("report", "--run", run)
         #expect(there.stdout.contains("| Ours | 50.0 ["), "\(there.stdout)")
         #expect(try await b.wb("audit", run).status == 0)
+
+        // The first run is here only as context: not exported from here, noted by the audit,
+        // and completed when its own bundle comes.
+        let first = try await a.sh("sqlite3 .workbench/workbench.sqlite 'SELECT id FROM runs ORDER BY started_at LIMIT 1'").trimmingCharacters(in: .whitespacesAndNewlines)
+        let refused = try await b.wb("export", first, "--out", b.path + "/first.wbbundle")
+        #expect(refused.status == 65 && refused.stderr.contains("run \(first) is here only as context of imported run(s) \(run)"), "\(refused.stderr)")
+        let all = try await b.wb("audit", "--all")
+        #expect(all.status == 0 && all.stdout.contains("run \(first) is here only as context of imported run(s) \(run)"), "\(all.stdout)")
+        #expect(try await a.wb("export", first, "--out", a.path + "/first.wbbundle").status == 0)
+        let completed = try await b.wb("import", a.path + "/first.wbbundle")
+        #expect(completed.status == 0 && completed.stderr.contains("was here as context of an earlier import; its own rows were added"), "\(completed.stderr)")
+        let firstThere = try await b.wb("report", "--run", first)
+        let firstHere = try await a.wb("report", "--run", first)
+        #expect(firstThere.stdout == firstHere.stdout && firstThere.stdout.contains("| Ours | 50.0 ["), "\(firstThere.stdout)")
+        let audited = try await b.wb("audit", "--all")
+        #expect(audited.status == 0, "\(audited.stdout)")
+
+        // A later export of an imported run is recognized; a running run is not exported.
+        #expect(try await a.wb("export", first, "--out", a.path + "/first-again.wbbundle").status == 0)
+        let again = try await b.wb("import", a.path + "/first-again.wbbundle")
+        #expect(again.status == 0 && again.stderr.contains("run \(first) is already here, imported") && again.stderr.contains("from another bundle of it"), "\(again.stderr)")
+        try await a.sh("sqlite3 .workbench/workbench.sqlite \"UPDATE runs SET status = 'running' WHERE id = '\(first)'\"")
+        let running = try await a.wb("export", first, "--out", a.path + "/running.wbbundle")
+        #expect(running.status == 65 && running.stderr.contains("is still running"), "\(running.stderr)")
     }
 
     @Test func damagedEditedAndNewerBundlesAreRefusedBeforeAnythingIsWritten() async throws {
@@ -118,6 +142,14 @@ import Testing
              "holds a newer schema than this workbench knows (unknown migrations: v99-future)"),
             (try await variant("format", "UPDATE bundle_meta SET value = '2' WHERE key = 'format_version'"),
              "was written by a newer workbench (bundle format 2; this one reads 1)"),
+            // Crafted: a file outside the import directory, a run id that is a path, a renamed
+            // column (whose name would otherwise reach the import's SQL).
+            (try await variant("escape", "UPDATE bundle_files SET path = 'spec/../../../escaped.txt' WHERE path LIKE 'spec/%'"),
+             "is not a valid workbench bundle: it carries a file 'spec/../../../escaped.txt'"),
+            (try await variant("runid", "UPDATE bundle_meta SET value = '../..' WHERE key = 'run'; UPDATE runs SET id = '../..'"),
+             "is not a valid workbench bundle: the run id '../..' is not a plain name"),
+            (try await variant("column", "ALTER TABLE metrics RENAME COLUMN name TO \\\"x) VALUES (1); --\\\""),
+             "is not what this workbench's migrations create"),
         ]
         for (path, message) in cases {
             let r = try await b.wb("import", path)
@@ -132,6 +164,7 @@ import Testing
         let missing = try await b.wb("import", a.path + "/nothing.wbbundle")
         #expect(missing.status == 65 && missing.stderr.contains("nothing.wbbundle: no such file"), "\(missing.stderr)")
         #expect(try await runCount(b) == "0", "nothing was imported")
+        #expect(!FileManager.default.fileExists(atPath: b.path + "/../escaped.txt") && !FileManager.default.fileExists(atPath: b.path + "/escaped.txt"))
         // The good one still imports.
         #expect(try await b.wb("import", good).status == 0)
     }
@@ -151,6 +184,6 @@ import Testing
         try await a.sh("git checkout -q experiments/audited.yaml")
         #expect(try await a.wb("export", run, "--out", a.path + "/x.wbbundle").status == 0)
         let same = try await a.wb("import", a.path + "/x.wbbundle")
-        #expect(same.status == 65 && same.stderr.contains("run \(run) is already in this store and was not imported from this bundle"), "\(same.stderr)")
+        #expect(same.status == 65 && same.stderr.contains("run \(run) is already in this store, recorded here (not imported)"), "\(same.stderr)")
     }
 }

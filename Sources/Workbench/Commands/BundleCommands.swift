@@ -29,20 +29,40 @@ struct ExportCommand: AsyncParsableCommand {
                 throw CommandError.invalidInput("run \(runID) was imported, but its bundle \(original) is missing or changed",
                                                 hint: "export it again from the workspace it came from")
             }
-            try? FileManager.default.removeItem(atPath: path)
-            do { try FileManager.default.copyItem(atPath: original, toPath: path) } catch {
-                throw CommandError.io("cannot write \(path): \(error.localizedDescription)")
+            if (path as NSString).standardizingPath != (original as NSString).standardizingPath {
+                let partial = path + ".partial"
+                try? FileManager.default.removeItem(atPath: partial)
+                do {
+                    try FileManager.default.copyItem(atPath: original, toPath: partial)
+                    if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+                    try FileManager.default.moveItem(atPath: partial, toPath: path)
+                } catch {
+                    try? FileManager.default.removeItem(atPath: partial)
+                    throw CommandError.io("cannot write \(path): \(error.localizedDescription)")
+                }
             }
             Console.note("run \(runID) was imported: wrote the bundle it came in (sha256 \(imported.bundleSHA256.prefix(12)))")
             print(ctx.relative(path))
             return
         }
+        if let by = try store.contextOnly(run: runID) {
+            throw CommandError.invalidInput("run \(runID) is here only as context of imported run(s) \(by.joined(separator: ", ")): only the attempts they reused",
+                                            hint: "export it from the workspace that recorded it")
+        }
         let detail = try store.runDetail(runID)
+        guard detail.summary.status != "running" else {
+            throw CommandError.invalidInput("run \(runID) is still running; a bundle holds a finished run",
+                                            hint: "wait for it (`workbench status \(runID) --follow`) or cancel it, then export")
+        }
         let spec = try ctx.loadRunSpec(store: store, runID: runID, specPath: detail.specPath, specHash: detail.specHash, strict: true)
 
         var files: [RunBundle.File] = []
         for rel in [spec.path] + spec.includedFiles where !files.contains(where: { $0.path == "spec/" + rel }) {
-            guard let data = FileManager.default.contents(atPath: rel.hasPrefix("/") ? rel : ctx.workspace + "/" + rel) else {
+            guard RunBundle.isSafe(path: "spec/" + rel) else {
+                throw CommandError.invalidInput("the spec file \(rel) of run \(runID) is outside the workspace; a bundle carries files inside it only",
+                                                hint: "keep specs and the catalogs they include under the workspace")
+            }
+            guard let data = FileManager.default.contents(atPath: ctx.workspace + "/" + rel) else {
                 throw CommandError.io("cannot read \(rel), a file of the spec of run \(runID)")
             }
             files.append(.init(path: "spec/" + rel, role: "spec", content: data))
@@ -109,29 +129,47 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         let ctx = try Context(options: workspace)
         let path = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
-        let contents: RunBundle.Contents
-        do { contents = try RunBundle.read(path) } catch let f as RunBundle.Failure {
-            throw CommandError.invalidInput(f.description, hint: f.hint)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CommandError.invalidInput("\(path): no such file", hint: "give the file `workbench export RUN --out FILE` wrote")
         }
         let store = try ctx.openStore()
+        // Verify a private copy, and import that copy: the file cannot change in between.
+        let imports = ctx.stateDirectory + "/imports"
+        let incoming = imports + "/.incoming-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).wbbundle"
+        defer { try? FileManager.default.removeItem(atPath: incoming) }
+        do {
+            try FileManager.default.createDirectory(atPath: imports, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: path, toPath: incoming)
+        } catch {
+            throw CommandError.io("cannot copy \(path) into \(ctx.relative(imports)): \(error.localizedDescription)")
+        }
+        let contents: RunBundle.Contents
         let result: RunBundle.ImportResult
         do {
-            result = try RunBundle.importBundle(contents, bundlePath: path, into: store,
-                                                directory: ctx.stateDirectory + "/imports/" + contents.runID,
+            contents = try RunBundle.read(incoming)
+            result = try RunBundle.importBundle(contents, bundlePath: incoming, into: store, importsDirectory: imports,
                                                 source: "\(contents.meta["source_host"] ?? "?"):\(contents.meta["source_workspace"] ?? "?")")
         } catch let f as RunBundle.Failure {
-            throw CommandError.invalidInput(f.description, hint: f.hint)
+            throw CommandError.invalidInput(f.description.replacingOccurrences(of: incoming, with: path), hint: f.hint)
         }
         if result.alreadyImported {
-            Console.note("run \(result.runID) was already imported from this bundle; nothing to do")
+            Console.note(result.note ?? "run \(result.runID) was already imported from this bundle; nothing to do")
             print(result.runID)
             return
         }
+        if let note = result.note { Console.note(note) }
         let rows = result.added.values.reduce(0, +)
         Console.note("imported run \(result.runID): \(rows) rows (\(result.added.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), files under \(ctx.relative(result.directory))")
-        // The bundle's reports, rendered again from the imported rows.
-        let spec = try ctx.loadRunSpec(store: store, runID: result.runID, specPath: contents.meta["spec_path"] ?? "", specHash: nil, strict: false)
-        let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: contents.meta["profile"], runID: result.runID).build(only: nil)
+        // The bundle's reports, rendered again from the imported rows (the import stands either way).
+        let tables: [ReportTable]
+        do {
+            let spec = try ctx.loadRunSpec(store: store, runID: result.runID, specPath: contents.meta["spec_path"] ?? "", specHash: nil, strict: false)
+            tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: contents.meta["profile"], runID: result.runID).build(only: nil)
+        } catch {
+            Console.warn("imported, but its reports could not be rendered here: \(error)")
+            print(result.runID)
+            return
+        }
         var same = 0, differ: [String] = []
         for t in tables {
             for f in bundledReportFormats {
@@ -157,7 +195,7 @@ extension Context {
         if let imported = try store.importOf(run: runID) {
             let root = imported.directory + "/spec"
             let loader = SpecLoader(readFile: { path in
-                try String(contentsOfFile: path.hasPrefix("/") ? path : root + "/" + path, encoding: .utf8)
+                try String(contentsOfFile: root + "/" + path, encoding: .utf8)   // never the local disk's copy
             })
             return try loader.load(specPath.isEmpty ? try store.runDetail(runID).specPath : specPath)
         }

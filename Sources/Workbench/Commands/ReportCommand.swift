@@ -33,8 +33,8 @@ struct ReportCommand: AsyncParsableCommand {
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
         let tables: [ReportTable]
-        if let run {
-            let runID = try store.resolveRun(run)
+        let pinnedRun = try run.map { try store.resolveRun($0) }
+        if let runID = pinnedRun {
             let detail = try store.runDetail(runID)
             let spec = try ctx.loadRunSpec(store: store, runID: runID, specPath: detail.specPath, specHash: detail.specHash, strict: false)
             var table: String?
@@ -56,7 +56,7 @@ struct ReportCommand: AsyncParsableCommand {
         if let out {
             let dir = out.hasPrefix("/") ? out : ctx.workspace + "/" + out
             let written = try ReportFlow.write(tables, formats: formats, to: dir)
-            try ReportFlow.record(tables, written: written, store: store, runID: run == nil ? nil : try store.resolveRun(run!))
+            try ReportFlow.record(tables, written: written, store: store, runID: pinnedRun)
             for path in written { print(ctx.relative(path)) }
             return
         }
@@ -159,7 +159,8 @@ struct ReportFlow {
                     }
                 }
             }
-            let files = try written.filter { ($0 as NSString).lastPathComponent.hasPrefix(t.id + ".") }.map {
+            let names = Set(ReportFormat.allCases.map { "\(t.id).\($0.fileExtension)" })
+            let files = try written.filter { names.contains(($0 as NSString).lastPathComponent) }.map {
                 ReportedTable.File(path: $0, sha256: try SHA256.hexOfFile($0))
             }
             return ReportedTable(table: t.id, spec: t.specName, profile: t.profile, cells: cells, derived: derived, files: files)
