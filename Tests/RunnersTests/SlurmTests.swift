@@ -201,6 +201,25 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
         #expect(outcome.exitCode == 3 && outcome.duration == 2 && outcome.host == "n1" && outcome.runner == "slurm")
     }
 
+    /// Slurm cancels the dependent itself (--kill-on-invalid-dep) and the queue shows both ends in
+    /// one answer: the dependent's reason still names the upstream stage that failed.
+    @Test func aDependentSlurmCancelledInTheSameTickNamesItsUpstream() async throws {
+        let dir = try tempDir()
+        let stages = [stage("b", "x", deps: ["a"], dir: dir), stage("a", "x", dir: dir)]   // the dependent is looked at first
+        let attempt = dir + "/run/a/attempt-1"
+        try FileManager.default.createDirectory(atPath: attempt, withIntermediateDirectories: true)
+        try "job=1\nattempt=1\nhost=n1\nstarted=1000.5\ngpus=0\n".write(toFile: attempt + "/job-start.txt", atomically: true, encoding: .utf8)
+        try "exit=3\nended=1002.5\n".write(toFile: attempt + "/job-exit.txt", atomically: true, encoding: .utf8)
+        let client = ScriptedSlurm { tool, _ in
+            tool == "squeue" ? .ok("1|FAILED|NonZeroExitCode\n2|CANCELLED|DependencyNeverSatisfied\n") : .ok("")
+        }
+        let observer = EventLogObserver()
+        var s = state(dir, stages: stages, jobs: ["2", "1"])
+        let tick = try await SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig()).tick(&s, observer: observer)
+        #expect(tick.settled && s.entries.map(\.final) == [.cancelled, .failed])
+        #expect(observer.events.contains("cancelled b: Slurm cancelled it: upstream stage 'a' failed"), "\(observer.events)")
+    }
+
     /// The job starts between the two reads of a tick: seen pending by the queue, started on disk.
     /// That is not a requeue (the disk is read first), and the next ticks record the start and the end.
     @Test func aJobStartingDuringATickIsNotMistakenForARequeue() async throws {

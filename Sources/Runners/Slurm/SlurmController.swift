@@ -430,7 +430,11 @@ package struct SlurmController: Sendable {
         }
         // It never started, or it was requeued and ended before its next attempt started.
         if job.state == "CANCELLED" {
-            let reason = job.reason == "DependencyNeverSatisfied" ? "Slurm cancelled it: an upstream job failed"
+            // Slurm may cancel a dependent (--kill-on-invalid-dep) in the same tick in which its
+            // failed upstream is seen: name the upstream stages that did not complete.
+            let upstream = state.entries.filter { stage.dependencies.contains($0.stage.name) && $0.final != .completed }.map(\.stage.name)
+            let reason = job.reason == "DependencyNeverSatisfied"
+                ? "Slurm cancelled it: " + (upstream.isEmpty ? "an upstream job failed" : "upstream stage \(upstream.map { "'\($0)'" }.joined(separator: ", ")) failed")
                 : state.cancelRequested ? "cancelled (workbench cancel) before it started" : "cancelled (scancel) before it started"
             try await observer.stageCancelled(stage, runID: state.runID, reason: reason)
             entry.final = .cancelled
