@@ -93,6 +93,26 @@ done
 "$bin" audit "$first" --workspace "$wsi" >"$ws/audit-import.log" || { cat "$ws/audit-import.log"; echo "smoke-check: audit of the imported run failed" >&2; exit 1; }
 echo "smoke-check: bundle of run $first ($(du -k "$ws/first.wbbundle" | cut -f1) KiB) imported; md, csv, tex, html identical; $(head -n 1 "$ws/audit-import.log")"
 
+# The paper catalog's smoke profile: two cells of Table 4 (a manual-rules baseline and the
+# synthesizer's PMCRefined data, single-stage, Qwen2-VL-2B's stand-in) through the CPU stand-ins,
+# reported in the paper's layout, labelled as a stand-in run, without verdicts.
+echo "smoke-check: Table 4 of the paper catalog, two cells, profile smoke"
+"$bin" reproduce table-4 --profile smoke --workspace "$ws" --format md,csv --jobs 2 \
+  --cells row=qwen2-vl-2b,column=recipe1m-single-rule --cells row=qwen2-vl-2b,column=pmc-refined-single-ours \
+  >"$ws/table-4.md" 2>"$ws/table-4.log" || { cat "$ws/table-4.log"; exit 1; }
+grep -E "^time:" "$ws/table-4.log"
+grep -q "Stand-in run (profile \`smoke\`)" "$ws/table-4.md" || { echo "smoke-check: table-4 is not labelled as a stand-in run" >&2; exit 1; }
+"$repo/.venv-ml/bin/python" - "$ws" <<'PY'
+import csv, os, sys
+rows = list(csv.DictReader(open(os.path.join(sys.argv[1], ".workbench/reports/table-4.csv"))))
+done = {(r["row"], r["column"]): r for r in rows if r["status"] == "reproduced"}
+want = {("qwen2-vl-2b", "recipe1m-single-rule"), ("qwen2-vl-2b", "pmc-refined-single-ours")}
+assert set(done) == want, f"reproduced cells {sorted(done)}, expected {sorted(want)}"
+for key, r in done.items():
+    assert r["verdict"] == "stand-in" and r["paper"] and 0 <= float(r["ours"]) <= 100, (key, r)
+print("smoke-check: table-4 (smoke profile): " + ", ".join(f"{c} {float(done[(r, c)]['ours']):.1f} (paper {done[(r, c)]['paper']})" for r, c in sorted(done)))
+PY
+
 [ -n "${SLURM_CONF:-}" ] || { echo "smoke-check: SLURM_CONF not set: the run through Slurm is skipped"; exit 0; }
 wss=$(scratch)
 echo "poll_seconds: 1" > "$wss/slurm.yaml"

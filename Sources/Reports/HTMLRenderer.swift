@@ -49,6 +49,9 @@ package enum HTMLRenderer {
             meta.insert(ref, at: 0)
         }
         out += "<p class=\"meta\">\(meta.joined(separator: " · "))</p>\n"
+        if t.standIn {
+            out += "<p class=\"standin\">Stand-in run (profile <code>\(escape(t.profile))</code>): CPU stand-ins for every stage; the values are not comparable to the paper's.</p>\n"
+        }
         let counted = t.cells.filter { $0.state != .referenceOnly }
         out += "<p class=\"summary\">\(counted.filter { $0.state == .reproduced }.count) of \(counted.count) cells reproduced"
         if t.cells.contains(where: { $0.paper != nil }) { out += "; " + escape(t.verdictSummary) }
@@ -227,6 +230,7 @@ package enum HTMLRenderer {
     body { font: 14px/1.45 system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
     h1 { font-size: 1.35em; } h2 { font-size: 1.1em; margin-top: 2em; }
     .meta, .note, .none { color: #555; } .summary { font-weight: 600; }
+    .standin { background: #fff3cd; border: 1px solid #e0c36a; padding: 0.4em 0.7em; }
     table.report { border-collapse: collapse; margin: 1em 0; }
     table.report th, table.report td { border-bottom: 1px solid #ddd; padding: 0.35em 0.7em; vertical-align: top; }
     table.report td { text-align: right; white-space: nowrap; }

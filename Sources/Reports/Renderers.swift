@@ -33,6 +33,7 @@ package enum MarkdownRenderer {
             meta.insert(ref, at: 0)
         }
         out += meta.joined(separator: " · ") + "\n\n"
+        if t.standIn { out += "**Stand-in run (profile `\(t.profile)`)**: CPU stand-ins for every stage; the values are not comparable to the paper's.\n\n" }
         let header = [t.rowHeader.isEmpty ? " " : t.rowHeader] + t.columns.map { $0.derived ? "\($0.label) (mean)" : $0.label }
         out += "| " + header.map(escape).joined(separator: " | ") + " |\n"
         out += "|" + ([":--"] + t.columns.map { _ in "--:" }).joined(separator: "|") + "|\n"
@@ -121,7 +122,7 @@ package enum LaTeXRenderer {
         if t.cells.contains(where: { $0.paper != nil }) { out += "% " + t.verdictSummary + "\n" }
         out += "% cells: ours {\\scriptsize(paper)}; --- = not reproduced yet\n"
         out += "\\begin{table}[t]\n\\centering\n"
-        out += "\\caption{" + escape(t.title) + "}\n"
+        out += "\\caption{" + escape(t.title) + (t.standIn ? " (stand-in run, not comparable to the paper)" : "") + "}\n"
         out += "\\label{tab:" + t.id.filter { $0.isLetter || $0.isNumber || $0 == "-" } + "}\n"
         out += "\\begin{tabular}{l" + String(repeating: "r", count: t.columns.count) + "}\n\\toprule\n"
         out += ([escape(t.rowHeader)] + t.columns.map { escape($0.label) }).joined(separator: " & ") + " \\\\\n\\midrule\n"

@@ -68,14 +68,17 @@ package enum Verdict: String, Sendable, Hashable, CaseIterable {
     case missing
     /// Not reproduced yet.
     case pending
+    /// A stand-in run's value (a smoke profile): not compared with the paper.
+    case standIn = "stand-in"
     /// A row the spec does not run.
     case referenceOnly = "reference-only"
 
     /// The verdict of `ours` against `paper` with `allowed` tolerance and an optional interval.
     package static func of(ours: Double?, paper: Double?, allowed: Double?, interval: ConfidenceInterval?,
-                           referenceOnly: Bool) -> Verdict {
+                           referenceOnly: Bool, standIn: Bool = false) -> Verdict {
         if referenceOnly { return .referenceOnly }
         guard let ours else { return .pending }
+        if standIn { return .standIn }
         guard let paper, let allowed else { return .missing }
         // A hair of slack so 40.35 vs 40.3 at ±0.05 is not lost to binary rounding.
         if abs(ours - paper) <= allowed + 1e-9 * max(1, abs(paper)) { return .match }
@@ -129,6 +132,8 @@ package struct ReportTable: Sendable, Hashable {
     package var rows: [ReportRow]
     /// The table's default tolerance, for the summary line.
     package var tolerance: Tolerance = .default
+    /// Filled by a stand-in profile (a smoke run): labelled as such, no verdicts against the paper.
+    package var standIn = false
     /// Training-loss series of the table's stages (the HTML page draws them; other formats ignore them).
     package var lossCurves: [LossCurve] = []
     /// Where each reproduced metric cell's value came from, by `row/column` (recorded with a
@@ -139,8 +144,11 @@ package struct ReportTable: Sendable, Hashable {
 
     /// `verdicts: 3 match, 1 within-noise, ...` over the cells that have one (reference-only rows excluded).
     package var verdictSummary: String {
+        if standIn {
+            return "stand-in run (profile \(profile)): the values come from CPU stand-ins and are not comparable to the paper's; no verdicts"
+        }
         let counted = cells.filter { $0.verdict != .referenceOnly }
-        let parts = Verdict.allCases.filter { $0 != .referenceOnly }.map { v in "\(counted.filter { $0.verdict == v }.count) \(v.rawValue)" }
+        let parts = Verdict.allCases.filter { $0 != .referenceOnly && $0 != .standIn }.map { v in "\(counted.filter { $0.verdict == v }.count) \(v.rawValue)" }
         return "verdicts: " + parts.joined(separator: ", ") + " (match: within \(tolerance.describe(digits: digits)))"
     }
 }
@@ -149,7 +157,7 @@ package struct ReportTable: Sendable, Hashable {
 package enum TableBuilder {
     /// `values` maps `rowID/columnID` of metric cells to reproduced values (already scaled).
     package static func build(layout: TableLayout, spec: SpecSummary, paper: PaperReference?, profile: String,
-                              values: [String: ReproducedValue], bootstrap: BootstrapOptions = .init()) -> ReportTable {
+                              values: [String: ReproducedValue], bootstrap: BootstrapOptions = .init(), standIn: Bool = false) -> ReportTable {
         func options(_ cell: String) -> BootstrapOptions { bootstrap.stream(cell) }   // each cell its own stream
         var examples: [String: [[[Double]]]] = [:]   // column -> parts -> columns of examples
         var rows: [ReportRow] = []
@@ -199,7 +207,7 @@ package enum TableBuilder {
                         ?? (layout.reference?.tolerance ?? .default).allowed(paper: paper, digits: layout.digits)
                 }
                 cell.verdict = Verdict.of(ours: cell.ours, paper: cell.paper, allowed: cell.tolerance, interval: cell.interval,
-                                          referenceOnly: row.referenceOnly)
+                                          referenceOnly: row.referenceOnly, standIn: standIn)
                 cells[id] = cell
             }
             rows.append(ReportRow(id: row.id, label: row.label, cells: layout.columns.compactMap { cells[$0.id] }))
@@ -212,6 +220,6 @@ package enum TableBuilder {
                 if case .mean(let ids) = c.kind { return ReportColumn(id: c.id, label: c.label, derived: true, parts: ids) }
                 return ReportColumn(id: c.id, label: c.label, derived: false)
             },
-            rows: rows, tolerance: layout.reference?.tolerance ?? .default)
+            rows: rows, tolerance: layout.reference?.tolerance ?? .default, standIn: standIn)
     }
 }

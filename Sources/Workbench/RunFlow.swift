@@ -41,7 +41,7 @@ struct RunFlow {
         var checkouts: [(ref: CodeRef, path: String, cloned: Bool)] = []
         var names: [String] = []
         for stage in plan.stages where stage.status == .run {
-            for name in spec.stages[stage.stage]?.code ?? [] where !names.contains(name) { names.append(name) }
+            for name in spec.stages[stage.stage]?.code(for: plan.profile) ?? [] where !names.contains(name) { names.append(name) }
         }
         for name in names {
             guard let ref = spec.code[name] else { continue }

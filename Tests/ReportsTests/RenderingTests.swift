@@ -99,6 +99,20 @@ func assertGolden(_ text: String, _ name: String, file: String = #filePath) thro
         #expect(CSVRenderer.render(t).contains(",deviates,0.5\n"))
     }
 
+    @Test func aStandInRunIsLabelledAndGetsNoVerdicts() throws {
+        let t = TableBuilder.build(layout: Self.layout, spec: Self.spec, paper: nil, profile: "smoke",
+                                   values: ["qwen/rule": ReproducedValue(value: 31.3), "qwen/ours": ReproducedValue(value: 12.0)],
+                                   standIn: true)
+        #expect(t.rows[0].cells.map(\.verdict) == [.standIn, .standIn, .standIn])   // even the one equal to the paper
+        #expect(t.rows[1].cells.map(\.verdict) == [.pending, .pending, .pending])
+        let md = MarkdownRenderer.render(t)
+        #expect(md.contains("**Stand-in run (profile `smoke`)**: CPU stand-ins for every stage"), "\(md)")
+        #expect(md.contains("| 31.3 (paper 31.3, Δ +0.0, stand-in) |") && md.contains("no verdicts"), "\(md)")
+        #expect(CSVRenderer.render(t).contains(",stand-in,"))
+        #expect(LaTeXRenderer.render(t).contains("(stand-in run, not comparable to the paper)}"))
+        #expect(HTMLRenderer.render(t).contains("<p class=\"standin\">Stand-in run"))
+    }
+
     @Test func csvQuotesFields() {
         #expect(CSVRenderer.field("a,b") == "\"a,b\"")
         #expect(CSVRenderer.field("say \"x\"") == "\"say \"\"x\"\"\"")

@@ -135,6 +135,48 @@ import Testing
         #expect(throws: SpecError.self) { try Planner(spec: spec, profile: "papr", workspace: ws, digester: FakeDigester()).plan() }
     }
 
+    @Test func profilesOverrideInputsEnvAndCode() throws {
+        let text = """
+        spec_version: 1
+        version: 1
+        title: t
+        profiles: [paper, smoke]
+        code:
+          upstream: { url: https://example.invalid/up, commit: \(String(repeating: "a", count: 40)) }
+        matrix: {}
+        stages:
+          train:
+            inputs: { recipe: train.sh }
+            env: { MODE: big }
+            code: [upstream]
+            profiles:
+              smoke: { inputs: { standin: standin.py }, env: { MODE: tiny, OMP_NUM_THREADS: "1" }, code: [] }
+            command:
+              paper: bash ${inputs.recipe} ${code.upstream}
+              smoke: python ${inputs.standin}
+        """
+        let spec = try load(text)
+        let digests = FakeDigester(digests: ["/ws/train.sh": "sha256:1", "/ws/standin.py": "sha256:2"])
+        let smoke = try Planner(spec: spec, profile: "smoke", workspace: ws, digester: digests).plan().stages[0]
+        let paper = try Planner(spec: spec, profile: "paper", workspace: ws, digester: digests).plan().stages[0]
+        #expect(smoke.command == "python /ws/standin.py")
+        #expect(smoke.inputs.map(\.name) == ["recipe", "standin"] && paper.inputs.map(\.name) == ["recipe"])
+        #expect(smoke.env.first { $0.name == "MODE" }?.value == "tiny" && smoke.env.contains { $0.name == "OMP_NUM_THREADS" })
+        #expect(paper.env.first { $0.name == "MODE" }?.value == "big")
+        #expect(spec.stages["train"]!.code(for: "smoke").isEmpty && spec.stages["train"]!.code(for: "paper") == ["upstream"])
+        #expect(!smoke.fingerprintDescription.contains("upstream") && paper.fingerprintDescription.contains("upstream"))
+        // An override naming an undeclared repository is refused at load.
+        let bad = text.replacingOccurrences(of: "code: [] }", with: "code: [elsewhere] }")
+        #expect(loadError(bad)?.message.contains("unknown code repository 'elsewhere'") == true)
+    }
+
+    @Test func standInProfilesMustBeDeclared() throws {
+        let text = minimalSpec.replacingOccurrences(of: "title: t\n", with: "title: t\nprofiles: [paper, smoke]\nstand_ins: [smoke]\n")
+        #expect(try load(text).standInProfiles == ["smoke"])
+        let bad = text.replacingOccurrences(of: "stand_ins: [smoke]", with: "stand_ins: [smok]")
+        #expect(loadError(bad)?.message == "unknown profile 'smok' in stand_ins (profiles: paper, smoke)")
+    }
+
     @Test func anotherProfilesCommandPullsInNothing() throws {
         let text = """
         spec_version: 1

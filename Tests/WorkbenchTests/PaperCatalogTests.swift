@@ -109,7 +109,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(names.filter { $0.hasPrefix("fetch-released@") }.count == 3)
         // Its revision is required where the model writes it (the domain's attribute points there).
         let run = try await ws.wb("run", "table-2", "--released")
-        #expect(run.status == 65 && run.stderr.contains("catalog/models.yaml:40:33: axes.model.qwen2-vl-2b.released_biomed_revision: empty, but profile 'paper-released' needs it filled in (used by fetch-released@model=qwen2-vl-2b,domain=biomed)"), "\(run.stderr)")
+        #expect(run.status == 65 && run.stderr.contains("catalog/models.yaml:43:33: axes.model.qwen2-vl-2b.released_biomed_revision: empty, but profile 'paper-released' needs it filled in (used by fetch-released@model=qwen2-vl-2b,domain=biomed)"), "\(run.stderr)")
         // PMCRaw has no released model: still trained, with the same fingerprint as in the paper profile.
         let paper = try await ws.wb("plan", "table-2", "--json")
         let paperStages = (try JSONSerialization.jsonObject(with: Data(paper.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
@@ -121,6 +121,39 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(smoke.status == 64 && smoke.stderr.contains("no released variant of profile 'smoke'"))
     }
 
+    /// The smoke profile: every stage of every table through the CPU stand-ins (recipes/smoke.sh),
+    /// no GPU, no upstream code to clone, no revision required; the paper's stages are untouched.
+    @Test func theSmokeProfilePlansEveryTableOnTheStandIns() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        try await ws.sh("cp -r '\(repoRoot.path)/python' . && git add -A && git commit -qm standins")
+        for table in ["table-2", "table-3", "table-4", "table-15", "table-15-food", "table-5"] {
+            let r = try await ws.wb("plan", table, "--profile", "smoke", "--json")
+            #expect(r.status == 0, "\(table): \(r.stderr)")
+            let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+            let stages = doc["stages"] as! [[String: Any]]
+            for s in stages {
+                let command = s["command"] as! String
+                #expect(command.hasPrefix("bash \(ws.path)/experiments/adamllm/recipes/smoke.sh .venv-ml/bin/python "), "\(table): \(command)")
+                #expect((s["resources"] as! [String: Any])["gpus"] as? Int == 0)
+            }
+            #expect((doc["summary"] as! [String: Any])["gpus"] as? Int == 0)
+        }
+        // Table 5's ablations each train on their own stand-in data; the general rows evaluate an untrained model.
+        let t5 = try await ws.wb("plan", "table-5", "--profile", "smoke", "--json")
+        let t5stages = (try JSONSerialization.jsonObject(with: Data(t5.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
+        let trains = t5stages.filter { ($0["name"] as! String).hasPrefix("train@") }
+        #expect(trains.count == 18 && trains.allSatisfy { ($0["command"] as! String).contains(" train ours ") }, "\(trains.count)")
+        // A run needs no revision and clones nothing: the refusal of the paper profile does not apply.
+        let dry = try await ws.wbArgs(["plan", "table-4", "--profile", "smoke", "--cells", "row=qwen2-vl-2b,column=pmc-refined-single-ours"])
+        #expect(dry.status == 0 && !dry.stdout.contains("not runnable yet"), "\(dry.stdout)")
+        // The paper profile's fingerprints do not change with the smoke profile's overrides.
+        let paper = try await ws.wb("plan", "table-4", "--json")
+        #expect((try JSONSerialization.jsonObject(with: Data(paper.stdout.utf8)) as! [String: Any])["profile"] as? String == "paper")
+        let unknown = try await ws.wb("plan", "table-4", "--profile", "smoky")
+        #expect(unknown.status != 0 && unknown.stderr.contains("smoke"), "\(unknown.stderr)")
+    }
+
     @Test func emptyRevisionsAreRefusedForThePaperProfile() async throws {
         let ws = try await workspace()
         defer { ws.cleanup() }
@@ -129,7 +162,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(plan.status == 0 && plan.stdout.contains("not runnable yet: 2 required value(s) are empty"))
         let run = try await ws.wbArgs(["run", "table-4"] + cells)
         #expect(run.status == 65)
-        #expect(run.stderr.contains("experiments/adamllm/catalog/models.yaml:37:17: axes.model.qwen2-vl-2b.revision: empty, but profile 'paper' needs it filled in"), "\(run.stderr)")
+        #expect(run.stderr.contains("experiments/adamllm/catalog/models.yaml:40:17: axes.model.qwen2-vl-2b.revision: empty, but profile 'paper' needs it filled in"), "\(run.stderr)")
         #expect(run.stderr.contains("hint: write the hub commit"))
         #expect(!ws.exists(".workbench/runs"), "nothing starts")
         // Filled in, the same selection passes the check (and would run on a GPU node).

@@ -128,7 +128,7 @@ struct ReportFlow {
                                                                           attemptID: String(m.attemptID), exampleColumns: columns)
             }
             var table = TableBuilder.build(layout: layout, spec: spec.summary, paper: spec.paper, profile: planner.profile,
-                                           values: values)
+                                           values: values, standIn: spec.standInProfiles.contains(planner.profile))
             let series = try store.lossSeries(fingerprints: stageFingerprints.map(\.fingerprint), attempts: pinned?.attempts)
             table.lossCurves = stageFingerprints.flatMap { stage in
                 (series[stage.fingerprint] ?? []).map {

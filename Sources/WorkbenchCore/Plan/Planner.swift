@@ -133,7 +133,7 @@ package struct Planner {
         // Inputs: workspace files are digested; upstream outputs are identified by fingerprint.
         var inputs: [PlannedInput] = []
         var dependencies: [String] = []
-        for (inputName, text) in stage.inputs {
+        for (inputName, text) in stage.inputs(for: profile) {
             let rendered = try ctx.render(text, field: "inputs.\(inputName)", symbolic: false)
             if let producer = ctx.lastProducer {
                 inputs.append(PlannedInput(name: inputName, path: rendered.value, digest: producer.digest, producer: producer.name))
@@ -155,7 +155,7 @@ package struct Planner {
 
         let symbolicCommand = try ctx.render(commandTemplate, field: "command", symbolic: true, shell: true).value
         var envTemplates = spec.env
-        for (k, v) in stage.env { envTemplates[k] = v }
+        for (k, v) in stage.env(for: profile) { envTemplates[k] = v }
         let symbolicEnv = try envTemplates.map { k, v throws(SpecError) in NamedValue(name: k, value: try ctx.render(v, field: "env.\(k)", symbolic: true).value) }
         dependencies = ctx.dependencies
 
@@ -163,7 +163,7 @@ package struct Planner {
             stage: stage.name, command: symbolicCommand, env: symbolicEnv, params: resolvedParams,
             inputs: inputs.map { NamedValue(name: $0.name, value: $0.digest) },
             outputs: stage.outputs.map { NamedValue(name: $0.key, value: $0.value) },
-            code: stage.code.compactMap { spec.code[$0] }.map { NamedValue(name: $0.name, value: $0.commit) })
+            code: stage.code(for: profile).compactMap { spec.code[$0] }.map { NamedValue(name: $0.name, value: $0.commit) })
         let canonical = description.canonicalJSON
         let fingerprint = SHA256.hex(canonical)
 

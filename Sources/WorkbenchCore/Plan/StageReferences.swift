@@ -16,11 +16,15 @@ package final class StageReferences {
         var out: [String]
         var hours: [String]
         if let profile {
-            out = [stage.command(for: profile) ?? ""] + Array(stage.inputs.values) + Array(stage.params(for: profile).values)
+            out = [stage.command(for: profile) ?? ""] + Array(stage.inputs(for: profile).values) + Array(stage.params(for: profile).values)
             hours = [stage.resources(for: profile).hoursTemplate].compactMap { $0 }
+            let env = stage.env(for: profile)
+            return out + spec.env.filter { env[$0.key] == nil }.map(\.value) + Array(env.values) + hours
         } else {
             out = stage.command.keys.sorted().map { stage.command[$0]! } + Array(stage.inputs.values) + Array(stage.params.values)
                 + stage.profileOverrides.keys.sorted().flatMap { stage.profileOverrides[$0]!.params.values }
+                + stage.profileOverrides.keys.sorted().flatMap { stage.profileOverrides[$0]!.inputs.values }
+                + stage.profileOverrides.keys.sorted().flatMap { stage.profileOverrides[$0]!.env.values }
             hours = ([stage.resources] + stage.profileOverrides.keys.sorted().compactMap { stage.profileOverrides[$0]!.resources })
                 .compactMap(\.hoursTemplate)
         }

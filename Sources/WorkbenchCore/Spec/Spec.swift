@@ -38,6 +38,9 @@ package struct Spec: Sendable {
     package var includedFiles: [String]
     /// Attributes that must not be empty for the axis values a run of the listed profiles uses.
     package var requirements: [Requirement] = []
+    /// Profiles whose stages are stand-ins (CPU smoke runs of a paper's pipeline): their reports
+    /// say so and compare nothing with the paper.
+    package var standInProfiles: [String] = []
 
     /// The default profile.
     package var defaultProfile: String { profiles.first ?? "default" }
@@ -170,6 +173,26 @@ package struct StageTemplate: Sendable {
         profileOverrides[profile]?.resources ?? resources
     }
 
+    /// Inputs for one profile: the profile's entries added to (or replacing) the stage's.
+    package func inputs(for profile: String) -> OrderedDictionary<String, String> {
+        var out = inputs
+        for (k, v) in profileOverrides[profile]?.inputs ?? [:] { out[k] = v }
+        return out
+    }
+
+    /// Environment for one profile: the profile's entries added to (or replacing) the stage's.
+    package func env(for profile: String) -> OrderedDictionary<String, String> {
+        var out = env
+        for (k, v) in profileOverrides[profile]?.env ?? [:] { out[k] = v }
+        return out
+    }
+
+    /// Code repositories for one profile: the profile's list replaces the stage's when given
+    /// (a CPU stand-in profile lists none, so nothing is cloned for it).
+    package func code(for profile: String) -> [String] {
+        profileOverrides[profile]?.code ?? code
+    }
+
     /// The command template for one profile.
     package func command(for profile: String) -> String? {
         command[profile] ?? command["default"]
@@ -180,4 +203,7 @@ package struct StageTemplate: Sendable {
 package struct ProfileOverride: Sendable {
     package var params: OrderedDictionary<String, String>
     package var resources: Resources?
+    package var inputs: OrderedDictionary<String, String> = [:]
+    package var env: OrderedDictionary<String, String> = [:]
+    package var code: [String]? = nil
 }

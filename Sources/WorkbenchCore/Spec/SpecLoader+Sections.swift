@@ -99,10 +99,13 @@ extension SpecLoader {
         var overrides: [String: ProfileOverride] = [:]
         if let p = e["profiles"] {
             for (profile, o) in try p.mapping() {
-                let oe = try o.entries(allowed: ["params", "resources"], what: "profile override")
+                let oe = try o.entries(allowed: ["params", "resources", "inputs", "env", "code"], what: "profile override")
                 overrides[profile] = ProfileOverride(
                     params: try oe["params"].map { n throws(SpecError) in try scalarMap(n) } ?? [:],
-                    resources: try oe["resources"].map { n throws(SpecError) in try parseResources(n) })
+                    resources: try oe["resources"].map { n throws(SpecError) in try parseResources(n) },
+                    inputs: try oe["inputs"].map { n throws(SpecError) in try scalarMap(n) } ?? [:],
+                    env: try oe["env"].map { n throws(SpecError) in try scalarMap(n) } ?? [:],
+                    code: try oe["code"]?.stringList())
             }
         }
         var locations: [String: SourceLocation] = [:]

@@ -16,7 +16,7 @@ package struct SpecLoader: Sendable {
     }
 
     static let topKeys = ["spec_version", "version", "title", "paper", "include", "profiles", "matrix",
-                          "stages", "tables", "code", "vars", "env", "require"]
+                          "stages", "tables", "code", "vars", "env", "require", "stand_ins"]
     static let catalogKeys = ["catalog_version", "title", "include", "axes", "stages", "code", "vars"]
 
     /// Loads and validates `path`.
@@ -69,6 +69,12 @@ package struct SpecLoader: Sendable {
         if let v = top["vars"] { try parseVars(v, prefix: "", into: &spec.vars) }
         if let c = top["code"] { try parseCode(c, into: &spec.code) }
         if let env = top["env"] { for (k, v) in try env.mapping() { spec.env[k] = try v.string() } }
+        if let s = top["stand_ins"] {
+            for p in try s.stringList() where !spec.profiles.contains(p) {
+                throw s.error("unknown profile '\(p)' in stand_ins (profiles: \(spec.profiles.joined(separator: ", ")))")
+            }
+            spec.standInProfiles = try s.stringList()
+        }
         if let req = top["require"] {
             for item in try req.sequence() {
                 let e = try item.entries(allowed: ["attribute", "profiles", "hint", "stages"], what: "a requirement")

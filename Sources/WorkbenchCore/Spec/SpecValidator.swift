@@ -54,7 +54,7 @@ struct SpecValidator {
             throw fail(stage, "profiles.\(profile)", "unknown profile '\(profile)' (profiles: \(spec.profiles.joined(separator: ", ")))",
                        hint: DidYouMean.hint(for: profile, in: spec.profiles))
         }
-        for name in stage.code where spec.code[name] == nil {
+        for name in stage.code + stage.profileOverrides.values.flatMap({ $0.code ?? [] }) where spec.code[name] == nil {
             throw fail(stage, "code", "unknown code repository '\(name)' (declared: \(spec.code.keys.joined(separator: ", ")))",
                        hint: "declare it under 'code:' with its url and commit")
         }
@@ -64,7 +64,11 @@ struct SpecValidator {
         fields += stage.params.map { ("params.\($0.key)", $0.value) }
         fields += stage.env.map { ("env.\($0.key)", $0.value) }
         fields += spec.env.filter { stage.env[$0.key] == nil }.map { ("env.\($0.key)", $0.value) }
-        for (profile, o) in stage.profileOverrides { fields += o.params.map { ("profiles.\(profile).params.\($0.key)", $0.value) } }
+        for (profile, o) in stage.profileOverrides {
+            fields += o.params.map { ("profiles.\(profile).params.\($0.key)", $0.value) }
+            fields += o.inputs.map { ("profiles.\(profile).inputs.\($0.key)", $0.value) }
+            fields += o.env.map { ("profiles.\(profile).env.\($0.key)", $0.value) }
+        }
         for (field, text) in fields {
             let template: Template
             do { template = try Template(text) } catch {
@@ -93,7 +97,8 @@ struct SpecValidator {
                            hint: DidYouMean.hint(for: ref[1], in: known) ?? "params: \(known.sorted().joined(separator: ", "))")
             }
         case "inputs", "outputs":
-            let known = ref[0] == "inputs" ? Array(stage.inputs.keys) : Array(stage.outputs.keys)
+            let known = ref[0] == "inputs" ? Array(stage.inputs.keys) + stage.profileOverrides.keys.sorted().flatMap { stage.profileOverrides[$0]!.inputs.keys }
+                : Array(stage.outputs.keys)
             guard ref.count == 2, known.contains(ref[1]) else {
                 throw fail(stage, field, "undefined reference \(shown): stage '\(stage.name)' declares no \(ref[0].dropLast()) '\(ref[1])'",
                            hint: DidYouMean.hint(for: ref[1], in: known) ?? "declared: \(known.joined(separator: ", "))")
