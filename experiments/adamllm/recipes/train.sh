@@ -1,50 +1,101 @@
 #!/usr/bin/env bash
 # Post-training recipe of the paper profile: runs what the upstream docs run for the model's family
 # (QA-Synthesizer docs/Post_Train.md), parameterized by the spec; never edited by hand.
-#   train.sh FAMILY PIPELINE ABLATION DOMAIN DATA_JSON IMAGE_DIR OUT QA_DIR FACTORY_DIR BASE TEMPLATE BATCH ACCUM DEEPSPEED LR
+#   train.sh FAMILY PIPELINE ABLATION DOMAIN DATA_JSON IMAGE_DIR OUT QA_DIR FACTORY_DIR BASE TEMPLATE BATCH ACCUM DEEPSPEED LR CAPTIONS_JSON
 # BASE is the fetch-model stage's manifest: the base model's snapshot at its pinned commit.
-# FAMILY: llava | qwen2-vl | llama-3.2-vision. Only the single-stage, no-ablation recipe is
-# implemented; the others stop with exit 2 and say so (they are planned, not yet runnable).
+# FAMILY: llava | qwen2-vl | llama-3.2-vision. CAPTIONS_JSON: the image-caption pairs of the
+# source's images (ShareGPT, the synthesizer's input).
+#
+# What each (pipeline, ablation) trains on:
+#   single, ours          DATA_JSON (captions and synthetic tasks in one stage; a baseline's instructions)
+#   single, caption-only  CAPTIONS_JSON ("Image Caption Only")
+#   single, synthetic-only the synthesized tasks without the caption task: upstream
+#                         format_post_train_data.py --train_on_syn_only over the synthesis output's
+#                         filtered_task_pairs.jsonl ("Synthetic Task Only")
+#   two, ours             stage 1 on CAPTIONS_JSON, stage 2 (from stage 1's model) on the tasks only
+#                         (synthesized tasks via --train_on_syn_only; a baseline's instructions)
+#   two, two-stage-reuse-caption  stage 1 on CAPTIONS_JSON, stage 2 on DATA_JSON (captions reused)
+# Judgment calls (the paper describes these pipelines; the upstream release has no script for
+# them): a two-stage second stage starts from the first stage's output with the same settings.
+# The LLaVA family trains through the upstream script, which names its base model itself, so it
+# has no second stage (exit 2, saying so). The other ablations (general tasks, blank images, the
+# consistency filter's precise/informative halves) need data the upstream release does not
+# produce: exit 2, saying so.
 set -euo pipefail
 family=$1 pipeline=$2 ablation=$3 domain=$4 data=$5 images=$6 out=$7 qa=$8 factory=$9
-base=${10} template=${11} batch=${12} accum=${13} deepspeed=${14} lr=${15}
-if [ "$pipeline" != single ] || [ "$ablation" != ours ]; then
-  echo "train.sh: the $pipeline-stage pipeline with ablation '$ablation' has no recipe yet (the paper profile runs single-stage post-training without ablations)" >&2
-  exit 2
-fi
+base=${10} template=${11} batch=${12} accum=${13} deepspeed=${14} lr=${15} captions=${16:-}
+refuse() { echo "train.sh: $*" >&2; exit 2; }
+
+# The synthesized tasks without the caption task, from the synthesis output DATA_JSON lies in
+# (written beside the stage's model directory, in OUT-inputs/).
+filtered="$(dirname "$data")/filtered_task_pairs.jsonl"
+syn_only="$out-inputs/synthetic_task.json"
+make_syn_only() {
+  [ -f "$filtered" ] || refuse "$pipeline-stage/$ablation needs the synthesis output's filtered_task_pairs.jsonl next to $data (the source's data is not synthesized)"
+  mkdir -p "$out-inputs"
+  (cd "$qa/vllm_inference" && python3 format_post_train_data.py --filtered_task_pairs "$filtered" \
+     --image_folder "$images" --output_path "$syn_only" --train_on_syn_only)
+}
+
+# Stages: the dataset JSON of each training stage, in order.
+stages=()
+case "$pipeline/$ablation" in
+  single/ours) stages=("$data") ;;
+  single/caption-only) stages=("$captions") ;;
+  single/synthetic-only) make_syn_only; stages=("$syn_only") ;;
+  two/ours)
+    if [ -f "$filtered" ]; then make_syn_only; stages=("$captions" "$syn_only"); else stages=("$captions" "$data"); fi ;;
+  two/two-stage-reuse-caption) stages=("$captions" "$data") ;;
+  *) refuse "the $pipeline-stage pipeline with ablation '$ablation' has no recipe: it needs data the upstream release does not produce" ;;
+esac
+for s in "${stages[@]}"; do
+  [ -n "$s" ] || refuse "no image-caption pairs for this source (catalog 'captions'); $pipeline-stage/$ablation trains on them"
+done
+[ ${#stages[@]} -eq 1 ] || [ "$family" != llava ] \
+  || refuse "two-stage post-training of LLaVA needs a second stage from the first one's output, and the upstream LLaVA script names its base model itself"
+
 ngpus=$(python3 -c "import os; print(len([g for g in os.environ.get('CUDA_VISIBLE_DEVICES', '').split(',') if g]) or 8)")
 case "$family" in
   llava)
     # The upstream script trains on 8 GPUs into ./exp/DOMAIN-LLaVA-v1.6-8B; it names its base model
     # itself (the catalog's hub id) and finds it in the cache the fetch-model stage filled, as
     # long as the pinned revision is what the hub calls main.
-    (cd "$qa" && bash scripts/post_train_mllm.sh "$domain" "$data" "$images")
+    (cd "$qa" && bash scripts/post_train_mllm.sh "$domain" "${stages[0]}" "$images")
     mv "$qa/exp/$domain-LLaVA-v1.6-8B" "$out"
     ;;
   qwen2-vl|llama-3.2-vision)
     # The pinned snapshot's directory in the Hugging Face cache (fetched by the fetch-model stage).
     base=$("$WORKBENCH" fetch --from "$base" --quiet)
-    # LLaMA-Factory reads dataset_info.json from the image folder (ShareGPT: messages + images).
-    cp "$data" "$images/$domain.json"
-    python3 - "$images/dataset_info.json" "$domain" <<'PY'
-import json, sys
+    model=$base n=0
+    for dataset in "${stages[@]}"; do
+      n=$((n + 1))
+      name="$domain-stage$n"
+      target=$out
+      if [ $n -lt ${#stages[@]} ]; then target="$out-stage$n"; fi   # earlier stages beside the model
+      # LLaMA-Factory reads dataset_info.json from the image folder (ShareGPT: messages + images).
+      cp "$dataset" "$images/$name.json"
+      python3 - "$images/dataset_info.json" "$name" <<'PY'
+import json, os, sys
 path, name = sys.argv[1], sys.argv[2]
-info = {name: {"file_name": f"{name}.json", "formatting": "sharegpt",
-               "columns": {"messages": "messages", "images": "images"},
-               "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}}}
+info = json.load(open(path)) if os.path.exists(path) else {}
+info[name] = {"file_name": f"{name}.json", "formatting": "sharegpt",
+              "columns": {"messages": "messages", "images": "images"},
+              "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}}
 json.dump(info, open(path, "w"), indent=2)
 PY
-    (cd "$factory" && python3 -m torch.distributed.launch --nproc_per_node="$ngpus" src/train.py \
-      --model_name_or_path "$base" --stage sft --do_train --finetuning_type full \
-      --dataset "$domain" --dataset_dir "$images" --template "$template" \
-      --deepspeed "$deepspeed" --per_device_train_batch_size "$batch" --gradient_accumulation_steps "$accum" \
-      --learning_rate "$lr" --lr_scheduler_type cosine --warmup_ratio 0.1 --weight_decay 0.1 \
-      --num_train_epochs 1 --cutoff_len 6144 --bf16 --save_steps 500 --save_total_limit 1 \
-      --output_dir "$out")
+      (cd "$factory" && python3 -m torch.distributed.launch --nproc_per_node="$ngpus" src/train.py \
+        --model_name_or_path "$model" --stage sft --do_train --finetuning_type full \
+        --dataset "$name" --dataset_dir "$images" --template "$template" \
+        --deepspeed "$deepspeed" --per_device_train_batch_size "$batch" --gradient_accumulation_steps "$accum" \
+        --learning_rate "$lr" --lr_scheduler_type cosine --warmup_ratio 0.1 --weight_decay 0.1 \
+        --num_train_epochs 1 --cutoff_len 6144 --bf16 --save_steps 500 --save_total_limit 1 \
+        --output_dir "$target")
+      model=$target
+    done
     # vLLM loads the result with the base model's tokenizer and chat-template files.
     for f in "$base"/*token* "$base"/*chat_template* "$base"/preprocessor_config.json; do
-      [ -e "$f" ] && cp -L "$f" "$out/"
+      if [ -e "$f" ]; then cp -L "$f" "$out/"; fi
     done
     ;;
-  *) echo "train.sh: no recipe for model family '$family' (known: llava, qwen2-vl, llama-3.2-vision)" >&2; exit 2 ;;
+  *) refuse "no recipe for model family '$family' (known: llava, qwen2-vl, llama-3.2-vision)" ;;
 esac
