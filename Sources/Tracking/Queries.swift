@@ -254,6 +254,26 @@ extension Store {
         }
     }
 
+    /// How long each named stage instance took the last time it ran to completion under `profile`
+    /// (any fingerprint: the same cell with other code or data), for estimates in plans.
+    package func pastDurations(names: [String], profile: String) throws -> [String: PastDuration] {
+        try read { db in
+            var out: [String: PastDuration] = [:]
+            for chunk in Array(Set(names)).sorted().chunked(500) {
+                let marks = chunk.map { _ in "?" }.joined(separator: ",")
+                for r in try Row.fetchAll(db, sql: """
+                    SELECT si.name, a.run_id, (julianday(a.ended_at) - julianday(a.started_at)) * 86400.0 AS seconds
+                    FROM attempts a JOIN stage_instances si ON si.id = a.instance_id JOIN runs r ON r.id = a.run_id
+                    WHERE a.status = 'completed' AND a.ended_at IS NOT NULL AND r.profile = ? AND si.name IN (\(marks))
+                    ORDER BY a.ended_at ASC, a.id ASC
+                    """, arguments: StatementArguments([profile] + chunk)) {
+                    out[r["name"]] = PastDuration(seconds: max(0, r["seconds"] ?? 0), runID: r["run_id"])   // the latest wins
+                }
+            }
+            return out
+        }
+    }
+
     /// The series named like `.../loss` (or `loss`) of the latest completed attempt of each
     /// fingerprint (or of the attempts given), keyed by fingerprint: the training-loss curves the
     /// HTML report draws.
@@ -304,6 +324,12 @@ extension Store {
     static func format(_ v: Double) -> String {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
     }
+}
+
+/// How long a stage instance took when it last completed.
+package struct PastDuration: Sendable, Hashable, Codable {
+    package var seconds: Double
+    package var runID: String
 }
 
 /// One metric series of an attempt, every point in step order.

@@ -45,6 +45,31 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
 }
 
 @Suite(.serialized) struct EndToEndTests {
+    /// Plans estimate from past runs: a stage whose inputs changed names how long the same cell took
+    /// the last time it completed under the profile.
+    @Test func plansSayHowLongTheSameCellsTookBefore() async throws {
+        let ws = try await Workspace()
+        defer { ws.cleanup() }
+        try ws.write("experiments/chain.yaml", chainSpec(dataCommand: "sleep 1; seq 1 5 > ${outputs.pairs}"))
+        try await ws.commitAll()
+        let first = try await ws.wb("plan", "chain")
+        #expect(first.status == 0 && !first.stdout.contains("last took"), "\(first.stdout)")
+        #expect(try await ws.wb("run", "chain").status == 0)
+        let run = try await ws.sh("sqlite3 .workbench/workbench.sqlite 'SELECT id FROM runs'").trimmingCharacters(in: .whitespacesAndNewlines)
+        // New data: every stage runs again, and each has a past duration.
+        try ws.write("experiments/chain.yaml", chainSpec(dataCommand: "sleep 1; seq 1 6 > ${outputs.pairs}"))
+        try await ws.commitAll()
+        let again = try await ws.wb("plan", "chain")
+        #expect(again.stdout.contains("5 stage(s): 0 cached, 5 to run"), "\(again.stdout)")
+        let data = again.stdout.split(separator: "\n").first { $0.contains(" data ") } ?? ""
+        #expect(data.contains("last took 1.") && data.contains("s (run \(run))"), "\(again.stdout)")
+        #expect(again.stdout.contains("from past runs of profile default: 5 of 5 stage(s) to run took"), "\(again.stdout)")
+        let json = try await ws.wb("plan", "chain", "--json")
+        let doc = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        let past = doc["pastRuns"] as! [String: [String: Any]]
+        #expect(past.count == 5 && (past["data"]?["seconds"] as? Double ?? 0) >= 1 && past["data"]?["runID"] as? String == run, "\(past)")
+    }
+
     @Test func reproduceRecordsReportsAndResumesFromTheCache() async throws {
         let ws = try await Workspace()
         defer { ws.cleanup() }

@@ -30,15 +30,17 @@ struct PlanCommand: AsyncParsableCommand {
             .plan(try CellSelection.target(spec: spec, table: table, filters: cells))
         try plan.markCached(using: StoreCache(store: store, digester: digester, warn: { Console.warn($0) }))
         try? digester.flush()
+        let past = try store.pastDurations(names: plan.stages.filter { $0.status == .run }.map(\.name), profile: plan.profile)
         if json {
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             var doc = PlanDocument(plan: plan)
             doc.workspace = ctx.workspace
+            doc.pastRuns = past
             print(String(decoding: try e.encode(doc), as: UTF8.self))
             return
         }
-        print(PlanText.render(plan, workspace: ctx.workspace))
+        print(PlanText.render(plan, workspace: ctx.workspace, past: past))
         let unmet = RequirementCheck.unmet(plan, spec: spec)
         if !unmet.isEmpty {
             print("not runnable yet: \(unmet.count) required value(s) are empty (run refuses until they are filled in):")
@@ -57,6 +59,8 @@ struct PlanDocument: Encodable {
     var workspace: String
     var summary: Plan.Summary
     var stages: [PlannedStage]
+    /// Stage name -> how long it last took under this profile (any fingerprint), for stages to run.
+    var pastRuns: [String: PastDuration] = [:]
 
     init(plan: Plan) {
         schema = plan.schema
@@ -71,7 +75,7 @@ struct PlanDocument: Encodable {
 
 /// Human-readable plan.
 enum PlanText {
-    static func render(_ plan: Plan, workspace: String) -> String {
+    static func render(_ plan: Plan, workspace: String, past: [String: PastDuration] = [:]) -> String {
         var out = "spec \(plan.spec.path) (v\(plan.spec.version), \(plan.spec.title)), profile \(plan.profile)"
         if let t = plan.table { out += ", table \(t)" }
         out += "\n"
@@ -81,6 +85,7 @@ enum PlanText {
             var line = "  \(mark)  \(s.name.padding(toLength: max(width, s.name.count), withPad: " ", startingAt: 0))  \(s.fingerprint.prefix(12))"
             if s.resources.gpus > 0 { line += "  gpus=\(s.resources.gpus)" }
             if let h = s.resources.estimatedHours { line += String(format: " ~%.1fh", h) }
+            if s.status == .run, let p = past[s.name] { line += "  last took \(duration(p.seconds)) (run \(p.runID))" }
             if !s.dependencies.isEmpty { line += "  <- \(s.dependencies.joined(separator: ", "))" }
             if !s.aliases.isEmpty { line += "  (also: \(s.aliases.joined(separator: ", ")))" }
             out += line + "\n"
@@ -92,6 +97,17 @@ enum PlanText {
             out += String(format: "\nestimated GPU-hours to run: %.1f", sum.gpuHoursToRun)
             if sum.gpuStagesWithoutEstimate > 0 { out += " (\(sum.gpuStagesWithoutEstimate) GPU stage(s) declare no hours and are not counted)" }
         }
+        let measured = plan.stages.filter { $0.status == .run && past[$0.name] != nil }
+        if !measured.isEmpty {
+            let gpuHours = measured.reduce(0.0) { $0 + past[$1.name]!.seconds / 3600 * Double($1.resources.gpus) }
+            let wall = measured.reduce(0.0) { $0 + past[$1.name]!.seconds }
+            out += "\nfrom past runs of profile \(plan.profile): \(measured.count) of \(plan.summary.toRun) stage(s) to run took \(duration(wall)) in all"
+            if gpuHours > 0 { out += String(format: ", %.1f GPU-hours", gpuHours) }
+        }
         return out
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        seconds < 90 ? String(format: "%.1f s", seconds) : seconds < 5400 ? String(format: "%.1f min", seconds / 60) : String(format: "%.1f h", seconds / 3600)
     }
 }
