@@ -41,13 +41,7 @@ package enum HTMLRenderer {
         out += " data-expected-cells=\"\(t.cells.count)\">\n<head>\n<meta charset=\"utf-8\">\n"
         out += "<title>\(escape(t.title))</title>\n<style>\n\(css)</style>\n</head>\n<body>\n"
         out += "<h1>\(escape(t.title))</h1>\n"
-        var meta = ["spec <code>\(escape(t.specName))</code> v\(t.specVersion)", "profile <code>\(escape(t.profile))</code>"]
-        if let p = t.paper {
-            var ref = "paper: arXiv \(escape(p.arxiv))"
-            if let v = t.paperVersion ?? p.version { ref += " \(escape(v))" }
-            if let s = t.source { ref += ", \(escape(s))" }
-            meta.insert(ref, at: 0)
-        }
+        let meta = t.provenance(code: { "<code>\(escape($0))</code>" }, text: escape)
         out += "<p class=\"meta\">\(meta.joined(separator: " · "))</p>\n"
         if t.standIn {
             out += "<p class=\"standin\">Stand-in run (profile <code>\(escape(t.profile))</code>): CPU stand-ins for every stage; the values are not comparable to the paper's.</p>\n"

@@ -25,14 +25,7 @@ package enum ReportFormat: String, Sendable, CaseIterable {
 package enum MarkdownRenderer {
     package static func render(_ t: ReportTable) -> String {
         var out = "## \(t.title)\n\n"
-        var meta = ["spec `\(t.specName)` v\(t.specVersion)", "profile `\(t.profile)`"]
-        if let p = t.paper {
-            var ref = "paper: arXiv \(p.arxiv)"
-            if let v = t.paperVersion ?? p.version { ref += " \(v)" }
-            if let s = t.source { ref += ", \(s)" }
-            meta.insert(ref, at: 0)
-        }
-        out += meta.joined(separator: " · ") + "\n\n"
+        out += t.provenance(code: { "`\($0)`" }).joined(separator: " · ") + "\n\n"
         if t.standIn { out += "**Stand-in run (profile `\(t.profile)`)**: CPU stand-ins for every stage; the values are not comparable to the paper's.\n\n" }
         let header = [t.rowHeader.isEmpty ? " " : t.rowHeader] + t.columns.map { $0.derived ? "\($0.label) (mean)" : $0.label }
         out += "| " + header.map(escape).joined(separator: " | ") + " |\n"

@@ -142,6 +142,19 @@ package struct ReportTable: Sendable, Hashable {
 
     package var cells: [ReportCell] { rows.flatMap(\.cells) }
 
+    /// The parts of a report's provenance line: the paper reference (when there is one), the spec
+    /// and its version, the profile. `code` renders names, `text` escapes free text.
+    package func provenance(code: (String) -> String, text: (String) -> String = { $0 }) -> [String] {
+        var parts = ["spec \(code(specName)) v\(specVersion)", "profile \(code(profile))"]
+        if let p = paper {
+            var ref = "paper: arXiv \(text(p.arxiv))"
+            if let v = paperVersion ?? p.version { ref += " \(text(v))" }
+            if let s = source { ref += ", \(text(s))" }
+            parts.insert(ref, at: 0)
+        }
+        return parts
+    }
+
     /// `verdicts: 3 match, 1 within-noise, ...` over the cells that have one (reference-only rows excluded).
     package var verdictSummary: String {
         if standIn {

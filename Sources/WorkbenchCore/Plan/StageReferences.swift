@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// Which stages a stage's templates depend on: its own `${stages.X...}` references and those of
 /// the axis attributes it reads (`${matrix.AXIS.ATTR}`, followed through attributes that reference
 /// other attributes). An attribute the stage never reads is no dependency. One instance serves a
@@ -13,23 +15,19 @@ package final class StageReferences {
     /// The texts of a stage's templates for one profile, or for all of them (`nil`), in a fixed
     /// order (plan order must not depend on dictionary order).
     func texts(of stage: StageTemplate, profile: String?) -> [String] {
-        var out: [String]
-        var hours: [String]
+        let out: [String], hours: [String], env: OrderedDictionary<String, String>
         if let profile {
             out = [stage.command(for: profile) ?? ""] + Array(stage.inputs(for: profile).values) + Array(stage.params(for: profile).values)
             hours = [stage.resources(for: profile).hoursTemplate].compactMap { $0 }
-            let env = stage.env(for: profile)
-            return out + spec.env.filter { env[$0.key] == nil }.map(\.value) + Array(env.values) + hours
+            env = stage.env(for: profile)
         } else {
+            let overrides = stage.profileOverrides.keys.sorted().map { stage.profileOverrides[$0]! }
             out = stage.command.keys.sorted().map { stage.command[$0]! } + Array(stage.inputs.values) + Array(stage.params.values)
-                + stage.profileOverrides.keys.sorted().flatMap { stage.profileOverrides[$0]!.params.values }
-                + stage.profileOverrides.keys.sorted().flatMap { stage.profileOverrides[$0]!.inputs.values }
-                + stage.profileOverrides.keys.sorted().flatMap { stage.profileOverrides[$0]!.env.values }
-            hours = ([stage.resources] + stage.profileOverrides.keys.sorted().compactMap { stage.profileOverrides[$0]!.resources })
-                .compactMap(\.hoursTemplate)
+                + overrides.flatMap(\.params.values) + overrides.flatMap(\.inputs.values) + overrides.flatMap(\.env.values)
+            hours = ([stage.resources] + overrides.compactMap(\.resources)).compactMap(\.hoursTemplate)
+            env = stage.env
         }
-        out += spec.env.filter { stage.env[$0.key] == nil }.map(\.value) + Array(stage.env.values)
-        return out + hours
+        return out + spec.env.filter { env[$0.key] == nil }.map(\.value) + Array(env.values) + hours
     }
 
     private func references(_ text: String) -> [[String]] {
