@@ -201,7 +201,7 @@ extension Store {
                     SELECT si.fingerprint, a.id, a.run_id, m.name, m.value FROM attempts a
                     JOIN stage_instances si ON si.id = a.instance_id JOIN metrics m ON m.attempt_id = a.id
                     WHERE a.status = 'completed' AND si.fingerprint IN (\(marks))
-                    ORDER BY a.id NOT IN (SELECT attempt_id FROM imported_attempts), a.ended_at ASC, a.id ASC
+                    ORDER BY \(AttemptOrder.oldestFirstLocalLast)
                     """, arguments: StatementArguments(chunk))
                 // Ascending, so the latest attempt overwrites earlier ones; this store's own attempts
                 // come after imported ones, so an import never hides a local result.
@@ -287,7 +287,7 @@ extension Store {
                 for r in try Row.fetchAll(db, sql: """
                     SELECT si.fingerprint, a.id, a.run_id FROM attempts a JOIN stage_instances si ON si.id = a.instance_id
                     WHERE a.status = 'completed' AND si.fingerprint IN (\(marks))
-                    ORDER BY a.id NOT IN (SELECT attempt_id FROM imported_attempts), a.ended_at ASC, a.id ASC
+                    ORDER BY \(AttemptOrder.oldestFirstLocalLast)
                     """, arguments: StatementArguments(chunk)) {
                     latest[r["fingerprint"]] = (r["id"], r["run_id"])   // ascending: the latest wins
                 }
@@ -324,6 +324,15 @@ extension Store {
     static func format(_ v: Double) -> String {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
     }
+}
+
+/// Orders of completed attempts (alias `a`) for "the latest result of a fingerprint": this store's
+/// own attempts win over imported ones (an import never hides a local result), then the newest.
+enum AttemptOrder {
+    /// Ascending: iterate and let later rows overwrite earlier ones.
+    static let oldestFirstLocalLast = "a.id NOT IN (SELECT attempt_id FROM imported_attempts), a.ended_at ASC, a.id ASC"
+    /// Descending: take the first row.
+    static let newestFirstLocalFirst = "a.id IN (SELECT attempt_id FROM imported_attempts), a.ended_at DESC"
 }
 
 /// How long a stage instance took when it last completed.

@@ -196,20 +196,22 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM specs WHERE path = ? AND content_hash = ?"), arguments: [spec.path, spec.contentHash])!
     }
 
-    static func upsertCode(_ db: Database, _ code: CodeProvenance) throws -> Int64 {
+    static func upsertCode(_ db: Database, _ raw: CodeProvenance) throws -> Int64 {
+        var code = raw
+        code.diff = Redact.text(raw.diff)   // redacted before hashing: the row matches its hash
         try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO code_refs (hash, repo_path, is_repository, commit_id, branch, dirty, remote_url, diff,
                                              diff_bytes, diff_truncated)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [code.hash, code.repoPath, code.isRepository, code.commit, code.branch, code.dirty,
-                             code.remoteURL, Redact.text(code.diff), code.diffBytes, code.diffTruncated])
+                             code.remoteURL, code.diff, code.diffBytes, code.diffTruncated])
         return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM code_refs WHERE hash = ?"), arguments: [code.hash])!
     }
 
     static func upsertEnvironment(_ db: Database, _ env: EnvironmentRecord) throws -> Int64 {
-        let json = env.json
+        let json = Redact.text(env.json)   // redacted before hashing: the row matches its hash
         let hash = SHA256.hex(json)
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO environments (hash, json) VALUES (?, ?)").execute(arguments: [hash, Redact.text(json)])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO environments (hash, json) VALUES (?, ?)").execute(arguments: [hash, json])
         return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM environments WHERE hash = ?"), arguments: [hash])!
     }
 

@@ -26,7 +26,7 @@ package struct StoreCache: StageCache {
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT si.fingerprint, a.id, a.run_id FROM attempts a JOIN stage_instances si ON si.id = a.instance_id
                     WHERE a.status = 'completed' AND si.fingerprint IN (\(marks))
-                    ORDER BY a.id IN (SELECT attempt_id FROM imported_attempts), a.ended_at DESC
+                    ORDER BY \(AttemptOrder.newestFirstLocalFirst)
                     """, arguments: StatementArguments(chunk))
                 for r in rows where out[r["fingerprint"]] == nil {
                     out[r["fingerprint"]] = Candidate(attempt: r["id"], run: r["run_id"], artifacts: [])

@@ -368,6 +368,17 @@ import Testing
         #expect(loadError(bad)?.message == "unknown profile 'gpu' (profiles: default)")
     }
 
+    @Test func anIndirectRequirementDoesNotCarryOverToTheNext() throws {
+        // `link` points at the source's `pin` (filled); `own` is the model's own and empty: it must be found.
+        let text = minimalSpec
+            .replacingOccurrences(of: "model: [a, b]", with: "model: { a: { link: \"${matrix.source.pin}\", own: \"\" }, b: { link: \"${matrix.source.pin}\", own: x } }")
+            .replacingOccurrences(of: "source: [rules, synth]", with: "source: { rules: { pin: p }, synth: { pin: q } }")
+            .replacingOccurrences(of: "title: t\n", with: "title: t\nrequire: [{ attribute: link }, { attribute: own }]\n")
+        let spec = try load(text)
+        let unmet = RequirementCheck.unmet(try plan(text, target: .all), spec: spec)
+        #expect(unmet.map(\.keyPath) == ["axes.model.a.own"], "\(unmet.map(\.keyPath))")
+    }
+
     @Test func sinksArePerProfile() throws {
         // `prep` feeds `train` only in the smoke profile; in the paper profile it is a sink of its own.
         let text = """

@@ -34,8 +34,7 @@ struct ExportCommand: AsyncParsableCommand {
                 try? FileManager.default.removeItem(atPath: partial)
                 do {
                     try FileManager.default.copyItem(atPath: original, toPath: partial)
-                    if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-                    try FileManager.default.moveItem(atPath: partial, toPath: path)
+                    guard rename(partial, path) == 0 else { throw CocoaError(.fileWriteUnknown) }   // replaces atomically
                 } catch {
                     try? FileManager.default.removeItem(atPath: partial)
                     throw CommandError.io("cannot write \(path): \(error.localizedDescription)")

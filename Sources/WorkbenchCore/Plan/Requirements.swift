@@ -12,11 +12,13 @@ package enum RequirementCheck {
         for stage in plan.stages where stage.status == .run {
             let coordinates = Dictionary(stage.coordinates.map { ($0.axis, $0.value) }, uniquingKeysWith: { a, _ in a })
             for c in stage.coordinates {
-                guard var value = spec.axes[c.axis]?.value(c.value) else { continue }
+                guard let own = spec.axes[c.axis]?.value(c.value) else { continue }
                 for r in applicable where r.stages.map({ $0.contains(stage.stage) }) ?? true {
-                    guard var text = value.attributes[r.attribute] else { continue }
-                    var (axis, valueName, attribute) = (c.axis, c.value, r.attribute)
-                    if let (ref, name) = indirection(text), let target = coordinates[ref],
+                    guard let ownText = own.attributes[r.attribute] else { continue }
+                    // Each requirement starts from the coordinate's own value (an indirection
+                    // followed for one requirement must not carry over to the next).
+                    var (value, text, axis, valueName, attribute) = (own, ownText, c.axis, c.value, r.attribute)
+                    if let (ref, name) = indirection(ownText), let target = coordinates[ref],
                        let referenced = spec.axes[ref]?.value(target), let t = referenced.attributes[name] {
                         (value, text, axis, valueName, attribute) = (referenced, t, ref, target, name)
                     }
