@@ -62,7 +62,7 @@ package enum RunBundle {
             var attempts = Set(try Int64.fetchAll(db, sql: "SELECT id FROM attempts WHERE run_id = ?", arguments: [runID]))
             for payload in try String.fetchAll(db, sql: "SELECT payload FROM events WHERE run_id = ? AND kind = ?",
                                                 arguments: [runID, ReportedTable.eventKind]) {
-                if let t = try? JSONDecoder().decode(ReportedTable.self, from: Data(payload.utf8)) {
+                if let t = ReportedTable(payload: payload) {
                     for c in t.cells { attempts.insert(c.attempt) }
                 }
             }

@@ -110,11 +110,7 @@ extension RunBundle {
         var eventsSHA256: String
         var source: String
 
-        func json() throws -> String {
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys]
-            return String(decoding: try e.encode(self), as: UTF8.self)
-        }
+        func json() throws -> String { try CanonicalJSON.string(self) }
     }
 
     /// Copies bundle rows into the store's tables, mapping the bundle's ids to this store's.
@@ -339,7 +335,7 @@ extension Auditor {
         }
         // The bundle's own `reported` events, rebuilt from the imported rows.
         for e in events where e.kind == ReportedTable.eventKind {
-            guard var table = try? JSONDecoder().decode(ReportedTable.self, from: Data(e.payload.utf8)) else { continue }
+            guard var table = ReportedTable(payload: e.payload) else { continue }
             let skipped = table.cells.filter { attempts[$0.attempt] == nil }.map(\.cell)
             table.cells = table.cells.compactMap { c in attempts[c.attempt].map { var c = c; c.attempt = $0; return c } }
             table.files = []   // the files were written in the other workspace; the bundle carries its reports

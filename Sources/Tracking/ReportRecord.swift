@@ -64,10 +64,21 @@ package struct ReportedTable: Sendable, Codable, Hashable {
 
     static let eventKind = "reported"
 
-    func payload() throws -> String {
+    func payload() throws -> String { try CanonicalJSON.string(self) }
+
+    /// A `reported` event's payload read back; nil when it is not one.
+    init?(payload: String) {
+        guard let t = try? JSONDecoder().decode(ReportedTable.self, from: Data(payload.utf8)) else { return nil }
+        self = t
+    }
+}
+
+/// Event payloads as JSON with sorted keys (the same value always gives the same text).
+enum CanonicalJSON {
+    static func string(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }
 
@@ -85,7 +96,7 @@ extension Store {
             let args: StatementArguments = runID.map { [ReportedTable.eventKind, $0] } ?? [ReportedTable.eventKind]
             return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
                 let payload: String = row["payload"]
-                return (row["id"], try? JSONDecoder().decode(ReportedTable.self, from: Data(payload.utf8)))
+                return (row["id"], ReportedTable(payload: payload))
             }
         }
     }
@@ -111,7 +122,7 @@ extension Auditor {
             for r in try Row.fetchAll(db, sql: "SELECT id, payload FROM events WHERE kind = ? AND id > ? ORDER BY id DESC",
                                       arguments: [ReportedTable.eventKind, eventID]) {
                 let payload: String = r["payload"]
-                guard let t = try? JSONDecoder().decode(ReportedTable.self, from: Data(payload.utf8)) else { continue }
+                guard let t = ReportedTable(payload: payload) else { continue }
                 if t.files.contains(where: { $0.path == path && $0.sha256 == sha256 }) { return r["id"] }
             }
             return nil
