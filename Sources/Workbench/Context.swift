@@ -69,13 +69,18 @@ struct Context {
         var byName: [String] = []
         var byTable: [(String, String)] = []
         var known: [String] = []
+        var unloadable: [String] = []   // specs whose tables are unknown: the argument may be one of them
         for file in specFiles(under: workspace + "/experiments") {
             let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
             known.append(name)
             if name == argument { byName.append(file) }
-            for id in (try? loader.load(relative(file)))?.tables.map(\.id) ?? [] {
-                known.append(id)
-                if id == argument { byTable.append((file, id)) }
+            do {
+                for id in try loader.load(relative(file)).tables.map(\.id) {
+                    known.append(id)
+                    if id == argument { byTable.append((file, id)) }
+                }
+            } catch {
+                unloadable.append("\(error)")
             }
         }
         if byName.count == 1 { return (try loader.load(relative(byName[0])), nil) }
@@ -84,7 +89,7 @@ struct Context {
             throw CommandError.ambiguousSpec(argument, matches: byName.map(relative) + byTable.map { "\(relative($0.0)) (table \($0.1))" })
         }
         let close = DidYouMean.suggestions(for: argument, in: Set(known))
-        throw CommandError.specNotFound(argument, candidates: close.isEmpty ? Array(Set(known)).sorted() : close)
+        throw CommandError.specNotFound(argument, candidates: close.isEmpty ? Array(Set(known)).sorted() : close, unloadable: unloadable)
     }
 
     private var workspaceRoot: String { workspace }

@@ -6,7 +6,8 @@ import WorkbenchCore
 
 /// Errors of the command layer.
 enum CommandError: Error, CustomStringConvertible {
-    case specNotFound(String, candidates: [String])
+    /// `unloadable`: the load errors of specs under experiments/ whose tables are therefore unknown.
+    case specNotFound(String, candidates: [String], unloadable: [String] = [])
     case ambiguousSpec(String, matches: [String])
     case runFailed(runID: String, failures: [(stage: String, message: String, tail: String?, directory: String?)])
     case interrupted(runID: String)
@@ -22,9 +23,13 @@ enum CommandError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case let .specNotFound(arg, candidates):
+        case let .specNotFound(arg, candidates, unloadable):
             var s = "no spec or table '\(arg)'"
             if !candidates.isEmpty { s += " (known: \(candidates.joined(separator: ", ")))" }
+            if !unloadable.isEmpty {
+                s += "\n\(unloadable.count) spec(s) under experiments/ do not load, so their tables are unknown:"
+                for e in unloadable { s += "\n  " + e.split(separator: "\n").joined(separator: "\n  ") }
+            }
             return s
         case let .ambiguousSpec(arg, matches): return "'\(arg)' names several specs or tables: \(matches.joined(separator: ", "))"
         case let .runFailed(runID, failures):

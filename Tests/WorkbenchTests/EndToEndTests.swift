@@ -194,6 +194,11 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         let unknown = try await ws.wb("plan", "no-such-table")
         #expect(unknown.status == 64)
         #expect(unknown.stderr.hasPrefix("error: no spec or table 'no-such-table'"))
+        // A table id looked up while a spec under experiments/ does not load: that spec's error is shown.
+        try ws.write("experiments/broken.yaml", "spec_version: 1\nversion: 1\ntitle: x\nmatrix: {}\nstages:\n  a:\n    comand: echo\n")
+        let hidden = try await ws.wb("plan", "table-9")
+        #expect(hidden.status == 64)
+        #expect(hidden.stderr.contains("1 spec(s) under experiments/ do not load, so their tables are unknown:\n  experiments/broken.yaml:7:5: stages.a.comand: unknown key 'comand'"), "\(hidden.stderr)")
     }
 
     @Test func outsideGitTheRunIsRecordedWithAWarning() async throws {

@@ -19,7 +19,8 @@ private func assertGolden(_ text: String, _ name: String) throws {
 @Suite(.serialized) struct PaperCatalogTests {
     func workspace() async throws -> Workspace {
         let ws = try await Workspace()
-        try await ws.sh("cp -r '\(repoRoot.path)/experiments' . && git add -A && git commit -qm catalog")
+        // The catalog's stages read python/ (the data preparation, the smoke stand-ins).
+        try await ws.sh("cp -r '\(repoRoot.path)/experiments' '\(repoRoot.path)/python' . && git add -A && git commit -qm catalog")
         return ws
     }
 
@@ -42,8 +43,9 @@ private func assertGolden(_ text: String, _ name: String) throws {
         let stages = doc["stages"] as! [[String: Any]]
         var text = ""
         for model in ["llava-v1.6-8b", "qwen2-vl-2b", "llama-3.2-11b"] {
-            for kind in ["fetch-model", "synthesize", "train", "evaluate"] {
+            for kind in model == "llava-v1.6-8b" ? ["fetch-data", "fetch-model", "synthesize", "train", "evaluate"] : ["fetch-model", "train", "evaluate"] {
                 let wanted = kind == "synthesize" ? "synthesize@source=pmc-refined"
+                    : kind == "fetch-data" ? "fetch-data@source=pmc-refined"
                     : kind == "fetch-model" ? "fetch-model@model=\(model)"
                     : "\(kind)@model=\(model),source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours"
                 guard let s = stages.first(where: { $0["name"] as? String == wanted }) else {
@@ -77,13 +79,13 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(r.status == 0, "\(r.stderr)")
         let entries = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
         let t4 = try #require(entries.first { $0["table"] as? String == "table-4" })
-        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 78, "\(t4)")   // + one fetch-model per base model
+        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 83, "\(t4)")   // + one fetch-model per base model, one fetch-data per training source (5)
         // Table 11's hours: 8 GPUs x the training hours of the 36 post-trained cells' trainings.
         #expect(t4["gpuHoursToRun"] as? Double == 4080)
         let gpt = try #require(entries.first { $0["table"] as? String == "table-2-v1-gpt4o" })
         #expect(gpt["cells"] as? Int == 0 && gpt["referenceOnlyRows"] as? Int == 1)
         let one = try await ws.wb("plan", "table-4", "--cells", "row=qwen2-vl-2b,column=pmc-refined-single-ours")
-        #expect(one.status == 0 && one.stdout.contains("4 stage(s): 0 cached, 4 to run"), "\(one.stdout)\(one.stderr)")
+        #expect(one.status == 0 && one.stdout.contains("5 stage(s): 0 cached, 5 to run"), "\(one.stdout)\(one.stderr)")
         let bad = try await ws.wb("plan", "table-4", "--cells", "row=gpt-5")
         #expect(bad.status == 64 && bad.stderr.contains("rows: llava-v1.6-8b, qwen2-vl-2b, llama-3.2-11b"))
     }
@@ -126,7 +128,6 @@ private func assertGolden(_ text: String, _ name: String) throws {
     @Test func theSmokeProfilePlansEveryTableOnTheStandIns() async throws {
         let ws = try await workspace()
         defer { ws.cleanup() }
-        try await ws.sh("cp -r '\(repoRoot.path)/python' . && git add -A && git commit -qm standins")
         for table in ["table-2", "table-3", "table-4", "table-15", "table-15-food", "table-5"] {
             let r = try await ws.wb("plan", table, "--profile", "smoke", "--json")
             #expect(r.status == 0, "\(table): \(r.stderr)")
@@ -159,14 +160,16 @@ private func assertGolden(_ text: String, _ name: String) throws {
         defer { ws.cleanup() }
         let cells = ["--cells", "row=qwen2-vl-2b,column=pmc-refined-single-ours"]
         let plan = try await ws.wbArgs(["plan", "table-4"] + cells)
-        #expect(plan.status == 0 && plan.stdout.contains("not runnable yet: 2 required value(s) are empty"))
+        #expect(plan.status == 0 && plan.stdout.contains("not runnable yet: 3 required value(s) are empty"), "\(plan.stdout)")
+        // The data's repositories are pinned too: PMCRefined's pairs and, in another repository, its images.
+        #expect(plan.stdout.contains("catalog/sources.yaml:123:24: axes.source.pmc-refined.images_revision: empty, but profile 'paper' needs it filled in (used by fetch-data@source=pmc-refined)"), "\(plan.stdout)")
         let run = try await ws.wbArgs(["run", "table-4"] + cells)
         #expect(run.status == 65)
         #expect(run.stderr.contains("experiments/adamllm/catalog/models.yaml:40:17: axes.model.qwen2-vl-2b.revision: empty, but profile 'paper' needs it filled in"), "\(run.stderr)")
         #expect(run.stderr.contains("hint: write the hub commit"))
         #expect(!ws.exists(".workbench/runs"), "nothing starts")
         // Filled in, the same selection passes the check (and would run on a GPU node).
-        try await ws.sh("sed -i 's/^      revision: \"\"/      revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml")
+        try await ws.sh("sed -i -E 's/^      (images_|captions_)?revision: \"\"/      \\1revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml")
         let pinned = try await ws.wbArgs(["plan", "table-4"] + cells)
         #expect(pinned.status == 0 && !pinned.stdout.contains("not runnable yet"), "\(pinned.stdout)")
     }
@@ -213,8 +216,10 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(two.rc == "rc=0" && two.log.split(separator: "\n").filter { $0.hasPrefix("launch ") }.count == 2, "\(two.log)")
         #expect(two.log.contains("format ") && two.log.contains("--train_on_syn_only") && two.log.contains("--output_path \(ws.path)/o2-inputs/synthetic_task.json"), "\(two.log)")
         #expect(two.log.contains("--output_dir \(ws.path)/o2-stage1") && two.log.contains("--model_name_or_path \(ws.path)/o2-stage1"), "\(two.log)")
-        #expect(try ws.read("images/biomed-stage1.json") == "[]" && ws.exists("images/biomed-stage2.json"))
-        let info = try ws.read("images/dataset_info.json")
+        #expect(try ws.read("o2-inputs/biomed-stage1.json") == "[]" && ws.exists("o2-inputs/biomed-stage2.json"))
+        #expect(two.log.contains("--dataset_dir \(ws.path)/o2-inputs --media_dir \(ws.path)/images"), "\(two.log)")
+        #expect(!ws.exists("images/dataset_info.json"), "the shared image folder is left as fetch-data made it")
+        let info = try ws.read("o2-inputs/dataset_info.json")
         #expect(info.contains("biomed-stage1") && info.contains("biomed-stage2"))
         // Ablations: caption-only trains on the captions; synthetic-only on the syn-only file.
         let caption = try await train("llama-3.2-vision", "single", "caption-only", out: "o3")

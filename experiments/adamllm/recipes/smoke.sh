@@ -7,12 +7,15 @@
 #   smoke.sh PYTHON model SIZE SEED MANIFEST
 #       a stand-in "checkpoint" manifest: which tiny model (size preset, seed) stands in for a base
 #       model or a released checkpoint
-#   smoke.sh PYTHON synthesize SEED SYNTH_STEPS JUDGE_STEPS OUT
-#       image-caption pairs drawn with SEED -> synthesizer and consistency checker trained on them
-#       -> synthesized tasks (OUT/synthesized.jsonl) -> filtered tasks (OUT/filtered.jsonl)
-#   smoke.sh PYTHON train KIND DATA PIPELINE ABLATION BASE_MANIFEST STEPS OUT
-#       KIND ours: DATA is a synthesize output; KIND baseline: DATA is the seed of the source's
-#       images, and the manual-rules tasks stand in for the baseline's instructions. ABLATION picks
+#   smoke.sh PYTHON data SEED OUT
+#       the source's stand-in image-caption pairs (OUT/pairs), drawn with SEED
+#   smoke.sh PYTHON synthesize DATA SEED SYNTH_STEPS JUDGE_STEPS OUT
+#       a synthesizer and a consistency checker trained (with SEED) on the pairs of DATA (a data
+#       output) -> synthesized tasks (OUT/synthesized.jsonl) -> filtered tasks (OUT/filtered.jsonl)
+#   smoke.sh PYTHON train KIND PAIRS_DATA DATA PIPELINE ABLATION BASE_MANIFEST STEPS OUT
+#       PAIRS_DATA: the source's data output (its image-caption pairs). KIND ours: DATA is a
+#       synthesize output; KIND baseline: DATA is the seed with which the manual-rules tasks,
+#       standing in for the baseline's instructions, are written. ABLATION picks
 #       the tasks (Table 5): ours, no-blank-image, synthetic-only, two-stage-reuse-caption: the
 #       filtered tasks (the stand-in world has no blank images, and its synthetic tasks always come
 #       with their caption); general-tasks, general-tasks-caption: the rules tasks; no-filter-*:
@@ -37,24 +40,24 @@ model)
   size=$1 seed=$2 out=$3
   printf '{"stand_in": "tiny-qwen2-vl-%s", "size": "%s", "seed": %d}\n' "$size" "$size" "$seed" >"$out"
   ;;
-synthesize)
-  seed=$1 synth_steps=$2 judge_steps=$3 out=$4
+data)
+  seed=$1 out=$2
   mkdir -p "$out"
   run gen_data --out-pairs "$out/pairs" --out-bench "$out/unused-bench" --n-train 96 --n-bench 7 --seed "$seed"
-  run train_synthesizer --pairs "$out/pairs" --out "$out/synthesizer" --steps "$synth_steps" --seed "$seed"
-  run train_judge --pairs "$out/pairs" --out "$out/judge" --steps "$judge_steps" --seed "$seed"
-  run synthesize --synth "$out/synthesizer" --pairs "$out/pairs" --out "$out/synthesized.jsonl" --seed "$seed"
+  ;;
+synthesize)
+  pairs="$1/pairs" seed=$2 synth_steps=$3 judge_steps=$4 out=$5
+  mkdir -p "$out"
+  run train_synthesizer --pairs "$pairs" --out "$out/synthesizer" --steps "$synth_steps" --seed "$seed"
+  run train_judge --pairs "$pairs" --out "$out/judge" --steps "$judge_steps" --seed "$seed"
+  run synthesize --synth "$out/synthesizer" --pairs "$pairs" --out "$out/synthesized.jsonl" --seed "$seed"
   run filter --judge "$out/judge" --tasks "$out/synthesized.jsonl" --out "$out/filtered.jsonl"
   ;;
 train)
-  kind=$1 data=$2 pipeline=$3 ablation=$4 base=$5 steps=$6 out=$7
+  kind=$1 pairs="$2/pairs" data=$3 pipeline=$4 ablation=$5 base=$6 steps=$7 out=$8
   mkdir -p "$out"
   case "$kind" in
-  ours) pairs="$data/pairs" ;;
-  baseline)
-    pairs="$out/pairs"
-    run gen_data --out-pairs "$pairs" --out-bench "$out/unused-bench" --n-train 96 --n-bench 7 --seed "$data"
-    ;;
+  ours | baseline) ;;
   *) echo "smoke.sh: train: unknown data kind '$kind' (ours | baseline)" >&2; exit 64 ;;
   esac
   tasks="$out/tasks.jsonl"
@@ -96,7 +99,7 @@ evaluate)
   "$WORKBENCH" score --record --domain-average-of "$@"
   ;;
 *)
-  echo "smoke.sh: unknown step '$what' (model | synthesize | train | evaluate)" >&2
+  echo "smoke.sh: unknown step '$what' (model | data | synthesize | train | evaluate)" >&2
   exit 64
   ;;
 esac

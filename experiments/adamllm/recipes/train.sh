@@ -72,9 +72,13 @@ case "$family" in
       name="$domain-stage$n"
       target=$out
       if [ $n -lt ${#stages[@]} ]; then target="$out-stage$n"; fi   # earlier stages beside the model
-      # LLaMA-Factory reads dataset_info.json from the image folder (ShareGPT: messages + images).
-      cp "$dataset" "$images/$name.json"
-      python3 - "$images/dataset_info.json" "$name" <<'PY'
+      # LLaMA-Factory reads dataset_info.json and the datasets from --dataset_dir (ShareGPT:
+      # messages + images) and the images from --media_dir. The docs copy dataset_info.json into
+      # the image folder; here each stage writes its own beside its output, because the image
+      # folder is shared by every stage training on the source (fetch-data extracts it once).
+      mkdir -p "$out-inputs"
+      cp "$dataset" "$out-inputs/$name.json"
+      python3 - "$out-inputs/dataset_info.json" "$name" <<'PY'
 import json, os, sys
 path, name = sys.argv[1], sys.argv[2]
 info = json.load(open(path)) if os.path.exists(path) else {}
@@ -85,7 +89,7 @@ json.dump(info, open(path, "w"), indent=2)
 PY
       (cd "$factory" && python3 -m torch.distributed.launch --nproc_per_node="$ngpus" src/train.py \
         --model_name_or_path "$model" --stage sft --do_train --finetuning_type full \
-        --dataset "$name" --dataset_dir "$images" --template "$template" \
+        --dataset "$name" --dataset_dir "$out-inputs" --media_dir "$images" --template "$template" \
         --deepspeed "$deepspeed" --per_device_train_batch_size "$batch" --gradient_accumulation_steps "$accum" \
         --learning_rate "$lr" --lr_scheduler_type cosine --warmup_ratio 0.1 --weight_decay 0.1 \
         --num_train_epochs 1 --cutoff_len 6144 --bf16 --save_steps 500 --save_total_limit 1 \
