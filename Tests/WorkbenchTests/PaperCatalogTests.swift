@@ -43,9 +43,10 @@ private func assertGolden(_ text: String, _ name: String) throws {
         let stages = doc["stages"] as! [[String: Any]]
         var text = ""
         for model in ["llava-v1.6-8b", "qwen2-vl-2b", "llama-3.2-11b"] {
-            for kind in model == "llava-v1.6-8b" ? ["fetch-data", "fetch-model", "synthesize", "train", "evaluate"] : ["fetch-model", "train", "evaluate"] {
+            for kind in model == "llava-v1.6-8b" ? ["fetch-data", "fetch-benchmark", "fetch-model", "synthesize", "train", "evaluate"] : ["fetch-model", "train", "evaluate"] {
                 let wanted = kind == "synthesize" ? "synthesize@source=pmc-refined"
                     : kind == "fetch-data" ? "fetch-data@source=pmc-refined"
+                    : kind == "fetch-benchmark" ? "fetch-benchmark@domain=biomed"
                     : kind == "fetch-model" ? "fetch-model@model=\(model)"
                     : "\(kind)@model=\(model),source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours"
                 guard let s = stages.first(where: { $0["name"] as? String == wanted }) else {
@@ -79,13 +80,13 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(r.status == 0, "\(r.stderr)")
         let entries = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
         let t4 = try #require(entries.first { $0["table"] as? String == "table-4" })
-        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 83, "\(t4)")   // + one fetch-model per base model, one fetch-data per training source (5)
+        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 85, "\(t4)")   // + one fetch-model per base model, one fetch-data per training source (5), one fetch-benchmark per domain
         // Table 11's hours: 8 GPUs x the training hours of the 36 post-trained cells' trainings.
         #expect(t4["gpuHoursToRun"] as? Double == 4080)
         let gpt = try #require(entries.first { $0["table"] as? String == "table-2-v1-gpt4o" })
         #expect(gpt["cells"] as? Int == 0 && gpt["referenceOnlyRows"] as? Int == 1)
         let one = try await ws.wb("plan", "table-4", "--cells", "row=qwen2-vl-2b,column=pmc-refined-single-ours")
-        #expect(one.status == 0 && one.stdout.contains("5 stage(s): 0 cached, 5 to run"), "\(one.stdout)\(one.stderr)")
+        #expect(one.status == 0 && one.stdout.contains("6 stage(s): 0 cached, 6 to run"), "\(one.stdout)\(one.stderr)")
         let bad = try await ws.wb("plan", "table-4", "--cells", "row=gpt-5")
         #expect(bad.status == 64 && bad.stderr.contains("rows: llava-v1.6-8b, qwen2-vl-2b, llama-3.2-11b"))
     }
@@ -160,7 +161,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         defer { ws.cleanup() }
         let cells = ["--cells", "row=qwen2-vl-2b,column=pmc-refined-single-ours"]
         let plan = try await ws.wbArgs(["plan", "table-4"] + cells)
-        #expect(plan.status == 0 && plan.stdout.contains("not runnable yet: 3 required value(s) are empty"), "\(plan.stdout)")
+        #expect(plan.status == 0 && plan.stdout.contains("not runnable yet: 4 required value(s) are empty"), "\(plan.stdout)")
         // The data's repositories are pinned too: PMCRefined's pairs and, in another repository, its images.
         #expect(plan.stdout.contains("catalog/sources.yaml:123:24: axes.source.pmc-refined.images_revision: empty, but profile 'paper' needs it filled in (used by fetch-data@source=pmc-refined)"), "\(plan.stdout)")
         let run = try await ws.wbArgs(["run", "table-4"] + cells)
@@ -169,9 +170,45 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(run.stderr.contains("hint: write the hub commit"))
         #expect(!ws.exists(".workbench/runs"), "nothing starts")
         // Filled in, the same selection passes the check (and would run on a GPU node).
-        try await ws.sh("sed -i -E 's/^      (images_|captions_)?revision: \"\"/      \\1revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml")
+        try await ws.sh("sed -i -E 's/^      (images_|captions_)?revision: \"\"/      \\1revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml && sed -i 's/benchmark_revision: \"\"/benchmark_revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/axes.yaml")
         let pinned = try await ws.wbArgs(["plan", "table-4"] + cells)
         #expect(pinned.status == 0 && !pinned.stdout.contains("not runnable yet"), "\(pinned.stdout)")
+    }
+
+    /// evaluate.sh runs the upstream inference in a private view of the checkout whose working
+    /// directory shows the pinned benchmark snapshot under the hub name the upstream code loads.
+    @Test func evaluateShowsTheUpstreamInferenceThePinnedBenchmark() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        // A stand-in checkout: run_inference.sh reads what the real one reads (the benchmark by its
+        // hub name, ../process, ./utils) and writes predictions and results files per task.
+        try ws.write("qa/process/syn_utils.py", "hint = 1\n")
+        try ws.write("qa/vllm_inference/utils/map.json", "{}")
+        try ws.write("qa/vllm_inference/run_inference.sh", """
+            set -e
+            cat AdaptLLM/biomed-VQA-benchmark/SLAKE/test.txt ../process/syn_utils.py ./utils/map.json > "$4/seen.txt"
+            echo "$1 $2 $3 HF_DATASETS_OFFLINE=$HF_DATASETS_OFFLINE" >> "$4/seen.txt"
+            for t in SLAKE PathVQA; do echo '{}' > "$4/$t.jsonl"; echo '{}' > "$5/$t.txt"; done
+            """)
+        try ws.write("snap/bench/SLAKE/test.txt", "pinned rows\n")
+        try ws.write("bench.json", #"{"repo": "AdaptLLM/biomed-VQA-benchmark", "kind": "dataset", "commit": "0123456789abcdef0123456789abcdef01234567"}"#)
+        try ws.write("stub/wb", """
+            #!/bin/sh
+            case "$1" in
+              fetch) echo "$PWD/snap/bench" ;;
+              score) echo "score $*" >> "$PWD/log" ;;
+            esac
+            """)
+        try await ws.sh("chmod +x stub/wb && mkdir -p model")
+        let r = try await ws.sh("""
+            WORKBENCH=$PWD/stub/wb bash experiments/adamllm/recipes/evaluate.sh $PWD/qa $PWD/model med qwen2_vl $PWD/bench.json $PWD/eval SLAKE PathVQA 2>&1; echo rc=$?
+            """)
+        #expect(r.hasSuffix("rc=0\n"), "\(r)")
+        #expect(try ws.read("eval/predictions/seen.txt") == "pinned rows\nhint = 1\n{}\(ws.path)/model med qwen2_vl HF_DATASETS_OFFLINE=1\n")
+        let log = try ws.read("log")
+        #expect(log.contains("score score --record --task SLAKE --predictions \(ws.path)/eval/predictions/SLAKE.jsonl --results \(ws.path)/eval/results/SLAKE.txt"), "\(log)")
+        #expect(log.contains("--domain-average-of SLAKE PathVQA"), "\(log)")
+        #expect(!ws.exists("qa/vllm_inference/AdaptLLM"), "the shared checkout is left as it was cloned")
     }
 
     /// train.sh's control flow with stand-ins for the upstream programs (no GPU here): which data

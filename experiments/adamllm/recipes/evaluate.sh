@@ -2,12 +2,17 @@
 # Evaluation recipe of the paper profile: the upstream inference script for one domain
 # (QA-Synthesizer vllm_inference/run_inference.sh), then the native scorers on its predictions,
 # cross-checked against the upstream results files.
-#   evaluate.sh QA_DIR CHECKPOINT INFER_DOMAIN MODEL_TYPE OUT TASK...
+#   evaluate.sh QA_DIR CHECKPOINT INFER_DOMAIN MODEL_TYPE BENCHMARK_MANIFEST OUT TASK...
 # CHECKPOINT: a trained model directory, or a fetch manifest (the general model or a released
 # checkpoint at its pinned revision), or a hub id (fetched unpinned, for a manual run).
+# BENCHMARK_MANIFEST: the fetch-benchmark stage's manifest. The upstream inference loads the
+# benchmark by its hub name (load_dataset('AdaptLLM/DOMAIN-VQA-benchmark', TASK)), which would
+# read whatever the hub holds today; here it runs in a private view of the checkout (links to
+# its files) whose working directory holds a folder of that name: the pinned snapshot, which
+# `datasets` loads as a local dataset. The shared checkout itself is not touched.
 set -euo pipefail
-qa=$1 checkpoint=$2 domain=$3 model_type=$4 out=$5
-shift 5
+qa=$1 checkpoint=$2 domain=$3 model_type=$4 benchmark=$5 out=$6
+shift 6
 label=$checkpoint
 if [ -f "$checkpoint" ]; then   # a fetch manifest: its pinned snapshot in the cache
   label=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["repo"] + "@" + m["commit"])' "$checkpoint")
@@ -15,8 +20,20 @@ if [ -f "$checkpoint" ]; then   # a fetch manifest: its pinned snapshot in the c
 elif [ ! -d "$checkpoint" ]; then   # a hub id (unpinned): fetched now
   checkpoint=$("$WORKBENCH" fetch "$checkpoint" --quiet)
 fi
+bench_repo=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo"])' "$benchmark")
+bench_dir=$("$WORKBENCH" fetch --from "$benchmark" --quiet)
+view="$out/upstream"
+rm -rf "$view"
+mkdir -p "$view/vllm_inference/$(dirname "$bench_repo")"
+for entry in "$qa"/* "$qa"/.[!.]*; do
+  if [ -e "$entry" ] && [ "$(basename "$entry")" != vllm_inference ]; then ln -s "$entry" "$view/"; fi
+done
+for entry in "$qa"/vllm_inference/* "$qa"/vllm_inference/.[!.]*; do
+  if [ -e "$entry" ]; then ln -s "$entry" "$view/vllm_inference/"; fi
+done
+ln -s "$bench_dir" "$view/vllm_inference/$bench_repo"
 mkdir -p "$out/predictions" "$out/results"
-(cd "$qa/vllm_inference" && bash run_inference.sh "$checkpoint" "$domain" "$model_type" "$out/predictions" "$out/results")
+(cd "$view/vllm_inference" && HF_DATASETS_OFFLINE=1 bash run_inference.sh "$checkpoint" "$domain" "$model_type" "$out/predictions" "$out/results")
 for task in "$@"; do
   "$WORKBENCH" score --record --task "$task" --predictions "$out/predictions/$task.jsonl" \
     --results "$out/results/$task.txt" --label "$label" >/dev/null

@@ -20,9 +20,11 @@
 #       filtered tasks (the stand-in world has no blank images, and its synthetic tasks always come
 #       with their caption); general-tasks, general-tasks-caption: the rules tasks; no-filter-*:
 #       every synthesized task, unfiltered; caption-only: none (captions only).
-#   smoke.sh PYTHON evaluate CHECKPOINT DOMAIN SEED OUT TASK...
+#   smoke.sh PYTHON benchmark SEED OUT
+#       the domain's stand-in benchmark (OUT/bench), drawn with SEED
+#   smoke.sh PYTHON evaluate CHECKPOINT DOMAIN BENCHMARK OUT TASK...
 #       CHECKPOINT: a train output, or a manifest (the general rows: an untrained model); the
-#       stand-in benchmark drawn with SEED, answered, written as the domain's task files
+#       stand-in benchmark of BENCHMARK (a benchmark output), answered, written as the domain's task files
 #       (workbench_smoke.paper_tasks) and scored by the native scorers (`workbench score`).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -81,16 +83,20 @@ with open(sys.argv[2], "w") as out:
   run train --data "$out/data" --pipeline "$pipeline" --model-size "$(manifest_field "$base" size)" \
     --seed "$(manifest_field "$base" seed)" --steps "$steps" --out "$out/checkpoint"
   ;;
-evaluate)
-  checkpoint=$1 domain=$2 seed=$3 out=$4
-  shift 4
+benchmark)
+  seed=$1 out=$2
   mkdir -p "$out"
   run gen_data --out-pairs "$out/unused-pairs" --out-bench "$out/bench" --n-train 2 --n-bench 56 --seed "$seed"
+  ;;
+evaluate)
+  checkpoint=$1 domain=$2 bench="$3/bench" out=$4
+  shift 4
+  mkdir -p "$out"
   if [ -f "$checkpoint" ]; then   # a manifest: the general model, untrained
     run evaluate --untrained-size "$(manifest_field "$checkpoint" size)" --seed "$(manifest_field "$checkpoint" seed)" \
-      --bench "$out/bench" --out "$out/predictions.jsonl"
+      --bench "$bench" --out "$out/predictions.jsonl"
   else
-    run evaluate --model "$checkpoint/checkpoint/final" --bench "$out/bench" --out "$out/predictions.jsonl"
+    run evaluate --model "$checkpoint/checkpoint/final" --bench "$bench" --out "$out/predictions.jsonl"
   fi
   run paper_tasks --predictions "$out/predictions.jsonl" --domain "$domain" --out "$out/tasks"
   for task in "$@"; do
@@ -99,7 +105,7 @@ evaluate)
   "$WORKBENCH" score --record --domain-average-of "$@"
   ;;
 *)
-  echo "smoke.sh: unknown step '$what' (model | data | synthesize | train | evaluate)" >&2
+  echo "smoke.sh: unknown step '$what' (model | data | benchmark | synthesize | train | evaluate)" >&2
   exit 64
   ;;
 esac
