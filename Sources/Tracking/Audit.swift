@@ -165,21 +165,14 @@ package struct Auditor: Sendable {
     }
 
     /// Each evaluation's aggregates against the mean of its stored per-example scores (the scorers'
-    /// aggregates are means over the examples of each metric; one-metric tasks count unscored rows as 0).
+    /// aggregates are means over the examples of each metric: Store.metricExamples).
     private func checkEvaluations(_ runID: String, _ report: inout AuditReport) throws {
         let evaluations = try store.evaluations(runID: runID)
         for e in evaluations {
             report.evaluations += 1
-            let examples = try store.examples(evaluationID: e.id)
-            guard !examples.isEmpty else { continue }
             for score in e.scores {
                 let (key, recorded) = (score.key, score.value)
-                let values: [Double]
-                if e.scores.count == 1 {
-                    values = examples.map { $0.value ?? 0 }
-                } else {
-                    values = examples.filter { $0.metric == key }.map { $0.value ?? 0 }
-                }
+                let values = try store.metricExamples(evaluationID: e.id, metric: key).map(\.value)
                 guard !values.isEmpty else { continue }
                 var sum = 0.0
                 for v in values { sum += v }

@@ -159,17 +159,16 @@ extension Store {
         var out: [RunComparison.PairedScores] = []
         for key in ea.keys.filter({ eb[$0] != nil }).sorted() {
             let (x, y) = (ea[key]!, eb[key]!)
-            let xs = try examples(evaluationID: x.id), ys = try examples(evaluationID: y.id)
-            var indexB: [String: Int] = [:]
-            for (i, e) in ys.enumerated() { indexB[e.synID] = i }
             for score in x.scores {
                 guard let other = y.scores.first(where: { $0.key == score.key }) else { continue }
+                let xs = try metricExamples(evaluationID: x.id, metric: score.key)
+                var valueB: [String: Double] = [:]
+                for e in try metricExamples(evaluationID: y.id, metric: score.key) { valueB[e.synID] = e.value }
                 var pa: [Double] = [], pb: [Double] = []
-                let single = x.scores.count == 1
-                for e in xs where single || e.metric == score.key {
-                    guard let j = indexB[e.synID], single || ys[j].metric == score.key else { continue }
-                    pa.append(e.value ?? 0)
-                    pb.append(ys[j].value ?? 0)
+                for e in xs {
+                    guard let vb = valueB[e.synID] else { continue }
+                    pa.append(e.value)
+                    pb.append(vb)
                 }
                 out.append(.init(stage: x.stage ?? "", task: x.task, metric: score.key, a: score.value, b: other.value,
                                  pairedA: pa, pairedB: pb))

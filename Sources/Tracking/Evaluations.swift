@@ -124,19 +124,19 @@ extension Store {
 
     /// The per-example values of one metric of an evaluation, in file order.
     package func exampleValues(evaluationID: Int64, metric: String) throws -> [Double] {
-        try read { db in
-            try Double.fetchAll(db.cachedStatement(sql: """
-                SELECT value FROM example_scores WHERE evaluation_id = ? AND metric = ? AND value IS NOT NULL ORDER BY ordinal
-                """), arguments: [evaluationID, metric])
-        }
+        try metricExamples(evaluationID: evaluationID, metric: metric).map(\.value)
     }
 
-    /// All stored examples of an evaluation, in file order.
-    package func examples(evaluationID: Int64) throws -> [EvaluationRecord.Example] {
+    /// The one rule for "the examples behind aggregate `metric`", used by reports (intervals),
+    /// audits (the aggregate is their mean) and comparisons (paired by example id): the rows the
+    /// scorer attributed to that metric, in file order. Rows it scored in no metric (the VQA
+    /// tasks' rows of neither split) are not among them; a NULL value counts as 0, as in the
+    /// aggregate.
+    package func metricExamples(evaluationID: Int64, metric: String) throws -> [(synID: String, value: Double)] {
         try read { db in
             try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT syn_id, metric, value, fields FROM example_scores WHERE evaluation_id = ? ORDER BY ordinal
-                """), arguments: [evaluationID]).map { EvaluationRecord.Example(synID: $0[0], metric: $0[1], value: $0[2], fields: $0[3]) }
+                SELECT syn_id, COALESCE(value, 0) FROM example_scores WHERE evaluation_id = ? AND metric = ? ORDER BY ordinal
+                """), arguments: [evaluationID, metric]).map { (synID: $0[0], value: $0[1]) }
         }
     }
 

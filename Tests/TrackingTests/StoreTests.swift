@@ -5,6 +5,27 @@ import Testing
 @testable import WorkbenchCore
 
 @Suite struct StoreTests {
+    /// One rule for the examples behind an aggregate (reports, audits and comparisons use it): the
+    /// rows scored in that metric, in file order, a NULL value as 0; rows scored in no metric are out.
+    @Test func theExamplesBehindAMetricAreTheRowsScoredInIt() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try Store(path: dir.path + "/db.sqlite")
+        let record = EvaluationRecord(
+            task: "SLAKE", predictionsPath: "/p.jsonl", predictionsDigest: "d", resultsPath: nil, recordedScores: nil,
+            agreement: .unchecked, disagreements: [], testNum: 5,
+            scores: [.init(key: "OPEN recall", value: 25), .init(key: "CLOSED yes/no accuracy", value: 100)], label: nil,
+            examples: [.init(synID: "1", metric: "OPEN recall", value: 50, fields: "{}"),
+                       .init(synID: "2", metric: "CLOSED yes/no accuracy", value: 100, fields: "{}"),
+                       .init(synID: "3", metric: nil, value: nil, fields: "{}"),   // in neither split
+                       .init(synID: "4", metric: "OPEN recall", value: nil, fields: "{}")])
+        let id = try store.recordEvaluation(record)
+        let open = try store.metricExamples(evaluationID: id, metric: "OPEN recall")
+        #expect(open.map(\.synID) == ["1", "4"] && open.map(\.value) == [50, 0])
+        #expect(try store.exampleValues(evaluationID: id, metric: "CLOSED yes/no accuracy") == [100])
+        #expect(try store.metricExamples(evaluationID: id, metric: "acc").isEmpty)
+    }
+
     @Test func migratedSchemaIsPinned() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
