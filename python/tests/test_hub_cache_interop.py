@@ -2,13 +2,13 @@
 model offline: a tiny Qwen2 model saved by transformers is served by the project's hub look-alike
 (scripts/hub-test-host.py), fetched by the built workbench binary, then loaded with
 HF_HUB_OFFLINE=1 by its hub id alone."""
-import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
+
+from hubhost import hub_host
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.environ.get("WORKBENCH_BIN", os.path.join(REPO, ".build", "debug", "workbench"))
@@ -29,25 +29,11 @@ def test_fetched_snapshot_loads_offline_with_transformers(tmp_path):
     model.save_pretrained(src)
     files = {p.relative_to(src).as_posix(): str(p) for p in src.rglob("*") if p.is_file()}
     assert "model.safetensors" in files and "config.json" in files
-    (tmp_path / "config.json").write_text(json.dumps(
-        {"repos": {"models/tiny-org/tiny-qwen2": {"refs": {"main": COMMIT}, "commits": {COMMIT: files}}}}))
-    host = subprocess.Popen([sys.executable, os.path.join(REPO, "scripts", "hub-test-host.py"),
-                             "--config", str(tmp_path / "config.json"), "--port-file", str(tmp_path / "port")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if (tmp_path / "port").exists():
-                break
-            time.sleep(0.05)
-        port = (tmp_path / "port").read_text()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-        env.update(HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT=f"http://127.0.0.1:{port}")
+    config = {"repos": {"models/tiny-org/tiny-qwen2": {"refs": {"main": COMMIT}, "commits": {COMMIT: files}}}}
+    with hub_host(tmp_path, config) as env:
         out = subprocess.run([BINARY, "fetch", "tiny-org/tiny-qwen2@main", "--quiet"], env=env,
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
-    finally:
-        host.kill()
-        host.wait()
     # Offline, by hub id only, the way the stages' tools will look it up.
     code = (
         "import torch; from transformers import AutoConfig, AutoModelForCausalLM;"

@@ -5,12 +5,11 @@ built binary."""
 import json
 import os
 import subprocess
-import sys
-import time
 import zipfile
 
 import pytest
 
+from hubhost import hub_host
 from workbench_data import prepare
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -143,18 +142,8 @@ def test_the_recipe_fetches_pinned_repositories_and_prepares_them(tmp_path):
             "VQA.json": str(files / "vqa.json")}}},
         "datasets/org/captions": {"refs": {"main": cap_commit}, "commits": {cap_commit: {
             "image_caption_pairs.json": str(files / "pairs.json")}}}}}
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    host = subprocess.Popen([sys.executable, os.path.join(REPO, "scripts", "hub-test-host.py"),
-                             "--config", str(tmp_path / "config.json"), "--port-file", str(tmp_path / "port")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if (tmp_path / "port").exists():
-                break
-            time.sleep(0.05)
-        port = (tmp_path / "port").read_text()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-        env.update(HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT=f"http://127.0.0.1:{port}", WORKBENCH=BINARY)
+    with hub_host(tmp_path, config) as env:
+        env["WORKBENCH"] = BINARY
         out = tmp_path / "stage" / "data"
         recipe = os.path.join(REPO, "experiments", "adamllm", "recipes", "prepare-data.sh")
         run = subprocess.run(["bash", recipe, str(out), str(tmp_path / "store"), f"org/images@{img_commit}", "images_*.zip",
@@ -165,9 +154,6 @@ def test_the_recipe_fetches_pinned_repositories_and_prepares_them(tmp_path):
         bad = subprocess.run(["bash", recipe, str(tmp_path / "bad"), str(tmp_path / "store"), "org/images@" + "9" * 40,
                               "images_*.zip", "-", "-", "-", "-"], env=env, capture_output=True, text=True, timeout=120)
         assert bad.returncode != 0 and "org/images" in bad.stderr, bad.stderr
-    finally:
-        host.kill()
-        host.wait()
     assert json.loads((out / "instructions.json").read_text())[0]["images"] == ["p2.jpg"]
     assert json.loads((out / "image_caption_pairs.json").read_text())[0]["images"] == ["p1.jpg"]
     assert sorted(os.listdir(out / "images")) == ["p1.jpg", "p2.jpg"]
