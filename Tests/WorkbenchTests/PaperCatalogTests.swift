@@ -43,10 +43,11 @@ private func assertGolden(_ text: String, _ name: String) throws {
         let stages = doc["stages"] as! [[String: Any]]
         var text = ""
         for model in ["llava-v1.6-8b", "qwen2-vl-2b", "llama-3.2-11b"] {
-            for kind in model == "llava-v1.6-8b" ? ["fetch-data", "fetch-benchmark", "fetch-model", "synthesize", "train", "evaluate"] : ["fetch-model", "train", "evaluate"] {
+            for kind in model == "llava-v1.6-8b" ? ["fetch-data", "fetch-benchmark", "fetch-model", "fetch-vision", "synthesize", "train", "evaluate"] : ["fetch-model", "train", "evaluate"] {
                 let wanted = kind == "synthesize" ? "synthesize@source=pmc-refined"
                     : kind == "fetch-data" ? "fetch-data@source=pmc-refined"
                     : kind == "fetch-benchmark" ? "fetch-benchmark@domain=biomed"
+                    : kind == "fetch-vision" ? "fetch-vision@model=\(model)"
                     : kind == "fetch-model" ? "fetch-model@model=\(model)"
                     : "\(kind)@model=\(model),source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours"
                 guard let s = stages.first(where: { $0["name"] as? String == wanted }) else {
@@ -80,7 +81,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(r.status == 0, "\(r.stderr)")
         let entries = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
         let t4 = try #require(entries.first { $0["table"] as? String == "table-4" })
-        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 85, "\(t4)")   // + one fetch-model per base model, one fetch-data per training source (5), one fetch-benchmark per domain
+        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 86, "\(t4)")   // + one fetch-model per base model, one fetch-data per training source (5), one fetch-benchmark per domain, LLaVA's fetch-vision
         // Table 11's hours: 8 GPUs x the training hours of the 36 post-trained cells' trainings.
         #expect(t4["gpuHoursToRun"] as? Double == 4080)
         let gpt = try #require(entries.first { $0["table"] as? String == "table-2-v1-gpt4o" })
@@ -170,7 +171,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(run.stderr.contains("hint: write the hub commit"))
         #expect(!ws.exists(".workbench/runs"), "nothing starts")
         // Filled in, the same selection passes the check (and would run on a GPU node).
-        try await ws.sh("sed -i -E 's/^      (images_|captions_)?revision: \"\"/      \\1revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml && sed -i 's/benchmark_revision: \"\"/benchmark_revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/axes.yaml")
+        try await ws.sh("sed -i -E 's/^      (images_|captions_|vision_tower_)?revision: \"\"/      \\1revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml && sed -i 's/benchmark_revision: \"\"/benchmark_revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/axes.yaml")
         let pinned = try await ws.wbArgs(["plan", "table-4"] + cells)
         #expect(pinned.status == 0 && !pinned.stdout.contains("not runnable yet"), "\(pinned.stdout)")
     }
@@ -235,11 +236,11 @@ private func assertGolden(_ text: String, _ name: String) throws {
         try ws.write("syn/image_caption_and_synthetic_task.json", "[]")
         try ws.write("captions.json", "[]")
         try await ws.sh("chmod +x stub/bin/python3 stub/wb && mkdir -p images stub/snapshot")
-        func train(_ family: String, _ pipeline: String, _ ablation: String, out: String) async throws -> (log: String, rc: String) {
+        func train(_ family: String, _ pipeline: String, _ ablation: String, out: String, vision: String = "-") async throws -> (log: String, rc: String) {
             let r = try await ws.sh("""
                 rm -f log; LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb CUDA_VISIBLE_DEVICES=0,1 \\
                   bash experiments/adamllm/recipes/train.sh \(family) \(pipeline) \(ablation) biomed $PWD/syn/image_caption_and_synthetic_task.json \\
-                  $PWD/images $PWD/\(out) $PWD/qa $PWD/factory base.json qwen2_vl 8 2 ds.json 1e-5 $PWD/captions.json 2>&1; echo rc=$?
+                  $PWD/images $PWD/\(out) $PWD/qa $PWD/factory base.json qwen2_vl 8 2 ds.json 1e-5 $PWD/captions.json \(vision) 2>&1; echo rc=$?
                 """)
             let log = (try? ws.read("log")) ?? ""
             return (log + r, String(r.split(separator: "\n").last { $0.hasPrefix("rc=") } ?? ""))
@@ -264,8 +265,19 @@ private func assertGolden(_ text: String, _ name: String) throws {
         let synthetic = try await train("llama-3.2-vision", "single", "synthetic-only", out: "o4")
         #expect(synthetic.rc == "rc=0" && synthetic.log.contains("--train_on_syn_only"), "\(synthetic.log)")
         // Refusals, each saying why (exit 2).
-        let llava = try await train("llava", "two", "ours", out: "o5")
-        #expect(llava.rc == "rc=2" && llava.log.contains("the upstream LLaVA script names its base model itself"), "\(llava.log)")
+        // LLaVA: upstream train_mem.py with the pinned base and vision tower; two stages, the second from the first.
+        let llava = try await train("llava", "two", "ours", out: "o5", vision: "vision.json")
+        let launches = llava.log.split(separator: "\n").filter { $0.hasPrefix("launch ") }
+        #expect(llava.rc == "rc=0" && launches.count == 2 && launches.allSatisfy { $0.contains("llava/train/train_mem.py") }, "\(llava.log)")
+        #expect(launches.first?.contains("--model_name_or_path \(ws.path)/stub/snapshot ") == true
+                && launches.first?.contains("--vision_tower \(ws.path)/stub/snapshot ") == true
+                && launches.first?.contains("--data_path \(ws.path)/captions.json ") == true
+                && launches.first?.contains("--output_dir \(ws.path)/o5-stage1 ") == true, "\(llava.log)")
+        #expect(launches.last?.contains("--model_name_or_path \(ws.path)/o5-stage1 ") == true
+                && launches.last?.contains("--output_dir \(ws.path)/o5 ") == true
+                && launches.last?.contains("--deepspeed ds.json --") == true && launches.last?.contains("--nproc_per_node=2 ") == true, "\(llava.log)")
+        let towerless = try await train("llava", "single", "ours", out: "o7")
+        #expect(towerless.rc == "rc=2" && towerless.log.contains("LLaVA needs its vision tower"), "\(towerless.log)")
         let filter = try await train("qwen2-vl", "single", "no-filter-precise", out: "o6")
         #expect(filter.rc == "rc=2" && filter.log.contains("needs data the upstream release does not produce"), "\(filter.log)")
         let family = try await ws.sh("bash experiments/adamllm/recipes/train.sh gpt single ours biomed d i o q f b t 1 1 ds 1e-5 c 2>&1; echo rc=$?")

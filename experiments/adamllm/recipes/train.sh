@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Post-training recipe of the paper profile: runs what the upstream docs run for the model's family
 # (QA-Synthesizer docs/Post_Train.md), parameterized by the spec; never edited by hand.
-#   train.sh FAMILY PIPELINE ABLATION DOMAIN DATA_JSON IMAGE_DIR OUT QA_DIR FACTORY_DIR BASE TEMPLATE BATCH ACCUM DEEPSPEED LR CAPTIONS_JSON
+#   train.sh FAMILY PIPELINE ABLATION DOMAIN DATA_JSON IMAGE_DIR OUT QA_DIR FACTORY_DIR BASE TEMPLATE BATCH ACCUM DEEPSPEED LR CAPTIONS_JSON [VISION]
 # BASE is the fetch-model stage's manifest: the base model's snapshot at its pinned commit.
 # FAMILY: llava | qwen2-vl | llama-3.2-vision. CAPTIONS_JSON: the image-caption pairs of the
-# source's images (ShareGPT, the synthesizer's input).
+# source's images (ShareGPT, the synthesizer's input). VISION (LLaVA): the fetch-vision stage's
+# manifest, the vision tower at its pinned commit; "-" for the other families.
 #
 # What each (pipeline, ablation) trains on:
 #   single, ours          DATA_JSON (captions and synthetic tasks in one stage; a baseline's instructions)
@@ -17,13 +18,16 @@
 #   two, two-stage-reuse-caption  stage 1 on CAPTIONS_JSON, stage 2 on DATA_JSON (captions reused)
 # Judgment calls (the paper describes these pipelines; the upstream release has no script for
 # them): a two-stage second stage starts from the first stage's output with the same settings.
-# The LLaVA family trains through the upstream script, which names its base model itself, so it
-# has no second stage (exit 2, saying so). The other ablations (general tasks, blank images, the
-# consistency filter's precise/informative halves) need data the upstream release does not
-# produce: exit 2, saying so.
+# LLaVA: upstream scripts/post_train_mllm.sh names its base model (a hub id, resolved to whatever
+# the hub calls main), its vision tower (a folder, /openai/clip-vit-large-patch14-336), 8 GPUs
+# and its output folder itself, so it can neither be pinned nor start a second stage; this
+# recipe launches the program it launches, upstream llava/train/train_mem.py, with its settings
+# and the pinned base (or stage 1's output), tower, data, GPUs and output instead. The other
+# ablations (general tasks, blank images, the consistency filter's precise/informative halves)
+# need data the upstream release does not produce: exit 2, saying so.
 set -euo pipefail
 family=$1 pipeline=$2 ablation=$3 domain=$4 data=$5 images=$6 out=$7 qa=$8 factory=$9
-base=${10} template=${11} batch=${12} accum=${13} deepspeed=${14} lr=${15} captions=${16:-}
+base=${10} template=${11} batch=${12} accum=${13} deepspeed=${14} lr=${15} captions=${16:-} vision=${17:--}
 refuse() { echo "train.sh: $*" >&2; exit 2; }
 
 # The synthesized tasks without the caption task, from the synthesis output DATA_JSON lies in
@@ -51,17 +55,35 @@ esac
 for s in "${stages[@]}"; do
   [ -n "$s" ] || refuse "no image-caption pairs for this source (catalog 'captions'); $pipeline-stage/$ablation trains on them"
 done
-[ ${#stages[@]} -eq 1 ] || [ "$family" != llava ] \
-  || refuse "two-stage post-training of LLaVA needs a second stage from the first one's output, and the upstream LLaVA script names its base model itself"
 
 ngpus=$(python3 -c "import os; print(len([g for g in os.environ.get('CUDA_VISIBLE_DEVICES', '').split(',') if g]) or 8)")
 case "$family" in
   llava)
-    # The upstream script trains on 8 GPUs into ./exp/DOMAIN-LLaVA-v1.6-8B; it names its base model
-    # itself (the catalog's hub id) and finds it in the cache the fetch-model stage filled, as
-    # long as the pinned revision is what the hub calls main.
-    (cd "$qa" && bash scripts/post_train_mllm.sh "$domain" "${stages[0]}" "$images")
-    mv "$qa/exp/$domain-LLaVA-v1.6-8B" "$out"
+    [ "$vision" != - ] || refuse "LLaVA needs its vision tower (catalog 'vision': the fetch-vision stage's manifest)"
+    model=$("$WORKBENCH" fetch --from "$base" --quiet)
+    tower=$("$WORKBENCH" fetch --from "$vision" --quiet)
+    n=0
+    for dataset in "${stages[@]}"; do
+      n=$((n + 1))
+      target=$out
+      if [ $n -lt ${#stages[@]} ]; then target="$out-stage$n"; fi   # earlier stages beside the model
+      # post_train_mllm.sh's settings at the pinned commit (= the paper's Table 10), with the
+      # catalog's batch, accumulation, ZeRO config and learning rate.
+      (cd "$qa" && python3 -m torch.distributed.launch --use_env --nproc_per_node="$ngpus" llava/train/train_mem.py \
+        --deepspeed "$deepspeed" --model_name_or_path "$model" --version llava_llama_3 \
+        --data_path "$dataset" --image_folder "$images" --vision_tower "$tower" \
+        --mm_projector_type mlp2x_gelu --unfreeze_mm_vision_tower True --mm_vision_tower_lr 2e-6 \
+        --image_aspect_ratio anyres --group_by_modality_length True --mm_vision_select_layer -2 \
+        --mm_vision_select_feature patch --mm_patch_merge_type spatial_unpad \
+        --mm_use_im_start_end False --mm_use_im_patch_token False \
+        --bf16 True --tf32 True --num_train_epochs 1 --learning_rate "$lr" --weight_decay 0. \
+        --warmup_ratio 0.03 --lr_scheduler_type cosine --model_max_length 6144 \
+        --per_device_train_batch_size "$batch" --per_device_eval_batch_size 4 --gradient_accumulation_steps "$accum" \
+        --gradient_checkpointing True --lazy_preprocess True --dataloader_num_workers 16 \
+        --evaluation_strategy no --save_strategy steps --save_steps 500 --save_total_limit 1 \
+        --logging_steps 10 --report_to none --output_dir "$target" --run_name "$target")
+      model=$target
+    done
     ;;
   qwen2-vl|llama-3.2-vision)
     # The pinned snapshot's directory in the Hugging Face cache (fetched by the fetch-model stage).
