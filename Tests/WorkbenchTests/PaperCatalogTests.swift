@@ -224,8 +224,8 @@ private func assertGolden(_ text: String, _ name: String) throws {
             case "$*" in
               *torch.distributed.launch*) echo "launch $*" >> "$LOG"
                 out=$(echo "$*" | sed 's/.*--output_dir \\([^ ]*\\).*/\\1/'); mkdir -p "$out"; exit 0 ;;
-              *format_post_train_data.py*) echo "format $*" >> "$LOG"
-                out=$(echo "$*" | sed 's/.*--output_path \\([^ ]*\\).*/\\1/'); echo '[]' > "$out"; exit 0 ;;
+              *workbench_data.post_train*) echo "format $*" >> "$LOG"
+                out=$(echo "$*" | sed 's/.*--out \\([^ ]*\\).*/\\1/'); echo '[]' > "$out"; exit 0 ;;
             esac
             exec /usr/bin/python3 "$@"
             """)
@@ -249,10 +249,11 @@ private func assertGolden(_ text: String, _ name: String) throws {
         let single = try await train("qwen2-vl", "single", "ours", out: "o1")
         #expect(single.rc == "rc=0" && single.log.split(separator: "\n").filter { $0.hasPrefix("launch ") }.count == 1, "\(single.log)")
         #expect(single.log.contains("--nproc_per_node=2") && single.log.contains("--dataset biomed-stage1") && single.log.contains("--output_dir \(ws.path)/o1"), "\(single.log)")
-        // Two-stage: captions first, then the synthesized tasks alone (--train_on_syn_only), from stage 1's model.
+        // Two-stage: captions first, then the synthesized tasks alone (--syn-only), from stage 1's model.
         let two = try await train("qwen2-vl", "two", "ours", out: "o2")
         #expect(two.rc == "rc=0" && two.log.split(separator: "\n").filter { $0.hasPrefix("launch ") }.count == 2, "\(two.log)")
-        #expect(two.log.contains("format ") && two.log.contains("--train_on_syn_only") && two.log.contains("--output_path \(ws.path)/o2-inputs/synthetic_task.json"), "\(two.log)")
+        #expect(two.log.contains("format ") && two.log.contains("--syn-only") && two.log.contains("--out \(ws.path)/o2-inputs/synthetic_task.json")
+                && two.log.contains("--filtered \(ws.path)/syn/filtered_task_pairs.jsonl --image-folder \(ws.path)/images"), "\(two.log)")
         #expect(two.log.contains("--output_dir \(ws.path)/o2-stage1") && two.log.contains("--model_name_or_path \(ws.path)/o2-stage1"), "\(two.log)")
         #expect(try ws.read("o2-inputs/biomed-stage1.json") == "[]" && ws.exists("o2-inputs/biomed-stage2.json"))
         #expect(two.log.contains("--dataset_dir \(ws.path)/o2-inputs --media_dir \(ws.path)/images"), "\(two.log)")
@@ -263,7 +264,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         let caption = try await train("llama-3.2-vision", "single", "caption-only", out: "o3")
         #expect(caption.rc == "rc=0" && caption.log.split(separator: "\n").filter { $0.hasPrefix("launch ") }.count == 1, "\(caption.log)")
         let synthetic = try await train("llama-3.2-vision", "single", "synthetic-only", out: "o4")
-        #expect(synthetic.rc == "rc=0" && synthetic.log.contains("--train_on_syn_only"), "\(synthetic.log)")
+        #expect(synthetic.rc == "rc=0" && synthetic.log.contains("--syn-only"), "\(synthetic.log)")
         // Refusals, each saying why (exit 2).
         // LLaVA: upstream train_mem.py with the pinned base and vision tower; two stages, the second from the first.
         let llava = try await train("llava", "two", "ours", out: "o5", vision: "vision.json")
@@ -278,7 +279,20 @@ private func assertGolden(_ text: String, _ name: String) throws {
                 && launches.last?.contains("--deepspeed ds.json --") == true && launches.last?.contains("--nproc_per_node=2 ") == true, "\(llava.log)")
         let towerless = try await train("llava", "single", "ours", out: "o7")
         #expect(towerless.rc == "rc=2" && towerless.log.contains("LLaVA needs its vision tower"), "\(towerless.log)")
-        let filter = try await train("qwen2-vl", "single", "no-filter-precise", out: "o6")
+        // Without the consistency filter: every collected question with its precise (informative) answer.
+        for which in ["precise", "informative"] {
+            let r = try await train("qwen2-vl", "single", "no-filter-\(which)", out: "o6-\(which)")
+            #expect(r.rc == "rc=0" && r.log.contains("--answers \(which)") && r.log.contains("--out \(ws.path)/o6-\(which)-inputs/no_filter_\(which).json")
+                    && !r.log.contains("--syn-only") && r.log.split(separator: "\n").filter { $0.hasPrefix("launch ") }.count == 1, "\(r.log)")
+        }
+        // Not synthesized (a baseline's data): no synthesis output to take the variant from.
+        try await ws.sh("mkdir -p base && echo '[]' > base/instructions.json")
+        let unsynthesized = try await ws.sh("""
+            LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb bash experiments/adamllm/recipes/train.sh qwen2-vl single synthetic-only biomed \\
+              $PWD/base/instructions.json $PWD/images $PWD/o8 $PWD/qa $PWD/factory base.json qwen2_vl 8 2 ds.json 1e-5 $PWD/captions.json 2>&1; echo rc=$?
+            """)
+        #expect(unsynthesized.contains("needs the synthesis output's filtered_task_pairs.jsonl") && unsynthesized.hasSuffix("rc=2\n"), "\(unsynthesized)")
+        let filter = try await train("qwen2-vl", "single", "general-tasks", out: "o6")
         #expect(filter.rc == "rc=2" && filter.log.contains("needs data the upstream release does not produce"), "\(filter.log)")
         let family = try await ws.sh("bash experiments/adamllm/recipes/train.sh gpt single ours biomed d i o q f b t 1 1 ds 1e-5 c 2>&1; echo rc=$?")
         #expect(family.contains("no recipe for model family 'gpt'") && family.contains("rc=2"), "\(family)")

@@ -10,11 +10,15 @@
 # What each (pipeline, ablation) trains on:
 #   single, ours          DATA_JSON (captions and synthetic tasks in one stage; a baseline's instructions)
 #   single, caption-only  CAPTIONS_JSON ("Image Caption Only")
-#   single, synthetic-only the synthesized tasks without the caption task: upstream
-#                         format_post_train_data.py --train_on_syn_only over the synthesis output's
-#                         filtered_task_pairs.jsonl ("Synthetic Task Only")
+#   single, synthetic-only the synthesized tasks without the caption task ("Synthetic Task Only")
+#   single, no-filter-precise / no-filter-informative  every collected question of the synthesis,
+#                         whatever the consistency checker said, answered with its precise (or
+#                         informative) response alone, with the caption tasks ("w/o Consistency Filter")
 #   two, ours             stage 1 on CAPTIONS_JSON, stage 2 (from stage 1's model) on the tasks only
-#                         (synthesized tasks via --train_on_syn_only; a baseline's instructions)
+#                         (the synthesized tasks without captions; a baseline's instructions)
+# The synthesized variants are written from the synthesis output's filtered_task_pairs.jsonl by
+# python/workbench_data/post_train.py through the upstream formatting functions (upstream
+# format_post_train_data.py drops each row's images; see that module).
 #   two, two-stage-reuse-caption  stage 1 on CAPTIONS_JSON, stage 2 on DATA_JSON (captions reused)
 # Judgment calls (the paper describes these pipelines; the upstream release has no script for
 # them): a two-stage second stage starts from the first stage's output with the same settings.
@@ -23,22 +27,23 @@
 # and its output folder itself, so it can neither be pinned nor start a second stage; this
 # recipe launches the program it launches, upstream llava/train/train_mem.py, with its settings
 # and the pinned base (or stage 1's output), tower, data, GPUs and output instead. The other
-# ablations (general tasks, blank images, the consistency filter's precise/informative halves)
-# need data the upstream release does not produce: exit 2, saying so.
+# ablations (general CoT tasks from the synthesizer's seed data, a synthesizer tuned without blank
+# images) need data and a synthesizer the upstream release does not produce: exit 2, saying so.
 set -euo pipefail
 family=$1 pipeline=$2 ablation=$3 domain=$4 data=$5 images=$6 out=$7 qa=$8 factory=$9
 base=${10} template=${11} batch=${12} accum=${13} deepspeed=${14} lr=${15} captions=${16:-} vision=${17:--}
 refuse() { echo "train.sh: $*" >&2; exit 2; }
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 
-# The synthesized tasks without the caption task, from the synthesis output DATA_JSON lies in
-# (written beside the stage's model directory, in OUT-inputs/).
+# A variant of the synthesized training file, from the synthesis output DATA_JSON lies in
+# (written beside the stage's model directory, in OUT-inputs/NAME.json; prints its path).
 filtered="$(dirname "$data")/filtered_task_pairs.jsonl"
-syn_only="$out-inputs/synthetic_task.json"
-make_syn_only() {
+variant() {  # variant NAME POST_TRAIN_ARGS...
   [ -f "$filtered" ] || refuse "$pipeline-stage/$ablation needs the synthesis output's filtered_task_pairs.jsonl next to $data (the source's data is not synthesized)"
   mkdir -p "$out-inputs"
-  (cd "$qa/vllm_inference" && python3 format_post_train_data.py --filtered_task_pairs "$filtered" \
-     --image_folder "$images" --output_path "$syn_only" --train_on_syn_only)
+  PYTHONPATH="$repo/python" python3 -m workbench_data.post_train --qa "$qa" --filtered "$filtered" \
+    --image-folder "$images" --out "$out-inputs/$1.json" "${@:2}" >&2
+  echo "$out-inputs/$1.json"
 }
 
 # Stages: the dataset JSON of each training stage, in order.
@@ -46,9 +51,11 @@ stages=()
 case "$pipeline/$ablation" in
   single/ours) stages=("$data") ;;
   single/caption-only) stages=("$captions") ;;
-  single/synthetic-only) make_syn_only; stages=("$syn_only") ;;
+  single/synthetic-only) stages=("$(variant synthetic_task --syn-only)") ;;
+  single/no-filter-precise) stages=("$(variant no_filter_precise --answers precise)") ;;
+  single/no-filter-informative) stages=("$(variant no_filter_informative --answers informative)") ;;
   two/ours)
-    if [ -f "$filtered" ]; then make_syn_only; stages=("$captions" "$syn_only"); else stages=("$captions" "$data"); fi ;;
+    if [ -f "$filtered" ]; then stages=("$captions" "$(variant synthetic_task --syn-only)"); else stages=("$captions" "$data"); fi ;;
   two/two-stage-reuse-caption) stages=("$captions" "$data") ;;
   *) refuse "the $pipeline-stage pipeline with ablation '$ablation' has no recipe: it needs data the upstream release does not produce" ;;
 esac
