@@ -186,6 +186,82 @@ let commitB = String(repeating: "b2", count: 20)
         #expect(try FileManager.default.contentsOfDirectory(atPath: ws.path + "/hf/hub/models--org--tiny/quarantine").count == 2)
     }
 
+    /// The ranges the host was asked for, for the big file (in request order).
+    func ranges(_ host: HubHost, _ ws: Workspace) async throws -> [String] {
+        ((try await host.get(ws, "/_stats"))["ranges"] as! [String: [String]])["file:models/org/tiny/model.safetensors"] ?? []
+    }
+
+    @Test func aLargeFileComesAsParallelRangesHashedInOrder() async throws {
+        let (ws, host, env) = try await setup(big: 1_000_000)
+        defer { host.stop(); ws.cleanup() }
+        let weights = try await sha256(ws, "hubhost/data/models/org/tiny/\(commitA)/model.safetensors")
+        var chunked = env
+        chunked["WORKBENCH_FETCH_CHUNK_BYTES"] = "65536"
+        let r = try await ws.wbEnv(chunked, ["fetch", "org/tiny", "--segments", "4"])
+        #expect(r.status == 0 && r.stderr.contains("model.safetensors (1.0 MB) sha256 ok, 16 ranges"), "\(r.stderr)")
+        #expect(try await sha256(ws, "hf/hub/models--org--tiny/snapshots/\(commitA)/model.safetensors") == weights)
+        // Sixteen exact ranges that tile the file; no state file is left.
+        let asked = try await ranges(host, ws)
+        let expected = (0..<16).map { "bytes=\($0 * 65536)-\(min(1_000_000, ($0 + 1) * 65536) - 1)" }
+        #expect(asked.sorted() == expected.sorted(), "\(asked)")
+        #expect(!ws.exists("hf/hub/models--org--tiny/blobs/\(weights).incomplete.chunks"))
+        // Small files (under two chunks) still come in one stream: the tokenizer had no range.
+        #expect((((try await host.get(ws, "/_stats"))["ranges"] as! [String: [String]])["file:models/org/tiny/sub/dir/tokenizer.json"] ?? []).isEmpty)
+    }
+
+    @Test func aParallelDownloadKilledMidwayFetchesOnlyTheMissingChunks() async throws {
+        // 10 chunks of 200 kB, each served at 400 kB/s on its own connection, 2 at a time: killed
+        // once 3 are recorded, then resumed at full speed.
+        let (ws, host, env) = try await setup(["rate": 400_000], big: 2_000_000)
+        defer { host.stop(); ws.cleanup() }
+        let weights = try await sha256(ws, "hubhost/data/models/org/tiny/\(commitA)/model.safetensors")
+        let state = "hf/hub/models--org--tiny/blobs/\(weights).incomplete.chunks"
+        var chunked = env
+        chunked["WORKBENCH_FETCH_CHUNK_BYTES"] = "200000"
+        let killed = try await ws.wbWhileEnv(chunked, ["fetch", "org/tiny", "--segments", "2", "--jobs", "1"]) { pid in
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                if let data = FileManager.default.contents(atPath: ws.path + "/" + state),
+                   let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any], (doc["done"] as? [Int])?.count ?? 0 >= 3 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            kill(pid, SIGKILL)
+        }
+        #expect(killed.signaled)
+        let doc = try JSONSerialization.jsonObject(with: Data(ws.read(state).utf8)) as! [String: Any]
+        let done = Set(doc["done"] as! [Int])
+        #expect(done.count >= 3 && done.count < 10 && doc["chunk_size"] as? Int == 200_000, "\(doc)")
+        let before = try await ranges(host, ws)
+        _ = try await host.get(ws, "/_set?rate=0")
+        let r = try await ws.wbEnv(chunked, ["fetch", "org/tiny", "--segments", "2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let again = Array(try await ranges(host, ws).dropFirst(before.count))
+        let missing = (0..<10).filter { !done.contains($0) }.map { "bytes=\($0 * 200_000)-\(($0 + 1) * 200_000 - 1)" }
+        #expect(again.sorted() == missing.sorted(), "asked again: \(again); recorded done: \(done.sorted())")
+        #expect(try await sha256(ws, "hf/hub/models--org--tiny/snapshots/\(commitA)/model.safetensors") == weights)
+        #expect(!ws.exists(state) && !ws.exists("hf/hub/models--org--tiny/blobs/\(weights).incomplete"))
+    }
+
+    @Test func parallelRangesFallBackToOneStreamAndStillCatchCorruption() async throws {
+        let (ws, host, env) = try await setup(["ignore_range": true], big: 400_000)
+        defer { host.stop(); ws.cleanup() }
+        let weights = try await sha256(ws, "hubhost/data/models/org/tiny/\(commitA)/model.safetensors")
+        var chunked = env
+        chunked["WORKBENCH_FETCH_CHUNK_BYTES"] = "100000"
+        // A server that answers a range with the whole file: one stream from the start, nothing written twice.
+        let r = try await ws.wbEnv(chunked, ["fetch", "org/tiny"])
+        #expect(r.status == 0 && r.stderr.contains("model.safetensors: the server ignores ranges; downloading it in one stream"), "\(r.stderr)")
+        #expect(try await sha256(ws, "hf/hub/models--org--tiny/snapshots/\(commitA)/model.safetensors") == weights)
+        #expect(!ws.exists("hf/hub/models--org--tiny/blobs/\(weights).incomplete.chunks"))
+        // A corrupted file fetched in ranges: the in-order hash catches it; quarantined, state removed.
+        try await ws.sh("rm -rf hf")
+        _ = try await host.get(ws, "/_set?ignore_range=0&corrupt=model.safetensors")
+        let bad = try await ws.wbEnv(chunked, ["fetch", "org/tiny"])
+        #expect(bad.status == 65 && bad.stderr.contains("model.safetensors does not match the SHA-256 the hub publishes (expected \(weights), got "), "\(bad.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: ws.path + "/hf/hub/models--org--tiny/quarantine").count == 1)
+        #expect(!ws.exists("hf/hub/models--org--tiny/blobs/\(weights).incomplete.chunks"))
+    }
+
     @Test func refusalsNameTheRepositoryAndWhatToDo() async throws {
         let secret = "hf_TestTokenThatMustNeverBePrinted1234"
         let (ws, host, env) = try await setup(token: secret, privateRepos: ["models/org/tiny"])

@@ -43,6 +43,9 @@ struct CurlResponse {
     var writeErrno: Int32 = 0
     /// The server ignored the requested range and sent the whole body from the start.
     var restartedFromZero = false
+    /// An exact range was asked for (`rangeDownload`) and the server answered with the whole
+    /// file (200) or more bytes than the range holds: nothing beyond the range was written.
+    var rangeRefused = false
 }
 
 final class CurlTransfer {
@@ -58,6 +61,9 @@ final class CurlTransfer {
     fileprivate var writeErrno: Int32 = 0
     fileprivate var hasher: HasherBox?
     fileprivate var counter: TransferCounter?
+    /// Set for an exact range: the offset one past its last byte.
+    fileprivate var exactEnd: Int64?
+    fileprivate var refused = false
 
     /// A GET (or HEAD) whose body is kept in memory (API answers, error pages).
     static func fetch(url: String, headers: [String], head: Bool = false, timeout: Int = 60) -> CurlResponse {
@@ -79,6 +85,21 @@ final class CurlTransfer {
         if offset > 0 { h.append("Range: bytes=\(offset)-") }
         let r = t.perform(url: url, headers: h, head: false, timeout: 0)
         return (r, t.offset)
+    }
+
+    /// A GET of exactly `range` of the file, written to `fd` at those offsets (`Range: bytes=a-b`).
+    /// An answer that is not that range (a 200 with the whole file, or a longer body) stops the
+    /// transfer at once with `rangeRefused`, having written nothing outside the range.
+    static func rangeDownload(url: String, headers: [String], fd: Int32, range: Range<Int64>,
+                              counter: TransferCounter?) -> (CurlResponse, written: Int64) {
+        let t = CurlTransfer()
+        t.fd = fd
+        t.offset = range.lowerBound
+        t.requestedFrom = range.lowerBound
+        t.exactEnd = range.upperBound
+        t.counter = counter
+        let r = t.perform(url: url, headers: headers + ["Range: bytes=\(range.lowerBound)-\(range.upperBound - 1)"], head: false, timeout: 0)
+        return (r, t.offset - range.lowerBound)
     }
 
     private func perform(url: String, headers: [String], head: Bool, timeout: Int) -> CurlResponse {
@@ -114,7 +135,7 @@ final class CurlTransfer {
             return curl_easy_perform(handle)
         }
         var response = CurlResponse(status: status, headers: self.headers, body: memory, curlError: nil,
-                                    writeErrno: writeErrno, restartedFromZero: restarted)
+                                    writeErrno: writeErrno, restartedFromZero: restarted, rangeRefused: refused)
         if code != CURLE_OK {
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             response.curlError = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
@@ -138,6 +159,10 @@ final class CurlTransfer {
         if fd < 0 || status >= 300 || status < 200 {
             if memory.count < 4 << 20 { memory.append(contentsOf: bytes) }
             return true
+        }
+        if let end = exactEnd, status != 206 || offset + Int64(bytes.count) > end {
+            refused = true   // not the range asked for: stop before writing anything outside it
+            return false
         }
         if !sawBody {
             sawBody = true

@@ -10,6 +10,10 @@ package struct HubFetcher: Sendable {
     /// Never printed nor recorded.
     package var token: String?
     package var jobs = 4
+    /// Parallel ranges per large file (an LFS file of at least two chunks); 1: one stream.
+    package var segments = 4
+    /// The chunk a parallel-range download records as done (`WORKBENCH_FETCH_CHUNK_BYTES` changes it).
+    package var chunkSize: Int64 = 64 << 20
     /// Only files matching one of these globs (fnmatch; `*` crosses '/'); empty: all.
     package var include: [String] = []
     /// Do not ask the hub; use the cached snapshot (`HF_HUB_OFFLINE=1`).
@@ -41,6 +45,7 @@ package struct HubFetcher: Sendable {
         var f = HubFetcher(endpoint: env["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://huggingface.co",
                            cache: HubCache.fromEnvironment(env), token: token)
         f.offline = ["1", "true", "yes", "on"].contains((env["HF_HUB_OFFLINE"] ?? "").lowercased())
+        if let bytes = env["WORKBENCH_FETCH_CHUNK_BYTES"].flatMap({ Int64($0) }), bytes > 0 { f.chunkSize = bytes }
         return f
     }
 
@@ -173,7 +178,8 @@ package struct HubFetcher: Sendable {
         var needed: Int64 = 0
         for f in files {
             var st = stat()
-            let have = stat(cache.blob(repo, f.blob) + ".incomplete", &st) == 0 ? Int64(st.st_size) : 0
+            // What is on disk (a parallel-range download leaves holes: its size is not what it holds).
+            let have = stat(cache.blob(repo, f.blob) + ".incomplete", &st) == 0 ? min(Int64(st.st_size), Int64(st.st_blocks) * 512) : 0
             needed += max(0, f.size - have)
         }
         guard needed > 0, let available = Self.freeBytes(cache.folder(repo) + "/blobs"), available < needed else { return }
@@ -230,6 +236,34 @@ package struct HubFetcher: Sendable {
         fstat(fd, &st)
         var have = Int64(st.st_size)
         if have > f.size { _ = ftruncate(fd, 0); have = 0 }   // not a prefix of this file
+        let url = endpoint + repo.resolvePrefix + "/resolve/" + commit + "/" + Self.escapePath(f.path)
+        // Large LFS files: parallel ranges (a chunk state file means an earlier run did so: the
+        // partial file is not a prefix then, whatever the settings now).
+        let chunks = SegmentedDownload.stateFile(partial)
+        if let expected = f.sha256, FileManager.default.fileExists(atPath: chunks) || (segments > 1 && f.size - have >= 2 * chunkSize) {
+            let segmented = SegmentedDownload(url: url, headers: authHeaders, fd: fd, partial: partial, size: f.size, chunkSize: chunkSize,
+                                              segments: segments, counter: counter,
+                                              classify: { [self] r in
+                                                  do throws(FetchError) { try check(r, repo: repo, revision: commit, file: f.path); return nil } catch { return error }
+                                              })
+            switch try segmented.run(have: have) {
+            case let .done(got):
+                if got != expected {
+                    unlink(chunks)
+                    let dest = try quarantine(repo, partial, blob: f.blob)
+                    throw .digestMismatch(repo, file: f.path, expected: expected, got: got, quarantined: dest)
+                }
+                unlink(chunks)
+                guard rename(partial, blob) == 0 else { throw .io("cannot rename \(partial) to \(blob): \(String(cString: strerror(errno)))") }
+                report?("  \(f.path) (\(ByteCount.text(f.size))) sha256 ok, \(segmented.chunkCount) ranges")
+                return FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: true)
+            case .rangeRefused:   // the server sends whole files only: one stream from the start
+                unlink(chunks)
+                _ = ftruncate(fd, 0)
+                have = 0
+                report?("  \(f.path): the server ignores ranges; downloading it in one stream")
+            }
+        }
         let hasher: HasherBox? = f.sha256 != nil ? HasherBox() : nil   // LFS files only
         defer { hasher?.close() }
         if have > 0, let hasher {   // the kept part enters the digest first
@@ -242,7 +276,6 @@ package struct HubFetcher: Sendable {
                 pos += Int64(n)
             }
         }
-        let url = endpoint + repo.resolvePrefix + "/resolve/" + commit + "/" + Self.escapePath(f.path)
         var written = have
         if have < f.size || f.size == 0 {
             let (r, end) = CurlTransfer.download(url: url, headers: authHeaders, fd: fd, offset: have, hasher: hasher, counter: counter)

@@ -13,7 +13,8 @@ struct FetchCommand: AsyncParsableCommand {
             The revision (a branch, tag or commit; default main) is resolved to a commit; files already \
             complete in the cache are not downloaded again; an interrupted download resumes (HTTP Range); \
             LFS files are checked against the SHA-256 the hub publishes (a mismatch is moved to \
-            quarantine/). Files land in $HF_HUB_CACHE (else $HF_HOME/hub, else ~/.cache/huggingface/hub) \
+            quarantine/). Large files come as parallel ranges (--segments), hashed in order while they \
+            arrive; an interrupted one resumes with the chunks it lacks. Files land in $HF_HUB_CACHE (else $HF_HOME/hub, else ~/.cache/huggingface/hub) \
             as models--ORG--NAME/snapshots/COMMIT, where transformers, vLLM and LLaMA-Factory find them \
             offline. HF_ENDPOINT selects a mirror; HF_TOKEN (or the token file) authenticates and is never \
             printed or recorded; HF_HUB_OFFLINE=1 (or --offline) uses the cache only.
@@ -27,6 +28,8 @@ struct FetchCommand: AsyncParsableCommand {
     @Flag(help: "The repository is a dataset.") var dataset = false
     @Option(help: "Only files matching this glob (repeatable), e.g. '*.safetensors' or 'config.json'.") var include: [String] = []
     @Option(help: "Downloads at once.") var jobs = 4
+    @Option(help: "Parallel ranges per large file (LFS files of at least two chunks of 64 MiB; WORKBENCH_FETCH_CHUNK_BYTES sets the chunk); 1: one stream.")
+    var segments = 4
     @Option(help: "Write what was fetched (commit, files, sizes, SHA-256) as JSON to this file.") var manifest: String?
     @Flag(help: "Do not ask the hub; use the cached snapshot.") var offline = false
     @Flag(help: "Re-hash the files already in the cache against the hub's SHA-256 (a mismatch is quarantined and downloaded again).")
@@ -36,6 +39,7 @@ struct FetchCommand: AsyncParsableCommand {
 
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if segments < 1 { throw ValidationError("--segments must be at least 1") }
         if (repo == nil) == (from == nil) { throw ValidationError("give a repository (ORG/NAME[@REVISION]) or --from MANIFEST, not both") }
     }
 
@@ -54,6 +58,7 @@ struct FetchCommand: AsyncParsableCommand {
             (hubRepo, revision) = try HubRepo.parse(repo!, dataset: dataset)
         }
         fetcher.jobs = jobs
+        fetcher.segments = segments
         if !include.isEmpty { fetcher.include = include }
         if offline { fetcher.offline = true }
         fetcher.verify = verify
