@@ -123,12 +123,10 @@ extension Store {
                 let params = Dictionary(try Row.fetchAll(db, sql: "SELECT name, value FROM params WHERE instance_id = ?", arguments: [row[3] as Int64])
                     .map { ($0[0] as String, $0[1] as String) }) { x, _ in x }
                 var inputs: [String: String] = [:], command = "", env = ""
-                if let json = try? JSONSerialization.jsonObject(with: Data((row[2] as String).utf8)) as? [String: Any] {
-                    for i in json["inputs"] as? [[String: Any]] ?? [] {
-                        if let n = i["name"] as? String { inputs[n] = (i["digest"] ?? i["value"]).map { "\($0)" } ?? "" }
-                    }
-                    command = json["command"] as? String ?? ""
-                    env = (json["env"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "")=\($0["value"] ?? "")" }.joined(separator: " ")
+                if let d = try? JSONDecoder().decode(FingerprintDescription.self, from: Data((row[2] as String).utf8)) {
+                    for i in d.inputs { inputs[i.name] = i.value }   // the input's digest
+                    command = d.command
+                    env = d.env.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
                 }
                 out[row[0]] = InstanceView(fingerprint: row[1], params: params, inputs: inputs, command: command, env: env)
             }

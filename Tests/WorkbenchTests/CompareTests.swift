@@ -47,6 +47,25 @@ import Testing
         #expect(unknown.status == 64 && unknown.stderr.contains("did you mean") || unknown.stderr.contains(a), "\(unknown.stderr)")
     }
 
+    /// An edited input file is named with both digests (read from the stored fingerprint descriptions).
+    @Test func anEditedInputIsNamedWithBothDigests() async throws {
+        let ws = try await Workspace()
+        defer { ws.cleanup() }
+        try ws.write("experiments/compared.yaml", Self.spec(correct: 5).replacingOccurrences(of: "    params: {", with: "    inputs: { data: data.txt }\n    params: {"))
+        try ws.write("data.txt", "one\n")
+        try await ws.commitAll()
+        #expect(try await ws.wb("run", "compared").status == 0)
+        let a = ((try JSONSerialization.jsonObject(with: Data(try await ws.wb("runs", "--json").stdout.utf8)) as! [[String: Any]])[0]["id"] as! String)
+        try ws.write("data.txt", "two\n")
+        try await ws.commitAll()
+        #expect(try await ws.wb("run", "compared").status == 0)
+        let r = try await ws.wb("compare", a, "latest")
+        let one = try await ws.sh("printf 'one\\n' | sha256sum | cut -c1-64").trimmingCharacters(in: .whitespacesAndNewlines)
+        let two = try await ws.sh("printf 'two\\n' | sha256sum | cut -c1-64").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(r.stdout.contains("stages: 1 in both, 1 with different work"), "\(r.stdout)")
+        #expect(r.stdout.contains("input data: ") && r.stdout.contains(String(one.prefix(12))) && r.stdout.contains(String(two.prefix(12))), "\(r.stdout) \(one) \(two)")
+    }
+
     /// Two models, one table: `--cells` keeps only the stages behind the chosen cells.
     static func tableSpec(correct: Int) -> String {
         spec(correct: correct)

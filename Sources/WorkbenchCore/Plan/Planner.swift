@@ -204,15 +204,17 @@ package struct Planner {
 
 /// The canonical, hashed description of a stage instance. Paths inside the workspace and output
 /// directories are symbolic, so moving a workspace keeps its fingerprints.
-struct FingerprintDescription: Codable {
-    var version = 1
-    var stage: String
-    var command: String
-    var env: [NamedValue]
-    var params: [NamedValue]
-    var inputs: [NamedValue]
-    var outputs: [NamedValue]
-    var code: [NamedValue]
+/// What a stage instance's fingerprint hashes (stored as `stage_instances.description`); an
+/// input's value is its digest.
+package struct FingerprintDescription: Codable {
+    package var version = 1
+    package var stage: String
+    package var command: String
+    package var env: [NamedValue]
+    package var params: [NamedValue]
+    package var inputs: [NamedValue]
+    package var outputs: [NamedValue]
+    package var code: [NamedValue]
 
     var canonicalJSON: String {
         let encoder = JSONEncoder()
