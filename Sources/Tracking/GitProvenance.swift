@@ -115,7 +115,7 @@ package enum GitProvenance {
         defer { git_repository_free(repo) }
         guard let wd = git_repository_workdir(repo).map({ String(cString: $0) }) else { return nil }
         let root = URL(fileURLWithPath: wd).resolvingSymlinksInPath().path
-        let full = URL(fileURLWithPath: file.hasPrefix("/") ? file : workspace + "/" + file).resolvingSymlinksInPath().path
+        let full = URL(fileURLWithPath: Paths.absolute(file, base: workspace)).resolvingSymlinksInPath().path
         guard full.hasPrefix(root + "/") else { return nil }
         let rel = String(full.dropFirst(root.count + 1))
         var obj: OpaquePointer?

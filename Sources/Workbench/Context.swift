@@ -45,7 +45,7 @@ struct Context {
 
     /// A spec path relative to the workspace when inside it.
     func relative(_ path: String) -> String {
-        let abs = path.hasPrefix("/") ? path : workspace + "/" + path
+        let abs = Paths.absolute(path, base: workspace)
         let std = (abs as NSString).standardizingPath
         return std.hasPrefix(workspace + "/") ? String(std.dropFirst(workspace.count + 1)) : std
     }
@@ -53,9 +53,9 @@ struct Context {
     /// Resolves SPEC_OR_TABLE_ID: a file path, a spec name, or a table id found under experiments/.
     func resolveSpec(_ argument: String) throws -> (spec: Spec, table: String?) {
         let loader = SpecLoader(readFile: { path in
-            try String(contentsOfFile: path.hasPrefix("/") ? path : workspaceRoot + "/" + path, encoding: .utf8)
+            try String(contentsOfFile: Paths.absolute(path, base: workspaceRoot), encoding: .utf8)
         })
-        let direct = argument.hasPrefix("/") ? argument : workspace + "/" + argument
+        let direct = Paths.absolute(argument, base: workspace)
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: direct, isDirectory: &isDir) {
             if !isDir.boolValue { return (try loader.load(relative(direct)), nil) }

@@ -64,7 +64,7 @@ struct RunFlow {
         } else if code.dirty {
             Console.note("note: the working tree has uncommitted changes; their diff (\(code.diffBytes) bytes\(code.diffTruncated ? ", truncated" : "")) is recorded with the run")
         }
-        let python = spec.vars["python"].map { $0.hasPrefix("/") ? $0 : context.workspace + "/" + $0 }
+        let python = spec.vars["python"].map { Paths.absolute($0, base: context.workspace) }
         if let python, plan.summary.toRun > 0, !FileManager.default.isExecutableFile(atPath: python) {
             let setup = spec.vars["python_setup"].map { "run \($0) first" } ?? "create it first"
             throw CommandError.setupMissing("the stages of \(spec.path) use the Python interpreter \(context.relative(python)) (vars.python), which does not exist", hint: setup)

@@ -14,7 +14,7 @@ struct SlurmFlow {
     static func loadConfig(_ context: Context, path: String?) throws -> SlurmConfig {
         let file: String
         if let path {
-            file = path.hasPrefix("/") ? path : context.workspace + "/" + path
+            file = Paths.absolute(path, base: context.workspace)
             guard FileManager.default.fileExists(atPath: file) else {
                 throw CommandError.invalidInput("runner config \(context.relative(file)) does not exist", hint: "give the path of a YAML file with partition, account, qos, extra_args, poll_seconds")
             }

@@ -21,7 +21,7 @@ struct ExportCommand: AsyncParsableCommand {
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
         let runID = try store.resolveRun(run)
-        let path = out.hasPrefix("/") ? out : FileManager.default.currentDirectoryPath + "/" + out
+        let path = Paths.absolute(out)
         if let imported = try store.importOf(run: runID) {
             // An imported run is passed on as the bundle it came in (its events live in that bundle).
             let original = imported.directory + "/bundle.wbbundle"
@@ -127,7 +127,7 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let ctx = try Context(options: workspace)
-        let path = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        let path = Paths.absolute(file)
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandError.invalidInput("\(path): no such file", hint: "give the file `workbench export RUN --out FILE` wrote")
         }

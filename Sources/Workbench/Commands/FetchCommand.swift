@@ -75,7 +75,7 @@ struct FetchCommand: AsyncParsableCommand {
         }
         progress?.stop()
         if let manifest {
-            let path = manifest.hasPrefix("/") ? manifest : FileManager.default.currentDirectoryPath + "/" + manifest
+            let path = Paths.absolute(manifest)
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try AtomicFile.write(try result.encoded(), to: path)
         }

@@ -202,7 +202,7 @@ struct IngestCommand: AsyncParsableCommand {
         let ctx = try Context(options: workspace)
         let store = try ctx.openStore()
         for d in directories {
-            let path = d.hasPrefix("/") ? d : FileManager.default.currentDirectoryPath + "/" + d
+            let path = Paths.absolute(d)
             let o = try Ingest.directory(path, into: store)
             print("ingested \(o.stage) attempt \(o.attempt): \(o.status.rawValue)")
         }

@@ -54,7 +54,7 @@ struct ReportCommand: AsyncParsableCommand {
         }
         if tables.isEmpty { throw CommandError.usage("the spec declares no tables") }
         if let out {
-            let dir = out.hasPrefix("/") ? out : ctx.workspace + "/" + out
+            let dir = Paths.absolute(out, base: ctx.workspace)
             let written = try ReportFlow.write(tables, formats: formats, to: dir)
             try ReportFlow.record(tables, written: written, store: store, runID: pinnedRun)
             for path in written { print(ctx.relative(path)) }

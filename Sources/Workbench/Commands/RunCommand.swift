@@ -111,7 +111,7 @@ struct ReproduceCommand: AsyncParsableCommand {
         let formats = try ReportCommand.parseFormats(format)
         let flow = try execution.prepare(target, in: workspace)
         let (ctx, store, spec, table) = (flow.context, flow.store, flow.spec, flow.table)
-        let dir = out.map { $0.hasPrefix("/") ? $0 : ctx.workspace + "/" + $0 } ?? ctx.stateDirectory + "/reports"
+        let dir = out.map { Paths.absolute($0, base: ctx.workspace) } ?? ctx.stateDirectory + "/reports"
         func report(runID: String?) throws -> [String] {
             let tables = try ReportFlow(context: ctx, store: store, spec: spec, profile: flow.profile).build(only: table)
             for t in tables { print(ReportFormat.md.render(t)) }

@@ -56,7 +56,7 @@ struct ScoreCommand: AsyncParsableCommand {
             var text = ""
             for e in scored.result.examples { text += e.jsonLine + "\n" }
             do {
-                let path = ScoreFile.absolute(perExample)
+                let path = Paths.absolute(perExample)
                 try Directories.make((path as NSString).deletingLastPathComponent)
                 try AtomicFile.write(Data(text.utf8), to: path)
             } catch { throw CommandError.io("cannot write \(perExample): \(error)") }
@@ -169,10 +169,6 @@ enum ScoreFile {
         return [UInt8](data)
     }
 
-    static func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-    }
-
     static func score(task: ScoringTask, path: String, results: String?, label: String?) throws -> Scored {
         let bytes = try read(path)
         let rows: [JSONValue], lines: [Int]
@@ -211,8 +207,8 @@ enum ScoreFile {
             agreement = .disagree
         }
         let record = EvaluationRecord(
-            task: task.rawValue, predictionsPath: absolute(path), predictionsDigest: SHA256.hex(bytes),
-            resultsPath: results.map(absolute), recordedScores: recorded, agreement: agreement, disagreements: disagreements,
+            task: task.rawValue, predictionsPath: Paths.absolute(path), predictionsDigest: SHA256.hex(bytes),
+            resultsPath: results.map { Paths.absolute($0) }, recordedScores: recorded, agreement: agreement, disagreements: disagreements,
             testNum: result.testNum, scores: result.metrics.map { .init(key: $0.key, value: $0.value) }, label: label,
             examples: result.examples.map {
                 .init(synID: JSONWriter.write($0.synID), metric: $0.metric, value: $0.value, fields: JSONWriter.write(.object($0.fields)))

@@ -138,7 +138,7 @@ package struct Planner {
             if let producer = ctx.lastProducer {
                 inputs.append(PlannedInput(name: inputName, path: rendered.value, digest: producer.digest, producer: producer.name))
             } else {
-                let path = rendered.value.hasPrefix("/") ? rendered.value : workspace + "/" + rendered.value
+                let path = Paths.absolute(rendered.value, base: workspace)
                 let digest: String
                 do { digest = try digester.digest(ofPath: path) } catch {
                     throw fail(stage, "inputs.\(inputName)", "input '\(inputName)' of '\(name)': \(path) does not exist or cannot be read",
