@@ -42,17 +42,10 @@ package enum SHA256 {
         return h.finalizeHex()
     }
 
-    /// Hex digest of bytes.
-    package static func hex(_ bytes: [UInt8]) -> String {
+    /// Hex digest of bytes (`[UInt8]`, `Data`, any contiguous byte collection).
+    package static func hex<Bytes: ContiguousBytes>(_ bytes: Bytes) -> String {
         var h = SHA256Hasher()
         bytes.withUnsafeBytes { h.update($0) }
-        return h.finalizeHex()
-    }
-
-    /// Hex digest of a `Data`'s bytes.
-    package static func hex(_ data: Data) -> String {
-        var h = SHA256Hasher()
-        data.withUnsafeBytes { h.update($0) }
         return h.finalizeHex()
     }
 }
