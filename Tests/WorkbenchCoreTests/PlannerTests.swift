@@ -1,7 +1,24 @@
+import Foundation
 import Testing
 @testable import WorkbenchCore
 
 @Suite struct PlannerTests {
+
+    /// `report --run` keeps the run's stages a table needs by their names, worked out from the
+    /// spec's structure without digesting files: for every paper table and profile they are the
+    /// names the table's plan has.
+    @Test func aTablesStageNamesFromTheStructureAreItsPlansNames() throws {
+        struct AnyDigest: FileDigesting { func digest(ofPath path: String) throws -> String { "sha256:" + String(repeating: "0", count: 64) } }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let spec = try SpecLoader(readFile: { try String(contentsOfFile: root + "/" + $0, encoding: .utf8) }).load("experiments/adamllm/adamllm.yaml")
+        for profile in ["paper", "paper-released", "smoke"] {
+            let planner = Planner(spec: spec, profile: profile, workspace: root, digester: AnyDigest())
+            for table in spec.tables {
+                let planned = Set(try planner.plan(.table(table.id)).stages.flatMap { [$0.name] + $0.aliases })
+                #expect(try planner.stageNames(ofTable: table.id) == planned, "\(profile) \(table.id)")
+            }
+        }
+    }
     let ws = "/ws"
 
     func plan(_ text: String, target: Planner.Target = .all, digests: [String: String] = [:]) throws(SpecError) -> Plan {

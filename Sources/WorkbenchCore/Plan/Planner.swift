@@ -72,6 +72,31 @@ package struct Planner {
                     stages: state.order.map { state.byFingerprint[$0]! })
     }
 
+    /// The names of the stage instances a table needs (its cells' stages and everything upstream
+    /// of them), from the spec's structure alone: no file is digested, so this works where the
+    /// inputs are absent (a workspace that imported a run's bundle).
+    package func stageNames(ofTable id: String) throws(SpecError) -> Set<String> {
+        guard let table = spec.tables.first(where: { $0.id == id }) else {
+            throw SpecError(file: spec.path, keyPath: "tables", message: "no table '\(id)' in this spec",
+                            hint: DidYouMean.hint(for: id, in: spec.tables.map(\.id)))
+        }
+        let references = StageReferences(spec: spec)
+        let cells = Matrix.expand(spec)
+        var names = Set<String>()
+        func visit(_ stage: StageTemplate, _ cell: Cell) {
+            guard whenMatches(stage, cell),
+                  names.insert(Self.instanceName(stage: stage.name, coordinates: Matrix.project(cell, onto: stage.vary))).inserted else { return }
+            for up in references.upstream(of: stage, profile: profile, cell: cell) {
+                if let upstream = spec.stages[up] { visit(upstream, cell) }
+            }
+        }
+        for cell in try CellResolver(spec: spec).cells(of: table) {
+            guard let stage = spec.stages[cell.stage], let matrixCell = cells.first(where: { Matrix.matches($0, cell.coordinates) }) else { continue }
+            visit(stage, matrixCell)
+        }
+        return names
+    }
+
     // MARK: - Instances
 
     private struct State {
