@@ -44,7 +44,7 @@ package enum HTMLRenderer {
         let meta = t.provenance(code: { "<code>\(escape($0))</code>" }, text: escape)
         out += "<p class=\"meta\">\(meta.joined(separator: " · "))</p>\n"
         if t.standIn {
-            out += "<p class=\"standin\">Stand-in run (profile <code>\(escape(t.profile))</code>): CPU stand-ins for every stage; the values are not comparable to the paper's.</p>\n"
+            out += "<p class=\"standin\">Stand-in run (profile <code>\(escape(t.profile))</code>): \(escape(ReportTable.standInNote))</p>\n"
         }
         let counted = t.cells.filter { $0.state != .referenceOnly }
         out += "<p class=\"summary\">\(counted.filter { $0.state == .reproduced }.count) of \(counted.count) cells reproduced"

@@ -155,6 +155,9 @@ package struct ReportTable: Sendable, Hashable {
         return parts
     }
 
+    /// What a stand-in run's values are, for every renderer's banner.
+    package static let standInNote = "CPU stand-ins for every stage; the values are not comparable to the paper's."
+
     /// `verdicts: 3 match, 1 within-noise, ...` over the cells that have one (reference-only rows excluded).
     package var verdictSummary: String {
         if standIn {
