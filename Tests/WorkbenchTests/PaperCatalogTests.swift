@@ -224,7 +224,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
             case "$*" in
               *torch.distributed.launch*) echo "launch $*" >> "$LOG"
                 out=$(echo "$*" | sed 's/.*--output_dir \\([^ ]*\\).*/\\1/'); mkdir -p "$out"; exit 0 ;;
-              *workbench_data.post_train*) echo "format $*" >> "$LOG"
+              *workbench_data.post_train*) echo "format $*" >> "$LOG"; [ -z "$FAIL_FORMAT" ] || exit 1
                 out=$(echo "$*" | sed 's/.*--out \\([^ ]*\\).*/\\1/'); echo '[]' > "$out"; exit 0 ;;
             esac
             exec /usr/bin/python3 "$@"
@@ -265,6 +265,14 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(caption.rc == "rc=0" && caption.log.split(separator: "\n").filter { $0.hasPrefix("launch ") }.count == 1, "\(caption.log)")
         let synthetic = try await train("llama-3.2-vision", "single", "synthetic-only", out: "o4")
         #expect(synthetic.rc == "rc=0" && synthetic.log.contains("--syn-only"), "\(synthetic.log)")
+        // A failing formatting step stops the recipe before any training starts (LLaVA copies no
+        // file first, so nothing else would stop it).
+        let failing = try await ws.sh("""
+            rm -f log; FAIL_FORMAT=1 LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb CUDA_VISIBLE_DEVICES=0,1 \\
+              bash experiments/adamllm/recipes/train.sh llava single synthetic-only biomed $PWD/syn/image_caption_and_synthetic_task.json \\
+              $PWD/images $PWD/o9 $PWD/qa $PWD/factory base.json - 4 4 ds.json 2e-5 $PWD/captions.json vision.json 2>&1; echo rc=$?
+            """)
+        #expect(failing.hasSuffix("rc=1\n") && !((try? ws.read("log")) ?? "").contains("launch "), "\(failing)")
         // Refusals, each saying why (exit 2).
         // LLaVA: upstream train_mem.py with the pinned base and vision tower; two stages, the second from the first.
         let llava = try await train("llava", "two", "ours", out: "o5", vision: "vision.json")

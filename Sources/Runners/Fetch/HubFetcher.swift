@@ -179,7 +179,10 @@ package struct HubFetcher: Sendable {
         for f in files {
             var st = stat()
             // What is on disk (a parallel-range download leaves holes: its size is not what it holds).
-            let have = stat(cache.blob(repo, f.blob) + ".incomplete", &st) == 0 ? min(Int64(st.st_size), Int64(st.st_blocks) * 512) : 0
+            var have: Int64 = 0
+            for suffix in [".incomplete", ".parts"] where stat(cache.blob(repo, f.blob) + suffix, &st) == 0 {
+                have += min(Int64(st.st_size), Int64(st.st_blocks) * 512)
+            }
             needed += max(0, f.size - have)
         }
         guard needed > 0, let available = Self.freeBytes(cache.folder(repo) + "/blobs"), available < needed else { return }
@@ -226,44 +229,31 @@ package struct HubFetcher: Sendable {
     }
 
     /// One file into `blobs/<etag>.incomplete` (resumed when it exists), verified, then renamed.
+    /// A large LFS file goes through `blobs/<etag>.parts` instead (parallel ranges, see
+    /// `downloadInRanges`). One process at a time per blob: the lock file huggingface_hub takes too.
     func download(_ repo: HubRepo, commit: String, _ f: Listed) throws(FetchError) -> FetchedFile {
         let blob = cache.blob(repo, f.blob)
         let partial = blob + ".incomplete"
+        let lock = try lockBlob(repo, f)
+        defer { close(lock) }
+        if Self.complete(blob, size: f.size) {   // another process finished it while this one waited
+            return FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: false)
+        }
+        let url = endpoint + repo.resolvePrefix + "/resolve/" + commit + "/" + Self.escapePath(f.path)
+        var st = stat()
+        let prefix = stat(partial, &st) == 0 ? Int64(st.st_size) : 0
+        // Large LFS files: parallel ranges (a .parts file means an earlier run did so: it is
+        // continued that way, whatever the settings now).
+        if let expected = f.sha256,
+           FileManager.default.fileExists(atPath: blob + ".parts") || (segments > 1 && f.size - min(prefix, f.size) >= 2 * chunkSize) {
+            if let done = try downloadInRanges(repo, commit: commit, f, expected: expected, url: url) { return done }
+        }
         let fd = open(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io("cannot open \(partial): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var st = stat()
         fstat(fd, &st)
         var have = Int64(st.st_size)
         if have > f.size { _ = ftruncate(fd, 0); have = 0 }   // not a prefix of this file
-        let url = endpoint + repo.resolvePrefix + "/resolve/" + commit + "/" + Self.escapePath(f.path)
-        // Large LFS files: parallel ranges (a chunk state file means an earlier run did so: the
-        // partial file is not a prefix then, whatever the settings now).
-        let chunks = SegmentedDownload.stateFile(partial)
-        if let expected = f.sha256, FileManager.default.fileExists(atPath: chunks) || (segments > 1 && f.size - have >= 2 * chunkSize) {
-            let segmented = SegmentedDownload(url: url, headers: authHeaders, fd: fd, partial: partial, size: f.size, chunkSize: chunkSize,
-                                              segments: segments, counter: counter,
-                                              classify: { [self] r in
-                                                  do throws(FetchError) { try check(r, repo: repo, revision: commit, file: f.path); return nil } catch { return error }
-                                              })
-            switch try segmented.run(have: have) {
-            case let .done(got):
-                if got != expected {
-                    unlink(chunks)
-                    let dest = try quarantine(repo, partial, blob: f.blob)
-                    throw .digestMismatch(repo, file: f.path, expected: expected, got: got, quarantined: dest)
-                }
-                unlink(chunks)
-                guard rename(partial, blob) == 0 else { throw .io("cannot rename \(partial) to \(blob): \(String(cString: strerror(errno)))") }
-                report?("  \(f.path) (\(ByteCount.text(f.size))) sha256 ok, \(segmented.chunkCount) ranges")
-                return FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: true)
-            case .rangeRefused:   // the server sends whole files only: one stream from the start
-                unlink(chunks)
-                _ = ftruncate(fd, 0)
-                have = 0
-                report?("  \(f.path): the server ignores ranges; downloading it in one stream")
-            }
-        }
         let hasher: HasherBox? = f.sha256 != nil ? HasherBox() : nil   // LFS files only
         defer { hasher?.close() }
         if have > 0, let hasher {   // the kept part enters the digest first
@@ -308,6 +298,69 @@ package struct HubFetcher: Sendable {
         guard rename(partial, blob) == 0 else { throw .io("cannot rename \(partial) to \(blob): \(String(cString: strerror(errno)))") }
         report?("  \(f.path) (\(ByteCount.text(f.size)))\(f.sha256 != nil ? " sha256 ok" : "")")
         return FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: true)
+    }
+
+    /// Holds `.locks/<repo folder>/<etag>.lock` (the lock huggingface_hub takes for a blob) until
+    /// the returned descriptor is closed, so two fetches of one file (two stages of a Slurm run,
+    /// or transformers beside workbench) never write it at once.
+    private func lockBlob(_ repo: HubRepo, _ f: Listed) throws(FetchError) -> Int32 {
+        let dir = cache.root + "/.locks/" + repo.folderName
+        try Self.makeDirectory(dir)
+        let path = dir + "/" + f.blob + ".lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io("cannot open \(path): \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            report?("  \(f.path): another process is downloading it; waiting for it (\(path))")
+            while flock(fd, LOCK_EX) != 0 {
+                if errno != EINTR { close(fd); throw .io("cannot lock \(path): \(String(cString: strerror(errno)))") }
+            }
+        }
+        return fd
+    }
+
+    /// A large LFS file as parallel ranges into `blobs/<etag>.parts` (holes until every chunk is
+    /// there, so not under the `.incomplete` name huggingface_hub resumes by appending), its
+    /// finished chunks in `.parts.chunks`; a one-stream `.incomplete` prefix carries over. Nil
+    /// when the server answers a range with the whole file: the caller uses one stream.
+    private func downloadInRanges(_ repo: HubRepo, commit: String, _ f: Listed, expected: String, url: String) throws(FetchError) -> FetchedFile? {
+        let blob = cache.blob(repo, f.blob)
+        let parts = blob + ".parts", partial = blob + ".incomplete"
+        let state = SegmentedDownload.stateFile(parts)
+        if !FileManager.default.fileExists(atPath: parts) {
+            unlink(state)   // a state file without its data file describes nothing
+            if FileManager.default.fileExists(atPath: partial), rename(partial, parts) != 0 {
+                throw .io("cannot rename \(partial) to \(parts): \(String(cString: strerror(errno)))")
+            }
+        }
+        let fd = open(parts, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io("cannot open \(parts): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        fstat(fd, &st)
+        var size = Int64(st.st_size)
+        if size > f.size { _ = ftruncate(fd, 0); unlink(state); size = 0 }   // not this file
+        let segmented = SegmentedDownload(url: url, headers: authHeaders, fd: fd, partial: parts, size: f.size, chunkSize: chunkSize,
+                                          segments: segments, counter: counter,
+                                          classify: { [self] r in
+                                              do throws(FetchError) { try check(r, repo: repo, revision: commit, file: f.path); return nil } catch { return error }
+                                          })
+        switch try segmented.run(fileSize: size) {
+        case let .done(got):
+            unlink(state)
+            if got != expected {
+                let dest = try quarantine(repo, parts, blob: f.blob)
+                throw .digestMismatch(repo, file: f.path, expected: expected, got: got, quarantined: dest)
+            }
+            guard rename(parts, blob) == 0 else { throw .io("cannot rename \(parts) to \(blob): \(String(cString: strerror(errno)))") }
+            report?("  \(f.path) (\(ByteCount.text(f.size))) sha256 ok, \(segmented.chunkCount) ranges")
+            return FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: true)
+        case .rangeRefused:   // the server sends whole files only: one stream from the start
+            _ = ftruncate(fd, 0)
+            unlink(state)
+            unlink(parts)
+            report?("  \(f.path): the server ignores ranges; downloading it in one stream")
+            return nil
+        }
     }
 
     /// Moves a file that failed its digest out of the way, into `quarantine/`.

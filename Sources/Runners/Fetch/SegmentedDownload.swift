@@ -37,19 +37,26 @@ struct SegmentedDownload {
 
     static func stateFile(_ partial: String) -> String { partial + ".chunks" }
 
+    #if os(Linux)
+    private static let mapFlags = MAP_SHARED | MAP_POPULATE
+    #else
+    private static let mapFlags = MAP_SHARED
+    #endif
+
     var chunkCount: Int { Int((size + chunkSize - 1) / chunkSize) }
 
     func chunk(_ i: Int) -> Range<Int64> { Int64(i) * chunkSize ..< min(size, Int64(i + 1) * chunkSize) }
 
     /// The chunks already on disk: those the state file lists when it describes this file with
-    /// this chunk size, else those inside the contiguous prefix `have` a one-stream fetch kept.
-    func chunksOnDisk(have: Int64) -> Set<Int> {
+    /// this chunk size and lie within the data file's `fileSize` (a state file is never trusted
+    /// past the data it describes), else those inside the contiguous prefix a one-stream fetch kept.
+    func chunksOnDisk(fileSize: Int64) -> Set<Int> {
         if let data = FileManager.default.contents(atPath: Self.stateFile(partial)),
            let state = try? JSONDecoder().decode(State.self, from: data) {
-            if state.size == size && state.chunkSize == chunkSize { return Set(state.done.filter { $0 >= 0 && $0 < chunkCount }) }
-            return []   // another chunking: start over (the caller truncated nothing; chunks are rewritten)
+            guard state.size == size && state.chunkSize == chunkSize else { return [] }   // another chunking: every chunk again
+            return Set(state.done.filter { $0 >= 0 && $0 < chunkCount && chunk($0).upperBound <= fileSize })
         }
-        return Set((0..<chunkCount).filter { chunk($0).upperBound <= have })
+        return Set((0..<chunkCount).filter { chunk($0).upperBound <= fileSize })
     }
 
     private func save(_ done: Set<Int>) {
@@ -57,9 +64,9 @@ struct SegmentedDownload {
         if let data = try? JSONEncoder().encode(state) { try? AtomicFile.write(data, to: Self.stateFile(partial)) }
     }
 
-    func run(have: Int64) throws(FetchError) -> Outcome {
-        let shared = Shared(done: chunksOnDisk(have: have))
-        if FileManager.default.fileExists(atPath: Self.stateFile(partial)) == false { save(shared.done) }
+    func run(fileSize: Int64) throws(FetchError) -> Outcome {
+        let shared = Shared(done: chunksOnDisk(fileSize: fileSize))
+        save(shared.done)
         let pending = (0..<chunkCount).filter { !shared.done.contains($0) }
         let group = DispatchGroup()
         // The reader: hashes chunk after chunk, in order, as they land.
@@ -79,7 +86,9 @@ struct SegmentedDownload {
                     let n = Int(min(8 << 20, chunk(i).upperBound - pos))
                     let base = pos - pos % page
                     let length = Int(pos - base) + n
-                    if let mapped = mmap(nil, length, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, off_t(base)), mapped != MAP_FAILED {
+                    var st = stat()
+                    let inFile = fstat(fd, &st) == 0 && Int64(st.st_size) >= pos + Int64(n)   // a mapping past the end faults
+                    if inFile, let mapped = mmap(nil, length, PROT_READ, Self.mapFlags, fd, off_t(base)), mapped != MAP_FAILED {
                         hasher.update(UnsafeRawBufferPointer(start: mapped + Int(pos - base), count: n))
                         munmap(mapped, length)
                         pos += Int64(n)

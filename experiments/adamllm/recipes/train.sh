@@ -38,11 +38,11 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 # A variant of the synthesized training file, from the synthesis output DATA_JSON lies in
 # (written beside the stage's model directory, in OUT-inputs/NAME.json; prints its path).
 filtered="$(dirname "$data")/filtered_task_pairs.jsonl"
-variant() {  # variant NAME POST_TRAIN_ARGS...
+variant() {  # variant NAME POST_TRAIN_ARGS...  (runs in $(...): set -e does not reach in, so each failure exits)
   [ -f "$filtered" ] || refuse "$pipeline-stage/$ablation needs the synthesis output's filtered_task_pairs.jsonl next to $data (the source's data is not synthesized)"
-  mkdir -p "$out-inputs"
+  mkdir -p "$out-inputs" || exit $?
   PYTHONPATH="$repo/python" python3 -m workbench_data.post_train --qa "$qa" --filtered "$filtered" \
-    --image-folder "$images" --out "$out-inputs/$1.json" "${@:2}" >&2
+    --image-folder "$images" --out "$out-inputs/$1.json" "${@:2}" >&2 || exit $?
   echo "$out-inputs/$1.json"
 }
 
