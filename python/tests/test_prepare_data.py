@@ -5,6 +5,7 @@ built binary."""
 import json
 import os
 import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -116,7 +117,7 @@ def test_two_members_of_one_name_with_different_contents_are_refused(tmp_path, c
     store = tmp_path / "store"
     code = prepare.main(["--out", str(tmp_path / "out"), "--image-store", str(store), "--archives", str(snap)])
     assert code == 1 and "both named a.jpg with different contents" in capsys.readouterr().err
-    assert os.listdir(store) == []   # the partial extraction is removed
+    assert [p for p in os.listdir(store) if not p.endswith(".lock")] == []   # the partial extraction is removed
     code = prepare.main(["--out", str(tmp_path / "out"), "--image-store", str(store), "--archives", str(snap),
                          "--archive-glob", "*.tar"])
     assert code == 1 and "no archive matches '*.tar'" in capsys.readouterr().err
@@ -163,3 +164,30 @@ def test_the_recipe_fetches_pinned_repositories_and_prepares_them(tmp_path):
     assert all(f["sha256"] for f in manifests["images"]["files"])   # LFS-sized: verified against the hub's digest
     blobs = os.listdir(tmp_path / "hf" / "hub" / "datasets--org--images" / "blobs")
     assert len(blobs) == 2   # the archive and VQA.json; big-unused.bin was never downloaded
+
+
+def test_two_preparations_of_one_snapshot_take_turns(tmp_path):
+    """Two stages sharing images (PubMedVision's for PMCRefined and the PubMedVision baseline) run
+    at once: one extracts, the other waits on the lock and reuses the folder."""
+    import threading
+    snap = snapshot(tmp_path)
+    make_zip(snap / "images_0.zip", {f"img{i}.jpg": bytes([i]) * 2000 for i in range(200)})
+    store = tmp_path / "store"
+    results = []
+
+    def one(n):
+        results.append(subprocess.run(
+            [sys.executable, "-m", "workbench_data.prepare", "--out", str(tmp_path / f"out{n}"), "--image-store", str(store),
+             "--archives", str(snap)], env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+            capture_output=True, text=True, timeout=60))
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    assert sorted("(extracted now)" in r.stdout for r in results) == [False, False, True], [r.stdout for r in results]
+    folder = store / ("datasets--org--imgs--" + "a" * 40)
+    assert len(os.listdir(folder)) == 200
+    assert sorted(p.name for p in store.iterdir()) == sorted([folder.name, folder.name + ".complete", folder.name + ".lock"])
+    assert all(os.path.realpath(tmp_path / f"out{n}" / "images") == str(folder) for n in range(3))

@@ -8,7 +8,8 @@
   flattened to file names (as PubMedVision's card does with `unzip -j`), into one shared folder
   per snapshot, STORE/<snapshot folder name>, so two sources using the same images extract them
   once. Extraction goes to a temporary folder renamed into place, with a `.complete` marker: a
-  killed run leaves nothing half-made that a later run would trust. Two archive members with the
+  killed run leaves nothing half-made that a later run would trust; a lock file serialises two
+  stages doing it at once (the second finds the folder complete). Two archive members with the
   same name and different contents are an error (flattening would lose one).
 * JSON: CAPTIONS is written as OUT/image_caption_pairs.json, INSTRUCTIONS as
   OUT/instructions.json, both in the ShareGPT layout the upstream scripts and LLaMA-Factory
@@ -22,11 +23,14 @@
 Exit status: 0 done, 2 usage, 1 bad data (one message naming the file and what to do).
 """
 import argparse
+import contextlib
+import fcntl
 import fnmatch
 import hashlib
 import json
 import os
 import shutil
+import socket
 import sys
 import zipfile
 
@@ -98,6 +102,18 @@ def extract(archives, target):
     return seen
 
 
+@contextlib.contextmanager
+def locked(path):
+    """Holds an exclusive lock on `path` (created) while the block runs: two stages preparing
+    sources that share images (PubMedVision's, say) take turns instead of extracting over each other."""
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def image_folder(store, snapshot, pattern):
     """The shared folder holding `snapshot`'s extracted images (made unless complete)."""
     archives = find_archives(snapshot, pattern)
@@ -107,24 +123,25 @@ def image_folder(store, snapshot, pattern):
     target = os.path.join(store, slug)
     marker = target + ".complete"
     listing = [{"path": os.path.relpath(a, snapshot), "size": os.path.getsize(a)} for a in archives]
-    if os.path.isdir(target) and os.path.exists(marker):
-        with open(marker) as f:
-            if json.load(f).get("archives") == listing:
-                return target, listing
     os.makedirs(store, exist_ok=True)
-    partial = f"{target}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        files = extract(archives, partial)
-        if os.path.exists(marker):
-            os.unlink(marker)
-        shutil.rmtree(target, ignore_errors=True)   # an earlier run's leftover, never marked complete
-        os.rename(partial, target)
-    except BaseException:
+    with locked(target + ".lock"):
+        if os.path.isdir(target) and os.path.exists(marker):
+            with open(marker) as f:
+                if json.load(f).get("archives") == listing:
+                    return target, listing, False   # made by an earlier run, or by the stage this one waited for
+        partial = f"{target}.partial-{socket.gethostname()}-{os.getpid()}"
         shutil.rmtree(partial, ignore_errors=True)
-        raise
-    write_json(marker, {"archives": listing, "files": len(files)})
-    return target, listing
+        try:
+            files = extract(archives, partial)
+            if os.path.exists(marker):
+                os.unlink(marker)
+            shutil.rmtree(target, ignore_errors=True)   # an earlier run's leftover, never marked complete
+            os.rename(partial, target)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        write_json(marker, {"archives": listing, "files": len(files)})
+    return target, listing, True
 
 
 def as_sharegpt(row, where):
@@ -198,7 +215,7 @@ def main(argv=None):
     ap.add_argument("--instructions", help="a baseline's instructions (ShareGPT or LLaVA layout)")
     args = ap.parse_args(argv)
     try:
-        images_dir, archives = image_folder(args.image_store, args.archives, args.archive_glob)
+        images_dir, archives, extracted = image_folder(args.image_store, args.archives, args.archive_glob)
         names = set()
         for folder, _, files in os.walk(images_dir):
             rel = os.path.relpath(folder, images_dir)
@@ -223,7 +240,7 @@ def main(argv=None):
         return 1
     for name, f in summary["files"].items():
         print(f"{name}: {f['rows']} rows")
-    print(f"images: {summary['images']} in {images_dir}")
+    print(f"images: {summary['images']} in {images_dir} ({'extracted now' if extracted else 'extracted before'})")
     return 0
 
 
