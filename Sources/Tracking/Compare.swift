@@ -137,13 +137,10 @@ extension Store {
     /// For each evaluation both runs reached (their own attempts, or the attempts their cache hits
     /// reused) with the same stage and task: each metric's per-example scores paired by example id.
     func pairedScores(_ a: String, _ b: String) throws -> [RunComparison.PairedScores] {
+        // The attempts whose results the run stands on: the same rule as its reports (a cache hit
+        // counts through the completed attempt it reused).
         func reached(_ run: String) throws -> [Int64] {
-            try read { db in
-                try Int64.fetchAll(db, sql: """
-                    SELECT id FROM attempts WHERE run_id = ? AND status = 'completed'
-                    UNION SELECT cached_from FROM attempts WHERE run_id = ? AND status = 'cached' AND cached_from IS NOT NULL
-                    """, arguments: [run, run])
-            }
+            try read { db in try Self.resultAttempts(db, runID: run).values.map(\.attempt) }
         }
         func byKey(_ run: String) throws -> [String: EvaluationSummary] {
             var out: [String: EvaluationSummary] = [:]
