@@ -63,17 +63,23 @@ for s in "${stages[@]}"; do
   [ -n "$s" ] || refuse "no image-caption pairs for this source (catalog 'captions'); $pipeline-stage/$ablation trains on them"
 done
 
+case "$family" in
+  llava | qwen2-vl | llama-3.2-vision) ;;
+  *) refuse "no recipe for model family '$family' (known: llava, qwen2-vl, llama-3.2-vision)" ;;
+esac
 ngpus=$(python3 -c "import os; print(len([g for g in os.environ.get('CUDA_VISIBLE_DEVICES', '').split(',') if g]) or 8)")
+# Where training stage N writes: the last one the stage's output, earlier ones beside it.
+stage_output() { if [ "$1" -lt ${#stages[@]} ]; then echo "$out-stage$1"; else echo "$out"; fi; }
+# The pinned base snapshot's directory in the Hugging Face cache (fetched by the fetch-model stage).
+base=$("$WORKBENCH" fetch --from "$base" --quiet)
+model=$base n=0
 case "$family" in
   llava)
     [ "$vision" != - ] || refuse "LLaVA needs its vision tower (catalog 'vision': the fetch-vision stage's manifest)"
-    model=$("$WORKBENCH" fetch --from "$base" --quiet)
     tower=$("$WORKBENCH" fetch --from "$vision" --quiet)
-    n=0
     for dataset in "${stages[@]}"; do
       n=$((n + 1))
-      target=$out
-      if [ $n -lt ${#stages[@]} ]; then target="$out-stage$n"; fi   # earlier stages beside the model
+      target=$(stage_output $n)
       # post_train_mllm.sh's settings at the pinned commit (= the paper's Table 10), with the
       # catalog's batch, accumulation, ZeRO config and learning rate.
       (cd "$qa" && python3 -m torch.distributed.launch --use_env --nproc_per_node="$ngpus" llava/train/train_mem.py \
@@ -92,15 +98,11 @@ case "$family" in
       model=$target
     done
     ;;
-  qwen2-vl|llama-3.2-vision)
-    # The pinned snapshot's directory in the Hugging Face cache (fetched by the fetch-model stage).
-    base=$("$WORKBENCH" fetch --from "$base" --quiet)
-    model=$base n=0
+  qwen2-vl | llama-3.2-vision)
     for dataset in "${stages[@]}"; do
       n=$((n + 1))
       name="$domain-stage$n"
-      target=$out
-      if [ $n -lt ${#stages[@]} ]; then target="$out-stage$n"; fi   # earlier stages beside the model
+      target=$(stage_output $n)
       # LLaMA-Factory reads dataset_info.json and the datasets from --dataset_dir (ShareGPT:
       # messages + images) and the images from --media_dir. The docs copy dataset_info.json into
       # the image folder; here each stage writes its own beside its output, because the image
@@ -130,5 +132,4 @@ PY
       if [ -e "$f" ]; then cp -L "$f" "$out/"; fi
     done
     ;;
-  *) refuse "no recipe for model family '$family' (known: llava, qwen2-vl, llama-3.2-vision)" ;;
 esac
