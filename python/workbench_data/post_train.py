@@ -29,6 +29,8 @@ import os
 import random
 import sys
 
+from workbench_data.prepare import write_json
+
 
 class InputError(Exception):
     pass
@@ -124,11 +126,8 @@ def main(argv=None):
     if not rows:
         print(f"post_train: {args.filtered}: no row left to train on ({skipped} skipped: their image does not open in {args.image_folder})", file=sys.stderr)
         return 1
-    tmp = f"{args.out}.tmp-{os.getpid()}"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(tmp, "w", encoding="utf8") as f:
-        json.dump(rows, f, ensure_ascii=False, indent=1)
-    os.replace(tmp, args.out)
+    write_json(args.out, rows)
     print(f"{args.out}: {len(rows)} rows ({args.answers} answers{', synthetic tasks only' if args.syn_only else ''}; {skipped} skipped: image does not open)")
     return 0
 

@@ -13,14 +13,15 @@
 set -euo pipefail
 qa=$1 checkpoint=$2 domain=$3 model_type=$4 benchmark=$5 out=$6
 shift 6
+manifest_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 label=$checkpoint
 if [ -f "$checkpoint" ]; then   # a fetch manifest: its pinned snapshot in the cache
-  label=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["repo"] + "@" + m["commit"])' "$checkpoint")
+  label="$(manifest_field "$checkpoint" repo)@$(manifest_field "$checkpoint" commit)"
   checkpoint=$("$WORKBENCH" fetch --from "$checkpoint" --quiet)
 elif [ ! -d "$checkpoint" ]; then   # a hub id (unpinned): fetched now
   checkpoint=$("$WORKBENCH" fetch "$checkpoint" --quiet)
 fi
-bench_repo=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo"])' "$benchmark")
+bench_repo=$(manifest_field "$benchmark" repo)
 bench_dir=$("$WORKBENCH" fetch --from "$benchmark" --quiet)
 view="$out/upstream"
 rm -rf "$view"
