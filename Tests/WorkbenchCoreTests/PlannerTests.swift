@@ -15,7 +15,7 @@ import Testing
             let planner = Planner(spec: spec, profile: profile, workspace: root, digester: AnyDigest())
             for table in spec.tables {
                 let planned = Set(try planner.plan(.table(table.id)).stages.flatMap { [$0.name] + $0.aliases })
-                #expect(try planner.stageNames(ofTable: table.id) == planned, "\(profile) \(table.id)")
+                #expect(try planner.stageNames(.table(table.id)) == planned, "\(profile) \(table.id)")
             }
         }
     }

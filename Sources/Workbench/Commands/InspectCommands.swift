@@ -354,14 +354,9 @@ struct CompareCommand: AsyncParsableCommand {
             throw CommandError.usage("--cells needs --table: run \(runA)'s spec \(spec.path) has tables \(spec.tables.map(\.id).joined(separator: ", "))")
         }
         let target = try CellSelection.target(spec: spec, table: id, filters: cells)
-        guard case .tableCells(_, let keys) = target, let layout = spec.tables.first(where: { $0.id == id }) else { return nil }
-        let selected = try CellResolver(spec: spec).cells(of: layout).filter { keys.contains("\($0.rowID)/\($0.columnID)") }
-        var names = Set(selected.map(\.instanceName))
-        // Upstream stages from the plan of those cells, when the spec still plans in this workspace.
-        let digester = FileDigester(store: store)
-        if let plan = try? ctx.planner(spec, profile: detail.summary.profile, digester: digester).plan(target) {
-            names.formUnion(plan.stages.map(\.name))
-        }
+        guard case .tableCells(_, let keys) = target else { return nil }
+        // From the spec's structure: the upstream stages count even where the inputs are absent.
+        let names = try ctx.planner(spec, profile: detail.summary.profile, digester: FileDigester(store: store)).stageNames(target)
         return (names, id, keys.count)
     }
 

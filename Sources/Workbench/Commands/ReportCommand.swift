@@ -86,7 +86,7 @@ struct ReportFlow {
             let stageFingerprints: [(name: String, fingerprint: String)]
             if let pinned {
                 // The run's stages this table needs (a run of the whole spec recorded others too).
-                let needed = try planner.stageNames(ofTable: layout.id)
+                let needed = try planner.stageNames(.table(layout.id))
                 stageFingerprints = pinned.names.filter { needed.contains($0.key) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             } else {
                 stageFingerprints = try planner.plan(.table(layout.id)).stages.map { ($0.name, $0.fingerprint) }

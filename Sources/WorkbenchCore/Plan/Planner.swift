@@ -33,34 +33,9 @@ package struct Planner {
 
     /// Builds the plan (every stage marked `run`; see `Plan.markCached`).
     package func plan(_ target: Target = .all) throws(SpecError) -> Plan {
-        guard spec.profiles.contains(profile) else {
-            throw SpecError(file: spec.path, keyPath: "profiles",
-                            message: "unknown profile '\(profile)' (profiles: \(spec.profiles.joined(separator: ", ")))",
-                            hint: DidYouMean.hint(for: profile, in: spec.profiles))
-        }
         var state = State(references: StageReferences(spec: spec))
-        let cells = Matrix.expand(spec)
-        switch target {
-        case .all:
-            // Sinks for this profile: a stage only another profile's command consumes is still one.
-            let consumed = Set(spec.stages.values.flatMap { state.references.upstream(of: $0, profile: profile) })
-            let sinks = spec.stages.values.filter { !consumed.contains($0.name) }
-            for cell in cells {
-                for stage in sinks where whenMatches(stage, cell) {
-                    _ = try instantiate(stage, cell: cell, state: &state, demandedBy: nil)
-                }
-            }
-        case .table(let id), .tableCells(let id, _):
-            guard let table = spec.tables.first(where: { $0.id == id }) else {
-                throw SpecError(file: spec.path, keyPath: "tables", message: "no table '\(id)' in this spec",
-                                hint: DidYouMean.hint(for: id, in: spec.tables.map(\.id)) ?? "tables: \(spec.tables.map(\.id).joined(separator: ", "))")
-            }
-            for cell in try CellResolver(spec: spec).cells(of: table) {
-                if case .tableCells(_, let keys) = target, !keys.contains("\(cell.rowID)/\(cell.columnID)") { continue }
-                guard let stage = spec.stages[cell.stage] else { continue }
-                guard let matrixCell = cells.first(where: { Matrix.matches($0, cell.coordinates) }) else { continue }
-                _ = try instantiate(stage, cell: matrixCell, state: &state, demandedBy: nil)
-            }
+        for (stage, cell) in try roots(target, references: state.references) {
+            _ = try instantiate(stage, cell: cell, state: &state, demandedBy: nil)
         }
         return Plan(spec: spec.summary, profile: profile, workspace: workspace,
                     table: {
@@ -72,16 +47,12 @@ package struct Planner {
                     stages: state.order.map { state.byFingerprint[$0]! })
     }
 
-    /// The names of the stage instances a table needs (its cells' stages and everything upstream
+    /// The names of the stage instances a target needs (its cells' stages and everything upstream
     /// of them), from the spec's structure alone: no file is digested, so this works where the
-    /// inputs are absent (a workspace that imported a run's bundle).
-    package func stageNames(ofTable id: String) throws(SpecError) -> Set<String> {
-        guard let table = spec.tables.first(where: { $0.id == id }) else {
-            throw SpecError(file: spec.path, keyPath: "tables", message: "no table '\(id)' in this spec",
-                            hint: DidYouMean.hint(for: id, in: spec.tables.map(\.id)))
-        }
+    /// inputs are absent (a workspace that imported a run's bundle). They are the names `plan`
+    /// gives the same target.
+    package func stageNames(_ target: Target) throws(SpecError) -> Set<String> {
         let references = StageReferences(spec: spec)
-        let cells = Matrix.expand(spec)
         var names = Set<String>()
         func visit(_ stage: StageTemplate, _ cell: Cell) {
             guard whenMatches(stage, cell),
@@ -90,11 +61,41 @@ package struct Planner {
                 if let upstream = spec.stages[up] { visit(upstream, cell) }
             }
         }
-        for cell in try CellResolver(spec: spec).cells(of: table) {
-            guard let stage = spec.stages[cell.stage], let matrixCell = cells.first(where: { Matrix.matches($0, cell.coordinates) }) else { continue }
-            visit(stage, matrixCell)
-        }
+        for (stage, cell) in try roots(target, references: references) { visit(stage, cell) }
         return names
+    }
+
+    /// Where a target starts, for `plan` and `stageNames` alike: every sink of this profile at
+    /// every matrix cell it runs for, or the stage of each selected table cell at its matrix cell.
+    private func roots(_ target: Target, references: StageReferences) throws(SpecError) -> [(StageTemplate, Cell)] {
+        guard spec.profiles.contains(profile) else {
+            throw SpecError(file: spec.path, keyPath: "profiles",
+                            message: "unknown profile '\(profile)' (profiles: \(spec.profiles.joined(separator: ", ")))",
+                            hint: DidYouMean.hint(for: profile, in: spec.profiles))
+        }
+        let cells = Matrix.expand(spec)
+        var out: [(StageTemplate, Cell)] = []
+        switch target {
+        case .all:
+            // Sinks for this profile: a stage only another profile's command consumes is still one.
+            let consumed = Set(spec.stages.values.flatMap { references.upstream(of: $0, profile: profile) })
+            let sinks = spec.stages.values.filter { !consumed.contains($0.name) }
+            for cell in cells {
+                for stage in sinks where whenMatches(stage, cell) { out.append((stage, cell)) }
+            }
+        case .table(let id), .tableCells(let id, _):
+            guard let table = spec.tables.first(where: { $0.id == id }) else {
+                throw SpecError(file: spec.path, keyPath: "tables", message: "no table '\(id)' in this spec",
+                                hint: DidYouMean.hint(for: id, in: spec.tables.map(\.id)) ?? "tables: \(spec.tables.map(\.id).joined(separator: ", "))")
+            }
+            for cell in try CellResolver(spec: spec).cells(of: table) {
+                if case .tableCells(_, let keys) = target, !keys.contains("\(cell.rowID)/\(cell.columnID)") { continue }
+                guard let stage = spec.stages[cell.stage] else { continue }
+                guard let matrixCell = cells.first(where: { Matrix.matches($0, cell.coordinates) }) else { continue }
+                out.append((stage, matrixCell))
+            }
+        }
+        return out
     }
 
     // MARK: - Instances
