@@ -172,7 +172,7 @@ package struct Auditor: Sendable {
             report.evaluations += 1
             for score in e.scores {
                 let (key, recorded) = (score.key, score.value)
-                let values = try store.metricExamples(evaluationID: e.id, metric: key).map(\.value)
+                let values = try store.exampleValues(evaluationID: e.id, metric: key)
                 guard !values.isEmpty else { continue }
                 var sum = 0.0
                 for v in values { sum += v }

@@ -116,8 +116,6 @@ struct Context {
     /// This executable's absolute path (stages call it as `$WORKBENCH`).
     static let executablePath: String = {
         if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return target }
-        let arg0 = CommandLine.arguments[0]
-        if arg0.hasPrefix("/") { return arg0 }
-        return FileManager.default.currentDirectoryPath + "/" + arg0
+        return Paths.absolute(CommandLine.arguments[0])
     }()
 }

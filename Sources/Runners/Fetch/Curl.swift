@@ -43,6 +43,16 @@ struct CurlResponse {
     var writeErrno: Int32 = 0
     /// The server ignored the requested range and sent the whole body from the start.
     var restartedFromZero = false
+
+    /// The error a failed write to `path` means (a full disk says how much is still `needed`), nil
+    /// when the writes succeeded.
+    func writeFailure(path: String, needed: @autoclosure () -> Int64) -> FetchError? {
+        switch writeErrno {
+        case 0: return nil
+        case ENOSPC, EDQUOT: return .diskFull(path: path, needed: needed(), available: HubFetcher.freeBytes(path) ?? 0)
+        default: return .io("cannot write \(path): \(String(cString: strerror(writeErrno)))")
+        }
+    }
     /// An exact range was asked for (`rangeDownload`) and the server answered with the whole
     /// file (200) or more bytes than the range holds: nothing beyond the range was written.
     var rangeRefused = false

@@ -270,10 +270,7 @@ package struct HubFetcher: Sendable {
         if have < f.size || f.size == 0 {
             let (r, end) = CurlTransfer.download(url: url, headers: authHeaders, fd: fd, offset: have, hasher: hasher, counter: counter)
             written = end
-            if r.writeErrno == ENOSPC || r.writeErrno == EDQUOT {
-                throw .diskFull(path: partial, needed: f.size - written, available: Self.freeBytes(partial) ?? 0)
-            }
-            if r.writeErrno != 0 { throw .io("cannot write \(partial): \(String(cString: strerror(r.writeErrno)))") }
+            if let e = r.writeFailure(path: partial, needed: f.size - written) { throw e }
             if r.status != 416 {   // 416: the kept part was already the whole file
                 try check(r, repo: repo, revision: commit, file: f.path)
                 if let e = r.curlError {
@@ -355,7 +352,6 @@ package struct HubFetcher: Sendable {
             report?("  \(f.path) (\(ByteCount.text(f.size))) sha256 ok, \(segmented.chunkCount) ranges")
             return FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: true)
         case .rangeRefused:   // the server sends whole files only: one stream from the start
-            _ = ftruncate(fd, 0)
             unlink(state)
             unlink(parts)
             report?("  \(f.path): the server ignores ranges; downloading it in one stream")

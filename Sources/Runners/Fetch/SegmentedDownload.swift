@@ -115,11 +115,7 @@ struct SegmentedDownload {
                     let range = chunk(i)
                     let (r, written) = CurlTransfer.rangeDownload(url: url, headers: headers, fd: fd, range: range, counter: counter)
                     if r.rangeRefused && r.status == 200 { shared.refuse(); return }
-                    if r.writeErrno == ENOSPC || r.writeErrno == EDQUOT {
-                        shared.fail(.diskFull(path: partial, needed: size - shared.bytesDone(chunk), available: HubFetcher.freeBytes(partial) ?? 0))
-                        return
-                    }
-                    if r.writeErrno != 0 { shared.fail(.io("cannot write \(partial): \(String(cString: strerror(r.writeErrno)))")); return }
+                    if let e = r.writeFailure(path: partial, needed: size - shared.bytesDone(chunk)) { shared.fail(e); return }
                     if let e = classify(r) { shared.fail(e); return }
                     if let e = r.curlError ?? (r.rangeRefused ? "the answer to bytes \(range.lowerBound)-\(range.upperBound - 1) was not that range (HTTP \(r.status))" : nil)
                         ?? (written != Int64(range.count) ? "bytes \(range.lowerBound)-\(range.upperBound - 1): \(written) of \(range.count) received" : nil) {
