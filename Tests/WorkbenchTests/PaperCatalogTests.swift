@@ -43,8 +43,9 @@ private func assertGolden(_ text: String, _ name: String) throws {
         let stages = doc["stages"] as! [[String: Any]]
         var text = ""
         for model in ["llava-v1.6-8b", "qwen2-vl-2b", "llama-3.2-11b"] {
-            for kind in model == "llava-v1.6-8b" ? ["fetch-data", "fetch-benchmark", "fetch-model", "fetch-vision", "synthesize", "train", "evaluate"] : ["fetch-model", "train", "evaluate"] {
-                let wanted = kind == "synthesize" ? "synthesize@source=pmc-refined"
+            for kind in model == "llava-v1.6-8b" ? ["fetch-data", "fetch-benchmark", "fetch-model", "fetch-vision", "fetch-synthesizer", "synthesize", "train", "evaluate"] : ["fetch-model", "train", "evaluate"] {
+                let wanted = kind == "synthesize" ? "synthesize@source=pmc-refined,data=ours"
+                    : kind == "fetch-synthesizer" ? "fetch-synthesizer@data=ours"
                     : kind == "fetch-data" ? "fetch-data@source=pmc-refined"
                     : kind == "fetch-benchmark" ? "fetch-benchmark@domain=biomed"
                     : kind == "fetch-vision" ? "fetch-vision@model=\(model)"
@@ -74,6 +75,34 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(fp4 != nil && fp4 == fp2)
     }
 
+    /// Table 5's ablations that train on other data than the source's: the seed data, its
+    /// filtered general tasks, the synthesizer tuned without blank images and its synthesis.
+    @Test func plannedCommandsOfTheAblationStages() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        let r = try await ws.wb("plan", "table-5", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let stages = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
+        let cell = "model=llava-v1.6-8b,source=pmc-raw,pipeline=single,ablation=%@,domain=biomed,data=ours"
+        var text = ""
+        for wanted in ["fetch-seed@ablation=general-tasks,data=ours", "filter-seed@ablation=general-tasks,data=ours",
+                       "tune-synthesizer@model=llava-v1.6-8b,ablation=no-blank-image,data=ours",
+                       "synthesize-tuned@model=llava-v1.6-8b,source=pmc-raw,ablation=no-blank-image,data=ours"]
+            + ["general-tasks", "general-tasks-caption", "no-blank-image"].map { "train@" + String(format: cell, $0) } {
+            guard let s = stages.first(where: { $0["name"] as? String == wanted }) else {
+                Issue.record("no stage \(wanted) in the plan of table-5")
+                continue
+            }
+            let command = (s["command"] as! String).replacingOccurrences(of: ws.path, with: "$WORKSPACE")
+                .replacingOccurrences(of: #"/[0-9a-f]{16}/"#, with: "/<fp>/", options: .regularExpression)
+            text += "## \(wanted)\ngpus: \((s["resources"] as! [String: Any])["gpus"]!)\n\(command)\n\n"
+        }
+        try assertGolden(text, "adamllm-table-5-ablation-commands.txt")
+        // General tasks do not depend on the domain: the biomedicine and food cells train one model.
+        let general = stages.filter { ($0["name"] as? String)?.hasPrefix("train@") == true && ($0["name"] as? String)?.contains("ablation=general-tasks,") == true }
+        #expect(general.count == 1 && ((general.first?["aliases"] as? [String]) ?? []).contains { $0.contains("source=recipe1m") }, "\(general)")
+    }
+
     @Test func tablesListsSizesAndCellsFilterPlans() async throws {
         let ws = try await workspace()
         defer { ws.cleanup() }
@@ -81,13 +110,13 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(r.status == 0, "\(r.stderr)")
         let entries = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
         let t4 = try #require(entries.first { $0["table"] as? String == "table-4" })
-        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 86, "\(t4)")   // + one fetch-model per base model, one fetch-data per training source (5), one fetch-benchmark per domain, LLaVA's fetch-vision
+        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 87, "\(t4)")   // + one fetch-model per base model, one fetch-data per training source (5), one fetch-benchmark per domain, LLaVA's fetch-vision, one fetch-synthesizer (the synthesizer and the checker)
         // Table 11's hours: 8 GPUs x the training hours of the 36 post-trained cells' trainings.
         #expect(t4["gpuHoursToRun"] as? Double == 4080)
         let gpt = try #require(entries.first { $0["table"] as? String == "table-2-v1-gpt4o" })
         #expect(gpt["cells"] as? Int == 0 && gpt["referenceOnlyRows"] as? Int == 1)
         let one = try await ws.wb("plan", "table-4", "--cells", "row=qwen2-vl-2b,column=pmc-refined-single-ours")
-        #expect(one.status == 0 && one.stdout.contains("6 stage(s): 0 cached, 6 to run"), "\(one.stdout)\(one.stderr)")
+        #expect(one.status == 0 && one.stdout.contains("7 stage(s): 0 cached, 7 to run"), "\(one.stdout)\(one.stderr)")
         let bad = try await ws.wb("plan", "table-4", "--cells", "row=gpt-5")
         #expect(bad.status == 64 && bad.stderr.contains("rows: llava-v1.6-8b, qwen2-vl-2b, llama-3.2-11b"))
     }
@@ -162,7 +191,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         defer { ws.cleanup() }
         let cells = ["--cells", "row=qwen2-vl-2b,column=pmc-refined-single-ours"]
         let plan = try await ws.wbArgs(["plan", "table-4"] + cells)
-        #expect(plan.status == 0 && plan.stdout.contains("not runnable yet: 4 required value(s) are empty"), "\(plan.stdout)")
+        #expect(plan.status == 0 && plan.stdout.contains("not runnable yet: 6 required value(s) are empty"), "\(plan.stdout)")
         // The data's repositories are pinned too: PMCRefined's pairs and, in another repository, its images.
         #expect(plan.stdout.contains("catalog/sources.yaml:123:24: axes.source.pmc-refined.images_revision: empty, but profile 'paper' needs it filled in (used by fetch-data@source=pmc-refined)"), "\(plan.stdout)")
         let run = try await ws.wbArgs(["run", "table-4"] + cells)
@@ -171,7 +200,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(run.stderr.contains("hint: write the hub commit"))
         #expect(!ws.exists(".workbench/runs"), "nothing starts")
         // Filled in, the same selection passes the check (and would run on a GPU node).
-        try await ws.sh("sed -i -E 's/^      (images_|captions_|vision_tower_)?revision: \"\"/      \\1revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml && sed -i 's/benchmark_revision: \"\"/benchmark_revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/axes.yaml")
+        try await ws.sh("sed -i -E 's/^      (images_|captions_|vision_tower_)?revision: \"\"/      \\1revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml && sed -i -E 's/(benchmark|synthesizer|checker)_revision: \"\"/\\1_revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/axes.yaml")
         let pinned = try await ws.wbArgs(["plan", "table-4"] + cells)
         #expect(pinned.status == 0 && !pinned.stdout.contains("not runnable yet"), "\(pinned.stdout)")
     }
@@ -223,9 +252,10 @@ private func assertGolden(_ text: String, _ name: String) throws {
             #!/bin/sh
             case "$*" in
               *torch.distributed.launch*) echo "launch $*" >> "$LOG"
-                out=$(echo "$*" | sed 's/.*--output_dir \\([^ ]*\\).*/\\1/'); mkdir -p "$out"; exit 0 ;;
+                out=$(echo "$*" | sed 's/.*--output_dir \\([^ ]*\\).*/\\1/'); mkdir -p "$out"
+                case "$*" in *--tune_mm_mlp_adapter*) [ -n "$NO_PROJECTOR" ] || : > "$out/mm_projector.bin" ;; esac; exit 0 ;;
               *workbench_data.post_train*) echo "format $*" >> "$LOG"; [ -z "$FAIL_FORMAT" ] || exit 1
-                out=$(echo "$*" | sed 's/.*--out \\([^ ]*\\).*/\\1/'); echo '[]' > "$out"; exit 0 ;;
+                out=$(echo "$*" | sed 's/.*--out \\([^ ]*\\).*/\\1/'); cp "$ROW" "$out"; exit 0 ;;
             esac
             exec /usr/bin/python3 "$@"
             """)
@@ -233,12 +263,16 @@ private func assertGolden(_ text: String, _ name: String) throws {
         try ws.write("qa/vllm_inference/.keep", "")
         try ws.write("factory/src/train.py", "")
         try ws.write("syn/filtered_task_pairs.jsonl", "{}\n")
-        try ws.write("syn/image_caption_and_synthetic_task.json", "[]")
-        try ws.write("captions.json", "[]")
-        try await ws.sh("chmod +x stub/bin/python3 stub/wb && mkdir -p images stub/snapshot")
+        // One row in the shape LLaVA's loader asserts (train.sh checks it before launching).
+        let row = #"[{"images": ["d.jpg"], "messages": [{"role": "user", "content": "<image>Q"}, {"role": "assistant", "content": "A"}]}]"#
+        try ws.write("row.json", row)
+        try ws.write("syn/image_caption_and_synthetic_task.json", row)
+        try ws.write("captions.json", row)
+        try ws.write("images/d.jpg", "d")
+        try await ws.sh("chmod +x stub/bin/python3 stub/wb && mkdir -p stub/snapshot")
         func train(_ family: String, _ pipeline: String, _ ablation: String, out: String, vision: String = "-") async throws -> (log: String, rc: String) {
             let r = try await ws.sh("""
-                rm -f log; LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb CUDA_VISIBLE_DEVICES=0,1 \\
+                rm -f log; ROW=$PWD/row.json LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb CUDA_VISIBLE_DEVICES=0,1 \\
                   bash experiments/adamllm/recipes/train.sh \(family) \(pipeline) \(ablation) biomed $PWD/syn/image_caption_and_synthetic_task.json \\
                   $PWD/images $PWD/\(out) $PWD/qa $PWD/factory base.json qwen2_vl 8 2 ds.json 1e-5 $PWD/captions.json \(vision) 2>&1; echo rc=$?
                 """)
@@ -255,7 +289,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         #expect(two.log.contains("format ") && two.log.contains("--syn-only") && two.log.contains("--out \(ws.path)/o2-inputs/synthetic_task.json")
                 && two.log.contains("--filtered \(ws.path)/syn/filtered_task_pairs.jsonl --image-folder \(ws.path)/images"), "\(two.log)")
         #expect(two.log.contains("--output_dir \(ws.path)/o2-stage1") && two.log.contains("--model_name_or_path \(ws.path)/o2-stage1"), "\(two.log)")
-        #expect(try ws.read("o2-inputs/biomed-stage1.json") == "[]" && ws.exists("o2-inputs/biomed-stage2.json"))
+        #expect(try ws.read("o2-inputs/biomed-stage1.json") == row && ws.exists("o2-inputs/biomed-stage2.json"))
         #expect(two.log.contains("--dataset_dir \(ws.path)/o2-inputs --media_dir \(ws.path)/images"), "\(two.log)")
         #expect(!ws.exists("images/dataset_info.json"), "the shared image folder is left as fetch-data made it")
         let info = try ws.read("o2-inputs/dataset_info.json")
@@ -268,7 +302,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         // A failing formatting step stops the recipe before any training starts (LLaVA copies no
         // file first, so nothing else would stop it).
         let failing = try await ws.sh("""
-            rm -f log; FAIL_FORMAT=1 LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb CUDA_VISIBLE_DEVICES=0,1 \\
+            rm -f log; FAIL_FORMAT=1 ROW=$PWD/row.json LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb CUDA_VISIBLE_DEVICES=0,1 \\
               bash experiments/adamllm/recipes/train.sh llava single synthetic-only biomed $PWD/syn/image_caption_and_synthetic_task.json \\
               $PWD/images $PWD/o9 $PWD/qa $PWD/factory base.json - 4 4 ds.json 2e-5 $PWD/captions.json vision.json 2>&1; echo rc=$?
             """)
@@ -282,9 +316,23 @@ private func assertGolden(_ text: String, _ name: String) throws {
                 && launches.first?.contains("--vision_tower \(ws.path)/stub/snapshot ") == true
                 && launches.first?.contains("--data_path \(ws.path)/captions.json ") == true
                 && launches.first?.contains("--output_dir \(ws.path)/o5-stage1 ") == true, "\(llava.log)")
-        #expect(launches.last?.contains("--model_name_or_path \(ws.path)/o5-stage1 ") == true
+        // Stage 1 trains the projector alone at 2e-3 (paper, Table 10); stage 2 starts from the base
+        // with that projector and trains everything at the catalog's rate.
+        #expect(launches.first?.contains("--tune_mm_mlp_adapter True ") == true && launches.first?.contains("--learning_rate 2e-3 ") == true
+                && launches.first?.contains("--unfreeze_mm_vision_tower") == false, "\(llava.log)")
+        #expect(launches.last?.contains("--model_name_or_path \(ws.path)/stub/snapshot --pretrain_mm_mlp_adapter \(ws.path)/o5-stage1/mm_projector.bin ") == true
+                && launches.last?.contains("--unfreeze_mm_vision_tower True --mm_vision_tower_lr 2e-6 ") == true
+                && launches.last?.contains("--learning_rate 1e-5 ") == true && launches.last?.contains("--tune_mm_mlp_adapter") == false
                 && launches.last?.contains("--output_dir \(ws.path)/o5 ") == true
                 && launches.last?.contains("--deepspeed ds.json --") == true && launches.last?.contains("--nproc_per_node=2 ") == true, "\(llava.log)")
+        // A caption stage that saved no projector stops the recipe before stage 2.
+        let noProjector = try await ws.sh("""
+            rm -f log; NO_PROJECTOR=1 ROW=$PWD/row.json LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb CUDA_VISIBLE_DEVICES=0,1 \\
+              bash experiments/adamllm/recipes/train.sh llava two ours biomed $PWD/syn/image_caption_and_synthetic_task.json \\
+              $PWD/images $PWD/o10 $PWD/qa $PWD/factory base.json - 4 4 ds.json 2e-5 $PWD/captions.json vision.json 2>&1; echo rc=$?
+            """)
+        #expect(noProjector.contains("wrote no \(ws.path)/o10-stage1/mm_projector.bin") && noProjector.hasSuffix("rc=1\n")
+                && ((try? ws.read("log")) ?? "").split(separator: "\n").filter { $0.hasPrefix("launch ") }.count == 1, "\(noProjector)")
         let towerless = try await train("llava", "single", "ours", out: "o7")
         #expect(towerless.rc == "rc=2" && towerless.log.contains("LLaVA needs its vision tower"), "\(towerless.log)")
         // Without the consistency filter: every collected question with its precise (informative) answer.
@@ -296,12 +344,38 @@ private func assertGolden(_ text: String, _ name: String) throws {
         // Not synthesized (a baseline's data): no synthesis output to take the variant from.
         try await ws.sh("mkdir -p base && echo '[]' > base/instructions.json")
         let unsynthesized = try await ws.sh("""
-            LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb bash experiments/adamllm/recipes/train.sh qwen2-vl single synthetic-only biomed \\
+            ROW=$PWD/row.json LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb bash experiments/adamllm/recipes/train.sh qwen2-vl single synthetic-only biomed \\
               $PWD/base/instructions.json $PWD/images $PWD/o8 $PWD/qa $PWD/factory base.json qwen2_vl 8 2 ds.json 1e-5 $PWD/captions.json 2>&1; echo rc=$?
             """)
         #expect(unsynthesized.contains("needs the synthesis output's filtered_task_pairs.jsonl") && unsynthesized.hasSuffix("rc=2\n"), "\(unsynthesized)")
-        let filter = try await train("qwen2-vl", "single", "general-tasks", out: "o6")
-        #expect(filter.rc == "rc=2" && filter.log.contains("needs data the upstream release does not produce"), "\(filter.log)")
+        // General tasks (filter-seed's train.json, its images beside it): trained on as they are,
+        // or mixed with the domain's captions into one file naming every image absolutely.
+        try ws.write("gen/train.json", row.replacingOccurrences(of: "d.jpg", with: "g.jpg"))
+        try ws.write("gen/images/g.jpg", "g")
+        func general(_ ablation: String, out: String, family: String = "qwen2-vl", vision: String = "-") async throws -> (log: String, rc: String) {
+            let r = try await ws.sh("""
+                rm -f log; ROW=$PWD/row.json LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb CUDA_VISIBLE_DEVICES=0 \\
+                  bash experiments/adamllm/recipes/train.sh \(family) single \(ablation) general $PWD/gen/train.json \\
+                  $PWD/\(ablation == "general-tasks" ? "gen/images" : "images") $PWD/\(out) $PWD/qa $PWD/factory base.json qwen2_vl 8 2 ds.json 1e-5 \(ablation == "general-tasks" ? "-" : "$PWD/captions.json") \(vision) 2>&1; echo rc=$?
+                """)
+            return (((try? ws.read("log")) ?? "") + r, String(r.split(separator: "\n").last { $0.hasPrefix("rc=") } ?? ""))
+        }
+        let tasks = try await general("general-tasks", out: "g1", family: "llava", vision: "vision.json")
+        #expect(tasks.rc == "rc=0" && tasks.log.contains("--data_path \(ws.path)/gen/train.json --image_folder \(ws.path)/gen/images "), "\(tasks.log)")
+        let mixed = try await general("general-tasks-caption", out: "g2")
+        #expect(mixed.rc == "rc=0" && mixed.log.contains("--dataset general-stage1 "), "\(mixed.log)")
+        let rows = try ws.read("g2-inputs/general-stage1.json")
+        #expect(rows.contains("\"\(ws.path)/gen/images/g.jpg\"") && rows.contains("\"\(ws.path)/images/d.jpg\""), "\(rows)")
+        // LLaVA: a row its loader would assert on stops the recipe before any launch.
+        try ws.write("bad/train.json", #"[{"images": ["g.jpg"], "messages": [{"role": "user", "content": "Q <image>"}, {"role": "assistant", "content": "A"}]}]"#)
+        let badShape = try await ws.sh("""
+            rm -f log; LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb bash experiments/adamllm/recipes/train.sh llava single ours biomed \\
+              $PWD/bad/train.json $PWD/images $PWD/o11 $PWD/qa $PWD/factory base.json - 4 4 ds.json 2e-5 $PWD/captions.json vision.json 2>&1; echo rc=$?
+            """)
+        #expect(badShape.contains("bad/train.json: row 0: the first message must start with <image>") && badShape.hasSuffix("rc=1\n")
+                && ((try? ws.read("log")) ?? "").contains("launch ") == false, "\(badShape)")
+        let unknown = try await train("qwen2-vl", "two", "general-tasks", out: "o12")
+        #expect(unknown.rc == "rc=2" && unknown.log.contains("has no recipe"), "\(unknown.log)")
         let family = try await ws.sh("bash experiments/adamllm/recipes/train.sh gpt single ours biomed d i o q f b t 1 1 ds 1e-5 c 2>&1; echo rc=$?")
         #expect(family.contains("no recipe for model family 'gpt'") && family.contains("rc=2"), "\(family)")
     }

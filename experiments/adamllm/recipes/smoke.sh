@@ -20,6 +20,11 @@
 #       filtered tasks (the stand-in world has no blank images, and its synthetic tasks always come
 #       with their caption); general-tasks, general-tasks-caption: the rules tasks; no-filter-*:
 #       every synthesized task, unfiltered; caption-only: none (captions only).
+#   smoke.sh PYTHON unused STAGE OUTPUT...
+#       the paper-only stages the stand-ins do not consume (fetch-synthesizer, fetch-seed,
+#       filter-seed, tune-synthesizer, synthesize-tuned: the stand-in train picks each ablation's
+#       tasks itself): each OUTPUT made as an empty placeholder saying so, so a whole-spec smoke run
+#       that plans them as sinks completes
 #   smoke.sh PYTHON benchmark SEED OUT
 #       the domain's stand-in benchmark (OUT/bench), drawn with SEED
 #   smoke.sh PYTHON evaluate CHECKPOINT DOMAIN BENCHMARK OUT TASK...
@@ -83,6 +88,16 @@ with open(sys.argv[2], "w") as out:
   run train --data "$out/data" --pipeline "$pipeline" --model-size "$(manifest_field "$base" size)" \
     --seed "$(manifest_field "$base" seed)" --steps "$steps" --out "$out/checkpoint"
   ;;
+unused)
+  stage=$1
+  shift
+  for output in "$@"; do
+    case "$output" in
+      *.json) printf '{"stand_in": "none", "stage": "%s", "note": "not used by the smoke profile"}\n' "$stage" >"$output" ;;
+      *) mkdir -p "$output" && echo "$stage: not used by the smoke profile" >"$output/README" ;;
+    esac
+  done
+  ;;
 benchmark)
   seed=$1 out=$2
   mkdir -p "$out"
@@ -105,7 +120,7 @@ evaluate)
   "$WORKBENCH" score --record --domain-average-of "$@"
   ;;
 *)
-  echo "smoke.sh: unknown step '$what' (model | data | benchmark | synthesize | train | evaluate)" >&2
+  echo "smoke.sh: unknown step '$what' (model | data | benchmark | synthesize | train | evaluate | unused)" >&2
   exit 64
   ;;
 esac

@@ -20,15 +20,27 @@
 # python/workbench_data/post_train.py through the upstream formatting functions (upstream
 # format_post_train_data.py drops each row's images; see that module).
 #   two, two-stage-reuse-caption  stage 1 on CAPTIONS_JSON, stage 2 on DATA_JSON (captions reused)
-# Judgment calls (the paper describes these pipelines; the upstream release has no script for
-# them): a two-stage second stage starts from the first stage's output with the same settings.
+#   single, no-blank-image  DATA_JSON: synthesized by the synthesizer tuned without blank images
+#   single, general-tasks   DATA_JSON: the seed data's own tasks kept by the consistency filter
+#                         (filter-seed; IMAGE_DIR its images)
+#   single, general-tasks-caption  those general tasks and the domain's CAPTIONS_JSON (images in
+#                         IMAGE_DIR), mixed into one file whose rows name their images by absolute
+#                         paths (the two sets of images live in two folders)
+# LLaVA's loader asserts each row's shape (one image, <image> first, user/assistant turns); the
+# training files are checked for it before any GPU loads (python/workbench_data/rows.py).
+# Two-stage (the paper describes it, Table 10; the upstream release has no script for it): the
+# caption stage of LLaVA trains the projector alone at lr 2e-3 (LLaVA's own first stage; train_mem.py
+# then saves only OUT-stage1/mm_projector.bin), and the second stage starts from the base model with
+# that projector (--pretrain_mm_mlp_adapter) and the full settings. Qwen2-VL and Llama-3.2 train
+# the full model in both stages with the same settings (judgment call: the paper gives no other),
+# the second from the first one's output.
 # LLaVA: upstream scripts/post_train_mllm.sh names its base model (a hub id, resolved to whatever
 # the hub calls main), its vision tower (a folder, /openai/clip-vit-large-patch14-336), 8 GPUs
 # and its output folder itself, so it can neither be pinned nor start a second stage; this
 # recipe launches the program it launches, upstream llava/train/train_mem.py, with its settings
 # and the pinned base (or stage 1's output), tower, data, GPUs and output instead. The other
-# ablations (general CoT tasks from the synthesizer's seed data, a synthesizer tuned without blank
-# images) need data and a synthesizer the upstream release does not produce: exit 2, saying so.
+# What the ablations train on is made by their own stages (filter-seed, tune-synthesizer,
+# synthesize-tuned) and reaches this recipe as DATA_JSON and IMAGE_DIR.
 set -euo pipefail
 family=$1 pipeline=$2 ablation=$3 domain=$4 data=$5 images=$6 out=$7 qa=$8 factory=$9
 base=${10} template=${11} batch=${12} accum=${13} deepspeed=${14} lr=${15} captions=${16:-} vision=${17:--}
@@ -57,10 +69,17 @@ case "$pipeline/$ablation" in
   two/ours)
     if [ -f "$filtered" ]; then stages=("$captions" "$(variant synthetic_task --syn-only)"); else stages=("$captions" "$data"); fi ;;
   two/two-stage-reuse-caption) stages=("$captions" "$data") ;;
+  single/no-blank-image | single/general-tasks) stages=("$data") ;;
+  single/general-tasks-caption)
+    [ -n "$captions" ] && [ "$captions" != - ] || refuse "general-tasks-caption needs the domain's image-caption pairs (catalog 'train_captions')"
+    mkdir -p "$out-inputs"
+    PYTHONPATH="$repo/python" python3 -m workbench_data.rows mix --out "$out-inputs/general_tasks_caption.json" \
+      "$data" "$(dirname "$data")/images" "$captions" "$images" >&2
+    stages=("$out-inputs/general_tasks_caption.json") ;;
   *) refuse "the $pipeline-stage pipeline with ablation '$ablation' has no recipe: it needs data the upstream release does not produce" ;;
 esac
 for s in "${stages[@]}"; do
-  [ -n "$s" ] || refuse "no image-caption pairs for this source (catalog 'captions'); $pipeline-stage/$ablation trains on them"
+  [ -n "$s" ] && [ "$s" != - ] || refuse "no image-caption pairs for this source (catalog 'captions'); $pipeline-stage/$ablation trains on them"
 done
 
 case "$family" in
@@ -77,25 +96,35 @@ case "$family" in
   llava)
     [ "$vision" != - ] || refuse "LLaVA needs its vision tower (catalog 'vision': the fetch-vision stage's manifest)"
     tower=$("$WORKBENCH" fetch --from "$vision" --quiet)
+    PYTHONPATH="$repo/python" python3 -m workbench_data.rows check-llava "${stages[@]}" >&2
+    adapter=()
     for dataset in "${stages[@]}"; do
       n=$((n + 1))
       target=$(stage_output $n)
       # post_train_mllm.sh's settings at the pinned commit (= the paper's Table 10), with the
-      # catalog's batch, accumulation, ZeRO config and learning rate.
+      # catalog's batch, accumulation, ZeRO config and learning rate; a caption stage before
+      # another trains the projector alone (see the header).
+      if [ "$n" -lt ${#stages[@]} ]; then
+        tune=(--tune_mm_mlp_adapter True) stage_lr=2e-3
+      else
+        tune=(--unfreeze_mm_vision_tower True --mm_vision_tower_lr 2e-6) stage_lr=$lr
+      fi
       (cd "$qa" && python3 -m torch.distributed.launch --use_env --nproc_per_node="$ngpus" llava/train/train_mem.py \
-        --deepspeed "$deepspeed" --model_name_or_path "$model" --version llava_llama_3 \
+        --deepspeed "$deepspeed" --model_name_or_path "$base" "${adapter[@]}" --version llava_llama_3 \
         --data_path "$dataset" --image_folder "$images" --vision_tower "$tower" \
-        --mm_projector_type mlp2x_gelu --unfreeze_mm_vision_tower True --mm_vision_tower_lr 2e-6 \
+        --mm_projector_type mlp2x_gelu "${tune[@]}" \
         --image_aspect_ratio anyres --group_by_modality_length True --mm_vision_select_layer -2 \
         --mm_vision_select_feature patch --mm_patch_merge_type spatial_unpad \
         --mm_use_im_start_end False --mm_use_im_patch_token False \
-        --bf16 True --tf32 True --num_train_epochs 1 --learning_rate "$lr" --weight_decay 0. \
+        --bf16 True --tf32 True --num_train_epochs 1 --learning_rate "$stage_lr" --weight_decay 0. \
         --warmup_ratio 0.03 --lr_scheduler_type cosine --model_max_length 6144 \
         --per_device_train_batch_size "$batch" --per_device_eval_batch_size 4 --gradient_accumulation_steps "$accum" \
         --gradient_checkpointing True --lazy_preprocess True --dataloader_num_workers 16 \
         --evaluation_strategy no --save_strategy steps --save_steps 500 --save_total_limit 1 \
         --logging_steps 10 --report_to none --output_dir "$target" --run_name "$target")
-      model=$target
+      adapter=(--pretrain_mm_mlp_adapter "$target/mm_projector.bin")
+      [ "$n" -eq ${#stages[@]} ] || [ -f "$target/mm_projector.bin" ] \
+        || { echo "train.sh: the caption stage wrote no $target/mm_projector.bin (train_mem.py with --tune_mm_mlp_adapter saves the projector there)" >&2; exit 1; }
     done
     ;;
   qwen2-vl | llama-3.2-vision)
@@ -124,11 +153,13 @@ PY
         --deepspeed "$deepspeed" --per_device_train_batch_size "$batch" --gradient_accumulation_steps "$accum" \
         --learning_rate "$lr" --lr_scheduler_type cosine --warmup_ratio 0.1 --weight_decay 0.1 \
         --num_train_epochs 1 --cutoff_len 6144 --bf16 --save_steps 500 --save_total_limit 1 \
+        --overwrite_cache --ddp_timeout 180000000 --logging_steps 10 --report_to none --preprocessing_num_workers 32 \
         --output_dir "$target")
       model=$target
     done
-    # vLLM loads the result with the base model's tokenizer and chat-template files.
-    for f in "$base"/*token* "$base"/*chat_template* "$base"/preprocessor_config.json; do
+    # vLLM loads the result with the base model's tokenizer and chat-template files (docs/Post_Train.md
+    # copies chat_template.json, the tokenizer files, merges.txt and vocab.json for Qwen2-VL).
+    for f in "$base"/*token* "$base"/*chat_template* "$base"/merges.txt "$base"/vocab.json "$base"/preprocessor_config.json; do
       if [ -e "$f" ]; then cp -L "$f" "$out/"; fi
     done
     ;;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Table 5's "General CoT Task" data: the seed tasks (fetch-seed's triplets.jsonl: a question with
+# its precise and informative answers per image, written as the synthesizer writes them) judged
+# by the consistency checker with upstream vllm_inference/inference.py --task consistency_filter,
+# one process per GPU of the stage, merged by upstream merge_predictions.py, as step 2 of
+# run_synthesis.sh does (each process's shard index is its position in CUDA_VISIBLE_DEVICES, so
+# any set of GPUs works, and a failing shard fails the stage); then OUT/train.json: the kept tasks
+# in the same chain-of-thought format as the synthesized ones, without a caption turn
+# (python/workbench_data/post_train.py --syn-only), images in OUT/images.
+#   filter-seed.sh QA_DIR CHECKER SEED_DIR OUT
+# CHECKER: the fetch-synthesizer stage's checker manifest (or a model folder).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+qa=$1 checker=$2 seed=$3 out=$4
+[ -d "$checker" ] || checker=$("$WORKBENCH" fetch --from "$checker" --quiet)
+[ -s "$seed/triplets.jsonl" ] || { echo "filter-seed.sh: no $seed/triplets.jsonl (the fetch-seed stage writes it)" >&2; exit 66; }
+IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0}"
+mkdir -p "$out"
+ln -sfn "$(readlink -f "$seed/images")" "$out/images"
+pids=()
+for i in "${!gpus[@]}"; do
+  (cd "$qa/vllm_inference" && CUDA_VISIBLE_DEVICES=${gpus[$i]} python3 inference.py --model_weight_path "$checker" \
+    --task consistency_filter --data_path "$seed/triplets.jsonl" --image_folder "$seed/images" --cuda_device "$i" \
+    --output_dir "$out/filtered_task_pairs" --remove_cache --data_parallel_size ${#gpus[@]} --model_type llama) &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid" || { echo "filter-seed.sh: a consistency-filter shard failed (exit $?)" >&2; exit 1; }; done
+(cd "$qa/vllm_inference" && python3 merge_predictions.py --output_dir "$out/filtered_task_pairs")
+[ -s "$out/filtered_task_pairs.jsonl" ] || { echo "filter-seed.sh: merge_predictions.py wrote no $out/filtered_task_pairs.jsonl" >&2; exit 1; }
+PYTHONPATH="$repo/python" python3 -m workbench_data.post_train --qa "$qa" --filtered "$out/filtered_task_pairs.jsonl" \
+  --image-folder "$out/images" --out "$out/train.json" --syn-only
