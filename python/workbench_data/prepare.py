@@ -57,6 +57,27 @@ def write_json(path, value):
     os.replace(tmp, path)
 
 
+def read_json_list(path, what="rows"):
+    """The list a JSON file holds, or a DataError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise DataError(f"{path}: cannot read it as JSON ({e})")
+    if not isinstance(value, list):
+        raise DataError(f"{path}: expected a JSON list of {what}")
+    return value
+
+
+def link_images(out, images_dir):
+    """OUT/images: a link to the shared image folder (an earlier link replaced)."""
+    os.makedirs(out, exist_ok=True)
+    link = os.path.join(out, "images")
+    if os.path.islink(link) or os.path.exists(link):
+        os.unlink(link)
+    os.symlink(images_dir, link)
+
+
 def find_archives(root, pattern):
     found = []
     for folder, dirs, files in os.walk(root, followlinks=True):
@@ -170,13 +191,7 @@ def as_sharegpt(row, where):
 
 def prepare_rows(path, images_dir, names):
     """Rows of `path` in the ShareGPT layout with image paths relative to `images_dir`."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            rows = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise DataError(f"{path}: cannot read it as JSON ({e})")
-    if not isinstance(rows, list):
-        raise DataError(f"{path}: expected a JSON list of rows")
+    rows = read_json_list(path)
     out, missing, tokens_added = [], [], 0
     for i, row in enumerate(rows):
         r = as_sharegpt(row, f"{path}: row {i}")
@@ -220,11 +235,7 @@ def main(argv=None):
         for folder, _, files in os.walk(images_dir):
             rel = os.path.relpath(folder, images_dir)
             names.update(f if rel == "." else f"{rel}/{f}" for f in files)
-        os.makedirs(args.out, exist_ok=True)
-        link = os.path.join(args.out, "images")
-        if os.path.islink(link) or os.path.exists(link):
-            os.unlink(link)
-        os.symlink(images_dir, link)
+        link_images(args.out, images_dir)
         summary = {"images": len(names), "image_folder": images_dir, "archives": archives, "files": {}}
         for flag, name in ((args.captions, "image_caption_pairs.json"), (args.instructions, "instructions.json")):
             if not flag:

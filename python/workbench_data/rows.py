@@ -16,29 +16,18 @@ order, file after file.
 Exit status: 0 done, 2 usage, 1 bad rows (one message naming the file, the row and what to do).
 """
 import argparse
-import json
 import os
 import sys
 
-from workbench_data.prepare import write_json
+from workbench_data.prepare import DataError, read_json_list, write_json
 
 IMAGE_TOKEN = "<image>"
 
 
-class RowError(Exception):
-    pass
-
-
 def load_rows(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            rows = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise RowError(f"{path}: cannot read it as JSON ({e})")
-    if not isinstance(rows, list):
-        raise RowError(f"{path}: expected a JSON list of rows")
+    rows = read_json_list(path)
     if not rows:
-        raise RowError(f"{path}: no rows; the stage that wrote it kept nothing to train on")
+        raise DataError(f"{path}: no rows; the stage that wrote it kept nothing to train on")
     return rows
 
 
@@ -70,7 +59,7 @@ def check_llava(paths):
         for i, row in enumerate(rows):
             problem = llava_problem(row)
             if problem:
-                raise RowError(f"{path}: row {i}: {problem} (upstream llava/train/train.py asserts it; "
+                raise DataError(f"{path}: row {i}: {problem} (upstream llava/train/train.py asserts it; "
                                "fix the stage that wrote the file)")
         total += len(rows)
     return total
@@ -81,12 +70,12 @@ def mix(pairs, out):
     for path, folder in pairs:
         for i, row in enumerate(load_rows(path)):
             if not isinstance(row, dict) or not isinstance(row.get("images"), list):
-                raise RowError(f"{path}: row {i}: no 'images' list")
+                raise DataError(f"{path}: row {i}: no 'images' list")
             images = []
             for image in row["images"]:
                 full = os.path.abspath(os.path.join(folder, image))
                 if not os.path.isfile(full):
-                    raise RowError(f"{path}: row {i}: image {image} is not in {folder}")
+                    raise DataError(f"{path}: row {i}: image {image} is not in {folder}")
                 images.append(full)
             mixed.append({**row, "images": images})
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -111,7 +100,7 @@ def main(argv=None):
                 ap.error("mix takes ROWS_JSON IMAGE_DIR pairs")
             n = mix(list(zip(args.pairs[::2], args.pairs[1::2])), args.out)
             print(f"{args.out}: {n} rows")
-    except RowError as e:
+    except DataError as e:
         print(f"rows: {e}", file=sys.stderr)
         return 1
     return 0

@@ -32,7 +32,7 @@ import json
 import os
 import sys
 
-from workbench_data.prepare import DataError, image_folder, sha256_file, write_json
+from workbench_data.prepare import DataError, image_folder, link_images, read_json_list, sha256_file, write_json
 
 IMAGE_TOKEN = "<image>"
 PRECISE_HINT = "Answer with a precise response."
@@ -44,13 +44,9 @@ END = "<|eot_id|>"
 
 
 def load_entries(path, what, need_caption=False):
-    try:
-        with open(path, encoding="utf-8") as f:
-            entries = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise DataError(f"{path}: cannot read it as JSON ({e})")
-    if not isinstance(entries, list) or not entries:
-        raise DataError(f"{path}: expected a non-empty JSON list of {what} entries")
+    entries = read_json_list(path, f"{what} entries")
+    if not entries:
+        raise DataError(f"{path}: no {what} entries")
     for i, e in enumerate(entries):
         turns = e.get("conversations") if isinstance(e, dict) else None
         if not (isinstance(turns, list) and len(turns) == 2 and isinstance(turns[1], dict) and turns[1].get("from") == "gpt"
@@ -140,11 +136,7 @@ def main(argv=None):
     try:
         images_dir, archives, extracted = image_folder(args.image_store, args.archives, args.archive_glob)
         names = set(os.listdir(images_dir))
-        os.makedirs(args.out, exist_ok=True)
-        link = os.path.join(args.out, "images")
-        if os.path.islink(link) or os.path.exists(link):
-            os.unlink(link)
-        os.symlink(images_dir, link)
+        link_images(args.out, images_dir)
         summary = {"images": len(names), "image_folder": images_dir, "archives": archives, "files": {}}
         laid = {}
         for name, path, what, need_caption in (("caption.json", args.captions, "caption", True),
