@@ -38,8 +38,8 @@
 # the hub calls main), its vision tower (a folder, /openai/clip-vit-large-patch14-336), 8 GPUs
 # and its output folder itself, so it can neither be pinned nor start a second stage; this
 # recipe launches the program it launches, upstream llava/train/train_mem.py, with its settings
-# and the pinned base (or stage 1's output), tower, data, GPUs and output instead. The other
-# What the ablations train on is made by their own stages (filter-seed, tune-synthesizer,
+# and the pinned base (a second stage: with stage 1's projector), tower, data, GPUs and output
+# instead. What the ablations train on is made by their own stages (filter-seed, tune-synthesizer,
 # synthesize-tuned) and reaches this recipe as DATA_JSON and IMAGE_DIR.
 set -euo pipefail
 family=$1 pipeline=$2 ablation=$3 domain=$4 data=$5 images=$6 out=$7 qa=$8 factory=$9
@@ -76,7 +76,7 @@ case "$pipeline/$ablation" in
     PYTHONPATH="$repo/python" python3 -m workbench_data.rows mix --out "$out-inputs/general_tasks_caption.json" \
       "$data" "$(dirname "$data")/images" "$captions" "$images" >&2
     stages=("$out-inputs/general_tasks_caption.json") ;;
-  *) refuse "the $pipeline-stage pipeline with ablation '$ablation' has no recipe: it needs data the upstream release does not produce" ;;
+  *) refuse "the $pipeline-stage pipeline with ablation '$ablation' has no recipe (the paper trains its ablations single-stage, but for two-stage-reuse-caption)" ;;
 esac
 for s in "${stages[@]}"; do
   [ -n "$s" ] && [ "$s" != - ] || refuse "no image-caption pairs for this source (catalog 'captions'); $pipeline-stage/$ablation trains on them"
