@@ -109,9 +109,7 @@ package enum CSVRenderer {
 package enum LaTeXRenderer {
     package static func render(_ t: ReportTable) -> String {
         var out = "% \(t.title)\n"
-        var meta = ["spec \(t.specName) v\(t.specVersion)", "profile \(t.profile)"]
-        if let p = t.paper { meta.insert("paper arXiv \(p.arxiv) \(t.paperVersion ?? p.version ?? "")\(t.source.map { ", \($0)" } ?? "")", at: 0) }
-        out += "% " + meta.joined(separator: "; ") + "\n"
+        out += "% " + t.provenance(code: { $0 }).joined(separator: "; ") + "\n"
         if t.cells.contains(where: { $0.paper != nil }) { out += "% " + t.verdictSummary + "\n" }
         out += "% cells: ours {\\scriptsize(paper)}; --- = not reproduced yet\n"
         out += "\\begin{table}[t]\n\\centering\n"

@@ -161,7 +161,7 @@ package struct ReportTable: Sendable, Hashable {
     /// `verdicts: 3 match, 1 within-noise, ...` over the cells that have one (reference-only rows excluded).
     package var verdictSummary: String {
         if standIn {
-            return "stand-in run (profile \(profile)): the values come from CPU stand-ins and are not comparable to the paper's; no verdicts"
+            return "stand-in run (profile \(profile)): \(Self.standInNote.dropLast()); no verdicts"
         }
         let counted = cells.filter { $0.verdict != .referenceOnly }
         let parts = Verdict.allCases.filter { $0 != .referenceOnly && $0 != .standIn }.map { v in "\(counted.filter { $0.verdict == v }.count) \(v.rawValue)" }

@@ -14,6 +14,15 @@ package enum AtomicFile {
     }
 }
 
+/// Free space for an unprivileged writer on the filesystem holding `path`.
+package enum DiskSpace {
+    package static func free(_ path: String) -> Int64? {
+        var s = statvfs()
+        guard statvfs(path, &s) == 0 else { return nil }
+        return Int64(s.f_bavail) * Int64(s.f_frsize)
+    }
+}
+
 /// `mkdir -p` that tries the leaf first: parents almost always exist, and Foundation's
 /// `createDirectory(withIntermediateDirectories:)` stats every component on each call.
 package enum Directories {

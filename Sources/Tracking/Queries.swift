@@ -332,7 +332,7 @@ enum AttemptOrder {
     /// Ascending: iterate and let later rows overwrite earlier ones.
     static let oldestFirstLocalLast = "a.id NOT IN (SELECT attempt_id FROM imported_attempts), a.ended_at ASC, a.id ASC"
     /// Descending: take the first row.
-    static let newestFirstLocalFirst = "a.id IN (SELECT attempt_id FROM imported_attempts), a.ended_at DESC"
+    static let newestFirstLocalFirst = "a.id IN (SELECT attempt_id FROM imported_attempts), a.ended_at DESC, a.id DESC"
 }
 
 /// How long a stage instance took when it last completed.

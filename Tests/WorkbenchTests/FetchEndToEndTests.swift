@@ -272,7 +272,7 @@ let commitB = String(repeating: "b2", count: 20)
     /// Two fetches of one repository at once (two stages of a Slurm run): the second waits on the
     /// blob's lock file (the one huggingface_hub takes) and finds the file complete.
     @Test func twoFetchesOfOneFileTakeTurns() async throws {
-        let (ws, host, env) = try await setup(["rate": 1_000_000], big: 1_500_000)
+        let (ws, host, env) = try await setup(["rate": 200_000], big: 1_500_000)   // about 2 s: time for the second process to reach the lock
         defer { host.stop(); ws.cleanup() }
         let weights = try await sha256(ws, "hubhost/data/models/org/tiny/\(commitA)/model.safetensors")
         var chunked = env

@@ -49,7 +49,7 @@ struct CurlResponse {
     func writeFailure(path: String, needed: @autoclosure () -> Int64) -> FetchError? {
         switch writeErrno {
         case 0: return nil
-        case ENOSPC, EDQUOT: return .diskFull(path: path, needed: needed(), available: HubFetcher.freeBytes(path) ?? 0)
+        case ENOSPC, EDQUOT: return .diskFull(path: path, needed: needed(), available: DiskSpace.free(path) ?? 0)
         default: return .io("cannot write \(path): \(String(cString: strerror(writeErrno)))")
         }
     }

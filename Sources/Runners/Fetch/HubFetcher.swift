@@ -156,7 +156,8 @@ package struct HubFetcher: Sendable {
     }
 
     private func check(_ r: CurlResponse, repo: HubRepo, revision: String, file: String?) throws(FetchError) {
-        guard r.status >= 400 || r.status < 200 else { return }
+        // Status 0: no answer at all (refused, reset, timed out); the caller reports curlError.
+        guard r.status != 0, r.status >= 400 || r.status < 200 else { return }
         let message = r.headers["x-error-message"] ?? String(decoding: r.body.prefix(300), as: UTF8.self)
         switch r.status {
         case 401, 403: throw .unauthorized(repo, message: message, hasToken: token != nil)
@@ -185,14 +186,8 @@ package struct HubFetcher: Sendable {
             }
             needed += max(0, f.size - have)
         }
-        guard needed > 0, let available = Self.freeBytes(cache.folder(repo) + "/blobs"), available < needed else { return }
+        guard needed > 0, let available = DiskSpace.free(cache.folder(repo) + "/blobs"), available < needed else { return }
         throw .diskFull(path: cache.folder(repo) + "/blobs", needed: needed, available: available)
-    }
-
-    static func freeBytes(_ path: String) -> Int64? {
-        var s = statvfs()
-        guard statvfs(path, &s) == 0 else { return nil }
-        return Int64(s.f_bavail) * Int64(s.f_frsize)
     }
 
     private func downloadAll(_ repo: HubRepo, commit: String, _ files: [Listed]) async throws(FetchError) -> [FetchedFile] {
@@ -323,10 +318,12 @@ package struct HubFetcher: Sendable {
         let blob = cache.blob(repo, f.blob)
         let parts = blob + ".parts", partial = blob + ".incomplete"
         let state = SegmentedDownload.stateFile(parts)
+        var oneStreamPrefix = false   // .parts is what a one-stream fetch kept: a contiguous prefix
         if !FileManager.default.fileExists(atPath: parts) {
             unlink(state)   // a state file without its data file describes nothing
-            if FileManager.default.fileExists(atPath: partial), rename(partial, parts) != 0 {
-                throw .io("cannot rename \(partial) to \(parts): \(String(cString: strerror(errno)))")
+            if FileManager.default.fileExists(atPath: partial) {
+                guard rename(partial, parts) == 0 else { throw .io("cannot rename \(partial) to \(parts): \(String(cString: strerror(errno)))") }
+                oneStreamPrefix = true
             }
         }
         let fd = open(parts, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -341,7 +338,7 @@ package struct HubFetcher: Sendable {
                                           classify: { [self] r in
                                               do throws(FetchError) { try check(r, repo: repo, revision: commit, file: f.path); return nil } catch { return error }
                                           })
-        switch try segmented.run(fileSize: size) {
+        switch try segmented.run(fileSize: size, oneStreamPrefix: oneStreamPrefix) {
         case let .done(got):
             unlink(state)
             if got != expected {

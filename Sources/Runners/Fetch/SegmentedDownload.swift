@@ -49,13 +49,16 @@ struct SegmentedDownload {
 
     /// The chunks already on disk: those the state file lists when it describes this file with
     /// this chunk size and lie within the data file's `fileSize` (a state file is never trusted
-    /// past the data it describes), else those inside the contiguous prefix a one-stream fetch kept.
-    func chunksOnDisk(fileSize: Int64) -> Set<Int> {
+    /// past the data it describes); without one, those inside the prefix a one-stream fetch kept
+    /// when the data file is that fetch's (`oneStreamPrefix`), else none (a ranged file without its
+    /// state, say one whose first save failed, may have holes).
+    func chunksOnDisk(fileSize: Int64, oneStreamPrefix: Bool) -> Set<Int> {
         if let data = FileManager.default.contents(atPath: Self.stateFile(partial)),
            let state = try? JSONDecoder().decode(State.self, from: data) {
             guard state.size == size && state.chunkSize == chunkSize else { return [] }   // another chunking: every chunk again
             return Set(state.done.filter { $0 >= 0 && $0 < chunkCount && chunk($0).upperBound <= fileSize })
         }
+        guard oneStreamPrefix else { return [] }
         return Set((0..<chunkCount).filter { chunk($0).upperBound <= fileSize })
     }
 
@@ -64,8 +67,8 @@ struct SegmentedDownload {
         if let data = try? JSONEncoder().encode(state) { try? AtomicFile.write(data, to: Self.stateFile(partial)) }
     }
 
-    func run(fileSize: Int64) throws(FetchError) -> Outcome {
-        let shared = Shared(done: chunksOnDisk(fileSize: fileSize))
+    func run(fileSize: Int64, oneStreamPrefix: Bool) throws(FetchError) -> Outcome {
+        let shared = Shared(done: chunksOnDisk(fileSize: fileSize, oneStreamPrefix: oneStreamPrefix))
         save(shared.done)
         let pending = (0..<chunkCount).filter { !shared.done.contains($0) }
         let group = DispatchGroup()

@@ -32,12 +32,12 @@ struct ExportCommand: AsyncParsableCommand {
             if (path as NSString).standardizingPath != (original as NSString).standardizingPath {
                 let partial = path + ".partial"
                 try? FileManager.default.removeItem(atPath: partial)
-                do {
-                    try FileManager.default.copyItem(atPath: original, toPath: partial)
-                    guard rename(partial, path) == 0 else { throw CocoaError(.fileWriteUnknown) }   // replaces atomically
-                } catch {
+                var failure: String?
+                do { try FileManager.default.copyItem(atPath: original, toPath: partial) } catch { failure = error.localizedDescription }
+                if failure == nil, rename(partial, path) != 0 { failure = String(cString: strerror(errno)) }   // replaces atomically
+                if let failure {
                     try? FileManager.default.removeItem(atPath: partial)
-                    throw CommandError.io("cannot write \(path): \(error.localizedDescription)")
+                    throw CommandError.io("cannot write \(path): \(failure)")
                 }
             }
             Console.note("run \(runID) was imported: wrote the bundle it came in (sha256 \(imported.bundleSHA256.prefix(12)))")
