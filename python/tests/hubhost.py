@@ -1,4 +1,5 @@
-"""The project's hub look-alike (scripts/hub-test-host.py) for the tests that drive `workbench fetch`."""
+"""The project's hub look-alike (scripts/hub-test-host.py) for the tests that drive `workbench fetch`,
+and the built binary those tests run."""
 import contextlib
 import json
 import os
@@ -6,7 +7,18 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY = os.environ.get("WORKBENCH_BIN", os.path.join(REPO, ".build", "debug", "workbench"))
+# Skips a test that runs the binary when none is built (CI sets WORKBENCH_REQUIRE_BINARY=1: never skip).
+needs_binary = pytest.mark.skipif(not os.path.exists(BINARY) and os.environ.get("WORKBENCH_REQUIRE_BINARY") != "1",
+                                  reason="no workbench binary (swift build first)")
+
+
+def repo(commit, files, ref="main"):
+    """One repository of the look-alike's config: `ref` -> `commit`, which holds `files` (path -> local file)."""
+    return {"refs": {ref: commit}, "commits": {commit: {path: str(local) for path, local in files.items()}}}
 
 
 @contextlib.contextmanager

@@ -2,21 +2,15 @@
 model offline: a tiny Qwen2 model saved by transformers is served by the project's hub look-alike
 (scripts/hub-test-host.py), fetched by the built workbench binary, then loaded with
 HF_HUB_OFFLINE=1 by its hub id alone."""
-import os
 import subprocess
 import sys
 
-import pytest
+from hubhost import BINARY, hub_host, needs_binary, repo
 
-from hubhost import hub_host
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.environ.get("WORKBENCH_BIN", os.path.join(REPO, ".build", "debug", "workbench"))
 COMMIT = "5" * 40
 
 
-@pytest.mark.skipif(not os.path.exists(BINARY) and os.environ.get("WORKBENCH_REQUIRE_BINARY") != "1",
-                    reason="no workbench binary (swift build first)")
+@needs_binary
 def test_fetched_snapshot_loads_offline_with_transformers(tmp_path):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, Qwen2Config
@@ -29,7 +23,7 @@ def test_fetched_snapshot_loads_offline_with_transformers(tmp_path):
     model.save_pretrained(src)
     files = {p.relative_to(src).as_posix(): str(p) for p in src.rglob("*") if p.is_file()}
     assert "model.safetensors" in files and "config.json" in files
-    config = {"repos": {"models/tiny-org/tiny-qwen2": {"refs": {"main": COMMIT}, "commits": {COMMIT: files}}}}
+    config = {"repos": {"models/tiny-org/tiny-qwen2": repo(COMMIT, files)}}
     with hub_host(tmp_path, config) as env:
         out = subprocess.run([BINARY, "fetch", "tiny-org/tiny-qwen2@main", "--quiet"], env=env,
                              capture_output=True, text=True, timeout=120)

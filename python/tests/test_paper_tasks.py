@@ -2,15 +2,13 @@
 paper catalog); the native scorers of the built binary accept them, right stand-in answers score
 as right food answers and wrong ones as wrong (no torch)."""
 import json
-import os
 import subprocess
 
 import pytest
 
 from workbench_smoke import common, gen_data, paper_tasks
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.environ.get("WORKBENCH_BIN", os.path.join(REPO, ".build", "debug", "workbench"))
+from hubhost import BINARY, needs_binary
 
 
 def predictions(tmp_path, right: bool):
@@ -57,8 +55,7 @@ def test_food_names_replace_stand_in_words_in_label_and_prediction(tmp_path):
         paper_tasks.task_rows(rows, "remote-sensing")
 
 
-@pytest.mark.skipif(not os.path.exists(BINARY) and os.environ.get("WORKBENCH_REQUIRE_BINARY") != "1",
-                    reason="no workbench binary (swift build first)")
+@needs_binary
 @pytest.mark.parametrize("domain", ["biomed", "food"])
 def test_the_native_scorers_score_the_task_files(tmp_path, domain):
     scores = {}

@@ -10,11 +10,8 @@ import zipfile
 
 import pytest
 
-from hubhost import hub_host
+from hubhost import BINARY, REPO, hub_host, needs_binary, repo
 from workbench_data import prepare
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.environ.get("WORKBENCH_BIN", os.path.join(REPO, ".build", "debug", "workbench"))
 
 
 def snapshot(tmp_path, name="datasets--org--imgs", commit="a" * 40):
@@ -123,8 +120,7 @@ def test_two_members_of_one_name_with_different_contents_are_refused(tmp_path, c
     assert code == 1 and "no archive matches '*.tar'" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not os.path.exists(BINARY) and os.environ.get("WORKBENCH_REQUIRE_BINARY") != "1",
-                    reason="no workbench binary (swift build first)")
+@needs_binary
 def test_the_recipe_fetches_pinned_repositories_and_prepares_them(tmp_path):
     """recipes/prepare-data.sh against the hub look-alike: images from one dataset repository
     (archives under images/ and beside unrelated files it must not download), captions from a
@@ -138,11 +134,9 @@ def test_the_recipe_fetches_pinned_repositories_and_prepares_them(tmp_path):
     (files / "vqa.json").write_text(json.dumps([llava_row("images/p2.jpg")]))
     img_commit, cap_commit = "1" * 40, "2" * 40
     config = {"lfs_threshold": 100, "repos": {
-        "datasets/org/images": {"refs": {"main": img_commit}, "commits": {img_commit: {
-            "images/images_0.zip": str(files / "images_0.zip"), "big-unused.bin": str(files / "big-unused.bin"),
-            "VQA.json": str(files / "vqa.json")}}},
-        "datasets/org/captions": {"refs": {"main": cap_commit}, "commits": {cap_commit: {
-            "image_caption_pairs.json": str(files / "pairs.json")}}}}}
+        "datasets/org/images": repo(img_commit, {"images/images_0.zip": files / "images_0.zip",
+                                                 "big-unused.bin": files / "big-unused.bin", "VQA.json": files / "vqa.json"}),
+        "datasets/org/captions": repo(cap_commit, {"image_caption_pairs.json": files / "pairs.json"})}}
     with hub_host(tmp_path, config) as env:
         env["WORKBENCH"] = BINARY
         out = tmp_path / "stage" / "data"

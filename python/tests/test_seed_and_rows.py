@@ -8,8 +8,8 @@ import os
 import subprocess
 import sys
 
-from hubhost import hub_host
-from test_prepare_data import BINARY, REPO, make_zip, snapshot
+from hubhost import BINARY, REPO, hub_host, needs_binary, repo
+from test_prepare_data import make_zip, snapshot
 from workbench_data import rows, seed
 
 PYTHON_DIR = os.path.join(REPO, "python")
@@ -91,6 +91,7 @@ def test_bad_seed_entries_are_named(tmp_path, capsys):
     assert "no image has one question in both" in capsys.readouterr().err
 
 
+@needs_binary
 def test_the_seed_recipe_fetches_pinned_repositories(tmp_path):
     files = tmp_path / "files"
     files.mkdir()
@@ -98,12 +99,10 @@ def test_the_seed_recipe_fetches_pinned_repositories(tmp_path):
     (files / "unused.bin").write_bytes(b"u" * 3000)
     vflan, allava = "3" * 40, "4" * 40
     config = {"lfs_threshold": 100, "repos": {
-        "datasets/Vision-Flan/seed": {"refs": {"main": vflan}, "commits": {vflan: {
-            "metadata.json": str(files / "metadata.json"), "image_191-task_1k.zip": str(files / "image_191-task_1k.zip"),
-            "unused.bin": str(files / "unused.bin")}}},
-        "datasets/Org/ALLaVA": {"refs": {"main": allava}, "commits": {allava: {
-            "allava_vflan/cap.json": str(files / "captions.json"), "allava_vflan/ins.json": str(files / "instruct.json"),
-            "allava_laion/huge.json": str(files / "unused.bin")}}}}}
+        "datasets/Vision-Flan/seed": repo(vflan, {"metadata.json": files / "metadata.json", "unused.bin": files / "unused.bin",
+                                                  "image_191-task_1k.zip": files / "image_191-task_1k.zip"}),
+        "datasets/Org/ALLaVA": repo(allava, {"allava_vflan/cap.json": files / "captions.json", "allava_vflan/ins.json": files / "instruct.json",
+                                             "allava_laion/huge.json": files / "unused.bin"})}}
     with hub_host(tmp_path, config) as env:
         env["WORKBENCH"] = BINARY
         out = tmp_path / "stage" / "seed"

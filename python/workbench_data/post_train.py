@@ -29,17 +29,13 @@ import os
 import random
 import sys
 
-from workbench_data.prepare import write_json
-
-
-class InputError(Exception):
-    pass
+from workbench_data.prepare import IMAGE_TOKEN, DataError, write_json
 
 
 def load_upstream(qa_dir):
     """process.syn_utils and process.read_compre_pt of the checkout at QA_DIR."""
     if not os.path.isfile(os.path.join(qa_dir, "process", "syn_utils.py")):
-        raise InputError(f"{qa_dir}: no process/syn_utils.py (give the QA-Synthesizer checkout)")
+        raise DataError(f"{qa_dir}: no process/syn_utils.py (give the QA-Synthesizer checkout)")
     sys.path.insert(0, os.path.abspath(qa_dir))
     import process.read_compre_pt as patterns
     import process.syn_utils as syn_utils
@@ -81,7 +77,7 @@ def to_messages(entry):
 def build(rows, syn_utils, image_folder, syn_only):
     out, skipped = [], 0
     for entry in rows:
-        processed = syn_utils.process_entry(id=len(out), entry=entry, image_token="<image>", train_on_syn_only=syn_only)
+        processed = syn_utils.process_entry(id=len(out), entry=entry, image_token=IMAGE_TOKEN, train_on_syn_only=syn_only)
         if processed is None:
             continue
         if not processed.get("images") or not image_opens(os.path.join(image_folder, processed["images"][0])):
@@ -96,13 +92,13 @@ def read_jsonl(path):
         with open(path, encoding="utf8") as f:
             text = f.read().strip()
     except OSError as e:
-        raise InputError(f"{path}: cannot read it ({e.strerror}); the synthesize stage writes it")
+        raise DataError(f"{path}: cannot read it ({e.strerror}); the synthesize stage writes it")
     rows = []
     for n, line in enumerate(text.split("\n") if text else [], 1):
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{n}: not a JSON line ({e.msg})")
+            raise DataError(f"{path}:{n}: not a JSON line ({e.msg})")
     return rows
 
 
@@ -120,7 +116,7 @@ def main(argv=None):
         if args.answers != "filtered":
             syn_utils.cook_classified_entry = single_answer_cook(patterns, args.answers)
         rows, skipped = build(read_jsonl(args.filtered), syn_utils, args.image_folder, args.syn_only)
-    except InputError as e:
+    except DataError as e:
         print(f"post_train: {e}", file=sys.stderr)
         return 1
     if not rows:

@@ -51,9 +51,19 @@ def sha256_file(path):
 
 
 def write_json(path, value):
+    """`value` as JSON, written through a temporary sibling and a rename."""
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(value, f, ensure_ascii=False, indent=1)
+    os.replace(tmp, path)
+
+
+def write_jsonl(path, rows):
+    """`rows` as JSON lines, written through a temporary sibling and a rename."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
 
 
@@ -231,10 +241,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         images_dir, archives, extracted = image_folder(args.image_store, args.archives, args.archive_glob)
-        names = set()
-        for folder, _, files in os.walk(images_dir):
-            rel = os.path.relpath(folder, images_dir)
-            names.update(f if rel == "." else f"{rel}/{f}" for f in files)
+        names = set(os.listdir(images_dir))   # flat: extract() keeps file names only
         link_images(args.out, images_dir)
         summary = {"images": len(names), "image_folder": images_dir, "archives": archives, "files": {}}
         for flag, name in ((args.captions, "image_caption_pairs.json"), (args.instructions, "instructions.json")):

@@ -19,9 +19,7 @@ import argparse
 import os
 import sys
 
-from workbench_data.prepare import DataError, read_json_list, write_json
-
-IMAGE_TOKEN = "<image>"
+from workbench_data.prepare import IMAGE_TOKEN, DataError, read_json_list, write_json
 
 
 def load_rows(path):

@@ -28,13 +28,11 @@ It writes:
 Exit status: 0 done, 2 usage, 1 bad data (one message naming the file, the entry and what to do).
 """
 import argparse
-import json
 import os
 import sys
 
-from workbench_data.prepare import DataError, image_folder, link_images, read_json_list, sha256_file, write_json
+from workbench_data.prepare import IMAGE_TOKEN, DataError, image_folder, link_images, read_json_list, sha256_file, write_json, write_jsonl
 
-IMAGE_TOKEN = "<image>"
 PRECISE_HINT = "Answer with a precise response."
 INFORMATIVE_HINT = "Answer with an informative response."
 CAPTION_HINT = "Describe the image."
@@ -153,11 +151,7 @@ def main(argv=None):
             raise DataError(f"{args.precise} and {args.informative}: no image has one question in both "
                             "(the precise and informative answers are matched by the question's text)")
         dest = os.path.join(args.out, "triplets.jsonl")
-        tmp = f"{dest}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, dest)
+        write_jsonl(dest, rows)
         summary["files"]["triplets.jsonl"] = {"rows": len(rows), "sha256": sha256_file(dest)}
         write_json(os.path.join(args.out, "seed.json"), summary)
     except DataError as e:
