@@ -267,6 +267,7 @@ private func assertGolden(_ text: String, _ name: String) throws {
         let row = #"[{"images": ["d.jpg"], "messages": [{"role": "user", "content": "<image>Q"}, {"role": "assistant", "content": "A"}]}]"#
         try ws.write("row.json", row)
         try ws.write("syn/image_caption_and_synthetic_task.json", row)
+        try ws.write("syn/train_syn_only.json", row.replacingOccurrences(of: "<image>Q", with: "<image>syn-only Q"))
         try ws.write("captions.json", row)
         try ws.write("images/d.jpg", "d")
         try await ws.sh("chmod +x stub/bin/python3 stub/wb && mkdir -p stub/snapshot")
@@ -283,11 +284,12 @@ private func assertGolden(_ text: String, _ name: String) throws {
         let single = try await train("qwen2-vl", "single", "ours", out: "o1")
         #expect(single.rc == "rc=0" && single.log.split(separator: "\n").filter { $0.hasPrefix("launch ") }.count == 1, "\(single.log)")
         #expect(single.log.contains("--nproc_per_node=2") && single.log.contains("--dataset biomed-stage1") && single.log.contains("--output_dir \(ws.path)/o1"), "\(single.log)")
-        // Two-stage: captions first, then the synthesized tasks alone (--syn-only), from stage 1's model.
+        // Two-stage: captions first, then the synthesized tasks alone (the synthesis output's
+        // train_syn_only.json, written once by synthesize.sh), from stage 1's model.
         let two = try await train("qwen2-vl", "two", "ours", out: "o2")
         #expect(two.rc == "rc=0" && two.log.split(separator: "\n").filter { $0.hasPrefix("launch ") }.count == 2, "\(two.log)")
-        #expect(two.log.contains("format ") && two.log.contains("--syn-only") && two.log.contains("--out \(ws.path)/o2-inputs/synthetic_task.json")
-                && two.log.contains("--filtered \(ws.path)/syn/filtered_task_pairs.jsonl --image-folder \(ws.path)/images"), "\(two.log)")
+        let stage2 = try ws.read("o2-inputs/biomed-stage2.json")
+        #expect(!two.log.contains("format ") && stage2.contains("syn-only Q"), "\(two.log)")
         #expect(two.log.contains("--output_dir \(ws.path)/o2-stage1") && two.log.contains("--model_name_or_path \(ws.path)/o2-stage1"), "\(two.log)")
         #expect(try ws.read("o2-inputs/biomed-stage1.json") == row && ws.exists("o2-inputs/biomed-stage2.json"))
         #expect(two.log.contains("--dataset_dir \(ws.path)/o2-inputs --media_dir \(ws.path)/images"), "\(two.log)")
@@ -298,12 +300,13 @@ private func assertGolden(_ text: String, _ name: String) throws {
         let caption = try await train("llama-3.2-vision", "single", "caption-only", out: "o3")
         #expect(caption.rc == "rc=0" && caption.log.split(separator: "\n").filter { $0.hasPrefix("launch ") }.count == 1, "\(caption.log)")
         let synthetic = try await train("llama-3.2-vision", "single", "synthetic-only", out: "o4")
-        #expect(synthetic.rc == "rc=0" && synthetic.log.contains("--syn-only"), "\(synthetic.log)")
+        let syntheticData = (try? ws.read("o4-inputs/biomed-stage1.json")) ?? ""
+        #expect(synthetic.rc == "rc=0" && syntheticData.contains("syn-only Q"), "\(synthetic.log)")
         // A failing formatting step stops the recipe before any training starts (LLaVA copies no
         // file first, so nothing else would stop it).
         let failing = try await ws.sh("""
             rm -f log; FAIL_FORMAT=1 ROW=$PWD/row.json LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb CUDA_VISIBLE_DEVICES=0,1 \\
-              bash experiments/adamllm/recipes/train.sh llava single synthetic-only biomed $PWD/syn/image_caption_and_synthetic_task.json \\
+              bash experiments/adamllm/recipes/train.sh llava single no-filter-precise biomed $PWD/syn/image_caption_and_synthetic_task.json \\
               $PWD/images $PWD/o9 $PWD/qa $PWD/factory base.json - 4 4 ds.json 2e-5 $PWD/captions.json vision.json 2>&1; echo rc=$?
             """)
         #expect(failing.hasSuffix("rc=1\n") && !((try? ws.read("log")) ?? "").contains("launch "), "\(failing)")
@@ -347,7 +350,12 @@ private func assertGolden(_ text: String, _ name: String) throws {
             ROW=$PWD/row.json LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb bash experiments/adamllm/recipes/train.sh qwen2-vl single synthetic-only biomed \\
               $PWD/base/instructions.json $PWD/images $PWD/o8 $PWD/qa $PWD/factory base.json qwen2_vl 8 2 ds.json 1e-5 $PWD/captions.json 2>&1; echo rc=$?
             """)
-        #expect(unsynthesized.contains("needs the synthesis output's filtered_task_pairs.jsonl") && unsynthesized.hasSuffix("rc=2\n"), "\(unsynthesized)")
+        #expect(unsynthesized.contains("needs the synthesis output's train_syn_only.json") && unsynthesized.hasSuffix("rc=2\n"), "\(unsynthesized)")
+        let unfiltered = try await ws.sh("""
+            ROW=$PWD/row.json LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb bash experiments/adamllm/recipes/train.sh qwen2-vl single no-filter-precise biomed \\
+              $PWD/base/instructions.json $PWD/images $PWD/o8 $PWD/qa $PWD/factory base.json qwen2_vl 8 2 ds.json 1e-5 $PWD/captions.json 2>&1; echo rc=$?
+            """)
+        #expect(unfiltered.contains("needs the synthesis output's filtered_task_pairs.jsonl") && unfiltered.hasSuffix("rc=2\n"), "\(unfiltered)")
         // General tasks (filter-seed's train.json, its images beside it): trained on as they are,
         // or mixed with the domain's captions into one file naming every image absolutely.
         try ws.write("gen/train.json", row.replacingOccurrences(of: "d.jpg", with: "g.jpg"))

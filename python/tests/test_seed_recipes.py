@@ -8,7 +8,7 @@ import sys
 
 from test_post_train import checkout
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from hubhost import REPO
 RECIPES = os.path.join(REPO, "experiments", "adamllm", "recipes")
 
 STUB = f"""#!/bin/sh
@@ -68,7 +68,8 @@ def test_filter_seed_shards_the_checker_over_the_stages_gpus_and_formats_the_kep
     assert run.returncode == 0, run.stderr
     log = (tmp_path / "log").read_text().splitlines()
     infers = [line for line in log if line.startswith("infer ")]
-    # One process per GPU: the GPU by its id, the shard by its position.
+    # One process per GPU: the GPU by its id, the shard by its position (the shards log in any order).
+    infers.sort(key=lambda line: line.split("--cuda_device ")[1])
     assert [line.split()[1] for line in infers] == ["CUDA_VISIBLE_DEVICES=5", "CUDA_VISIBLE_DEVICES=7"]
     assert all("--task consistency_filter" in line and "--data_parallel_size 2" in line and f"--model_weight_path {tmp_path}/checker" in line
                and f"--data_path {seed}/triplets.jsonl" in line for line in infers)
@@ -106,3 +107,34 @@ def test_tune_synthesizer_launches_upstream_training_on_the_seed_files(tmp_path)
     # A blank share needs upstream's blank image, which the checkout must hold.
     refused = subprocess.run(args + ["10", str(tmp_path / "synth10")], env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 66 and "Blank.jpg" in refused.stderr
+
+
+def test_synthesize_writes_both_training_files_once_and_refuses_gpus_upstream_would_mis_shard(tmp_path):
+    env = stubs(tmp_path)
+    qa = checkout(tmp_path)
+    (qa / "vllm_inference").mkdir()
+    # A stand-in for upstream run_synthesis.sh: logs its arguments, writes the filter's output.
+    (qa / "vllm_inference" / "run_synthesis.sh").write_text(
+        'echo "run_synthesis $*" >> "$LOG"; cp "$MERGED" "$5/filtered_task_pairs.jsonl"\n')
+    seed = seed_dir(tmp_path)   # its images serve as the source's
+    merged = tmp_path / "merged.jsonl"
+    merged.write_text("".join(json.dumps({**kept(i, img, "Yes"), "messages": [
+        {"role": "user", "content": "<image>Describe."}, {"role": "assistant", "content": "c"}]}) + "\n"
+        for i, img in enumerate(["a.jpg", "b.jpg"])))
+    env.update(MERGED=str(merged), CUDA_VISIBLE_DEVICES="0,1")
+    (tmp_path / "synth").mkdir()
+    args = ["bash", os.path.join(RECIPES, "synthesize.sh"), str(qa), str(tmp_path / "synth"), "checker.json",
+            str(tmp_path / "pairs.json"), str(seed / "images")]
+    out = tmp_path / "out"
+    out.mkdir()
+    run = subprocess.run(args + [str(out)], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    log = (tmp_path / "log").read_text()
+    assert f"run_synthesis {tmp_path}/synth {tmp_path}/snapshot {tmp_path}/pairs.json" in log   # the folder as is, the manifest resolved
+    full, syn_only = (json.loads((out / name).read_text()) for name in ("train.json", "train_syn_only.json"))
+    assert len(full) == len(syn_only) == 2
+    assert all(len(r["messages"]) == 4 for r in full) and all(len(r["messages"]) == 2 for r in syn_only)
+    # Upstream hands each process its GPU id as the shard index: GPUs 2,3 would lose the rows.
+    env["CUDA_VISIBLE_DEVICES"] = "2,3"
+    refused = subprocess.run(args + [str(tmp_path / "out2")], env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "needs GPUs 0..N-1" in refused.stderr, refused.stderr

@@ -14,9 +14,18 @@ set -euo pipefail
 qa=$1 checkpoint=$2 domain=$3 model_type=$4 benchmark=$5 out=$6
 shift 6
 manifest_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+# Upstream run_inference.sh hands each process its GPU id as the shard index (inference.py splits the
+# data into one shard per GPU and takes shard number --cuda_device), so GPUs other than 0..N-1
+# (4,5,6,7, say) would ask for shards that do not exist and lose their rows: refused.
+IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0}"
+for i in "${!gpus[@]}"; do
+  [ "${gpus[$i]}" = "$i" ] || { echo "evaluate.sh: CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES: upstream run_inference.sh needs GPUs 0..N-1 (it uses the GPU id as the shard index); give the stage whole nodes or renumbered devices" >&2; exit 2; }
+done
 label=$checkpoint
 if [ -f "$checkpoint" ]; then   # a fetch manifest: its pinned snapshot in the cache
-  label="$(manifest_field "$checkpoint" repo)@$(manifest_field "$checkpoint" commit)"
+  repo_id=$(manifest_field "$checkpoint" repo)
+  commit=$(manifest_field "$checkpoint" commit)
+  label="$repo_id@$commit"
   checkpoint=$("$WORKBENCH" fetch --from "$checkpoint" --quiet)
 elif [ ! -d "$checkpoint" ]; then   # a hub id (unpinned): fetched now
   checkpoint=$("$WORKBENCH" fetch "$checkpoint" --quiet)

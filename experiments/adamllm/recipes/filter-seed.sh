@@ -14,7 +14,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 qa=$1 checker=$2 seed=$3 out=$4
 [ -d "$checker" ] || checker=$("$WORKBENCH" fetch --from "$checker" --quiet)
 [ -s "$seed/triplets.jsonl" ] || { echo "filter-seed.sh: no $seed/triplets.jsonl (the fetch-seed stage writes it)" >&2; exit 66; }
-IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0}"
+IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0,1,2,3,4,5,6,7}"
 mkdir -p "$out"
 ln -sfn "$(readlink -f "$seed/images")" "$out/images"
 pids=()
@@ -24,7 +24,9 @@ for i in "${!gpus[@]}"; do
     --output_dir "$out/filtered_task_pairs" --remove_cache --data_parallel_size ${#gpus[@]} --model_type llama) &
   pids+=($!)
 done
-for pid in "${pids[@]}"; do wait "$pid" || { echo "filter-seed.sh: a consistency-filter shard failed (exit $?)" >&2; exit 1; }; done
+failed=0   # every shard is waited for (one left running would hold its GPU past the stage)
+for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+[ "$failed" = 0 ] || { echo "filter-seed.sh: a consistency-filter shard failed ($failed of ${#pids[@]})" >&2; exit 1; }
 (cd "$qa/vllm_inference" && python3 merge_predictions.py --output_dir "$out/filtered_task_pairs")
 [ -s "$out/filtered_task_pairs.jsonl" ] || { echo "filter-seed.sh: merge_predictions.py wrote no $out/filtered_task_pairs.jsonl" >&2; exit 1; }
 PYTHONPATH="$repo/python" python3 -m workbench_data.post_train --qa "$qa" --filtered "$out/filtered_task_pairs.jsonl" \

@@ -6,13 +6,12 @@
 # messages/images, every image checked), OUT/data.json, and OUT/manifests/*.json (each
 # repository's commit and the SHA-256 of every file fetched).
 #   prepare-data.sh OUT IMAGE_STORE IMAGES GLOB CAPTIONS CAPTIONS_FILE INSTRUCTIONS INSTRUCTIONS_FILE
-# IMAGES, CAPTIONS, INSTRUCTIONS: dataset repositories as ORG/NAME@REVISION, "-" for none;
+# IMAGES, CAPTIONS, INSTRUCTIONS: dataset repositories as ORG/NAME@REVISION (CAPTIONS, INSTRUCTIONS: "-" for none);
 # GLOB: the image archives in IMAGES (at any depth); *_FILE: the JSON file in that repository.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 out=$1 store=$2 images=$3 glob=$4 captions=$5 captions_file=$6 instructions=$7 instructions_file=$8
-[ "$images" != - ] || { echo "prepare-data.sh: no image repository for this source (catalog 'images_hub')" >&2; exit 64; }
 mkdir -p "$out/manifests"
 
 # fetch NAME REPO@REV GLOB -> the snapshot folder (only the files matching GLOB are downloaded)

@@ -10,13 +10,14 @@
 # What each (pipeline, ablation) trains on:
 #   single, ours          DATA_JSON (captions and synthetic tasks in one stage; a baseline's instructions)
 #   single, caption-only  CAPTIONS_JSON ("Image Caption Only")
-#   single, synthetic-only the synthesized tasks without the caption task ("Synthetic Task Only")
+#   single, synthetic-only the synthesized tasks without the caption task ("Synthetic Task Only":
+#                         the synthesis output's train_syn_only.json)
 #   single, no-filter-precise / no-filter-informative  every collected question of the synthesis,
 #                         whatever the consistency checker said, answered with its precise (or
 #                         informative) response alone, with the caption tasks ("w/o Consistency Filter")
-#   two, ours             stage 1 on CAPTIONS_JSON, stage 2 (from stage 1's model) on the tasks only
-#                         (the synthesized tasks without captions; a baseline's instructions)
-# The synthesized variants are written from the synthesis output's filtered_task_pairs.jsonl by
+#   two, ours             stage 1 on CAPTIONS_JSON, stage 2 on the tasks only (train_syn_only.json;
+#                         a baseline's instructions)
+# The no-filter variants are written here from the synthesis output's filtered_task_pairs.jsonl by
 # python/workbench_data/post_train.py through the upstream formatting functions (upstream
 # format_post_train_data.py drops each row's images; see that module).
 #   two, two-stage-reuse-caption  stage 1 on CAPTIONS_JSON, stage 2 on DATA_JSON (captions reused)
@@ -47,9 +48,11 @@ base=${10} template=${11} batch=${12} accum=${13} deepspeed=${14} lr=${15} capti
 refuse() { echo "train.sh: $*" >&2; exit 2; }
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 
-# A variant of the synthesized training file, from the synthesis output DATA_JSON lies in
-# (written beside the stage's model directory, in OUT-inputs/NAME.json; prints its path).
+# The synthesis output DATA_JSON lies in: its tasks without caption turns (synthesize.sh writes
+# them once), and the variants written here (beside the stage's model directory, in
+# OUT-inputs/NAME.json; prints its path).
 filtered="$(dirname "$data")/filtered_task_pairs.jsonl"
+syn_only="$(dirname "$data")/train_syn_only.json"
 variant() {  # variant NAME POST_TRAIN_ARGS...  (runs in $(...): set -e does not reach in, so each failure exits)
   [ -f "$filtered" ] || refuse "$pipeline-stage/$ablation needs the synthesis output's filtered_task_pairs.jsonl next to $data (the source's data is not synthesized)"
   mkdir -p "$out-inputs" || exit $?
@@ -63,11 +66,13 @@ stages=()
 case "$pipeline/$ablation" in
   single/ours) stages=("$data") ;;
   single/caption-only) stages=("$captions") ;;
-  single/synthetic-only) stages=("$(variant synthetic_task --syn-only)") ;;
+  single/synthetic-only)
+    [ -f "$syn_only" ] || refuse "single-stage/synthetic-only needs the synthesis output's train_syn_only.json next to $data (the source's data is not synthesized)"
+    stages=("$syn_only") ;;
   single/no-filter-precise) stages=("$(variant no_filter_precise --answers precise)") ;;
   single/no-filter-informative) stages=("$(variant no_filter_informative --answers informative)") ;;
   two/ours)
-    if [ -f "$filtered" ]; then stages=("$captions" "$(variant synthetic_task --syn-only)"); else stages=("$captions" "$data"); fi ;;
+    if [ -f "$syn_only" ]; then stages=("$captions" "$syn_only"); else stages=("$captions" "$data"); fi ;;   # ours; a baseline
   two/two-stage-reuse-caption) stages=("$captions" "$data") ;;
   single/no-blank-image | single/general-tasks) stages=("$data") ;;
   single/general-tasks-caption)
@@ -86,7 +91,8 @@ case "$family" in
   llava | qwen2-vl | llama-3.2-vision) ;;
   *) refuse "no recipe for model family '$family' (known: llava, qwen2-vl, llama-3.2-vision)" ;;
 esac
-ngpus=$(python3 -c "import os; print(len([g for g in os.environ.get('CUDA_VISIBLE_DEVICES', '').split(',') if g]) or 8)")
+IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0,1,2,3,4,5,6,7}"   # unset: the upstream scripts' 8
+ngpus=${#gpus[@]}
 # Where training stage N writes: the last one the stage's output, earlier ones beside it.
 stage_output() { if [ "$1" -lt ${#stages[@]} ]; then echo "$out-stage$1"; else echo "$out"; fi; }
 # The pinned base snapshot's directory in the Hugging Face cache (fetched by the fetch-model stage).

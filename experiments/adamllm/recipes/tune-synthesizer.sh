@@ -21,7 +21,8 @@ if [ "$blank" != 0 ]; then
 fi
 base=$("$WORKBENCH" fetch --from "$base" --quiet)
 tower=$("$WORKBENCH" fetch --from "$vision" --quiet)
-ngpus=$(python3 -c "import os; print(len([g for g in os.environ.get('CUDA_VISIBLE_DEVICES', '').split(',') if g]) or 8)")
+IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0,1,2,3,4,5,6,7}"   # unset: the upstream scripts' 8
+ngpus=${#gpus[@]}
 (cd "$qa" && python3 -m torch.distributed.launch --use_env --nproc_per_node="$ngpus" llava/train/train_mem.py \
   --deepspeed "$deepspeed" --model_name_or_path "$base" --version llava_llama_3 \
   --image_folder "$seed/images" --vision_tower "$tower" \
