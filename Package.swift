@@ -47,35 +47,53 @@ let package = Package(
             "WorkbenchCore", "CCurl",
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], exclude: ["README.md"]),
-        /// Table model and renderers (Markdown, CSV); receives values, never SQL.
-        .target(name: "Reports", dependencies: ["WorkbenchCore"], exclude: ["README.md"]),
+        /// The eight AdaMLLM benchmark scorers, their embedded vocabularies, the bootstrap; pure.
+        .target(name: "Scoring", dependencies: ["WorkbenchCore"], exclude: ["README.md"]),
+        /// Table model, verdicts and renderers (Markdown, CSV, LaTeX, HTML); receives values, never SQL.
+        .target(name: "Reports", dependencies: ["WorkbenchCore", "Scoring"], exclude: ["README.md"]),
+
+        // MARK: - The application layer
+        /// The flows every front end shares: run/reproduce/status/cancel, reports built and recorded,
+        /// scoring and recording, compare, audit, export/import, plan estimates. The one place that
+        /// wires Tracking, Runners, Scoring and Reports together.
+        .target(name: "WorkbenchKit", dependencies: [
+            "WorkbenchCore", "Tracking", "Runners", "Scoring", "Reports",
+        ], exclude: ["README.md"]),
 
         // MARK: - The executable
-        /// `workbench`: commands, context wiring, the error presenter.
+        /// `workbench`: argument parsing, printing, exit codes.
         .executableTarget(name: "Workbench", dependencies: [
-            "WorkbenchCore", "Tracking", "Runners", "Reports",
+            "WorkbenchKit", "WorkbenchCore", "Tracking", "Runners", "Scoring", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"]),
 
         // MARK: - Benchmarks
         /// `workbench-bench`: throughput and latency against floors measured in the same process.
         .executableTarget(name: "workbench-bench", dependencies: [
-            "WorkbenchCore", "Tracking", "Reports",
+            "WorkbenchCore", "Tracking", "Scoring",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], path: "benchmarks/Sources/Bench"),
 
-        // MARK: - Tests (Swift Testing; one target per module)
-        .testTarget(name: "WorkbenchCoreTests", dependencies: ["WorkbenchCore"]),
-        .testTarget(name: "TrackingTests", dependencies: [
-            "Tracking", "WorkbenchCore",
+        // MARK: - Tests (Swift Testing; one target per module, one shared support target)
+        /// Golden files, temporary workspaces with git, the built binary: shared by every test target.
+        .target(name: "TestSupport", dependencies: [
             .product(name: "Subprocess", package: "swift-subprocess"),
+        ], path: "Tests/TestSupport"),
+        .testTarget(name: "WorkbenchCoreTests", dependencies: ["WorkbenchCore", "TestSupport"]),
+        .testTarget(name: "TrackingTests", dependencies: ["Tracking", "WorkbenchCore", "TestSupport"]),
+        .testTarget(name: "RunnersTests", dependencies: ["Runners", "WorkbenchCore", "TestSupport"]),
+        .testTarget(name: "ScoringTests", dependencies: ["Scoring", "WorkbenchCore", "TestSupport"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Scoring", "WorkbenchCore", "TestSupport"],
+                    exclude: ["Golden"]),
+        /// The flows through the library, with test variants of the boundaries (no binary).
+        .testTarget(name: "WorkbenchKitTests", dependencies: [
+            "WorkbenchKit", "Tracking", "Runners", "Reports", "WorkbenchCore", "TestSupport",
         ]),
-        .testTarget(name: "RunnersTests", dependencies: ["Runners", "WorkbenchCore"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "WorkbenchCore"],
-                    exclude: ["Golden", "Fixtures"]),
+        /// End to end through the built binary.
         .testTarget(name: "WorkbenchTests", dependencies: [
-            "Workbench", "Tracking", "WorkbenchCore",
+            "Workbench", "Tracking", "WorkbenchCore", "TestSupport",
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], exclude: ["Golden"]),
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import Scoring
 import WorkbenchCore
 
 /// A training-loss series of one stage attempt, drawn on the HTML page.

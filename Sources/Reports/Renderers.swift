@@ -1,4 +1,5 @@
 import Foundation
+import Scoring
 import WorkbenchCore
 
 /// Output formats of `workbench report`.

@@ -1,20 +1,21 @@
+import Scoring
 import WorkbenchCore
 
 /// A reproduced value with where it came from.
 package struct ReproducedValue: Sendable, Hashable {
     package var value: Double
     package var runID: String?
-    package var attemptID: String?
+    package var attemptID: AttemptID?
     /// Per-example scores behind the value, on the cell's scale, when the metric came from
     /// recorded evaluations: one column for a task metric, several for a domain average (the
     /// value is the plain mean of the columns' means). They give the cell its bootstrap interval.
     package var exampleColumns: [[Double]]?
 
-    package init(value: Double, runID: String? = nil, attemptID: String? = nil, examples: [Double]? = nil) {
+    package init(value: Double, runID: String? = nil, attemptID: AttemptID? = nil, examples: [Double]? = nil) {
         self.init(value: value, runID: runID, attemptID: attemptID, exampleColumns: examples.map { [$0] })
     }
 
-    package init(value: Double, runID: String? = nil, attemptID: String? = nil, exampleColumns: [[Double]]?) {
+    package init(value: Double, runID: String? = nil, attemptID: AttemptID? = nil, exampleColumns: [[Double]]?) {
         self.value = value
         self.runID = runID
         self.attemptID = attemptID
@@ -98,11 +99,11 @@ package struct ReportColumn: Sendable, Hashable {
 
 /// The recorded metric behind a cell: `value(attempt, metric) * scale`.
 package struct CellSource: Sendable, Hashable {
-    package var attemptID: Int64
+    package var attemptID: AttemptID
     package var metric: String
     package var scale: Double
 
-    package init(attemptID: Int64, metric: String, scale: Double) {
+    package init(attemptID: AttemptID, metric: String, scale: Double) {
         self.attemptID = attemptID
         self.metric = metric
         self.scale = scale
@@ -136,9 +137,9 @@ package struct ReportTable: Sendable, Hashable {
     package var standIn = false
     /// Training-loss series of the table's stages (the HTML page draws them; other formats ignore them).
     package var lossCurves: [LossCurve] = []
-    /// Where each reproduced metric cell's value came from, by `row/column` (recorded with a
-    /// written report so an audit can rebuild the table from raw rows).
-    package var cellSources: [String: CellSource] = [:]
+    /// Where each reproduced metric cell's value came from (recorded with a written report so an
+    /// audit can rebuild the table from raw rows).
+    package var cellSources: [CellKey: CellSource] = [:]
 
     package var cells: [ReportCell] { rows.flatMap(\.cells) }
 
@@ -171,17 +172,17 @@ package struct ReportTable: Sendable, Hashable {
 
 /// Builds the table model from the layout and the values found for its metric cells.
 package enum TableBuilder {
-    /// `values` maps `rowID/columnID` of metric cells to reproduced values (already scaled).
+    /// `values`: the reproduced values of metric cells (already scaled).
     package static func build(layout: TableLayout, spec: SpecSummary, paper: PaperReference?, profile: String,
-                              values: [String: ReproducedValue], bootstrap: BootstrapOptions = .init(), standIn: Bool = false) -> ReportTable {
-        func options(_ cell: String) -> BootstrapOptions { bootstrap.stream(cell) }   // each cell its own stream
+                              values: [CellKey: ReproducedValue], bootstrap: BootstrapOptions = .init(), standIn: Bool = false) -> ReportTable {
+        func options(_ cell: CellKey) -> BootstrapOptions { bootstrap.stream(cell.description) }   // each cell its own stream
         var examples: [String: [[[Double]]]] = [:]   // column -> parts -> columns of examples
         var rows: [ReportRow] = []
         for row in layout.rows {
             var cells: [String: ReportCell] = [:]
             for column in layout.columns {
                 guard case .metric = column.kind else { continue }
-                let key = "\(row.id)/\(column.id)"
+                let key = CellKey(row: row.id, column: column.id)
                 let v = values[key]
                 var cell = ReportCell(rowID: row.id, columnID: column.id,
                                       paper: layout.reference?.values[row.id]?[column.id], ours: v?.value,
@@ -198,11 +199,11 @@ package enum TableBuilder {
                 guard case .mean(let ids) = column.kind else { continue }
                 let parts = ids.compactMap { cells[$0] }
                 let ours = parts.count == ids.count && parts.allSatisfy { $0.ours != nil }
-                    ? parts.map { $0.ours! }.reduce(0, +) / Double(parts.count) : nil
+                    ? PlainMean.of(parts.map { $0.ours! }) : nil
                 var paperValue = layout.reference?.values[row.id]?[column.id]
                 var paperComputed = false
                 if paperValue == nil, parts.count == ids.count, parts.allSatisfy({ $0.paper != nil }) {
-                    paperValue = parts.map { $0.paper! }.reduce(0, +) / Double(parts.count)
+                    paperValue = PlainMean.of(parts.map { $0.paper! })
                     paperComputed = true
                 }
                 var cell = ReportCell(rowID: row.id, columnID: column.id, paper: paperValue, ours: ours,
@@ -213,7 +214,7 @@ package enum TableBuilder {
                 if ours != nil, partExamples.count == ids.count, partExamples.allSatisfy({ $0.count == 1 }) {
                     let parts = partExamples.map { $0[0] }
                     examples[column.id] = parts.count == 1 ? parts : nil
-                    cell.interval = Bootstrap.interval(parts: parts, options: options("\(row.id)/\(column.id)"))
+                    cell.interval = Bootstrap.interval(parts: parts, options: options(CellKey(row: row.id, column: column.id)))
                 }
                 cells[column.id] = cell
             }

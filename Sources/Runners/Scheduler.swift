@@ -3,8 +3,8 @@ import WorkbenchCore
 
 /// Final state of a run as the scheduler saw it.
 package struct RunResult: Sendable {
-    package enum Status: String, Sendable { case completed, failed, interrupted }
-    package var status: Status
+    /// completed, failed or interrupted.
+    package var status: RunStatus
     /// Stage name -> final attempt status.
     package var stages: [String: AttemptStatus]
     /// The first failure, with its stderr tail.
@@ -154,7 +154,7 @@ package struct Scheduler: Sendable {
                 try await observer.stageSkipped(s, runID: runID, reason: "the run was interrupted")
             }
         }
-        let status: RunResult.Status = interrupted ? .interrupted : (failures.isEmpty ? .completed : .failed)
+        let status: RunStatus = interrupted ? .interrupted : (failures.isEmpty ? .completed : .failed)
         return RunResult(status: status, stages: statuses, firstFailure: failures.first.map { ($0.0, $0.1) },
                          failures: failures.map { ($0.0, $0.1) })
     }

@@ -4,9 +4,35 @@ import WorkbenchCore
 
 /// Something an audit found wrong, named so a reviewer can look at it.
 package struct AuditFinding: Sendable, Codable, Hashable {
-    /// `event-chain`, `artifact-changed`, `artifact-missing`, `commit-missing`, `spec-changed`,
-    /// `scores-inconsistent`, `predictions-changed`.
-    package var kind: String
+    /// What kind of thing is wrong (its text is what `audit` prints and `--json` writes).
+    package enum Kind: String, Sendable, Codable, CaseIterable {
+        /// An event does not match its hash, or no longer links to the one before it.
+        case eventChain = "event-chain"
+        /// An artifact's content differs from its recorded digest.
+        case artifactChanged = "artifact-changed"
+        /// A recorded commit is not in the repository.
+        case commitMissing = "commit-missing"
+        /// A run's spec differs from the blob at its recorded commit (or an imported one is gone).
+        case specChanged = "spec-changed"
+        /// An evaluation's aggregates are not the means of its stored per-example scores.
+        case scoresInconsistent = "scores-inconsistent"
+        /// A scored predictions file changed since it was scored.
+        case predictionsChanged = "predictions-changed"
+        /// A predictions file could not be scored again.
+        case rescoreFailed = "rescore-failed"
+        /// Scoring a predictions file again gives other numbers than recorded.
+        case rescoreDiffers = "rescore-differs"
+        /// A reported table's cells differ from what the store's rows give now.
+        case tableMismatch = "table-mismatch"
+        /// A written report file changed after it was written.
+        case reportEdited = "report-edited"
+        /// A `reported` event cannot be read.
+        case reportUnreadable = "report-unreadable"
+        /// An imported run's rows or files differ from the bundle it came in.
+        case importChanged = "import-changed"
+    }
+
+    package var kind: Kind
     package var runID: String?
     /// What it is about: an event id, an artifact path, a commit, an evaluation.
     package var subject: String
@@ -92,7 +118,7 @@ package struct Auditor: Sendable {
             let (run, kind, subject) = rows[id] ?? (nil, "?", nil)
             let first = id == bad.first
             report.findings.append(AuditFinding(
-                kind: "event-chain", runID: run, subject: "event #\(id)",
+                kind: .eventChain, runID: run, subject: "event #\(id)",
                 message: first
                     ? "event #\(id) (\(kind)\(subject.map { " \($0)" } ?? "")) does not match its hash: it was edited, or a row before it was deleted"
                     : "event #\(id) (\(kind)) no longer links to the row before it"))
@@ -115,7 +141,7 @@ package struct Auditor: Sendable {
             }
             let now = try digester.digest(ofPath: path)
             if now != recorded {
-                report.findings.append(AuditFinding(kind: "artifact-changed", runID: runID, subject: path,
+                report.findings.append(AuditFinding(kind: .artifactChanged, runID: runID, subject: path,
                                                     message: "\(stage) output '\(name)' has digest \(now), recorded \(recorded)"))
             }
         }
@@ -140,17 +166,17 @@ package struct Auditor: Sendable {
             report.notes.append("run \(runID) was imported; its commit \(commit.prefix(12)) is not in this repository (the bundled spec was checked instead)")
             let file = imported.directory + "/spec/" + specPath
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                report.findings.append(AuditFinding(kind: "spec-changed", runID: runID, subject: file, message: "the imported run's spec file \(file) is missing"))
+                report.findings.append(AuditFinding(kind: .specChanged, runID: runID, subject: file, message: "the imported run's spec file \(file) is missing"))
                 return
             }
             if GitBlob.id(of: text) != blob {
-                report.findings.append(AuditFinding(kind: "spec-changed", runID: runID, subject: file,
+                report.findings.append(AuditFinding(kind: .specChanged, runID: runID, subject: file,
                                                     message: "the imported spec \(file) has blob \(GitBlob.id(of: text)), the run recorded \(blob)"))
             }
             return
         }
         guard GitProvenance.commitExists(commit, at: workspace) else {
-            report.findings.append(AuditFinding(kind: "commit-missing", runID: runID, subject: commit,
+            report.findings.append(AuditFinding(kind: .commitMissing, runID: runID, subject: commit,
                                                 message: "the recorded commit \(commit) is not in the repository at \(workspace)"))
             return
         }
@@ -159,7 +185,7 @@ package struct Auditor: Sendable {
         if dirty {
             report.notes.append("run \(runID): the spec \(specPath) differed from commit \(commit.prefix(12)) (uncommitted changes; their diff is recorded)")
         } else {
-            report.findings.append(AuditFinding(kind: "spec-changed", runID: runID, subject: specPath,
+            report.findings.append(AuditFinding(kind: .specChanged, runID: runID, subject: specPath,
                                                 message: "the run was recorded clean at \(commit.prefix(12)), but \(specPath) there has blob \(atCommit ?? "none"), recorded \(blob)"))
         }
     }
@@ -179,7 +205,7 @@ package struct Auditor: Sendable {
                 let mean = sum / Double(values.count)
                 if abs(mean - recorded) > 1e-6 * max(1, abs(recorded)) {
                     report.findings.append(AuditFinding(
-                        kind: "scores-inconsistent", runID: runID, subject: "evaluation #\(e.id) \(e.task)",
+                        kind: .scoresInconsistent, runID: runID, subject: "evaluation #\(e.id) \(e.task)",
                         message: "\(e.task) '\(key)' is recorded as \(recorded), but its \(values.count) stored per-example scores give \(mean)"))
                 }
             }
@@ -187,15 +213,15 @@ package struct Auditor: Sendable {
                 report.notes.append("run \(runID): the \(e.task) predictions file \(e.predictionsPath) no longer exists; not re-scored (its stored per-example scores were checked)")
                 continue
             }
-            if let now = try? FileDigester.hashFile(e.predictionsPath), now != e.predictionsDigest, "sha256:" + now != e.predictionsDigest {
-                report.findings.append(AuditFinding(kind: "predictions-changed", runID: runID, subject: e.predictionsPath,
+            if let now = try? FileDigester.hashFile(e.predictionsPath), !ContentDigest.same(now, e.predictionsDigest) {
+                report.findings.append(AuditFinding(kind: .predictionsChanged, runID: runID, subject: e.predictionsPath,
                                                     message: "the \(e.task) predictions file changed since it was scored (sha256 \(now), recorded \(e.predictionsDigest))"))
                 continue   // re-scoring a changed file says nothing about the recorded numbers
             }
             guard let rescore else { continue }
             let again: [String: Double]?
             do { again = try rescore(e.task, e.predictionsPath) } catch {
-                report.findings.append(AuditFinding(kind: "rescore-failed", runID: runID, subject: e.predictionsPath,
+                report.findings.append(AuditFinding(kind: .rescoreFailed, runID: runID, subject: e.predictionsPath,
                                                     message: "the \(e.task) predictions file no longer scores: \(error)"))
                 continue
             }
@@ -205,7 +231,7 @@ package struct Auditor: Sendable {
                 guard let now = again[score.key] else { continue }
                 if abs(now - score.value) > 1e-9 * max(1, abs(score.value)) {
                     report.findings.append(AuditFinding(
-                        kind: "rescore-differs", runID: runID, subject: "evaluation #\(e.id) \(e.task)",
+                        kind: .rescoreDiffers, runID: runID, subject: "evaluation #\(e.id) \(e.task)",
                         message: "\(e.task) '\(score.key)' is recorded as \(score.value), but scoring \(e.predictionsPath) again gives \(now)"))
                 }
             }

@@ -63,7 +63,7 @@ package enum RunBundle {
             for payload in try String.fetchAll(db, sql: "SELECT payload FROM events WHERE run_id = ? AND kind = ?",
                                                 arguments: [runID, ReportedTable.eventKind]) {
                 if let t = ReportedTable(payload: payload) {
-                    for c in t.cells { attempts.insert(c.attempt) }
+                    for c in t.cells { attempts.insert(c.attempt.rawValue) }
                 }
             }
             attempts = Set(try attempts.sorted().chunked(500).flatMap { chunk in   // only attempts that exist

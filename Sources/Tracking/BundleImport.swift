@@ -284,7 +284,7 @@ extension Auditor {
         struct Event: Sendable {
             var id: Int64, runID: String?, kind: String, subject: String?, payload: String, at: String, prev: String, hash: String
         }
-        let (events, payload, attempts): ([Event], String?, [Int64: Int64]) = try store.read { db in
+        let (events, payload, attempts): ([Event], String?, [AttemptID: AttemptID]) = try store.read { db in
             let events = try Row.fetchAll(db, sql: """
                 SELECT original_id, run_id, kind, subject, payload, at, prev_hash, hash FROM imported_events WHERE import_id = ? ORDER BY original_id
                 """, arguments: [imported.id]).map {
@@ -292,7 +292,7 @@ extension Auditor {
             }
             let payload = try String.fetchOne(db, sql: "SELECT payload FROM events WHERE kind = 'imported' AND run_id = ? ORDER BY id DESC LIMIT 1",
                                               arguments: [runID])
-            var attempts: [Int64: Int64] = [:]
+            var attempts: [AttemptID: AttemptID] = [:]
             for r in try Row.fetchAll(db, sql: "SELECT original_id, attempt_id FROM imported_attempts WHERE import_id = ?", arguments: [imported.id]) {
                 attempts[r[0]] = r[1]
             }
@@ -305,10 +305,10 @@ extension Auditor {
             let (id, hash, prev) = (e.id, e.hash, e.prev)
             let expected = EventLog.chainHash(prev: prev, runID: e.runID, kind: e.kind, subject: e.subject, payload: e.payload, at: e.at)
             if expected != hash {
-                report.findings.append(AuditFinding(kind: "event-chain", runID: runID, subject: "imported event #\(id)",
+                report.findings.append(AuditFinding(kind: .eventChain, runID: runID, subject: "imported event #\(id)",
                                                     message: "imported event #\(id) (\(e.kind)) does not match its hash: it was edited after the import"))
             } else if let p = previous, p.id + 1 == id, p.hash != prev {
-                report.findings.append(AuditFinding(kind: "event-chain", runID: runID, subject: "imported event #\(id)",
+                report.findings.append(AuditFinding(kind: .eventChain, runID: runID, subject: "imported event #\(id)",
                                                     message: "imported event #\(id) no longer links to imported event #\(p.id)"))
             }
             previous = (id, hash)
@@ -316,18 +316,18 @@ extension Auditor {
         }
         if let payload, let p = try? JSONDecoder().decode(RunBundle.ImportedPayload.self, from: Data(payload.utf8)) {
             if p.events != events.count || p.eventsSHA256 != SHA256.hex(hashes) {
-                report.findings.append(AuditFinding(kind: "import-changed", runID: runID, subject: "import #\(imported.id)",
+                report.findings.append(AuditFinding(kind: .importChanged, runID: runID, subject: "import #\(imported.id)",
                                                     message: "the imported events of run \(runID) are not those the import recorded (\(events.count) now, \(p.events) imported)"))
             }
         } else {
-            report.findings.append(AuditFinding(kind: "import-changed", runID: runID, subject: "import #\(imported.id)",
+            report.findings.append(AuditFinding(kind: .importChanged, runID: runID, subject: "import #\(imported.id)",
                                                 message: "run \(runID) is listed as imported, but this store's event log has no readable 'imported' event for it"))
         }
         // The bundle kept beside the import is the one imported.
         let kept = imported.directory + "/bundle.wbbundle"
         if let now = try? SHA256.hexOfFile(kept) {
             if now != imported.bundleSHA256 {
-                report.findings.append(AuditFinding(kind: "import-changed", runID: runID, subject: kept,
+                report.findings.append(AuditFinding(kind: .importChanged, runID: runID, subject: kept,
                                                     message: "the kept bundle \(kept) has sha256 \(now), the import recorded \(imported.bundleSHA256)"))
             }
         } else {

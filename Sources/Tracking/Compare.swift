@@ -139,7 +139,7 @@ extension Store {
     func pairedScores(_ a: String, _ b: String) throws -> [RunComparison.PairedScores] {
         // The attempts whose results the run stands on: the same rule as its reports (a cache hit
         // counts through the completed attempt it reused).
-        func reached(_ run: String) throws -> [Int64] {
+        func reached(_ run: String) throws -> [AttemptID] {
             try read { db in try Self.resultAttempts(db, runID: run).values.map(\.attempt) }
         }
         func byKey(_ run: String) throws -> [String: EvaluationSummary] {

@@ -7,7 +7,7 @@ package struct EvaluationSummary: Sendable, Codable, Hashable {
     package var id: Int64
     package var runID: String?
     package var stage: String?
-    package var attemptID: Int64?
+    package var attemptID: AttemptID?
     package var task: String
     package var label: String?
     package var predictionsPath: String
@@ -89,7 +89,7 @@ extension Store {
     }
 
     /// Evaluations, newest first; only those of one run when `runID` is given.
-    package func evaluations(runID: String? = nil, task: String? = nil, attemptIDs: [Int64]? = nil,
+    package func evaluations(runID: String? = nil, task: String? = nil, attemptIDs: [AttemptID]? = nil,
                              limit: Int = 200) throws -> [EvaluationSummary] {
         try read { db in
             var sql = """
@@ -142,9 +142,9 @@ extension Store {
 
     /// The evaluations recorded by the attempts that produced the given metric values
     /// (attempt id -> evaluations), for intervals in reports.
-    package func evaluations(attemptIDs: [Int64]) throws -> [Int64: [EvaluationSummary]] {
+    package func evaluations(attemptIDs: [AttemptID]) throws -> [AttemptID: [EvaluationSummary]] {
         guard !attemptIDs.isEmpty else { return [:] }
-        var out: [Int64: [EvaluationSummary]] = [:]
+        var out: [AttemptID: [EvaluationSummary]] = [:]
         for chunk in attemptIDs.chunked(500) {
             for e in try evaluations(attemptIDs: Array(chunk), limit: Int(Int32.max)) { out[e.attemptID!, default: []].append(e) }
         }

@@ -53,7 +53,7 @@ package final class FileDigester: FileDigesting, @unchecked Sendable {
             return nil
         }
         if let cached { return cached }
-        let digest = "sha256:" + (try Self.hashFile(path))
+        let digest = ContentDigest(hex: try Self.hashFile(path)).description
         lock.withLock {
             memo[path] = (k, digest)
             dirty[path] = (k, digest)
@@ -79,7 +79,7 @@ package final class FileDigester: FileDigesting, @unchecked Sendable {
             guard stat(path + "/" + rel, &st) == 0 else { continue }
             h.update(rel + "\u{0}" + (try fileDigest(path + "/" + rel, st)) + "\n")
         }
-        return "sha256:" + h.finalizeHex()
+        return ContentDigest(hex: h.finalizeHex()).description
     }
 
     /// Streams a file through SHA-256 (memory stays flat).

@@ -68,7 +68,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
 
     /// Records finished runs in one transaction (imports, bulk back-fills): each run with its
     /// outcomes and final status. The same rows as the run-by-run lifecycle, one commit.
-    package func recordFinishedRuns(_ runs: [(start: RunStart, outcomes: [Outcome], status: String)]) throws {
+    package func recordFinishedRuns(_ runs: [(start: RunStart, outcomes: [Outcome], status: RunStatus)]) throws {
         let now = clock.now()
         try store.write { db in
             var memo = UpsertMemo()
@@ -78,8 +78,8 @@ package final class Recorder: RunObserver, @unchecked Sendable {
                     guard let instance = ids[o.fingerprint] else { continue }
                     try Ingest.outcome(db, o, instanceID: instance, directory: "")
                 }
-                try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?").execute(arguments: [run.status, Timestamp.string(now), run.start.runID])
-                try EventLog.append(db, runID: run.start.runID, events: [("run-\(run.status)", nil, "")], at: now)
+                try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?").execute(arguments: [run.status.rawValue, Timestamp.string(now), run.start.runID])
+                try EventLog.append(db, runID: run.start.runID, events: [("run-\(run.status.rawValue)", nil, "")], at: now)
             }
         }
     }
@@ -110,11 +110,11 @@ package final class Recorder: RunObserver, @unchecked Sendable {
     }
 
     /// Sets the run's final status.
-    package func finishRun(_ runID: String, status: String, error: String?) throws {
+    package func finishRun(_ runID: String, status: RunStatus, error: String?) throws {
         let now = clock.now()
         try store.write { db in
-            try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?").execute(arguments: [status, Timestamp.string(now), Redact.text(error), runID])
-            try EventLog.append(db, runID: runID, events: [("run-\(status)", nil, error ?? "")], at: now)
+            try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?").execute(arguments: [status.rawValue, Timestamp.string(now), Redact.text(error), runID])
+            try EventLog.append(db, runID: runID, events: [("run-\(status.rawValue)", nil, error ?? "")], at: now)
         }
     }
 
@@ -125,9 +125,9 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         let now = Timestamp.string(date)
         let rows: [[DatabaseValue]] = stages.map { s in
             [dbv(runID), dbv(instanceID(s.fingerprint)), dbv(1), dbv("cached"), dbv("cache"), dbv(""), dbv(now), dbv(now),
-             dbv(s.cachedFrom.flatMap { Int64($0) })]
+             dbv(s.cachedFrom?.rawValue)]
         }
-        let events = stages.map { (kind: "cache-hit", subject: Optional($0.name), payload: "from attempt \($0.cachedFrom ?? "?")") }
+        let events = stages.map { (kind: "cache-hit", subject: Optional($0.name), payload: "from attempt \($0.cachedFrom.map(\.description) ?? "?")") }
         try await store.write { db in
             try BatchInsert.insert(db, into: "attempts",
                                    columns: ["run_id", "instance_id", "number", "status", "runner", "host", "started_at",

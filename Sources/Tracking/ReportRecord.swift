@@ -7,14 +7,13 @@ import WorkbenchCore
 /// each derived cell's parts and value, and the digest of every file written.
 package struct ReportedTable: Sendable, Codable, Hashable {
     package struct MetricCell: Sendable, Codable, Hashable {
-        /// `row/column`.
-        package var cell: String
-        package var attempt: Int64
+        package var cell: CellKey
+        package var attempt: AttemptID
         package var metric: String
         package var scale: Double
         package var value: Double
 
-        package init(cell: String, attempt: Int64, metric: String, scale: Double, value: Double) {
+        package init(cell: CellKey, attempt: AttemptID, metric: String, scale: Double, value: Double) {
             self.cell = cell
             self.attempt = attempt
             self.metric = metric
@@ -24,12 +23,12 @@ package struct ReportedTable: Sendable, Codable, Hashable {
     }
 
     package struct DerivedCell: Sendable, Codable, Hashable {
-        package var cell: String
-        /// The `row/column` cells it is the plain mean of.
-        package var of: [String]
+        package var cell: CellKey
+        /// The cells it is the plain mean of.
+        package var of: [CellKey]
         package var value: Double
 
-        package init(cell: String, of: [String], value: Double) {
+        package init(cell: CellKey, of: [CellKey], value: Double) {
             self.cell = cell
             self.of = of
             self.value = value
@@ -108,7 +107,7 @@ extension Auditor {
     func checkReports(_ runID: String?, _ report: inout AuditReport) throws {
         for (eventID, recorded) in try store.reported(runID: runID) {
             guard let recorded else {
-                report.findings.append(AuditFinding(kind: "report-unreadable", runID: runID, subject: "event #\(eventID)",
+                report.findings.append(AuditFinding(kind: .reportUnreadable, runID: runID, subject: "event #\(eventID)",
                                                     message: "the reported table of event #\(eventID) cannot be read"))
                 continue
             }
@@ -123,7 +122,7 @@ extension Auditor {
                                       arguments: [ReportedTable.eventKind, eventID]) {
                 let payload: String = r["payload"]
                 guard let t = ReportedTable(payload: payload) else { continue }
-                if t.files.contains(where: { $0.path == path && $0.sha256 == sha256 }) { return r["id"] }
+                if t.files.contains(where: { $0.path == path && ContentDigest.same($0.sha256, sha256) }) { return r["id"] }
             }
             return nil
         }
@@ -133,15 +132,15 @@ extension Auditor {
     /// `eventID`: the event in this store's chain (nil for a bundle's event), to tell a file a
     /// later report rewrote from one edited by hand.
     func checkReported(_ recorded: ReportedTable, eventLabel: String, eventID: Int64? = nil, runID: String?,
-                       skipped: [String] = [], _ report: inout AuditReport) throws {
+                       skipped: [CellKey] = [], _ report: inout AuditReport) throws {
         let who = runID.map { "run \($0)" } ?? "a report written outside any run"
         if !skipped.isEmpty {
-            report.notes.append("\(who): \(eventLabel) (\(recorded.table)) cites attempts the bundle did not carry; cells \(skipped.joined(separator: ", ")) not rebuilt")
+            report.notes.append("\(who): \(eventLabel) (\(recorded.table)) cites attempts the bundle did not carry; cells \(skipped.map(\.description).joined(separator: ", ")) not rebuilt")
         }
         do {
             report.tables += 1
-            let raw: [Int64: [String: Double]] = try store.read { db in
-                var out: [Int64: [String: Double]] = [:]
+            let raw: [AttemptID: [String: Double]] = try store.read { db in
+                var out: [AttemptID: [String: Double]] = [:]
                 for c in recorded.cells {
                     if let v = try Double.fetchOne(db, sql: "SELECT value FROM metrics WHERE attempt_id = ? AND name = ?",
                                                    arguments: [c.attempt, c.metric]) {
@@ -150,31 +149,31 @@ extension Auditor {
                 }
                 return out
             }
-            var rebuilt: [String: Double] = [:]
+            var rebuilt: [CellKey: Double] = [:]
             func differs(_ a: Double, _ b: Double) -> Bool { abs(a - b) > 1e-9 * max(1, abs(a), abs(b)) }
             for c in recorded.cells {
                 guard let v = raw[c.attempt]?[c.metric] else {
                     report.findings.append(AuditFinding(
-                        kind: "table-mismatch", runID: runID, subject: "\(recorded.table) \(c.cell)",
+                        kind: .tableMismatch, runID: runID, subject: "\(recorded.table) \(c.cell)",
                         message: "\(recorded.table) cell \(c.cell) was reported as \(c.value) from attempt #\(c.attempt)'s \(c.metric), which the store no longer holds"))
                     continue
                 }
                 rebuilt[c.cell] = v * c.scale
                 if differs(v * c.scale, c.value) {
                     report.findings.append(AuditFinding(
-                        kind: "table-mismatch", runID: runID, subject: "\(recorded.table) \(c.cell)",
+                        kind: .tableMismatch, runID: runID, subject: "\(recorded.table) \(c.cell)",
                         message: "\(recorded.table) cell \(c.cell) was reported as \(c.value), but attempt #\(c.attempt)'s \(c.metric) now gives \(v * c.scale)"))
                 }
             }
             for d in recorded.derived {
                 let parts = d.of.compactMap { rebuilt[$0] }
                 guard parts.count == d.of.count, !parts.isEmpty else { continue }   // a part already reported above
-                let mean = parts.reduce(0, +) / Double(parts.count)
+                guard let mean = PlainMean.of(parts) else { continue }
                 rebuilt[d.cell] = mean
                 if differs(mean, d.value) {
                     report.findings.append(AuditFinding(
-                        kind: "table-mismatch", runID: runID, subject: "\(recorded.table) \(d.cell)",
-                        message: "\(recorded.table) cell \(d.cell) was reported as \(d.value), but the mean of \(d.of.joined(separator: ", ")) rebuilt from the store is \(mean)"))
+                        kind: .tableMismatch, runID: runID, subject: "\(recorded.table) \(d.cell)",
+                        message: "\(recorded.table) cell \(d.cell) was reported as \(d.value), but the mean of \(d.of.map(\.description).joined(separator: ", ")) rebuilt from the store is \(mean)"))
                 }
             }
             for f in recorded.files {
@@ -183,10 +182,11 @@ extension Auditor {
                     continue
                 }
                 let now = try SHA256.hexOfFile(f.path)
-                if now != f.sha256, let eventID, let later = try laterReport(of: f.path, after: eventID, sha256: now) {
+                let same = ContentDigest.same(now, f.sha256)
+                if !same, let eventID, let later = try laterReport(of: f.path, after: eventID, sha256: now) {
                     report.notes.append("\(who): report file \(f.path) was rewritten by a later report (event #\(later))")
-                } else if now != f.sha256 {
-                    report.findings.append(AuditFinding(kind: "report-edited", runID: runID, subject: f.path,
+                } else if !same {
+                    report.findings.append(AuditFinding(kind: .reportEdited, runID: runID, subject: f.path,
                                                         message: "report file \(f.path) changed after it was written (sha256 \(now), recorded \(f.sha256))"))
                 }
             }

@@ -60,7 +60,7 @@ package struct StoreCache: StageCache {
                     break
                 }
             }
-            if ok { hits[stage.fingerprint] = CacheEntry(attemptID: String(c.attempt), runID: c.run) }
+            if ok { hits[stage.fingerprint] = CacheEntry(attemptID: AttemptID(c.attempt), runID: c.run) }
         }
         return hits
     }

@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
+import Tracking
+import WorkbenchKit
 
 /// `workbench`: reproduce a paper's tables from versioned experiment specs.
 struct WorkbenchCommand: AsyncParsableCommand {
-    static let version = "0.1.0"
-
     static let configuration = CommandConfiguration(
         commandName: "workbench",
         abstract: "Reproduce experiment tables from versioned specs: plan, run, record, report.",
@@ -15,16 +15,37 @@ struct WorkbenchCommand: AsyncParsableCommand {
             Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid spec or input file, 69 backend unavailable, \
             70 internal error, 74 I/O error, 130 interrupted.
             """,
-        version: version,
+        version: WorkbenchVersion.current,
         subcommands: [PlanCommand.self, RunCommand.self, ReproduceCommand.self, ReportCommand.self, RunsCommand.self,
-                      ShowCommand.self, StatusCommand.self, CancelCommand.self, AuditCommand.self, CompareCommand.self, ExportCommand.self, ImportCommand.self, IngestCommand.self, ScoreCommand.self, EvaluationsCommand.self, TablesCommand.self, FetchCommand.self])
+                      ShowCommand.self, StatusCommand.self, CancelCommand.self, AuditCommand.self, CompareCommand.self,
+                      ExportCommand.self, ImportCommand.self, IngestCommand.self, ScoreCommand.self, EvaluationsCommand.self,
+                      TablesCommand.self, FetchCommand.self])
 }
 
 /// Options every command that touches a workspace takes.
 struct WorkspaceOptions: ParsableArguments {
     @Option(name: .long, help: "Workspace directory (default: the current directory).")
     var workspace: String?
+
+    /// The workspace, its messages on stderr.
+    func open() throws -> Workspace { try Workspace(path: workspace) }
+
+    /// The workspace and its store.
+    func openStore() throws -> (Workspace, Store) {
+        let ws = try open()
+        return (ws, try ws.openStore())
+    }
 }
+
+/// Pretty, sorted JSON for machine output.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try e.encode(value), as: UTF8.self))
+}
+
+/// The command line as typed, recorded with a run.
+var commandLine: String { CommandLine.arguments.joined(separator: " ") }
 
 @main
 enum Entry {

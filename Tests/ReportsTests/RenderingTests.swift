@@ -1,18 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Reports
+import Scoring
 @testable import WorkbenchCore
-
-/// Golden files live next to this file; set WORKBENCH_RECORD_GOLDEN=1 to rewrite them.
-func assertGolden(_ text: String, _ name: String, file: String = #filePath) throws {
-    let path = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("Golden/\(name)").path
-    if ProcessInfo.processInfo.environment["WORKBENCH_RECORD_GOLDEN"] == "1" {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        return
-    }
-    let expected = try String(contentsOfFile: path, encoding: .utf8)
-    #expect(text == expected, "\(name) differs from its golden file (WORKBENCH_RECORD_GOLDEN=1 rewrites it)")
-}
 
 @Suite struct RenderingTests {
     static let layout = TableLayout(
@@ -34,9 +25,9 @@ func assertGolden(_ text: String, _ name: String, file: String = #filePath) thro
     static var table: ReportTable {
         TableBuilder.build(layout: layout, spec: spec, paper: PaperReference(arxiv: "2411.19930", version: "v4", title: nil),
                            profile: "paper",
-                           values: ["qwen/rule": ReproducedValue(value: 30.123456789, runID: "r1"),
-                                    "qwen/ours": ReproducedValue(value: 41.25, runID: "r1"),
-                                    "llava/rule": ReproducedValue(value: 28.4, runID: "r2")])
+                           values: [CellKey(row: "qwen", column: "rule"): ReproducedValue(value: 30.123456789, runID: "r1"),
+                                    CellKey(row: "qwen", column: "ours"): ReproducedValue(value: 41.25, runID: "r1"),
+                                    CellKey(row: "llava", column: "rule"): ReproducedValue(value: 28.4, runID: "r2")])
     }
 
     @Test func cellsCarryPaperOursDeltaAndPending() throws {
@@ -85,8 +76,8 @@ func assertGolden(_ text: String, _ name: String, file: String = #filePath) thro
         layout.reference?.tolerance = .absolute(1.5)
         layout.reference?.cellTolerances = ["qwen": ["ours": 0.5]]
         let t = TableBuilder.build(layout: layout, spec: Self.spec, paper: nil, profile: "paper",
-                                   values: ["qwen/rule": ReproducedValue(value: 30.123456789), "qwen/ours": ReproducedValue(value: 41.25),
-                                            "llava/rule": ReproducedValue(value: 20.0)])
+                                   values: [CellKey(row: "qwen", column: "rule"): ReproducedValue(value: 30.123456789), CellKey(row: "qwen", column: "ours"): ReproducedValue(value: 41.25),
+                                            CellKey(row: "llava", column: "rule"): ReproducedValue(value: 20.0)])
         let qwen = t.rows[0].cells, llava = t.rows[1].cells
         #expect(qwen[0].verdict == .match && qwen[0].tolerance == 1.5)        // |30.12 - 31.3| = 1.18
         #expect(qwen[1].verdict == .deviates && qwen[1].tolerance == 0.5)     // |41.25 - 40.3| = 0.95 > 0.5
@@ -101,7 +92,7 @@ func assertGolden(_ text: String, _ name: String, file: String = #filePath) thro
 
     @Test func aStandInRunIsLabelledAndGetsNoVerdicts() throws {
         let t = TableBuilder.build(layout: Self.layout, spec: Self.spec, paper: nil, profile: "smoke",
-                                   values: ["qwen/rule": ReproducedValue(value: 31.3), "qwen/ours": ReproducedValue(value: 12.0)],
+                                   values: [CellKey(row: "qwen", column: "rule"): ReproducedValue(value: 31.3), CellKey(row: "qwen", column: "ours"): ReproducedValue(value: 12.0)],
                                    standIn: true)
         #expect(t.rows[0].cells.map(\.verdict) == [.standIn, .standIn, .standIn])   // even the one equal to the paper
         #expect(t.rows[1].cells.map(\.verdict) == [.pending, .pending, .pending])
@@ -123,9 +114,9 @@ func assertGolden(_ text: String, _ name: String, file: String = #filePath) thro
         let rule = (0..<100).map { Double($0 % 4 == 0 ? 100 : 0) }   // mean 25
         let ours = (0..<80).map { Double($0 % 2 == 0 ? 100 : 0) }    // mean 50
         let t = TableBuilder.build(layout: Self.layout, spec: Self.spec, paper: nil, profile: "paper",
-                                   values: ["qwen/rule": ReproducedValue(value: 25, examples: rule),
-                                            "qwen/ours": ReproducedValue(value: 50, examples: ours),
-                                            "llava/rule": ReproducedValue(value: 28.4)])
+                                   values: [CellKey(row: "qwen", column: "rule"): ReproducedValue(value: 25, examples: rule),
+                                            CellKey(row: "qwen", column: "ours"): ReproducedValue(value: 50, examples: ours),
+                                            CellKey(row: "llava", column: "rule"): ReproducedValue(value: 28.4)])
         let qwen = t.rows[0].cells
         let r = try #require(qwen[0].interval), o = try #require(qwen[1].interval), avg = try #require(qwen[2].interval)
         #expect(r.covers(25) && o.covers(50) && avg.covers(37.5))
@@ -138,7 +129,7 @@ func assertGolden(_ text: String, _ name: String, file: String = #filePath) thro
         #expect(qwen[0].verdict == .withinNoise && r.covers(31.3), "6.3 from the paper, but inside the interval")
         #expect(md.contains("Brackets: 95% bootstrap interval from per-example scores (1000 resamples, seed 0)."))
         let again = TableBuilder.build(layout: Self.layout, spec: Self.spec, paper: nil, profile: "paper",
-                                       values: ["qwen/rule": ReproducedValue(value: 25, examples: rule)])
+                                       values: [CellKey(row: "qwen", column: "rule"): ReproducedValue(value: 25, examples: rule)])
         #expect(again.rows[0].cells[0].interval == r, "intervals are reproducible")
         #expect(CSVRenderer.render(t).contains(",25.0,\(r.low),\(r.high),"))
     }

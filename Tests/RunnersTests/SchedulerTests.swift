@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Runners
 @testable import WorkbenchCore
@@ -87,11 +88,7 @@ func makePlan(_ stages: [PlannedStage]) -> Plan {
          profile: "default", workspace: "/", table: nil, stages: stages)
 }
 
-func tempDir() throws -> String {
-    let p = FileManager.default.temporaryDirectory.appendingPathComponent("wb-runners-\(UUID().uuidString.prefix(8))").path
-    try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
-    return p
-}
+func tempDir() throws -> String { try TempDir("wb-runners").path }
 
 @Suite struct SchedulerTests {
     func scheduler(_ executor: any Executor, _ observer: any RunObserver, dir: String, jobs: Int = 4, gpus: [String] = [],

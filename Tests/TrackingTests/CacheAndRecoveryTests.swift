@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 @testable import Tracking
 @testable import WorkbenchCore
@@ -60,8 +61,8 @@ import Testing
         let notes = try Recovery(store: store, host: "testhost").recover()
         #expect(notes == ["run dead: its controller (pid 999999) died; ingested 0 finished attempt(s), marked 1 orphaned"])
         let d = try store.runDetail("dead")
-        #expect(d.summary.status == "crashed")
-        #expect(d.attempts.map(\.status) == ["orphaned"])
+        #expect(d.summary.status == .crashed)
+        #expect(d.attempts.map(\.status) == [.orphaned])
         #expect(try Recovery(store: store, host: "testhost").recover().isEmpty, "recovery is idempotent")
         #expect(try store.integrityCheck() == ["ok"])
     }
@@ -83,7 +84,7 @@ import Testing
             .write(to: URL(fileURLWithPath: attemptDir + "/outcome.json"))
         _ = try Recovery(store: store, host: "testhost").recover()
         let d = try store.runDetail("dead")
-        #expect(d.attempts.map(\.status) == ["completed"])
+        #expect(d.attempts.map(\.status) == [.completed])
         #expect(d.attempts.first?.metrics == [NamedValue(name: "acc", value: "1")])
     }
 }

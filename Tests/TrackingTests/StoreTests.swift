@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 @testable import Tracking
 @testable import WorkbenchCore
@@ -118,9 +119,9 @@ import Testing
         _ = try Ingest.directory(attemptDir, into: store)
         #expect(try counts() == before, "ingesting the same attempt again changes nothing")
         #expect(before == [1, 1, 2, 1, 3])
-        try recorder.finishRun("run-1", status: "completed", error: nil)
+        try recorder.finishRun("run-1", status: .completed, error: nil)
         let detail = try store.runDetail("run-1")
-        #expect(detail.summary.status == "completed")
+        #expect(detail.summary.status == .completed)
         #expect(detail.attempts.first?.metrics == [NamedValue(name: "acc", value: "0.5")])
         #expect(detail.attempts.first?.series.first?.points == 2)
         #expect(detail.attempts.first?.params == [NamedValue(name: "lr", value: "0.1")])
@@ -131,7 +132,7 @@ import Testing
         let dir = try TempDir()
         defer { dir.cleanup() }
         let (store, _, recorder) = try begunRun("run-1", in: dir)
-        try recorder.finishRun("run-1", status: "completed", error: nil)
+        try recorder.finishRun("run-1", status: .completed, error: nil)
         #expect(throws: (any Error).self) {
             try store.write { db in try db.execute(sql: "UPDATE events SET payload = 'x' WHERE id = 1") }
         }

@@ -1,35 +1,7 @@
 import Foundation
-import Subprocess
+import TestSupport
 @testable import Tracking
 @testable import WorkbenchCore
-
-/// A fresh temporary directory, removed by `cleanup()`.
-struct TempDir {
-    let path: String
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("wb-tracking-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
-    func write(_ rel: String, _ text: String) throws {
-        let full = path + "/" + rel
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: full))
-    }
-}
-
-/// Runs a shell command and returns its stdout (throws on a non-zero exit).
-@discardableResult
-func sh(_ command: String, in dir: String) async throws -> String {
-    let r = try await Subprocess.run(.path("/bin/sh"), arguments: ["-c", command], workingDirectory: .init(dir),
-                                     output: .string(limit: 1 << 24), error: .string(limit: 1 << 20))
-    guard case .exited(0) = r.terminationStatus else {
-        throw NSError(domain: "sh", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(command): \(r.standardError ?? "")"])
-    }
-    return r.standardOutput ?? ""
-}
-
-let gitIdentity = "git -c user.name=t -c user.email=t@example.invalid -c init.defaultBranch=main"
 
 /// A plan with one stage writing `out.txt`, for recorder and cache tests.
 func onePlan(workspace: String, fingerprint: String = String(repeating: "f", count: 64)) -> Plan {

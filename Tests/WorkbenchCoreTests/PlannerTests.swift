@@ -255,7 +255,7 @@ import Testing
         struct Cache: StageCache {
             var hits: Set<String>
             func lookup(_ stages: [PlannedStage]) throws -> [String: CacheEntry] {
-                Dictionary(uniqueKeysWithValues: stages.filter { hits.contains($0.name) }.map { ($0.fingerprint, CacheEntry(attemptID: "1", runID: "r")) })
+                Dictionary(uniqueKeysWithValues: stages.filter { hits.contains($0.name) }.map { ($0.fingerprint, CacheEntry(attemptID: AttemptID(1), runID: "r")) })
             }
         }
         var p = try plan(minimalSpec)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `workbench audit`: a clean run passes; each kind of tampering (an output file, an event row, a
@@ -22,8 +23,8 @@ import Testing
               && "$WORKBENCH" score --record --task Food101 --predictions ${outputs.predictions}
         """
 
-    func workspace() async throws -> Workspace {
-        let ws = try await Workspace()
+    func workspace() async throws -> TempWorkspace {
+        let ws = try await TempWorkspace()
         try ws.write("experiments/audited.yaml", Self.spec)
         try await ws.commitAll()
         let r = try await ws.wb("run", "audited")
@@ -31,7 +32,7 @@ import Testing
         return ws
     }
 
-    func sql(_ ws: Workspace, _ statement: String) async throws {
+    func sql(_ ws: TempWorkspace, _ statement: String) async throws {
         try await ws.sh("sqlite3 .workbench/workbench.sqlite \"\(statement)\"")
     }
 
@@ -92,7 +93,7 @@ import Testing
         """
 
     @Test func reportedTablesAreRebuiltFromTheStoreAndPredictionsScoredAgain() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/audited.yaml", Self.tableSpec)
         try await ws.commitAll()
@@ -130,7 +131,7 @@ import Testing
     }
 
     @Test func reportsWrittenOutsideARunAreAuditedWithAll() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/audited.yaml", Self.tableSpec)
         try await ws.commitAll()
@@ -144,7 +145,7 @@ import Testing
     }
 
     @Test func aReportRewrittenByALaterRunIsNotAFinding() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/compared.yaml", CompareTests.tableSpec(correct: 5))
         try await ws.commitAll()

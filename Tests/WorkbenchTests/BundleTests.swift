@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `workbench export` / `import`: a run carried to another workspace renders the same reports
@@ -7,8 +8,8 @@ import Testing
 @Suite(.serialized) struct BundleTests {
     /// A workspace where `reproduce food` recorded one run with an evaluation, per-example scores,
     /// a loss series and a reported table.
-    func source() async throws -> (Workspace, String) {
-        let ws = try await Workspace()
+    func source() async throws -> (TempWorkspace, String) {
+        let ws = try await TempWorkspace()
         let spec = AuditTests.tableSpec.replacingOccurrences(
             of: "command: seq 1 5 > ${outputs.rows}",
             with: "command: >-\n      seq 1 5 > ${outputs.rows}; echo '{\"name\": \"train/loss\", \"step\": 1, \"value\": 3.0}' >> \"$WORKBENCH_METRICS\";\n      echo '{\"name\": \"train/loss\", \"step\": 2, \"value\": 1.5}' >> \"$WORKBENCH_METRICS\"")
@@ -20,7 +21,7 @@ import Testing
         return (ws, run)
     }
 
-    func runCount(_ ws: Workspace) async throws -> String {
+    func runCount(_ ws: TempWorkspace) async throws -> String {
         guard ws.exists(".workbench/workbench.sqlite") else { return "0" }
         return try await ws.sh("sqlite3 .workbench/workbench.sqlite 'SELECT count(*) FROM runs'").trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -28,7 +29,7 @@ import Testing
     @Test func aBundleCarriesARunThatRendersAndAuditsTheSameElsewhere() async throws {
         let (a, run) = try await source()
         defer { a.cleanup() }
-        let b = try await Workspace()   // another repository: no spec, no outputs, no store
+        let b = try await TempWorkspace()   // another repository: no spec, no outputs, no store
         defer { b.cleanup() }
         let bundle = a.path + "/run.wbbundle"
 
@@ -83,7 +84,7 @@ import Testing
         let second = try await a.wb("reproduce", "food", "--format", "md")
         #expect(second.status == 0 && second.stderr.contains("2 cached, 0 to run"), "\(second.stderr)")
         let run = try await a.sh("sqlite3 .workbench/workbench.sqlite 'SELECT id FROM runs ORDER BY started_at DESC LIMIT 1'").trimmingCharacters(in: .whitespacesAndNewlines)
-        let b = try await Workspace()
+        let b = try await TempWorkspace()
         defer { b.cleanup() }
         #expect(try await a.wb("export", run, "--out", a.path + "/cached.wbbundle").status == 0)
         let imported = try await b.wb("import", a.path + "/cached.wbbundle")
@@ -122,7 +123,7 @@ import Testing
     @Test func damagedEditedAndNewerBundlesAreRefusedBeforeAnythingIsWritten() async throws {
         let (a, run) = try await source()
         defer { a.cleanup() }
-        let b = try await Workspace()
+        let b = try await TempWorkspace()
         defer { b.cleanup() }
         let good = a.path + "/good.wbbundle"
         #expect(try await a.wb("export", run, "--out", good).status == 0)

@@ -1,10 +1,11 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Pinned upstream code (`code:` + `${code.NAME}`) cloned with libgit2 at its commit, through the binary.
 @Suite(.serialized) struct CodeCheckoutTests {
     /// An "upstream" repository with two commits; returns (path, first commit, second commit).
-    func upstream(in ws: Workspace) async throws -> (String, String, String) {
+    func upstream(in ws: TempWorkspace) async throws -> (String, String, String) {
         let dir = ws.path + "-upstream"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let first = try await ws.sh("""
@@ -33,7 +34,7 @@ import Testing
     }
 
     @Test func pinnedCodeIsClonedAtItsCommitOnceAndRecorded() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup(); try? FileManager.default.removeItem(atPath: ws.path + "-upstream") }
         let (url, first, _) = try await upstream(in: ws)
         try ws.write("experiments/pinned.yaml", spec(url: url, commit: first))
@@ -57,7 +58,7 @@ import Testing
     }
 
     @Test func badPinsAndReferencesAreExplained() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup(); try? FileManager.default.removeItem(atPath: ws.path + "-upstream") }
         let (url, _, _) = try await upstream(in: ws)
         try ws.write("experiments/a.yaml", spec(url: url, commit: String(repeating: "ab", count: 20)))

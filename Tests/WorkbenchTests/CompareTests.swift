@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `workbench compare`: a param change shows up as the stage's difference and as a metric delta
@@ -23,7 +24,7 @@ import Testing
     }
 
     @Test func aParamChangeIsNamedAndItsEffectTestedAgainstNoise() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/compared.yaml", Self.spec(correct: 5))
         try await ws.commitAll()
@@ -49,7 +50,7 @@ import Testing
 
     /// An edited input file is named with both digests (read from the stored fingerprint descriptions).
     @Test func anEditedInputIsNamedWithBothDigests() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/compared.yaml", Self.spec(correct: 5).replacingOccurrences(of: "    params: {", with: "    inputs: { data: data.txt }\n    params: {"))
         try ws.write("data.txt", "one\n")
@@ -85,7 +86,7 @@ import Testing
     }
 
     @Test func cellsRestrictTheComparisonToTheirStages() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/compared.yaml", Self.tableSpec(correct: 5))
         try await ws.commitAll()

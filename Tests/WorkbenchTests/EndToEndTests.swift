@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Tracking
 
@@ -48,7 +49,7 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
     /// Plans estimate from past runs: a stage whose inputs changed names how long the same cell took
     /// the last time it completed under the profile.
     @Test func plansSayHowLongTheSameCellsTookBefore() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/chain.yaml", chainSpec(dataCommand: "sleep 1; seq 1 5 > ${outputs.pairs}"))
         try await ws.commitAll()
@@ -71,7 +72,7 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
     }
 
     @Test func reproduceRecordsReportsAndResumesFromTheCache() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/chain.yaml", chainSpec())
         try await ws.commitAll()
@@ -122,7 +123,7 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
     }
 
     @Test func aFailingStageStopsItsDependentsAndShowsItsStderr() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("spec.yaml", """
         spec_version: 1
@@ -159,13 +160,13 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         let show = try await ws.wb("show", "latest", "--json")
         let detail = try JSONDecoder().decode(RunDetail.self, from: Data(show.stdout.utf8))
         let statuses = Dictionary(uniqueKeysWithValues: detail.attempts.map { ($0.stage, $0.status) })
-        #expect(statuses == ["bad": "failed", "after": "skipped", "sibling": "completed", "missing": "failed", "signal": "failed"])
-        #expect(detail.summary.status == "failed")
+        #expect(statuses == ["bad": .failed, "after": .skipped, "sibling": .completed, "missing": .failed, "signal": .failed])
+        #expect(detail.summary.status == .failed)
         #expect(detail.attempts.first { $0.stage == "bad" }?.errorTail == "something went wrong")
     }
 
     @Test func aFailedReproductionStillReportsWhatFinished() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         // eval fails for model b only: the table shows a's value and b pending, and the exit is 1.
         try ws.write("experiments/chain.yaml", chainSpec().replacingOccurrences(
@@ -178,7 +179,7 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
     }
 
     @Test func invalidSpecsExit65WithLocation() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("bad.yaml", "spec_version: 1\nversion: 1\ntitle: x\nmatrix: {}\nstages:\n  a:\n    comand: echo\n")
         let r = try await ws.wb("plan", "bad.yaml")
@@ -202,7 +203,7 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
     }
 
     @Test func outsideGitTheRunIsRecordedWithAWarning() async throws {
-        let ws = try await Workspace(git: false)
+        let ws = try await TempWorkspace(git: false)
         defer { ws.cleanup() }
         try ws.write("experiments/chain.yaml", chainSpec())
         let r = try await ws.wb("run", "chain")
@@ -213,7 +214,7 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
     }
 
     @Test func aDirtyTreeIsRecordedWithItsDiff() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/chain.yaml", chainSpec())
         try ws.write("notes.txt", "before\n")
@@ -228,7 +229,7 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
     }
 
     @Test func unknownRunsSuggestCloseIds() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/chain.yaml", chainSpec())
         _ = try await ws.wb("run", "chain", "--quiet")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Tracking
 
@@ -23,7 +24,7 @@ stages:
 
 @Suite(.serialized) struct FaultTests {
     @Test func ctrlCInterruptsRecordsAndResumes() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("spec.yaml", waitingSpec)
         let r = try await ws.wbWhile(["run", "spec.yaml"]) { pid in
@@ -35,8 +36,8 @@ stages:
         #expect(r.stderr.contains("interrupted; run the same command again to resume"))
         let show = try await ws.wb("show", "latest", "--json")
         let d = try JSONDecoder().decode(RunDetail.self, from: Data(show.stdout.utf8))
-        #expect(d.summary.status == "interrupted")
-        #expect(Dictionary(uniqueKeysWithValues: d.attempts.map { ($0.stage, $0.status) }) == ["fast": "completed", "slow": "interrupted"])
+        #expect(d.summary.status == .interrupted)
+        #expect(Dictionary(uniqueKeysWithValues: d.attempts.map { ($0.stage, $0.status) }) == ["fast": .completed, "slow": .interrupted])
 
         try ws.write("go", "")
         let again = try await ws.wb("run", "spec.yaml")
@@ -45,7 +46,7 @@ stages:
     }
 
     @Test func aKilledControllerIsRecoveredByTheNextCommand() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("spec.yaml", waitingSpec)
         let r = try await ws.wbWhile(["run", "spec.yaml"]) { pid in
@@ -61,7 +62,7 @@ stages:
         let store = try Store(path: ws.path + "/.workbench/workbench.sqlite")
         #expect(try store.integrityCheck() == ["ok"])
         let d = try store.runDetail(try store.resolveRun("latest"))
-        #expect(Dictionary(uniqueKeysWithValues: d.attempts.map { ($0.stage, $0.status) }) == ["fast": "completed", "slow": "orphaned"])
+        #expect(Dictionary(uniqueKeysWithValues: d.attempts.map { ($0.stage, $0.status) }) == ["fast": .completed, "slow": .orphaned])
         // The orphaned stage's process group was stopped; the next run resumes.
         try ws.write("go", "")
         let again = try await ws.wb("run", "spec.yaml")
@@ -70,7 +71,7 @@ stages:
     }
 
     @Test func twoControllersOnOneWorkspace() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         var stages = ""
         for i in 0..<6 { stages += "  s\(i):\n    outputs: { o: o }\n    command: sleep 0.2; echo \(i) > ${outputs.o}\n" }

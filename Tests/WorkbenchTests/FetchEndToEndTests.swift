@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The project's hub look-alike (scripts/hub-test-host.py) on 127.0.0.1, started per test.
@@ -11,7 +12,7 @@ struct HubHost {
         .deletingLastPathComponent().appendingPathComponent("scripts/hub-test-host.py").path
 
     /// `repos`: "models/org/name" -> (commit -> (path -> contents)), refs "main" -> the first commit.
-    static func start(in ws: Workspace, repos: [String: [(commit: String, files: [String: Data])]], token: String? = nil,
+    static func start(in ws: TempWorkspace, repos: [String: [(commit: String, files: [String: Data])]], token: String? = nil,
                       privateRepos: Set<String> = [], extra: [String: Any] = [:]) async throws -> HubHost {
         let dir = ws.path + "/hubhost"
         var config: [String: Any] = extra
@@ -42,13 +43,13 @@ struct HubHost {
 
     func stop() { kill(pid, SIGKILL) }
 
-    func get(_ ws: Workspace, _ path: String) async throws -> [String: Any] {
+    func get(_ ws: TempWorkspace, _ path: String) async throws -> [String: Any] {
         let text = try await ws.sh("python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' '\(endpoint)\(path)'")
         return try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
     }
 
     /// GET requests the host served for a file (`file:models/org/name/path`).
-    func requests(_ ws: Workspace, _ key: String) async throws -> Int {
+    func requests(_ ws: TempWorkspace, _ key: String) async throws -> Int {
         ((try await get(ws, "/_stats"))["requests"] as! [String: Int])[key] ?? 0
     }
 }
@@ -66,8 +67,8 @@ let commitB = String(repeating: "b2", count: 20)
 
 @Suite(.serialized) struct FetchEndToEndTests {
     func setup(_ extra: [String: Any] = [:], token: String? = nil, privateRepos: Set<String> = [],
-               big: Int = 300_000) async throws -> (Workspace, HubHost, [String: String?]) {
-        let ws = try await Workspace()
+               big: Int = 300_000) async throws -> (TempWorkspace, HubHost, [String: String?]) {
+        let ws = try await TempWorkspace()
         let host = try await HubHost.start(in: ws, repos: [
             "models/org/tiny": [(commitA, ["config.json": Data("{\"model_type\": \"tiny\"}\n".utf8),
                                            "model.safetensors": patterned(big, seed: 1),
@@ -79,7 +80,7 @@ let commitB = String(repeating: "b2", count: 20)
         return (ws, host, env)
     }
 
-    func sha256(_ ws: Workspace, _ rel: String) async throws -> String {
+    func sha256(_ ws: TempWorkspace, _ rel: String) async throws -> String {
         try await ws.sh("sha256sum '\(rel)' | cut -d' ' -f1").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -187,7 +188,7 @@ let commitB = String(repeating: "b2", count: 20)
     }
 
     /// The ranges the host was asked for, for the big file (in request order).
-    func ranges(_ host: HubHost, _ ws: Workspace) async throws -> [String] {
+    func ranges(_ host: HubHost, _ ws: TempWorkspace) async throws -> [String] {
         ((try await host.get(ws, "/_stats"))["ranges"] as! [String: [String]])["file:models/org/tiny/model.safetensors"] ?? []
     }
 

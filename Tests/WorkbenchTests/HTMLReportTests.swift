@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The HTML report: a self-contained page per table (cells with verdicts, paper-vs-ours bars,
@@ -17,7 +18,7 @@ import Testing
     }
 
     /// The page after the browser ran its layout script: the `data-layout` JSON of the root element.
-    static func layout(of page: String, in ws: Workspace) async throws -> [String: Int]? {
+    static func layout(of page: String, in ws: TempWorkspace) async throws -> [String: Int]? {
         guard let browser = browser() else {
             #expect(ProcessInfo.processInfo.environment["WORKBENCH_REQUIRE_BROWSER"] != "1",
                     "no headless browser on PATH (apt-get install chromium-headless-shell)")
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func reproduceWritesAPageTheBrowserLaysOut() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         // A title and a row label that need escaping.
         let spec = chainSpec().replacingOccurrences(of: "title: Chain\n", with: "title: \"Chain <&> 'q'\"\n")
@@ -70,7 +71,7 @@ import Testing
     }
 
     @Test func aPendingTableRendersWithoutBarsOrCurves() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/chain.yaml", chainSpec())
         try await ws.commitAll()

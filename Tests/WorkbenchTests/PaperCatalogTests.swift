@@ -1,28 +1,11 @@
 import Foundation
+import TestSupport
 import Testing
-
-private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-private let goldenDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
-
-/// Golden files next to this file; WORKBENCH_RECORD_GOLDEN=1 rewrites them.
-private func assertGolden(_ text: String, _ name: String) throws {
-    let path = goldenDir.appendingPathComponent(name)
-    if ProcessInfo.processInfo.environment["WORKBENCH_RECORD_GOLDEN"] == "1" {
-        try Data(text.utf8).write(to: path)
-        return
-    }
-    #expect(text == (try String(contentsOf: path, encoding: .utf8)), "\(name) differs from its golden file (WORKBENCH_RECORD_GOLDEN=1 rewrites it)")
-}
 
 /// The paper catalog (experiments/adamllm) through the built binary: the empty tables in the
 /// paper's layout, and the planned commands of one cell per model family pinned.
 @Suite(.serialized) struct PaperCatalogTests {
-    func workspace() async throws -> Workspace {
-        let ws = try await Workspace()
-        // The catalog's stages read python/ (the data preparation, the smoke stand-ins).
-        try await ws.sh("cp -r '\(repoRoot.path)/experiments' '\(repoRoot.path)/python' . && git add -A && git commit -qm catalog")
-        return ws
-    }
+    func workspace() async throws -> TempWorkspace { try await TempWorkspace.withCatalog() }
 
     @Test func emptyTablesRenderInThePapersLayout() async throws {
         let ws = try await workspace()

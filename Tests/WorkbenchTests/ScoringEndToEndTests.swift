@@ -1,14 +1,15 @@
 import Foundation
+import TestSupport
 import Testing
 
 private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("ReportsTests/Fixtures/scoring-parity").path
+    .appendingPathComponent("ScoringTests/Fixtures/scoring-parity").path
 
 /// `workbench score`, `ingest --predictions` and `evaluations` through the built binary, and a
 /// stage that records its evaluation with the run.
 @Suite(.serialized) struct ScoringEndToEndTests {
     @Test func scorePrintsTheUpstreamAggregateAndPerExampleFields() async throws {
-        let ws = try await Workspace(git: false)
+        let ws = try await TempWorkspace(git: false)
         defer { ws.cleanup() }
         for task in ["SLAKE", "Food101", "Recipe1M"] {
             let r = try await ws.wb("score", "--task", task, "--predictions", "\(parity)/\(task)/predictions.jsonl",
@@ -39,7 +40,7 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     }
 
     @Test func badInputGetsAClearErrorAndExitCode() async throws {
-        let ws = try await Workspace(git: false)
+        let ws = try await TempWorkspace(git: false)
         defer { ws.cleanup() }
         let unknown = try await ws.wb("score", "--task", "slake", "--predictions", "x.jsonl")
         #expect(unknown.status == 64 && unknown.stderr.contains("unknown task 'slake'") && unknown.stderr.contains("did you mean 'SLAKE'"))
@@ -61,7 +62,7 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     }
 
     @Test func ingestedUpstreamFilesAreRescoredCheckedAndKept() async throws {
-        let ws = try await Workspace(git: false)
+        let ws = try await TempWorkspace(git: false)
         defer { ws.cleanup() }
         let rows = try String(contentsOfFile: "\(parity)/Food101/predictions.jsonl", encoding: .utf8)
         try ws.write("out/Food101.jsonl", rows)
@@ -92,7 +93,7 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     }
 
     @Test func aStageRecordsItsEvaluationAndTheReportShowsIntervals() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/scored.yaml", """
             spec_version: 1
@@ -128,7 +129,7 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     }
 
     @Test func aStageEmitsTheDomainAverageWithAnInterval() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("experiments/avg.yaml", """
             spec_version: 1
@@ -172,7 +173,7 @@ private let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     }
 
     @Test func domainAveragesOverAllFoodTasks() async throws {
-        let ws = try await Workspace(git: false)
+        let ws = try await TempWorkspace(git: false)
         defer { ws.cleanup() }
         for task in ["Food101", "FoodSeg103", "Nutrition5K", "Recipe1M"] {
             let r = try await ws.wb("ingest", "--task", task, "--predictions", "\(parity)/\(task)/predictions.jsonl")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import WorkbenchCore
 
@@ -16,7 +17,7 @@ import Testing
     static let all = [hf, openai, aws, awsSecret, urlPassword, param, envValue]
 
     @Test func plantedSecretsNeverReachTheStoreOrAReport() async throws {
-        let ws = try await Workspace()
+        let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("settings.ini", "region = eu\n")
         try ws.write("experiments/leaky.yaml", """

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Tracking
 import WorkbenchCore
@@ -60,15 +61,15 @@ stages:
 
 @Suite(.serialized, .enabled(if: slurmAvailable, "needs a Slurm cluster (scripts/slurm-cluster.sh; scripts/test.sh starts one)"))
 struct SlurmEndToEndTests {
-    func workspace(_ spec: String) async throws -> Workspace {
-        let ws = try await Workspace()
+    func workspace(_ spec: String) async throws -> TempWorkspace {
+        let ws = try await TempWorkspace()
         try ws.write("spec.yaml", spec)
         try ws.write("slurm.yaml", "poll_seconds: 0.3\n")
         try await ws.commitAll()
         return ws
     }
 
-    func detail(_ ws: Workspace, _ run: String = "latest") async throws -> RunDetail {
+    func detail(_ ws: TempWorkspace, _ run: String = "latest") async throws -> RunDetail {
         let r = try await ws.wb("show", run, "--json")
         return try JSONDecoder().decode(RunDetail.self, from: Data(r.stdout.utf8))
     }
@@ -80,8 +81,8 @@ struct SlurmEndToEndTests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("submitted 5 Slurm job(s)"))
         let d = try await detail(cluster)
-        #expect(d.runner == "slurm" && d.summary.status == "completed")
-        #expect(d.attempts.count == 5 && d.attempts.allSatisfy { $0.status == "completed" && $0.runner == "slurm" && $0.jobID != nil })
+        #expect(d.runner == "slurm" && d.summary.status == .completed)
+        #expect(d.attempts.count == 5 && d.attempts.allSatisfy { $0.status == .completed && $0.runner == "slurm" && $0.jobID != nil })
         // GPU accounting: each work stage was allocated one (fake, file-backed) GPU by Slurm.
         for a in d.attempts where a.stage.hasPrefix("work@") {
             #expect(a.metrics.contains(NamedValue(name: "slurm/gpus_allocated", value: "1")), "\(a.metrics)")
@@ -122,10 +123,10 @@ struct SlurmEndToEndTests {
         #expect(r.stderr.contains("work@x=b: exited with status 3") && r.stderr.contains("| boom"), "\(r.stderr)")
         let d = try await detail(ws)
         let status = Dictionary(uniqueKeysWithValues: d.attempts.map { ($0.stage, $0.status) })
-        #expect(status == ["prep": "completed", "work@x=a": "completed", "final@x=a": "completed",
-                           "work@x=b": "failed", "final@x=b": "cancelled"])
+        #expect(status == ["prep": .completed, "work@x=a": .completed, "final@x=a": .completed,
+                           "work@x=b": .failed, "final@x=b": .cancelled])
         #expect(d.attempts.first { $0.stage == "final@x=b" }?.message?.contains("work@x=b") == true)
-        #expect(d.summary.status == "failed")
+        #expect(d.summary.status == .failed)
     }
 
     @Test func detachedRunIsFollowedByStatusAndStoppedByCancel() async throws {
@@ -139,8 +140,8 @@ struct SlurmEndToEndTests {
         let c = try await ws.wb("cancel", "latest")
         #expect(c.status == 0 && c.stdout.contains("cancelled"), "\(c.stdout)\(c.stderr)")
         let d = try await detail(ws)
-        #expect(d.summary.status == "cancelled")
-        #expect(d.attempts.allSatisfy { $0.status == "cancelled" }, "\(d.attempts.map(\.status))")
+        #expect(d.summary.status == .cancelled)
+        #expect(d.attempts.allSatisfy { $0.status == .cancelled }, "\(d.attempts.map(\.status))")
         let ids = d.attempts.compactMap(\.jobID)
         let queue = try await ws.sh("squeue -h -t all -o '%i|%T'")
         for id in ids { #expect(!queue.contains("\(id)|RUNNING") && !queue.contains("\(id)|PENDING"), "\(queue)") }
@@ -150,7 +151,7 @@ struct SlurmEndToEndTests {
 
     /// Starts the slow spec detached, disrupts its first job while it runs (`disrupt(jobID)`),
     /// releases the requeued job, follows the run, and checks attempt 1 requeued, attempt 2 completed.
-    func requeueScenario(_ disrupt: (Workspace, String) async throws -> Void) async throws {
+    func requeueScenario(_ disrupt: (TempWorkspace, String) async throws -> Void) async throws {
         let ws = try await workspace(slowSpec)
         defer { ws.cleanup() }
         _ = try await ws.wb("run", "spec.yaml", "--runner", "slurm", "--detach")
@@ -168,9 +169,9 @@ struct SlurmEndToEndTests {
         let d = try await detail(ws)
         let slow = d.attempts.filter { $0.stage == "slow" }.sorted { $0.number < $1.number }
         let listing = (try? await ws.sh("cd .workbench/runs/\(runID)/slow && ls -la * && cat slurm-*.out attempt-1/job-*.txt; scontrol show job \(job)")) ?? ""
-        #expect(slow.map(\.status) == ["requeued", "completed"], "\(slow.map(\.status)) \(d.summary.error ?? "") \(f.stderr) \(listing)")
+        #expect(slow.map(\.status) == [.requeued, .completed], "\(slow.map(\.status)) \(d.summary.error ?? "") \(f.stderr) \(listing)")
         #expect(slow.map(\.jobID) == [job, job])
-        #expect(d.summary.status == "completed")
+        #expect(d.summary.status == .completed)
         #expect(try ws.read(".workbench/runs/\(runID)/slow/attempt-2/command.sh").contains("# run \(runID), attempt 2,"))
         let out = try #require(slow.last?.artifacts.first?.path)
         #expect(try String(contentsOfFile: out, encoding: .utf8) == "restart=1\n")
@@ -201,7 +202,7 @@ struct SlurmEndToEndTests {
         let state = try ws.read(".workbench/runs/\(runID)/slurm-state.json")
         let job = try #require(state.split(separator: "\"").drop { $0 != "jobID" }.dropFirst(2).first.map(String.init))
         try await ws.sh("for i in $(seq 50); do [ \"$(squeue -h -t all -j \(job) -o %T)\" = CANCELLED ] && exit 0; sleep 0.1; done; exit 1")
-        #expect(try await detail(ws).summary.status == "failed")
+        #expect(try await detail(ws).summary.status == .failed)
     }
 
     @Test func badInputIsRefusedBeforeAnythingIsSubmitted() async throws {

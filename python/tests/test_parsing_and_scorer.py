@@ -51,9 +51,9 @@ def test_scorer_quirks():
     assert agg["open_recall"] == 1.0 and agg["closed_acc"] == 0.0 and agg["n_mc"] == 0
 
 
-# The repository's copy of the upstream parity set (Tests/ReportsTests/Fixtures, origin in its README).
+# The repository's copy of the upstream parity set (Tests/ScoringTests/Fixtures, origin in its README).
 PARITY = os.environ.get("WORKBENCH_PARITY_DIR", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "ReportsTests", "Fixtures", "scoring-parity"))
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "ScoringTests", "Fixtures", "scoring-parity"))
 
 
 @pytest.mark.parametrize("task", ["SLAKE", "VQA_RAD", "PathVQA", "PMC_VQA"])

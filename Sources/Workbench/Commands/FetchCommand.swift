@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Runners
 import WorkbenchCore
+import WorkbenchKit
 
 /// `workbench fetch REPO[@REVISION]`: a model or dataset from the Hugging Face hub into the cache
 /// the Python tools read, pinned to a commit, resumable and verified.
@@ -47,13 +48,7 @@ struct FetchCommand: AsyncParsableCommand {
         var fetcher = HubFetcher.fromEnvironment()
         let hubRepo: HubRepo, revision: String
         if let from {
-            let m = try Self.readManifest(from)
-            (hubRepo, revision) = (HubRepo(kind: m.kind, id: m.repo), m.commit)
-            if include.isEmpty { fetcher.include = m.files.map(\.path) }
-            // Everything it names is in the cache already when the stage that wrote it ran here.
-            if !m.files.isEmpty, m.files.allSatisfy({ FileManager.default.fileExists(atPath: fetcher.cache.snapshot(hubRepo, commit: m.commit) + "/" + $0.path) }) {
-                fetcher.offline = true
-            }
+            (hubRepo, revision) = try FetchManifests.target(from, fetcher: &fetcher, include: include)
         } else {
             (hubRepo, revision) = try HubRepo.parse(repo!, dataset: dataset)
         }
@@ -63,7 +58,7 @@ struct FetchCommand: AsyncParsableCommand {
         if offline { fetcher.offline = true }
         fetcher.verify = verify
         let tty = isatty(STDERR_FILENO) == 1
-        if !quiet { fetcher.report = { line in Console.note((tty ? "\r\u{1B}[K" : "") + line) } }
+        if !quiet { fetcher.report = { line in console.note((tty ? "\r\u{1B}[K" : "") + line) } }
         let progress = quiet || !tty ? nil : ProgressLine(counter: fetcher.counter)
         progress?.start()
         let result: FetchManifest
@@ -74,30 +69,15 @@ struct FetchCommand: AsyncParsableCommand {
             throw error
         }
         progress?.stop()
-        if let manifest {
-            let path = Paths.absolute(manifest)
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try AtomicFile.write(try result.encoded(), to: path)
-        }
+        if let manifest { try FetchManifests.write(result, to: manifest) }
         if json { print(String(decoding: try result.encoded(), as: UTF8.self)) }
         let total = result.files.reduce(Int64(0)) { $0 + $1.size }
         let got = result.files.filter(\.downloaded)
         if !quiet {
-            Console.note("\(hubRepo)@\(revision) = \(result.commit)\(result.offline ? " (offline)" : ""): \(result.files.count) file(s), \(ByteCount.text(total)); downloaded \(got.count) (\(ByteCount.text(got.reduce(Int64(0)) { $0 + $1.size }))), \(result.files.count - got.count) already in the cache")
-            if revision != result.commit { Console.note("pin it: revision: \(result.commit)") }
+            console.note("\(hubRepo)@\(revision) = \(result.commit)\(result.offline ? " (offline)" : ""): \(result.files.count) file(s), \(ByteCount.text(total)); downloaded \(got.count) (\(ByteCount.text(got.reduce(Int64(0)) { $0 + $1.size }))), \(result.files.count - got.count) already in the cache")
+            if revision != result.commit { console.note("pin it: revision: \(result.commit)") }
         }
         if !json { print(fetcher.cache.snapshot(hubRepo, commit: result.commit)) }
-    }
-}
-
-extension FetchCommand {
-    static func readManifest(_ path: String) throws -> FetchManifest {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CommandError.invalidInput("\(path): no such manifest", hint: "give a file written by `workbench fetch --manifest`")
-        }
-        do { return try JSONDecoder().decode(FetchManifest.self, from: data) } catch {
-            throw CommandError.invalidInput("\(path) is not a fetch manifest: \(error)", hint: "give a file written by `workbench fetch --manifest`")
-        }
     }
 }
 

@@ -6,10 +6,10 @@ package protocol FileDigesting: Sendable {
 
 /// A completed attempt whose outputs can be reused.
 package struct CacheEntry: Sendable, Hashable {
-    package var attemptID: String
+    package var attemptID: AttemptID
     package var runID: String
 
-    package init(attemptID: String, runID: String) {
+    package init(attemptID: AttemptID, runID: String) {
         self.attemptID = attemptID
         self.runID = runID
     }

@@ -68,9 +68,9 @@ package struct PlannedStage: Sendable, Hashable, Codable {
     package var aliases: [String]
     package var status: Status
     /// The attempt whose outputs a cache hit reuses.
-    package var cachedFrom: String?
+    package var cachedFrom: AttemptID?
 
-    package init(name: String, stage: String, coordinates: [Coordinate], fingerprint: String, fingerprintDescription: String, command: String, env: [NamedValue], params: [NamedValue], outdir: String, outputs: [NamedValue], inputs: [PlannedInput], dependencies: [String], resources: Resources, aliases: [String], status: Status, cachedFrom: String?) {
+    package init(name: String, stage: String, coordinates: [Coordinate], fingerprint: String, fingerprintDescription: String, command: String, env: [NamedValue], params: [NamedValue], outdir: String, outputs: [NamedValue], inputs: [PlannedInput], dependencies: [String], resources: Resources, aliases: [String], status: Status, cachedFrom: AttemptID?) {
         self.name = name
         self.stage = stage
         self.coordinates = coordinates

@@ -221,6 +221,9 @@ extension SpecLoader {
             let ce = try item.entries(allowed: ["id", "label", "where", "metric", "stage", "scale", "mean"], what: "a column")
             guard let cid = ce["id"] else { throw item.error("a column needs an 'id'") }
             let colID = try cid.string()
+            if colID.contains("/") {   // a cell is named `row/column`: row ids may hold slashes, column ids not
+                throw cid.error("column id '\(colID)' contains '/'", hint: "name it without '/' (cells are named ROW/COLUMN)")
+            }
             let kind: TableColumn.Kind
             if let mean = ce["mean"] {
                 kind = .mean(of: try mean.stringList())

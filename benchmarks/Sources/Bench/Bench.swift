@@ -233,9 +233,9 @@ enum Bench {
             return (start(id, rp), outcome(id, rp.stages[0],
                 metrics: (0..<10).map { MetricPoint(name: "m\($0)", value: Double((r * 7919 + $0 * 104729) % 1000) / 1000) }))
         }
-        let batch = (0..<1000).map { r -> (start: RunStart, outcomes: [Outcome], status: String) in
+        let batch = (0..<1000).map { r -> (start: RunStart, outcomes: [Outcome], status: RunStatus) in
             let (s, o) = runData(r, prefix: "batch")
-            return (s, [o], "completed")
+            return (s, [o], .completed)
         }
         let (_, create) = try await time { try recorder.recordFinishedRuns(batch) }
         let (_, lifecycle) = try await time {
@@ -246,7 +246,7 @@ enum Bench {
                                      runner: "local", host: "bench")
                 try await recorder.stageStarted(s.plan.stages[0], attempt: ai)
                 try await recorder.stageFinished(s.plan.stages[0], attempt: ai, outcome: o)
-                try recorder.finishRun(s.runID, status: "completed", error: nil)
+                try recorder.finishRun(s.runID, status: .completed, error: nil)
             }
         }
         // Floor: the same 1,000 x (run + 10 params + 10 metrics) rows as plain INSERTs, one transaction.

@@ -1,5 +1,5 @@
 import Foundation
-import Reports
+import Scoring
 import WorkbenchCore
 
 /// `workbench-bench scoring --recipes FILE --food101 FILE`: times the native scorers on the inputs

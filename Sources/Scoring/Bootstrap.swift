@@ -125,42 +125,4 @@ package enum Bootstrap {
     package static func intervals(_ result: TaskResult, options: BootstrapOptions = .init()) -> [(key: String, interval: ConfidenceInterval?)] {
         result.metrics.map { m in (m.key, interval(columns: [column(result, metric: m.key)], options: options.stream(m.key))) }
     }
-
-    /// The paper's domain average columns: biomedicine = SLAKE, PathVQA, VQA_RAD (OPEN and
-    /// CLOSED each) and PMC_VQA; food = Food101, FoodSeg103, Nutrition5K, Recipe1M.
-    package static func domainColumns(_ domain: ScoringTask.Domain) -> [(task: ScoringTask, metric: String)] {
-        switch domain {
-        case .biomedicine:
-            return [ScoringTask.SLAKE, .PathVQA, .VQA_RAD].flatMap { t in t.metricKeys.map { (t, $0) } } + [(.PMC_VQA, "acc")]
-        case .food:
-            return [(.Food101, "acc"), (.FoodSeg103, "f1"), (.Nutrition5K, "recall"), (.Recipe1M, "rl")]
-        }
-    }
-
-    /// The domain average (plain mean of the columns' aggregate values) and its interval, from one
-    /// result per task; nil when a task of the domain is missing.
-    package static func domainAverage(_ domain: ScoringTask.Domain, results: [ScoringTask: TaskResult],
-                                      options: BootstrapOptions = .init()) -> (value: Double, interval: ConfidenceInterval?)? {
-        domainAverage(domain, options: options) { task, metric in
-            guard let r = results[task], let v = r.metric(metric) else { return nil }
-            return (v, column(r, metric: metric))
-        }
-    }
-
-    /// The same from any source of (aggregate value, per-example scores) per column; each task's
-    /// columns are resampled independently.
-    package static func domainAverage(
-        _ domain: ScoringTask.Domain, options: BootstrapOptions = .init(),
-        column lookup: (ScoringTask, String) throws -> (value: Double, examples: [Double])?
-    ) rethrows -> (value: Double, interval: ConfidenceInterval?)? {
-        var values: [Double] = []
-        var columns: [[Double]] = []
-        for (task, metric) in domainColumns(domain) {
-            guard let c = try lookup(task, metric) else { return nil }
-            values.append(c.value)
-            columns.append(c.examples)
-        }
-        return (values.reduce(0, +) / Double(values.count),
-                interval(columns: columns, options: options.stream("domain-average/" + domain.rawValue)))
-    }
 }

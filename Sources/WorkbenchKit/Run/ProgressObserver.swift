@@ -2,39 +2,38 @@ import Foundation
 import Runners
 import WorkbenchCore
 
-/// Prints one line per stage event on stderr and forwards everything to the recorder.
-final class ProgressObserver: RunObserver, @unchecked Sendable {
+/// Tells one line per stage event (to the messages, when given) and forwards every event to the
+/// recorder.
+package final class ProgressObserver: RunObserver, @unchecked Sendable {
     let inner: any RunObserver
     let total: Int
-    let quiet: Bool
+    let messages: (any MessageSink)?
     private let lock = NSLock()
     private var done = 0
     private var durations: [(String, Double)] = []
 
-    init(inner: any RunObserver, total: Int, quiet: Bool) {
+    /// `messages` nil: quiet.
+    package init(inner: any RunObserver, total: Int, messages: (any MessageSink)?) {
         self.inner = inner
         self.total = total
-        self.quiet = quiet
+        self.messages = messages
     }
 
-    private func line(_ s: String) {
-        guard !quiet else { return }
-        Console.note(s)
-    }
+    private func line(_ s: String) { messages?.note(s) }
 
-    func stagesCached(_ stages: [PlannedStage], runID: String) async throws {
+    package func stagesCached(_ stages: [PlannedStage], runID: String) async throws {
         try await inner.stagesCached(stages, runID: runID)
         let n = lock.withLock { done += stages.count; return done }
         if stages.count > 3 { line("[\(n)/\(total)] \(stages.count) stages reused from the cache") }
         else { for s in stages { line("[\(n)/\(total)] cached   \(s.name)") } }
     }
 
-    func stageStarted(_ stage: PlannedStage, attempt: AttemptInfo) async throws {
+    package func stageStarted(_ stage: PlannedStage, attempt: AttemptInfo) async throws {
         try await inner.stageStarted(stage, attempt: attempt)
         if total <= 50 { line("         start    \(stage.name)") }
     }
 
-    func stageFinished(_ stage: PlannedStage, attempt: AttemptInfo, outcome: Outcome) async throws {
+    package func stageFinished(_ stage: PlannedStage, attempt: AttemptInfo, outcome: Outcome) async throws {
         try await inner.stageFinished(stage, attempt: attempt, outcome: outcome)
         let n = lock.withLock {
             done += 1
@@ -53,13 +52,13 @@ final class ProgressObserver: RunObserver, @unchecked Sendable {
         }
     }
 
-    func stageSkipped(_ stage: PlannedStage, runID: String, reason: String) async throws {
+    package func stageSkipped(_ stage: PlannedStage, runID: String, reason: String) async throws {
         try await inner.stageSkipped(stage, runID: runID, reason: reason)
         let n = lock.withLock { done += 1; return done }
         line("[\(n)/\(total)] skipped  \(stage.name): \(reason)")
     }
 
-    func stageCancelled(_ stage: PlannedStage, runID: String, reason: String) async throws {
+    package func stageCancelled(_ stage: PlannedStage, runID: String, reason: String) async throws {
         try await inner.stageCancelled(stage, runID: runID, reason: reason)
         let n = lock.withLock { done += 1; return done }
         line("[\(n)/\(total)] cancelled \(stage.name): \(reason)")
@@ -78,32 +77,5 @@ final class ProgressObserver: RunObserver, @unchecked Sendable {
     private func fmt(_ d: Duration) -> String {
         let c = d.components
         return String(format: "%.2fs", Double(c.seconds) + Double(c.attoseconds) / 1e18)
-    }
-}
-
-/// Turns SIGINT/SIGTERM into a cancellation request (the scheduler stops children and records
-/// `interrupted`); a second signal is left to the default action.
-final class SignalTrap: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-
-    init(cancellation: CancellationFlag, onFirst: @escaping @Sendable () -> Void) {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                if !cancellation.isCancelled {
-                    cancellation.cancel()
-                    onFirst()
-                }
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    func restore() {
-        for s in sources { s.cancel() }
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
     }
 }

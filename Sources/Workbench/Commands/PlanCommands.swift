@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Tracking
 import WorkbenchCore
+import WorkbenchKit
 
 /// `workbench plan SPEC_OR_TABLE_ID`: the DAG, what is cached, what would run.
 struct PlanCommand: AsyncParsableCommand {
@@ -21,68 +22,58 @@ struct PlanCommand: AsyncParsableCommand {
     var released = false
 
     func run() async throws {
-        let ctx = try Context(options: workspace)
-        let store = try ctx.openStore()
-        let (spec, table) = try ctx.resolveSpec(target)
-        let digester = FileDigester(store: store)
-        let profile = try ProfileChoice.resolve(spec: spec, profile: self.profile, released: released)
-        var plan = try ctx.planner(spec, profile: profile, digester: digester)
-            .plan(try CellSelection.target(spec: spec, table: table, filters: cells))
-        try plan.markCached(using: StoreCache(store: store, digester: digester, warn: { Console.warn($0) }))
-        try? digester.flush()
-        let past = try store.pastDurations(names: plan.stages.filter { $0.status == .run }.map(\.name), profile: plan.profile)
-        if json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            var doc = PlanDocument(plan: plan)
-            doc.workspace = ctx.workspace
-            doc.pastRuns = past
-            print(String(decoding: try e.encode(doc), as: UTF8.self))
-            return
-        }
-        print(PlanText.render(plan, workspace: ctx.workspace, past: past))
-        let unmet = RequirementCheck.unmet(plan, spec: spec)
-        if !unmet.isEmpty {
-            print("not runnable yet: \(unmet.count) required value(s) are empty (run refuses until they are filled in):")
-            for e in unmet.prefix(12) { print("  \(e.description.split(separator: "\n").first ?? "")") }
-            if unmet.count > 12 { print("  ... and \(unmet.count - 12) more") }
+        let (ws, store) = try workspace.openStore()
+        let (spec, table) = try ws.resolveSpec(target)
+        let r = try PlanFlow(workspace: ws, store: store).plan(
+            spec, profile: try ProfileChoice.resolve(spec: spec, profile: profile, released: released),
+            target: try CellSelection.target(spec: spec, table: table, filters: cells))
+        if json { return try printJSON(PlanDocument(plan: r.plan, workspace: ws.root, pastRuns: r.past)) }
+        print(PlanText.render(r.plan, past: r.past))
+        if !r.unmet.isEmpty {
+            print("not runnable yet: \(r.unmet.count) required value(s) are empty (run refuses until they are filled in):")
+            for e in r.unmet.prefix(12) { print("  \(e.description.split(separator: "\n").first ?? "")") }
+            if r.unmet.count > 12 { print("  ... and \(r.unmet.count - 12) more") }
         }
     }
 }
 
-/// The `plan --json` document: the plan plus its summary.
-struct PlanDocument: Encodable {
-    var schema: Int
-    var spec: SpecSummary
-    var profile: String
-    var table: String?
-    var workspace: String
-    var summary: Plan.Summary
-    var stages: [PlannedStage]
-    /// Stage name -> how long it last took under this profile (any fingerprint), for stages to run.
-    var pastRuns: [String: PastDuration] = [:]
+/// `workbench tables`: every table of every spec, with what reproducing it takes.
+struct TablesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tables",
+        abstract: "List the tables of the specs under experiments/ with their size: cells, stages, estimated GPU-hours.")
 
-    init(plan: Plan) {
-        schema = plan.schema
-        spec = plan.spec
-        profile = plan.profile
-        table = plan.table
-        workspace = plan.workspace
-        summary = plan.summary
-        stages = plan.stages
+    @OptionGroup var workspace: WorkspaceOptions
+    @Option(help: "Profile to plan with (default: each spec's first).") var profile: String?
+    @Flag(help: "Machine-readable output.") var json = false
+
+    func run() async throws {
+        let (ws, store) = try workspace.openStore()
+        let entries = try PlanFlow(workspace: ws, store: store).tables(profile: profile)
+        if json { return try printJSON(entries) }
+        print("TABLE                 SPEC                                  PROFILE  CELLS  STAGES (CACHED)  GPU-HOURS  TITLE")
+        for e in entries {
+            let hours = e.gpuHoursToRun > 0 || e.gpuStagesWithoutEstimate > 0
+                ? String(format: "%.0f", e.gpuHoursToRun) + (e.gpuStagesWithoutEstimate > 0 ? "+" : "") : "-"
+            let stages = e.error == nil ? "\(e.stages) (\(e.cached))" : "error"
+            let cells = "\(e.cells)" + (e.referenceOnlyRows > 0 ? "+\(e.referenceOnlyRows)r" : "")
+            print("\(e.table.padding(20))  \(e.spec.padding(36))  \(e.profile.padding(7))  \(cells.padding(5))  \(stages.padding(15))  \(hours.padding(9))  \(e.title)")
+            if let err = e.error { print("  ! \(err)") }
+        }
+        print("CELLS: metric cells (+Nr: reference-only rows). GPU-HOURS: GPUs x the spec's estimated hours of the stages still to run; '+': some GPU stages declare no estimate.")
     }
 }
 
 /// Human-readable plan.
 enum PlanText {
-    static func render(_ plan: Plan, workspace: String, past: [String: PastDuration] = [:]) -> String {
+    static func render(_ plan: Plan, past: [String: PastDuration] = [:]) -> String {
         var out = "spec \(plan.spec.path) (v\(plan.spec.version), \(plan.spec.title)), profile \(plan.profile)"
         if let t = plan.table { out += ", table \(t)" }
         out += "\n"
         let width = min(60, plan.stages.map(\.name.count).max() ?? 10)
         for s in plan.stages {
             let mark = s.status == .cached ? "cached" : "run   "
-            var line = "  \(mark)  \(s.name.padding(toLength: max(width, s.name.count), withPad: " ", startingAt: 0))  \(s.fingerprint.prefix(12))"
+            var line = "  \(mark)  \(s.name.padding(max(width, s.name.count)))  \(s.fingerprint.prefix(12))"
             if s.resources.gpus > 0 { line += "  gpus=\(s.resources.gpus)" }
             if let h = s.resources.estimatedHours { line += String(format: " ~%.1fh", h) }
             if s.status == .run, let p = past[s.name] { line += "  last took \(duration(p.seconds)) (run \(p.runID))" }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import WorkbenchCore
-@testable import Reports
+@testable import Scoring
 
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
@@ -211,7 +211,7 @@ private func lines(_ url: URL) throws -> [JSONValue] {
         #expect(slake.map(\.key) == ["OPEN recall", "CLOSED yes/no accuracy"])
         #expect(slake[0].interval!.covers(results[.SLAKE]!.metric("OPEN recall")!))
         #expect(slake[1].interval!.covers(results[.SLAKE]!.metric("CLOSED yes/no accuracy")!))
-        let bio = try #require(Bootstrap.domainAverage(.biomedicine, results: results))
+        let bio = try #require(DomainAverage.of(.biomedicine, results: results))
         let expected = [results[.SLAKE]!, results[.PathVQA]!, results[.VQA_RAD]!].flatMap { $0.metrics.map(\.value) }
             + [results[.PMC_VQA]!.metric("acc")!]
         #expect(abs(bio.value - expected.reduce(0, +) / 7) < 1e-12)
@@ -220,6 +220,6 @@ private func lines(_ url: URL) throws -> [JSONValue] {
         #expect(bio.interval!.high - bio.interval!.low < slake[0].interval!.high - slake[0].interval!.low)
         var partial = results
         partial[.Recipe1M] = nil
-        #expect(Bootstrap.domainAverage(.food, results: partial) == nil)
+        #expect(DomainAverage.of(.food, results: partial) == nil)
     }
 }

@@ -7,27 +7,26 @@ import SystemPackage
 #endif
 
 /// The built `workbench` binary (WORKBENCH_BIN overrides).
-let workbenchBinary: String = {
+package let workbenchBinary: String = {
     if let b = ProcessInfo.processInfo.environment["WORKBENCH_BIN"] { return b }
     let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("workbench").path
     if FileManager.default.isExecutableFile(atPath: besideTests) { return besideTests }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent(".build/debug/workbench").path
+    return repositoryRoot.appendingPathComponent(".build/debug/workbench").path
 }()
 
 /// What a command printed and how it ended.
-struct CommandResult {
-    var status: Int32
-    var signaled: Bool
-    var stdout: String
-    var stderr: String
+package struct CommandResult: Sendable {
+    package var status: Int32
+    package var signaled: Bool
+    package var stdout: String
+    package var stderr: String
 }
 
-/// A temporary workspace with its own git repository.
-struct Workspace {
-    let path: String
+/// A temporary workspace with its own git repository, and the built binary to run in it.
+package struct TempWorkspace: Sendable {
+    package let path: String
 
-    init(git: Bool = true) async throws {
+    package init(git: Bool = true) async throws {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("wb-e2e-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         if git {
@@ -35,40 +34,41 @@ struct Workspace {
         }
     }
 
-    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+    /// Copies the repository's `experiments/` and `python/` in and commits them (the paper catalog's
+    /// stages read python/: the data preparation, the smoke stand-ins).
+    package static func withCatalog() async throws -> TempWorkspace {
+        let ws = try await TempWorkspace()
+        try await ws.sh("cp -r '\(repositoryRoot.path)/experiments' '\(repositoryRoot.path)/python' . && git add -A && git commit -qm catalog")
+        return ws
+    }
 
-    func write(_ rel: String, _ text: String) throws {
+    package func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+
+    package func write(_ rel: String, _ text: String) throws {
         let full = path + "/" + rel
         try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: full))
     }
 
-    func read(_ rel: String) throws -> String { try String(contentsOfFile: path + "/" + rel, encoding: .utf8) }
-    func exists(_ rel: String) -> Bool { FileManager.default.fileExists(atPath: path + "/" + rel) }
+    package func read(_ rel: String) throws -> String { try String(contentsOfFile: path + "/" + rel, encoding: .utf8) }
+    package func exists(_ rel: String) -> Bool { FileManager.default.fileExists(atPath: path + "/" + rel) }
 
-    func commitAll() async throws { try await sh("git add -A && git commit -qm snapshot") }
+    package func commitAll() async throws { try await sh("git add -A && git commit -qm snapshot") }
 
     @discardableResult
-    func sh(_ command: String) async throws -> String {
-        let r = try await Subprocess.run(.path("/bin/sh"), arguments: ["-c", command], workingDirectory: FilePath(path),
-                                         output: .string(limit: 1 << 24), error: .string(limit: 1 << 20))
-        guard case .exited(0) = r.terminationStatus else {
-            throw NSError(domain: "sh", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(command): \(r.standardError ?? "")"])
-        }
-        return r.standardOutput ?? ""
-    }
+    package func sh(_ command: String) async throws -> String { try await TestSupport.sh(command, in: path) }
 
     /// Runs `workbench ARGS` in the workspace.
-    func wb(_ args: String...) async throws -> CommandResult {
+    package func wb(_ args: String...) async throws -> CommandResult {
         try await wbArgs(args)
     }
 
-    func wbArgs(_ args: [String]) async throws -> CommandResult {
+    package func wbArgs(_ args: [String]) async throws -> CommandResult {
         try await wbEnv([:], args)
     }
 
     /// Runs `workbench ARGS` with some environment variables changed (nil removes one).
-    func wbEnv(_ changes: [String: String?], _ args: [String]) async throws -> CommandResult {
+    package func wbEnv(_ changes: [String: String?], _ args: [String]) async throws -> CommandResult {
         var update: [Environment.Key: String?] = [:]
         for (k, v) in changes { update[Environment.Key(stringLiteral: k)] = v }
         let r = try await Subprocess.run(.path(FilePath(workbenchBinary)), arguments: Arguments(args),
@@ -81,7 +81,7 @@ struct Workspace {
     }
 
     /// `wbWhile` with some environment variables changed.
-    func wbWhileEnv(_ changes: [String: String?], _ args: [String], during: @escaping @Sendable (Int32) async throws -> Void) async throws -> CommandResult {
+    package func wbWhileEnv(_ changes: [String: String?], _ args: [String], during: @escaping @Sendable (Int32) async throws -> Void) async throws -> CommandResult {
         var update: [Environment.Key: String?] = [:]
         for (k, v) in changes { update[Environment.Key(stringLiteral: k)] = v }
         let r = try await Subprocess.run(.path(FilePath(workbenchBinary)), arguments: Arguments(args),
@@ -96,12 +96,12 @@ struct Workspace {
     }
 
     /// Starts `workbench ARGS`, calls `during(pid)` while it runs, then waits for it.
-    func wbWhile(_ args: [String], during: @escaping @Sendable (Int32) async throws -> Void) async throws -> CommandResult {
+    package func wbWhile(_ args: [String], during: @escaping @Sendable (Int32) async throws -> Void) async throws -> CommandResult {
         try await wbWhileEnv([:], args, during: during)
     }
 
     /// Waits until `rel` exists (or fails after `seconds`).
-    func waitFor(_ rel: String, seconds: Double = 30) async throws {
+    package func waitFor(_ rel: String, seconds: Double = 30) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while !exists(rel) {
             if Date() > deadline { throw NSError(domain: "wait", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(rel) never appeared"]) }

@@ -1,0 +1,120 @@
+import Foundation
+
+/// A table cell: `row/column`. Row ids may hold slashes (`pmc-raw/qwen2-vl-2b/two/ours`), column
+/// ids may not (the loader refuses them), so the text form parses back at its last slash. It is
+/// written as that text wherever it is stored (reported tables, bundles), so records stay readable.
+package struct CellKey: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+    package var row: String
+    package var column: String
+
+    package init(row: String, column: String) {
+        self.row = row
+        self.column = column
+    }
+
+    /// `row/column`; nil without a slash.
+    package init?(_ text: String) {
+        guard let slash = text.lastIndex(of: "/") else { return nil }
+        self.init(row: String(text[..<slash]), column: String(text[text.index(after: slash)...]))
+    }
+
+    package var description: String { row + "/" + column }
+
+    package static func < (a: CellKey, b: CellKey) -> Bool { a.description < b.description }
+
+    package init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let key = CellKey(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not ROW/COLUMN"))
+        }
+        self = key
+    }
+
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+/// A stage attempt's row id in the store: what cache hits, report cells and evaluations point to.
+/// Written as a plain JSON number.
+package struct AttemptID: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+    package var rawValue: Int64
+
+    package init(_ rawValue: Int64) { self.rawValue = rawValue }
+
+    /// Parses the decimal form (`12`).
+    package init?(_ text: String) {
+        guard let v = Int64(text) else { return nil }
+        rawValue = v
+    }
+
+    package var description: String { String(rawValue) }
+
+    package static func < (a: AttemptID, b: AttemptID) -> Bool { a.rawValue < b.rawValue }
+
+    package init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(Int64.self) }
+
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
+/// Where a run stands. `running` until its controller records the end; `crashed` when a later
+/// command finds its controller dead.
+package enum RunStatus: String, Sendable, Codable, CaseIterable {
+    case running, completed, failed, interrupted, crashed, cancelled
+
+    /// The run has ended (any way).
+    package var isFinished: Bool { self != .running }
+}
+
+/// A file's (or a directory tree's) content digest. Written one way everywhere, `sha256:<hex>`;
+/// parsing also takes bare hex, the form evaluations were recorded in before.
+package struct ContentDigest: Sendable, Hashable, CustomStringConvertible, Codable {
+    package static let prefix = "sha256:"
+    /// 64 lowercase hex digits.
+    package var hex: String
+
+    package init(hex: String) { self.hex = hex }
+
+    /// `sha256:<hex>` or bare hex; nil for anything else.
+    package init?(_ text: String) {
+        let body = text.hasPrefix(Self.prefix) ? String(text.dropFirst(Self.prefix.count)) : text
+        guard body.count == 64, body.allSatisfy({ $0.isHexDigit }) else { return nil }
+        hex = body.lowercased()
+    }
+
+    /// The digest of bytes.
+    package static func of<Bytes: ContiguousBytes>(_ bytes: Bytes) -> ContentDigest { ContentDigest(hex: SHA256.hex(bytes)) }
+
+    package var description: String { Self.prefix + hex }
+
+    package init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let d = ContentDigest(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a sha256 digest"))
+        }
+        self = d
+    }
+
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    /// Whether two recorded digest texts name the same content (either form).
+    package static func same(_ a: String, _ b: String) -> Bool {
+        guard let x = ContentDigest(a), let y = ContentDigest(b) else { return a == b }
+        return x == y
+    }
+}
+
+/// The plain mean the paper's derived columns and domain averages use (no weighting); nil when
+/// there is nothing to average.
+package enum PlainMean {
+    package static func of(_ values: [Double]) -> Double? {
+        values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+    }
+}

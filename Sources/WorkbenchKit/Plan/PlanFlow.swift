@@ -1,0 +1,111 @@
+import Foundation
+import Tracking
+import WorkbenchCore
+
+/// `plan`: the DAG a target needs, which stages the store already holds, how long the others
+/// took last time, and which required values are still empty.
+package struct PlanFlow {
+    package let workspace: Workspace
+    package let store: Store
+
+    package init(workspace: Workspace, store: Store) {
+        self.workspace = workspace
+        self.store = store
+    }
+
+    package struct Result: Sendable {
+        package var plan: Plan
+        /// Stage name -> how long it last took under this profile (any fingerprint), for stages to run.
+        package var past: [String: PastDuration]
+        /// Required values still empty: a run refuses until they are filled in.
+        package var unmet: [SpecError]
+    }
+
+    package func plan(_ spec: Spec, profile: String?, target: Planner.Target) throws -> Result {
+        let digester = FileDigester(store: store)
+        defer { try? digester.flush() }
+        var plan = try workspace.planner(spec, profile: profile, digester: digester).plan(target)
+        try plan.markCached(using: StoreCache(store: store, digester: digester, warn: workspace.messages.warn))
+        let past = try store.pastDurations(names: plan.stages.filter { $0.status == .run }.map(\.name), profile: plan.profile)
+        return Result(plan: plan, past: past, unmet: RequirementCheck.unmet(plan, spec: spec))
+    }
+
+    /// What reproducing each table of each spec under experiments/ takes.
+    package struct TableEntry: Encodable, Sendable {
+        package var table: String
+        package var title: String
+        package var spec: String
+        package var profile: String
+        package var cells: Int
+        package var referenceOnlyRows: Int
+        package var stages: Int
+        package var cached: Int
+        package var gpuHoursToRun: Double
+        package var gpuStagesWithoutEstimate: Int
+        package var paperVersion: String?
+        package var error: String?
+    }
+
+    /// Every table of every spec (with `profile`: only specs that have it), planned: cells, stages,
+    /// cache hits, GPU-hours still to run. A spec that does not load is warned about and skipped.
+    package func tables(profile: String?) throws -> [TableEntry] {
+        let digester = FileDigester(store: store)
+        defer { try? digester.flush() }
+        let cache = StoreCache(store: store, digester: digester, warn: workspace.messages.warn)
+        var entries: [TableEntry] = []
+        for file in workspace.specFiles(under: workspace.root + "/experiments") {
+            let spec: Spec
+            do {
+                spec = try workspace.resolveSpec(workspace.relative(file)).spec
+            } catch {
+                workspace.messages.warn("\(workspace.relative(file)): \(error)")
+                continue
+            }
+            let useProfile = profile.flatMap { spec.profiles.contains($0) ? $0 : nil }
+            if profile != nil, useProfile == nil { continue }   // that spec has no such profile
+            let planner = workspace.planner(spec, profile: useProfile, digester: digester)
+            for layout in spec.tables {
+                let metricColumns = layout.columns.filter { if case .metric = $0.kind { return true } else { return false } }.count
+                var entry = TableEntry(table: layout.id, title: layout.title, spec: workspace.relative(file), profile: planner.profile,
+                                       cells: layout.rows.filter { !$0.referenceOnly }.count * metricColumns,
+                                       referenceOnlyRows: layout.rows.filter(\.referenceOnly).count, stages: 0, cached: 0,
+                                       gpuHoursToRun: 0, gpuStagesWithoutEstimate: 0, paperVersion: layout.reference?.paperVersion)
+                do {
+                    var plan = try planner.plan(.table(layout.id))
+                    try plan.markCached(using: cache)
+                    let s = plan.summary
+                    (entry.stages, entry.cached) = (s.total, s.cached)
+                    (entry.gpuHoursToRun, entry.gpuStagesWithoutEstimate) = (s.gpuHoursToRun, s.gpuStagesWithoutEstimate)
+                } catch {
+                    entry.error = "\(error)"
+                }
+                entries.append(entry)
+            }
+        }
+        return entries
+    }
+}
+
+/// The `plan --json` document (docs/plan-json.md): the plan plus its summary and past durations.
+package struct PlanDocument: Encodable {
+    package var schema: Int
+    package var spec: SpecSummary
+    package var profile: String
+    package var table: String?
+    package var workspace: String
+    package var summary: Plan.Summary
+    package var stages: [PlannedStage]
+    /// Stage name -> how long it last took under this profile (any fingerprint), for stages to run.
+    package var pastRuns: [String: PastDuration] = [:]
+
+    package init(plan: Plan, workspace: String, pastRuns: [String: PastDuration]) {
+        schema = plan.schema
+        spec = plan.spec
+        profile = plan.profile
+        table = plan.table
+        self.workspace = workspace
+        summary = plan.summary
+        stages = plan.stages
+        self.pastRuns = pastRuns
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Runners
+import Tracking
+import WorkbenchCore
+
+/// `status` and `cancel`: settle dead controllers, reconcile Slurm runs with the cluster, stop runs.
+package struct RunControl: Sendable {
+    package let workspace: Workspace
+    package let store: Store
+    /// SIGINT stops following (the command line sets it).
+    package var handlesSignals = false
+
+    package init(workspace: Workspace, store: Store) {
+        self.workspace = workspace
+        self.store = store
+    }
+
+    package struct Status: Sendable {
+        package var detail: RunDetail
+        /// Slurm runs: one line per stage with its job id and Slurm's word for it (empty when followed).
+        package var jobLines: [String] = []
+    }
+
+    /// Settles runs whose controller died, reconciles a running Slurm run once (or until it is
+    /// settled with `follow`), and returns where the run stands.
+    package func status(of run: String?, follow: Bool, runnerConfig: SlurmConfig?) async throws -> Status {
+        try workspace.recover(store)
+        let id = try store.resolveRun(run ?? "latest")
+        var lines: [String] = []
+        if let state = try store.runState(id), state.runner == "slurm", state.status == .running {
+            let flow = try SlurmFlow.forRun(id, workspace: workspace, store: store, config: runnerConfig)
+            let controller = flow.controller(digester: FileDigester(store: store))
+            let observer = ProgressObserver(inner: Recorder(store: store), total: try store.runDetail(id).summary.stages,
+                                            messages: follow ? workspace.messages : nil)
+            if follow {
+                let cancellation = CancellationFlag()
+                let trap = handlesSignals ? InterruptTrap(cancellation: cancellation) { [messages = workspace.messages] in
+                    messages.note("\ninterrupt: no longer following (the Slurm jobs keep running)")
+                } : nil
+                defer { trap?.restore() }
+                _ = try await flow.follow(id, controller: controller, observer: observer, cancellation: cancellation)
+            } else {
+                let (state, tick) = try await flow.tick(id, controller: controller, observer: observer)
+                if let why = tick.unknown { workspace.messages.warn("cannot ask Slurm now (\(why)); nothing concluded, try again") }
+                lines = state.entries.map { e in
+                    let word = e.final.map(\.rawValue) ?? tick.live[e.stage.name].map { $0.lowercased() } ?? "unknown"
+                    return "  job \((e.jobID ?? "-").padding(8)) \(word.padding(10)) \(e.stage.name)"
+                }
+            }
+        }
+        return Status(detail: try store.runDetail(id), jobLines: lines)
+    }
+
+    package enum CancelResult: Sendable, Equatable {
+        /// A local run: its controller was sent SIGTERM (it stops its stages and records them interrupted).
+        case signalledController(runID: String, pid: Int32)
+        /// Every Slurm job is confirmed cancelled and the run recorded so.
+        case cancelled(runID: String)
+        /// scancel was sent; Slurm has not confirmed every job within a minute.
+        case cancelSent(runID: String)
+    }
+
+    /// Stops a running run: scancel of all its Slurm jobs, or SIGTERM to a local run's controller.
+    package func cancel(_ run: String, confirmWithin: Duration = .seconds(60)) async throws -> CancelResult {
+        try workspace.recover(store)
+        let id = try store.resolveRun(run)
+        guard let state = try store.runState(id) else { throw StoreError.unknownRun(run, suggestions: []) }
+        guard state.status == .running else {
+            let verb = state.status == .completed || state.status == .failed ? "has" : "was"
+            throw WorkbenchError.usage("run \(id) is not running (it \(verb) \(state.status.rawValue)); nothing to cancel")
+        }
+        if state.runner != "slurm" {
+            guard state.host == workspace.host else {
+                throw WorkbenchError.usage("run \(id) runs on \(state.host): cancel it there (Ctrl-C, or `workbench cancel \(id)` on that host)")
+            }
+            kill(state.pid, SIGTERM)
+            return .signalledController(runID: id, pid: state.pid)
+        }
+        let dir = workspace.runDirectory(id)
+        let flow = try SlurmFlow.forRun(id, workspace: workspace, store: store)
+        let controller = flow.controller(digester: FileDigester(store: store))
+        try await SlurmStateLock.withLock(runDirectory: dir) {
+            var s = try SlurmRunState.load(runDirectory: dir)
+            try await controller.cancel(&s)
+            try store.appendEvent(runID: id, kind: "cancel-requested", subject: nil, payload: "scancel \(s.jobIDs.joined(separator: " "))")
+        }
+        // Slurm reports the cancellations within a few seconds; record them, then the run.
+        let observer = ProgressObserver(inner: Recorder(store: store), total: try store.runDetail(id).summary.stages,
+                                        messages: workspace.messages)
+        let deadline = ContinuousClock.now + confirmWithin
+        while ContinuousClock.now < deadline {
+            let (_, tick) = try await flow.tick(id, controller: controller, observer: observer)
+            if tick.settled { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        return try store.runState(id)?.status == .cancelled ? .cancelled(runID: id) : .cancelSent(runID: id)
+    }
+}
+
+extension String {
+    /// Left-aligned in `width` columns (never truncated).
+    package func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

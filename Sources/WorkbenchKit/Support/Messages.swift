@@ -1,0 +1,26 @@
+import Foundation
+
+/// Where a flow's notes and warnings go: what it tells the user while it works (progress,
+/// recoveries, a dirty tree), apart from its result. The command line writes them to stderr; a
+/// test or another front end collects them.
+package protocol MessageSink: Sendable {
+    func note(_ text: String)
+    func warn(_ text: String)
+}
+
+/// Notes as they are, warnings behind `warning: `, both on standard error.
+package struct StandardErrorMessages: MessageSink {
+    package init() {}
+    package func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+    package func warn(_ text: String) { FileHandle.standardError.write(Data(("warning: " + text + "\n").utf8)) }
+}
+
+/// Keeps every message, in order (tests, and front ends that show them later).
+package final class CollectedMessages: MessageSink, @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    package init() {}
+    package func note(_ text: String) { lock.withLock { lines.append(text) } }
+    package func warn(_ text: String) { lock.withLock { lines.append("warning: " + text) } }
+    package var all: [String] { lock.withLock { lines } }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Runners
+import TestSupport
+import Tracking
+import WorkbenchCore
+import WorkbenchKit
+
+/// An executor that runs no process: it reads the stage's command (the last line of command.sh)
+/// as a tiny script of `&&`-joined steps: `write PATH TEXT...` creates a file, `metric NAME VALUE`
+/// appends to the attempt's metrics file, `fail N` exits with N. Anything else exits 127.
+final class ScriptedExecutor: Executor, @unchecked Sendable {
+    let name = "local"
+    private let lock = NSLock()
+    private var ran: [String] = []
+
+    /// The stage names it ran, in order.
+    var started: [String] { lock.withLock { ran } }
+
+    func run(_ invocation: StageInvocation, onStart: @Sendable (Int32) -> Void) async -> Termination {
+        lock.withLock { ran.append(invocation.name) }
+        onStart(4242)
+        let script = (try? String(contentsOfFile: invocation.script, encoding: .utf8)) ?? ""
+        let command = script.split(separator: "\n").last.map(String.init) ?? ""
+        let metrics = (invocation.script as NSString).deletingLastPathComponent + "/metrics.jsonl"
+        for step in command.components(separatedBy: " && ") {
+            let words = step.split(separator: " ").map(String.init)
+            switch words.first {
+            case "write" where words.count >= 2:
+                let path = words[1]
+                try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                FileManager.default.createFile(atPath: path, contents: Data(words.dropFirst(2).joined(separator: " ").utf8))
+            case "metric" where words.count == 3:
+                let line = "{\"name\": \"\(words[1])\", \"value\": \(words[2])}\n"
+                if let h = FileHandle(forWritingAtPath: metrics) {
+                    h.seekToEndOfFile()
+                    h.write(Data(line.utf8))
+                    h.closeFile()
+                } else {
+                    FileManager.default.createFile(atPath: metrics, contents: Data(line.utf8))
+                }
+            case "fail" where words.count == 2:
+                return .exited(Int32(words[1]) ?? 1)
+            default:
+                return .exited(127)
+            }
+        }
+        return .exited(0)
+    }
+
+    func cancelAll(grace: Duration) async {}
+}
+
+/// A workspace in a temporary git repository holding one spec, `experiments/flow.yaml`.
+struct FlowWorkspace {
+    let dir: TempDir
+    let workspace: Workspace
+    let store: Store
+    let messages = CollectedMessages()
+
+    init(spec: String) async throws {
+        dir = try TempDir("wb-kit")
+        try dir.write("experiments/flow.yaml", spec)
+        try await sh("\(gitIdentity) init -q . && \(gitIdentity) add -A && \(gitIdentity) commit -qm spec", in: dir.path)
+        workspace = try Workspace(path: dir.path, messages: messages, host: "testhost")
+        store = try workspace.openStore()
+    }
+
+    func cleanup() { dir.cleanup() }
+
+    /// A run flow over the spec (a table, or the whole spec) with the scripted executor and no helper commands.
+    func flow(table: String? = nil, cells: [String] = [], executor: ScriptedExecutor = ScriptedExecutor()) throws -> RunFlow {
+        let (spec, _) = try workspace.resolveSpec("experiments/flow.yaml")
+        let request = RunRequest(spec: spec, table: table, profile: nil,
+                                 target: try CellSelection.target(spec: spec, table: table, filters: cells),
+                                 jobs: 2, gpus: [], commandLine: "workbench run flow")
+        var flow = RunFlow(workspace: workspace, store: store, request: request)
+        flow.executor = executor
+        flow.helperCommand = { _ in nil }
+        flow.toolPath = nil
+        return flow
+    }
+
+    /// The latest attempt status of each stage of a run.
+    func statuses(_ runID: String) throws -> [String: AttemptStatus] {
+        var out: [String: AttemptStatus] = [:]
+        for a in try store.runDetail(runID).attempts { out[a.stage] = a.status }
+        return out
+    }
+}
