@@ -186,7 +186,6 @@ package struct Scheduler: Sendable {
         let dir = "\(runDirectory)/\(stage.name)/attempt-1"
         var info = AttemptInfo(runID: runID, stage: stage.name, fingerprint: stage.fingerprint, number: 1,
                                directory: dir, runner: executor.name, host: host)
-        let fm = FileManager.default
         let started = clock.now()
         let metricsPath = dir + "/metrics.jsonl"
         do {

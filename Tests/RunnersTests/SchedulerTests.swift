@@ -33,7 +33,7 @@ final class FakeExecutor: Executor, @unchecked Sendable {
             return .signaled(SIGTERM)
         default:
             try? await Task.sleep(for: .milliseconds(20))
-            for o in invocation.attemptOutputs { FileManager.default.createFile(atPath: o, contents: Data("x".utf8)) }
+            for o in invocation.attemptOutputs { _ = FileManager.default.createFile(atPath: o, contents: Data("x".utf8)) }
             return .exited(0)
         }
     }

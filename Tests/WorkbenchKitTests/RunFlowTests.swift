@@ -92,7 +92,7 @@ import WorkbenchKit
     @Test func cancellationStopsTheRunAndRecordsItInterrupted() async throws {
         let ws = try await FlowWorkspace(spec: Self.chain)
         defer { ws.cleanup() }
-        var flow = try ws.flow()
+        let flow = try ws.flow()
         flow.cancellation.cancel()   // Ctrl-C before the first stage starts
         await #expect(throws: WorkbenchError.self) { _ = try await flow.execute() }
         let run = try #require(try ws.store.runs(limit: 1).first)

@@ -28,7 +28,7 @@ final class ScriptedExecutor: Executor, @unchecked Sendable {
             case "write" where words.count >= 2:
                 let path = words[1]
                 try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                FileManager.default.createFile(atPath: path, contents: Data(words.dropFirst(2).joined(separator: " ").utf8))
+                _ = FileManager.default.createFile(atPath: path, contents: Data(words.dropFirst(2).joined(separator: " ").utf8))
             case "metric" where words.count == 3:
                 let line = "{\"name\": \"\(words[1])\", \"value\": \(words[2])}\n"
                 if let h = FileHandle(forWritingAtPath: metrics) {
@@ -36,7 +36,7 @@ final class ScriptedExecutor: Executor, @unchecked Sendable {
                     h.write(Data(line.utf8))
                     h.closeFile()
                 } else {
-                    FileManager.default.createFile(atPath: metrics, contents: Data(line.utf8))
+                    _ = FileManager.default.createFile(atPath: metrics, contents: Data(line.utf8))
                 }
             case "fail" where words.count == 2:
                 return .exited(Int32(words[1]) ?? 1)
