@@ -12,18 +12,17 @@
 #   smoke.sh PYTHON synthesize DATA SEED SYNTH_STEPS JUDGE_STEPS OUT
 #       a synthesizer and a consistency checker trained (with SEED) on the pairs of DATA (a data
 #       output) -> synthesized tasks (OUT/synthesized.jsonl) -> filtered tasks (OUT/filtered.jsonl)
-#   smoke.sh PYTHON train KIND PAIRS_DATA DATA PIPELINE ABLATION BASE_MANIFEST STEPS OUT
+#   smoke.sh PYTHON train KIND PAIRS_DATA DATA PIPELINE TASKS BASE_MANIFEST STEPS OUT
 #       PAIRS_DATA: the source's data output (its image-caption pairs). KIND ours: DATA is a
 #       synthesize output; KIND baseline: DATA is the seed with which the manual-rules tasks,
-#       standing in for the baseline's instructions, are written. ABLATION picks
-#       the tasks (Table 5): ours, no-blank-image, synthetic-only, two-stage-reuse-caption: the
-#       filtered tasks (the stand-in world has no blank images, and its synthetic tasks always come
-#       with their caption); general-tasks, general-tasks-caption: the rules tasks; no-filter-*:
-#       every synthesized task, unfiltered; caption-only: none (captions only).
+#       standing in for the baseline's instructions, are written. TASKS (a kind ours source; the
+#       catalog's smoke_tasks of the cell's ablation): filtered (the synthesis's filtered tasks),
+#       rules (manual-rules tasks on the same pairs), unfiltered (every synthesized task, as if the
+#       checker kept it), none (captions only).
 #   smoke.sh PYTHON unused STAGE OUTPUT...
 #       the paper-only stages the stand-ins do not consume (fetch-synthesizer, fetch-seed,
-#       filter-seed, tune-synthesizer, synthesize-tuned: the stand-in train picks each ablation's
-#       tasks itself): each OUTPUT made as an empty placeholder saying so, so a whole-spec smoke run
+#       filter-seed, tune-synthesizer, synthesize-tuned, train-data: the stand-in train takes the
+#       tasks the catalog's smoke_tasks names): each OUTPUT made as an empty placeholder saying so, so a whole-spec smoke run
 #       that plans them as sinks completes
 #   smoke.sh PYTHON benchmark SEED OUT
 #       the domain's stand-in benchmark (OUT/bench), drawn with SEED
@@ -61,7 +60,7 @@ synthesize)
   run filter --judge "$out/judge" --tasks "$out/synthesized.jsonl" --out "$out/filtered.jsonl"
   ;;
 train)
-  kind=$1 pairs="$2/pairs" data=$3 pipeline=$4 ablation=$5 base=$6 steps=$7 out=$8
+  kind=$1 pairs="$2/pairs" data=$3 pipeline=$4 which=$5 base=$6 steps=$7 out=$8
   mkdir -p "$out"
   case "$kind" in
   ours | baseline) ;;
@@ -71,17 +70,17 @@ train)
   if [ "$kind" = baseline ]; then
     run rules --pairs "$pairs" --out "$tasks" --seed "$data"
   else
-    case "$ablation" in
-    ours | no-blank-image | synthetic-only | two-stage-reuse-caption) cp "$data/filtered.jsonl" "$tasks" ;;
-    general-tasks | general-tasks-caption) run rules --pairs "$pairs" --out "$tasks" ;;
-    no-filter-precise | no-filter-informative)   # every synthesized task, as if the checker kept it
+    case "$which" in
+    filtered) cp "$data/filtered.jsonl" "$tasks" ;;
+    rules) run rules --pairs "$pairs" --out "$tasks" ;;
+    unfiltered)   # every synthesized task, as if the checker kept it
       "$py" -c 'import json,sys
 with open(sys.argv[2], "w") as out:
     for line in open(sys.argv[1]):
         if line.strip():
             row = json.loads(line); row["pred"] = "Yes"; out.write(json.dumps(row) + "\n")' "$data/synthesized.jsonl" "$tasks" ;;
-    caption-only) : >"$tasks" ;;
-    *) echo "smoke.sh: train: no stand-in for ablation '$ablation'" >&2; exit 64 ;;
+    none) : >"$tasks" ;;
+    *) echo "smoke.sh: train: unknown tasks '$which' (filtered | rules | unfiltered | none: the catalog's smoke_tasks)" >&2; exit 64 ;;
     esac
   fi
   run format --tasks "$tasks" --pairs "$pairs" --pipeline "$pipeline" --out "$out/data"

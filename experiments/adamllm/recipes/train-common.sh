@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sourced by the per-family training recipes (train-llava.sh, train-llama-factory.sh) with their
+# arguments. A recipe runs an upstream program; what a cell trains on is the catalog's
+# (catalog/axes.yaml: the pipeline's train_stages, from the ablation's train_single / train_two)
+# and reaches it as flags, never decided here:
+#   --NAME VALUE      into $NAME (dashes become underscores)
+#   --stage FILE      once per training stage, in order, into the array stages
+# Then: the REQUIRED flags must be given and every training file must exist; ngpus is the stage's
+# GPU count (CUDA_VISIBLE_DEVICES; unset: the upstream scripts' 8); base becomes the pinned base
+# snapshot's directory in the Hugging Face cache (from the fetch-model stage's manifest);
+# stage_output N is where training stage N writes (the last one: --out; earlier ones beside it).
+#   . train-common.sh RECIPE "REQUIRED..." "$@"
+recipe=$1 required=$2
+shift 2
+refuse() { echo "$recipe: $*" >&2; exit 2; }
+stages=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --*) [ $# -ge 2 ] || refuse "flag $1 has no value" ;;
+    *) refuse "unexpected argument '$1' (every value comes as --NAME VALUE)" ;;
+  esac
+  name=${1#--} name=${name//-/_}
+  [[ $name =~ ^[a-z][a-z0-9_]*$ ]] || refuse "bad flag $1"
+  if [ "$name" = stage ]; then stages+=("$2"); else printf -v "$name" '%s' "$2"; fi
+  shift 2
+done
+for flag in $required; do
+  [ -n "${!flag:-}" ] && [ "${!flag}" != - ] || refuse "--${flag//_/-} is required"
+done
+[ ${#stages[@]} -gt 0 ] || refuse "no training file (--stage FILE, once per training stage)"
+for i in "${!stages[@]}"; do
+  [ -f "${stages[$i]}" ] || refuse "training stage $((i + 1)): ${stages[$i]} does not exist (named by the catalog's train_single / train_two; did the stage that writes it complete?)"
+done
+IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0,1,2,3,4,5,6,7}"
+ngpus=${#gpus[@]}
+stage_output() { if [ "$1" -lt ${#stages[@]} ]; then echo "$out-stage$1"; else echo "$out"; fi; }
+base=$("$WORKBENCH" fetch --from "$base" --quiet)
