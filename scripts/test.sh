@@ -15,6 +15,9 @@ step() {  # step NAME COMMAND...
   else failed=$((failed + 1)); failures+=("$name"); echo "=== $name: FAILED ($(( $(date +%s) - t0 )) s)"; fi
 }
 scripts/bootstrap.sh || exit 1
+# The checked-in .swift-format, enforced: `swift format -i -r Sources Tests benchmarks/Sources` fixes
+# what it can (generated files carry swift-format-ignore-file).
+step "swift format" swift format lint --strict -r Sources Tests benchmarks/Sources
 step "swift build" swift build --build-tests
 # A private single-node Slurm cluster with two fake GPUs (scripts/slurm-cluster.sh) for the Slurm
 # tests and the smoke chain through Slurm; stopped on exit. WORKBENCH_REQUIRE_SLURM=1 makes the

@@ -27,7 +27,9 @@ package struct LossCurve: Sendable, Hashable {
 /// browser laid out (bars with a width, curves with a length) into `data-layout` on the root
 /// element, so a headless browser can check the page renders as built (`data-expected-*`).
 package enum HTMLRenderer {
-    static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+    static let palette = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    ]
 
     package static func render(_ t: ReportTable) -> String {
         let bars = barGroups(t)
@@ -45,7 +47,8 @@ package enum HTMLRenderer {
         let meta = t.provenance(code: { "<code>\(escape($0))</code>" }, text: escape)
         out += "<p class=\"meta\">\(meta.joined(separator: " · "))</p>\n"
         if t.standIn {
-            out += "<p class=\"standin\">Stand-in run (profile <code>\(escape(t.profile))</code>): \(escape(ReportTable.standInNote))</p>\n"
+            out +=
+                "<p class=\"standin\">Stand-in run (profile <code>\(escape(t.profile))</code>): \(escape(ReportTable.standInNote))</p>\n"
         }
         let counted = t.cells.filter { $0.state != .referenceOnly }
         out += "<p class=\"summary\">\(counted.filter { $0.state == .reproduced }.count) of \(counted.count) cells reproduced"
@@ -94,9 +97,13 @@ package enum HTMLRenderer {
         }
         out += "</tbody>\n</table>\n"
         var notes: [String] = []
-        if t.cells.contains(where: \.paperComputed) { notes.append("*: the paper prints no value here; shown is the plain mean of its printed cells.") }
+        if t.cells.contains(where: \.paperComputed) {
+            notes.append("*: the paper prints no value here; shown is the plain mean of its printed cells.")
+        }
         if let ci = t.cells.compactMap(\.interval).first {
-            notes.append("Brackets: \(Int((ci.level * 100).rounded()))% bootstrap interval from per-example scores (\(ci.resamples) resamples, seed \(ci.seed)).")
+            notes.append(
+                "Brackets: \(Int((ci.level * 100).rounded()))% bootstrap interval from per-example scores (\(ci.resamples) resamples, seed \(ci.seed))."
+            )
         }
         notes.append("within-noise: outside the tolerance but inside ours' 95% interval.")
         out += notes.map { "<p class=\"note\">\(escape($0))</p>\n" }.joined()
@@ -119,8 +126,9 @@ package enum HTMLRenderer {
             let items = row.cells.compactMap { c -> BarItem? in
                 let ours = c.state == .referenceOnly ? nil : c.ours
                 guard ours != nil || c.paper != nil, (ours ?? 0).isFinite, (c.paper ?? 0).isFinite else { return nil }
-                return BarItem(label: labels[c.columnID] ?? c.columnID, paper: c.paper, ours: ours,
-                               interval: ours == nil ? nil : c.interval, verdict: c.verdict)
+                return BarItem(
+                    label: labels[c.columnID] ?? c.columnID, paper: c.paper, ours: ours,
+                    interval: ours == nil ? nil : c.interval, verdict: c.verdict)
             }
             return items.isEmpty ? nil : (row.label, items)
         }
@@ -135,32 +143,42 @@ package enum HTMLRenderer {
         let x = { (v: Double) in labelW + (v - lo) / (scaleMax - lo) * plotW }
         // Bars grow from zero (left for negative values, right for positive ones).
         func bar(_ v: Double) -> (x: Double, width: Double) { (min(x(0), x(v)), max(0.5, abs(x(v) - x(0)))) }
-        var out = "<div class=\"legend\"><span class=\"key paper-key\"></span>paper <span class=\"key ours-key\"></span>ours (colour: verdict; line: 95% interval)</div>\n"
+        var out =
+            "<div class=\"legend\"><span class=\"key paper-key\"></span>paper <span class=\"key ours-key\"></span>ours (colour: verdict; line: 95% interval)</div>\n"
         for g in groups {
             let height = Double(g.items.count) * (2 * barH + gap) + 24
             out += "<figure class=\"bars\"><figcaption>\(escape(g.row))</figcaption>\n"
-            out += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(labelW + plotW + 80))\" height=\"\(Int(height))\" role=\"img\">\n"
+            out +=
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(labelW + plotW + 80))\" height=\"\(Int(height))\" role=\"img\">\n"
             var y = 4.0
             for item in g.items {
-                out += "<text x=\"\(fmt(labelW - 6))\" y=\"\(fmt(y + barH + 3))\" text-anchor=\"end\">\(escape(item.label))</text>\n"
+                out +=
+                    "<text x=\"\(fmt(labelW - 6))\" y=\"\(fmt(y + barH + 3))\" text-anchor=\"end\">\(escape(item.label))</text>\n"
                 if let p = item.paper {
-                    out += "<rect class=\"bar paper-bar\" x=\"\(fmt(bar(p).x))\" y=\"\(fmt(y))\" width=\"\(fmt(bar(p).width))\" height=\"\(fmt(barH))\"><title>paper \(MarkdownRenderer.number(p, digits: t.digits))</title></rect>\n"
-                    out += "<text class=\"value\" x=\"\(fmt(x(p) + 4))\" y=\"\(fmt(y + barH - 1))\">\(MarkdownRenderer.number(p, digits: t.digits))</text>\n"
+                    out +=
+                        "<rect class=\"bar paper-bar\" x=\"\(fmt(bar(p).x))\" y=\"\(fmt(y))\" width=\"\(fmt(bar(p).width))\" height=\"\(fmt(barH))\"><title>paper \(MarkdownRenderer.number(p, digits: t.digits))</title></rect>\n"
+                    out +=
+                        "<text class=\"value\" x=\"\(fmt(x(p) + 4))\" y=\"\(fmt(y + barH - 1))\">\(MarkdownRenderer.number(p, digits: t.digits))</text>\n"
                 }
                 if let o = item.ours {
                     let yo = y + barH
-                    out += "<rect class=\"bar ours-bar v-\(item.verdict.rawValue)\" x=\"\(fmt(bar(o).x))\" y=\"\(fmt(yo))\" width=\"\(fmt(bar(o).width))\" height=\"\(fmt(barH))\"><title>ours \(MarkdownRenderer.number(o, digits: t.digits)) (\(item.verdict.rawValue))</title></rect>\n"
+                    out +=
+                        "<rect class=\"bar ours-bar v-\(item.verdict.rawValue)\" x=\"\(fmt(bar(o).x))\" y=\"\(fmt(yo))\" width=\"\(fmt(bar(o).width))\" height=\"\(fmt(barH))\"><title>ours \(MarkdownRenderer.number(o, digits: t.digits)) (\(item.verdict.rawValue))</title></rect>\n"
                     if let ci = item.interval {
                         let yc = yo + barH / 2
-                        out += "<line class=\"whisker\" x1=\"\(fmt(x(ci.low)))\" x2=\"\(fmt(x(ci.high)))\" y1=\"\(fmt(yc))\" y2=\"\(fmt(yc))\"/>\n"
+                        out +=
+                            "<line class=\"whisker\" x1=\"\(fmt(x(ci.low)))\" x2=\"\(fmt(x(ci.high)))\" y1=\"\(fmt(yc))\" y2=\"\(fmt(yc))\"/>\n"
                     }
-                    out += "<text class=\"value\" x=\"\(fmt(x(max(o, item.interval?.high ?? o)) + 4))\" y=\"\(fmt(yo + barH - 1))\">\(MarkdownRenderer.number(o, digits: t.digits))</text>\n"
+                    out +=
+                        "<text class=\"value\" x=\"\(fmt(x(max(o, item.interval?.high ?? o)) + 4))\" y=\"\(fmt(yo + barH - 1))\">\(MarkdownRenderer.number(o, digits: t.digits))</text>\n"
                 }
                 y += 2 * barH + gap
             }
             out += "<line class=\"axis\" x1=\"\(fmt(x(0)))\" x2=\"\(fmt(x(0)))\" y1=\"0\" y2=\"\(fmt(y))\"/>\n"
-            out += "<text class=\"tick\" x=\"\(fmt(x(lo)))\" y=\"\(fmt(y + 14))\" text-anchor=\"middle\">\(MarkdownRenderer.number(lo, digits: t.digits))</text>\n"
-            out += "<text class=\"tick\" x=\"\(fmt(x(scaleMax)))\" y=\"\(fmt(y + 14))\" text-anchor=\"middle\">\(MarkdownRenderer.number(scaleMax, digits: t.digits))</text>\n"
+            out +=
+                "<text class=\"tick\" x=\"\(fmt(x(lo)))\" y=\"\(fmt(y + 14))\" text-anchor=\"middle\">\(MarkdownRenderer.number(lo, digits: t.digits))</text>\n"
+            out +=
+                "<text class=\"tick\" x=\"\(fmt(x(scaleMax)))\" y=\"\(fmt(y + 14))\" text-anchor=\"middle\">\(MarkdownRenderer.number(scaleMax, digits: t.digits))</text>\n"
             out += "</svg></figure>\n"
         }
         return out
@@ -176,23 +194,28 @@ package enum HTMLRenderer {
         if v1 <= v0 { v0 -= 1; v1 += 1 }
         let sx = { (s: Int) in left + (s1 > s0 ? (Double(s) - s0) / (s1 - s0) : 0.5) * w }
         let sy = { (v: Double) in top + (1 - (v - v0) / (v1 - v0)) * h }
-        var out = "<figure class=\"curves\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(left + w + 20))\" height=\"\(Int(top + h + 40))\" role=\"img\">\n"
+        var out =
+            "<figure class=\"curves\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(left + w + 20))\" height=\"\(Int(top + h + 40))\" role=\"img\">\n"
         out += "<line class=\"axis\" x1=\"\(fmt(left))\" x2=\"\(fmt(left))\" y1=\"\(fmt(top))\" y2=\"\(fmt(top + h))\"/>\n"
-        out += "<line class=\"axis\" x1=\"\(fmt(left))\" x2=\"\(fmt(left + w))\" y1=\"\(fmt(top + h))\" y2=\"\(fmt(top + h))\"/>\n"
+        out +=
+            "<line class=\"axis\" x1=\"\(fmt(left))\" x2=\"\(fmt(left + w))\" y1=\"\(fmt(top + h))\" y2=\"\(fmt(top + h))\"/>\n"
         for (v, anchorY) in [(v1, sy(v1) + 4), (v0, sy(v0))] {
-            out += "<text class=\"tick\" x=\"\(fmt(left - 6))\" y=\"\(fmt(anchorY))\" text-anchor=\"end\">\(shortNumber(v))</text>\n"
+            out +=
+                "<text class=\"tick\" x=\"\(fmt(left - 6))\" y=\"\(fmt(anchorY))\" text-anchor=\"end\">\(shortNumber(v))</text>\n"
         }
         out += "<text class=\"tick\" x=\"\(fmt(left))\" y=\"\(fmt(top + h + 16))\" text-anchor=\"middle\">\(Int(s0))</text>\n"
         out += "<text class=\"tick\" x=\"\(fmt(left + w))\" y=\"\(fmt(top + h + 16))\" text-anchor=\"middle\">\(Int(s1))</text>\n"
         out += "<text class=\"tick\" x=\"\(fmt(left + w / 2))\" y=\"\(fmt(top + h + 32))\" text-anchor=\"middle\">step</text>\n"
         for (i, c) in curves.enumerated() {
             let points = zip(c.steps, c.values).map { "\(fmt(sx($0))),\(fmt(sy($1)))" }.joined(separator: " ")
-            out += "<polyline class=\"curve\" fill=\"none\" stroke=\"\(palette[i % palette.count])\" stroke-width=\"1.5\" points=\"\(points)\"><title>\(escape(c.stage)) · \(escape(c.series)) · run \(escape(c.runID))</title></polyline>\n"
+            out +=
+                "<polyline class=\"curve\" fill=\"none\" stroke=\"\(palette[i % palette.count])\" stroke-width=\"1.5\" points=\"\(points)\"><title>\(escape(c.stage)) · \(escape(c.series)) · run \(escape(c.runID))</title></polyline>\n"
         }
         out += "</svg>\n<figcaption><ul class=\"curve-legend\">\n"
         for (i, c) in curves.enumerated() {
             let last = c.values.last.map(shortNumber) ?? ""
-            out += "<li><span class=\"key\" style=\"background:\(palette[i % palette.count])\"></span>\(escape(c.stage)) <code>\(escape(c.series))</code>, run <code>\(escape(c.runID))</code>, \(c.steps.count) points, last \(last)</li>\n"
+            out +=
+                "<li><span class=\"key\" style=\"background:\(palette[i % palette.count])\"></span>\(escape(c.stage)) <code>\(escape(c.series))</code>, run <code>\(escape(c.runID))</code>, \(c.steps.count) points, last \(last)</li>\n"
         }
         out += "</ul></figcaption></figure>\n"
         return out
@@ -222,42 +245,42 @@ package enum HTMLRenderer {
     }
 
     static let css = """
-    body { font: 14px/1.45 system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
-    h1 { font-size: 1.35em; } h2 { font-size: 1.1em; margin-top: 2em; }
-    .meta, .note, .none { color: #555; } .summary { font-weight: 600; }
-    .standin { background: #fff3cd; border: 1px solid #e0c36a; padding: 0.4em 0.7em; }
-    table.report { border-collapse: collapse; margin: 1em 0; }
-    table.report th, table.report td { border-bottom: 1px solid #ddd; padding: 0.35em 0.7em; vertical-align: top; }
-    table.report td { text-align: right; white-space: nowrap; }
-    table.report thead th { border-bottom: 2px solid #444; text-align: right; }
-    table.report th[scope=row] { text-align: left; font-weight: normal; }
-    .ours { font-weight: 600; } .ci, .paper, .derived { color: #666; font-size: 0.88em; }
-    .badge { font-size: 0.75em; padding: 0 0.4em; border-radius: 0.6em; background: #eee; }
-    td.v-match .badge, rect.v-match { background: #c7ebc9; fill: #3a9a46; }
-    td.v-within-noise .badge, rect.v-within-noise { background: #fbe7b5; fill: #d09a1c; }
-    td.v-deviates .badge, rect.v-deviates { background: #f6c4c0; fill: #c8382d; }
-    rect.v-missing, rect.v-pending { fill: #4a78b8; }
-    rect.paper-bar { fill: #b8b8b8; }
-    line.whisker { stroke: #222; stroke-width: 1.2; } line.axis { stroke: #444; }
-    svg text { font-size: 11px; fill: #333; } svg text.value, svg text.tick { fill: #666; }
-    figure { margin: 0.8em 0; } figcaption { font-weight: 600; margin-bottom: 0.2em; }
-    .legend { color: #555; margin-bottom: 0.5em; }
-    .key { display: inline-block; width: 0.9em; height: 0.9em; margin: 0 0.3em 0 0.8em; vertical-align: -0.1em; }
-    .paper-key { background: #b8b8b8; } .ours-key { background: #3a9a46; }
-    ul.curve-legend { list-style: none; padding: 0; font-weight: normal; }
+        body { font: 14px/1.45 system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
+        h1 { font-size: 1.35em; } h2 { font-size: 1.1em; margin-top: 2em; }
+        .meta, .note, .none { color: #555; } .summary { font-weight: 600; }
+        .standin { background: #fff3cd; border: 1px solid #e0c36a; padding: 0.4em 0.7em; }
+        table.report { border-collapse: collapse; margin: 1em 0; }
+        table.report th, table.report td { border-bottom: 1px solid #ddd; padding: 0.35em 0.7em; vertical-align: top; }
+        table.report td { text-align: right; white-space: nowrap; }
+        table.report thead th { border-bottom: 2px solid #444; text-align: right; }
+        table.report th[scope=row] { text-align: left; font-weight: normal; }
+        .ours { font-weight: 600; } .ci, .paper, .derived { color: #666; font-size: 0.88em; }
+        .badge { font-size: 0.75em; padding: 0 0.4em; border-radius: 0.6em; background: #eee; }
+        td.v-match .badge, rect.v-match { background: #c7ebc9; fill: #3a9a46; }
+        td.v-within-noise .badge, rect.v-within-noise { background: #fbe7b5; fill: #d09a1c; }
+        td.v-deviates .badge, rect.v-deviates { background: #f6c4c0; fill: #c8382d; }
+        rect.v-missing, rect.v-pending { fill: #4a78b8; }
+        rect.paper-bar { fill: #b8b8b8; }
+        line.whisker { stroke: #222; stroke-width: 1.2; } line.axis { stroke: #444; }
+        svg text { font-size: 11px; fill: #333; } svg text.value, svg text.tick { fill: #666; }
+        figure { margin: 0.8em 0; } figcaption { font-weight: 600; margin-bottom: 0.2em; }
+        .legend { color: #555; margin-bottom: 0.5em; }
+        .key { display: inline-block; width: 0.9em; height: 0.9em; margin: 0 0.3em 0 0.8em; vertical-align: -0.1em; }
+        .paper-key { background: #b8b8b8; } .ours-key { background: #3a9a46; }
+        ul.curve-legend { list-style: none; padding: 0; font-weight: normal; }
 
-    """
+        """
 
     /// Records what was laid out: bars with a positive rendered width, curves with a positive
     /// length, and table cells, into `data-layout` (read back by the tests' headless browser).
     static let layoutScript = """
-    (function () {
-      var bars = 0, curves = 0;
-      document.querySelectorAll('rect.bar').forEach(function (r) { if (r.getBoundingClientRect().width > 0) bars++; });
-      document.querySelectorAll('polyline.curve').forEach(function (p) { if (p.getTotalLength() > 0) curves++; });
-      var cells = document.querySelectorAll('table.report td.cell').length;
-      document.documentElement.setAttribute('data-layout', JSON.stringify({ bars: bars, curves: curves, cells: cells }));
-    })();
+        (function () {
+          var bars = 0, curves = 0;
+          document.querySelectorAll('rect.bar').forEach(function (r) { if (r.getBoundingClientRect().width > 0) bars++; });
+          document.querySelectorAll('polyline.curve').forEach(function (p) { if (p.getTotalLength() > 0) curves++; });
+          var cells = document.querySelectorAll('table.report td.cell').length;
+          document.documentElement.setAttribute('data-layout', JSON.stringify({ bars: bars, curves: curves, cells: cells }));
+        })();
 
-    """
+        """
 }

@@ -40,16 +40,20 @@ package enum MarkdownRenderer {
         let withPaper = all.filter { $0.paper != nil }.count
         out += "\n\(done) of \(all.count) cells reproduced, \(all.count - done) pending; \(withPaper) cells have a paper value.\n"
         let references = t.rows.filter { $0.cells.first?.state == .referenceOnly }.count
-        if references > 0 { out += "\(references) reference-only row(s): the paper's numbers for something the spec does not run.\n" }
+        if references > 0 {
+            out += "\(references) reference-only row(s): the paper's numbers for something the spec does not run.\n"
+        }
         if withPaper > 0 {
             out += t.verdictSummary + ".\n"
-            out += "Cells read `ours (paper P, Δ ours−paper, verdict)`; within-noise: outside the tolerance but inside ours' 95% interval.\n"
+            out +=
+                "Cells read `ours (paper P, Δ ours−paper, verdict)`; within-noise: outside the tolerance but inside ours' 95% interval.\n"
         }
         if t.cells.contains(where: \.paperComputed) {
             out += "*: the paper prints no value here; shown is the plain mean of its printed cells.\n"
         }
         if let ci = all.compactMap(\.interval).first {
-            out += "Brackets: \(Int((ci.level * 100).rounded()))% bootstrap interval from per-example scores (\(ci.resamples) resamples, seed \(ci.seed)).\n"
+            out +=
+                "Brackets: \(Int((ci.level * 100).rounded()))% bootstrap interval from per-example scores (\(ci.resamples) resamples, seed \(ci.seed)).\n"
         }
         return out
     }
@@ -60,7 +64,8 @@ package enum MarkdownRenderer {
         if c.state == .referenceOnly { return c.paper.map { "(paper \(f($0))\(mark))" } ?? "" }
         let ci = c.interval.map { " [\(f($0.low)), \(f($0.high))]" } ?? ""
         switch (c.ours, c.paper) {
-        case let (ours?, paper?): return "\(f(ours))\(ci) (paper \(f(paper))\(mark), Δ \(signed(ours - paper, digits: digits)), \(c.verdict.rawValue))"
+        case let (ours?, paper?):
+            return "\(f(ours))\(ci) (paper \(f(paper))\(mark), Δ \(signed(ours - paper, digits: digits)), \(c.verdict.rawValue))"
         case let (ours?, nil): return f(ours) + ci
         case let (nil, paper?): return "pending (paper \(f(paper))\(mark))"
         case (nil, nil): return "pending"
@@ -79,18 +84,23 @@ package enum MarkdownRenderer {
 
 /// CSV with one row per cell and full-precision numbers (shortest round-trip form).
 package enum CSVRenderer {
-    package static let header = ["table", "row", "row_label", "column", "column_label", "derived", "paper", "ours", "ci_low", "ci_high",
-                                 "delta", "status", "paper_version", "run_id", "verdict", "tolerance"]
+    package static let header = [
+        "table", "row", "row_label", "column", "column_label", "derived", "paper", "ours", "ci_low", "ci_high",
+        "delta", "status", "paper_version", "run_id", "verdict", "tolerance",
+    ]
 
     package static func render(_ t: ReportTable) -> String {
         var lines = [header.joined(separator: ",")]
         let labels = Dictionary(uniqueKeysWithValues: t.columns.map { ($0.id, $0.label) })
         for row in t.rows {
             for c in row.cells {
-                lines.append([t.id, row.id, row.label, c.columnID, labels[c.columnID] ?? c.columnID, c.derived ? "true" : "false",
-                              c.paper.map(full) ?? "", c.ours.map(full) ?? "", c.interval.map { full($0.low) } ?? "",
-                              c.interval.map { full($0.high) } ?? "", c.delta.map(full) ?? "", c.state.rawValue,
-                              t.paperVersion ?? "", c.runID ?? "", c.verdict.rawValue, c.tolerance.map(full) ?? ""].map(field).joined(separator: ","))
+                lines.append(
+                    [
+                        t.id, row.id, row.label, c.columnID, labels[c.columnID] ?? c.columnID, c.derived ? "true" : "false",
+                        c.paper.map(full) ?? "", c.ours.map(full) ?? "", c.interval.map { full($0.low) } ?? "",
+                        c.interval.map { full($0.high) } ?? "", c.delta.map(full) ?? "", c.state.rawValue,
+                        t.paperVersion ?? "", c.runID ?? "", c.verdict.rawValue, c.tolerance.map(full) ?? "",
+                    ].map(field).joined(separator: ","))
             }
         }
         return lines.joined(separator: "\n") + "\n"

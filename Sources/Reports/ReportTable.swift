@@ -75,8 +75,10 @@ package enum Verdict: String, Sendable, Hashable, CaseIterable {
     case referenceOnly = "reference-only"
 
     /// The verdict of `ours` against `paper` with `allowed` tolerance and an optional interval.
-    package static func of(ours: Double?, paper: Double?, allowed: Double?, interval: ConfidenceInterval?,
-                           referenceOnly: Bool, standIn: Bool = false) -> Verdict {
+    package static func of(
+        ours: Double?, paper: Double?, allowed: Double?, interval: ConfidenceInterval?,
+        referenceOnly: Bool, standIn: Bool = false
+    ) -> Verdict {
         if referenceOnly { return .referenceOnly }
         guard let ours else { return .pending }
         if standIn { return .standIn }
@@ -165,7 +167,9 @@ package struct ReportTable: Sendable, Hashable {
             return "stand-in run (profile \(profile)): \(Self.standInNote.dropLast()); no verdicts"
         }
         let counted = cells.filter { $0.verdict != .referenceOnly }
-        let parts = Verdict.allCases.filter { $0 != .referenceOnly && $0 != .standIn }.map { v in "\(counted.filter { $0.verdict == v }.count) \(v.rawValue)" }
+        let parts = Verdict.allCases.filter { $0 != .referenceOnly && $0 != .standIn }.map { v in
+            "\(counted.filter { $0.verdict == v }.count) \(v.rawValue)"
+        }
         return "verdicts: " + parts.joined(separator: ", ") + " (match: within \(tolerance.describe(digits: digits)))"
     }
 }
@@ -173,10 +177,12 @@ package struct ReportTable: Sendable, Hashable {
 /// Builds the table model from the layout and the values found for its metric cells.
 package enum TableBuilder {
     /// `values`: the reproduced values of metric cells (already scaled).
-    package static func build(layout: TableLayout, spec: SpecSummary, paper: PaperReference?, profile: String,
-                              values: [CellKey: ReproducedValue], bootstrap: BootstrapOptions = .init(), standIn: Bool = false) -> ReportTable {
-        func options(_ cell: CellKey) -> BootstrapOptions { bootstrap.stream(cell.description) }   // each cell its own stream
-        var examples: [String: [[[Double]]]] = [:]   // column -> parts -> columns of examples
+    package static func build(
+        layout: TableLayout, spec: SpecSummary, paper: PaperReference?, profile: String,
+        values: [CellKey: ReproducedValue], bootstrap: BootstrapOptions = .init(), standIn: Bool = false
+    ) -> ReportTable {
+        func options(_ cell: CellKey) -> BootstrapOptions { bootstrap.stream(cell.description) }  // each cell its own stream
+        var examples: [String: [[[Double]]]] = [:]  // column -> parts -> columns of examples
         var rows: [ReportRow] = []
         for row in layout.rows {
             var cells: [String: ReportCell] = [:]
@@ -184,10 +190,11 @@ package enum TableBuilder {
                 guard case .metric = column.kind else { continue }
                 let key = CellKey(row: row.id, column: column.id)
                 let v = values[key]
-                var cell = ReportCell(rowID: row.id, columnID: column.id,
-                                      paper: layout.reference?.values[row.id]?[column.id], ours: v?.value,
-                                      state: row.referenceOnly ? .referenceOnly : v == nil ? .pending : .reproduced,
-                                      derived: false, runID: v?.runID)
+                var cell = ReportCell(
+                    rowID: row.id, columnID: column.id,
+                    paper: layout.reference?.values[row.id]?[column.id], ours: v?.value,
+                    state: row.referenceOnly ? .referenceOnly : v == nil ? .pending : .reproduced,
+                    derived: false, runID: v?.runID)
                 if let columns = v?.exampleColumns, !columns.isEmpty, columns.allSatisfy({ !$0.isEmpty }) {
                     examples[column.id] = [columns]
                     cell.interval = Bootstrap.interval(parts: [columns], options: options(key))
@@ -198,7 +205,8 @@ package enum TableBuilder {
             for column in layout.columns {
                 guard case .mean(let ids) = column.kind else { continue }
                 let parts = ids.compactMap { cells[$0] }
-                let ours = parts.count == ids.count && parts.allSatisfy { $0.ours != nil }
+                let ours =
+                    parts.count == ids.count && parts.allSatisfy { $0.ours != nil }
                     ? PlainMean.of(parts.map { $0.ours! }) : nil
                 var paperValue = layout.reference?.values[row.id]?[column.id]
                 var paperComputed = false
@@ -206,9 +214,10 @@ package enum TableBuilder {
                     paperValue = PlainMean.of(parts.map { $0.paper! })
                     paperComputed = true
                 }
-                var cell = ReportCell(rowID: row.id, columnID: column.id, paper: paperValue, ours: ours,
-                                      state: row.referenceOnly ? .referenceOnly : ours == nil ? .pending : .reproduced,
-                                      derived: true, runID: nil)
+                var cell = ReportCell(
+                    rowID: row.id, columnID: column.id, paper: paperValue, ours: ours,
+                    state: row.referenceOnly ? .referenceOnly : ours == nil ? .pending : .reproduced,
+                    derived: true, runID: nil)
                 cell.paperComputed = paperComputed
                 let partExamples = ids.compactMap { examples[$0] }
                 if ours != nil, partExamples.count == ids.count, partExamples.allSatisfy({ $0.count == 1 }) {
@@ -220,11 +229,13 @@ package enum TableBuilder {
             }
             for (id, var cell) in cells {
                 if let paper = cell.paper {
-                    cell.tolerance = layout.reference?.cellTolerances[row.id]?[id]
+                    cell.tolerance =
+                        layout.reference?.cellTolerances[row.id]?[id]
                         ?? (layout.reference?.tolerance ?? .default).allowed(paper: paper, digits: layout.digits)
                 }
-                cell.verdict = Verdict.of(ours: cell.ours, paper: cell.paper, allowed: cell.tolerance, interval: cell.interval,
-                                          referenceOnly: row.referenceOnly, standIn: standIn)
+                cell.verdict = Verdict.of(
+                    ours: cell.ours, paper: cell.paper, allowed: cell.tolerance, interval: cell.interval,
+                    referenceOnly: row.referenceOnly, standIn: standIn)
                 cells[id] = cell
             }
             rows.append(ReportRow(id: row.id, label: row.label, cells: layout.columns.compactMap { cells[$0.id] }))

@@ -15,9 +15,11 @@ package struct AttemptOutcome: Sendable {
     }
 
     /// `cancelled`: a stop was requested, so a TERM/KILL death is an interruption, not a failure.
-    package func make(_ stage: PlannedStage, _ info: AttemptInfo, _ termination: Termination, started: Date, ended: Date,
-                      metricsPath: String, cancelled: Bool, stopStatus: AttemptStatus = .interrupted) -> Outcome {
-        var stderrTail: String? { LogTail.read(info.directory + "/stderr.log", maxLines: 20) }   // read on failure only
+    package func make(
+        _ stage: PlannedStage, _ info: AttemptInfo, _ termination: Termination, started: Date, ended: Date,
+        metricsPath: String, cancelled: Bool, stopStatus: AttemptStatus = .interrupted
+    ) -> Outcome {
+        var stderrTail: String? { LogTail.read(info.directory + "/stderr.log", maxLines: 20) }  // read on failure only
         let (metrics, warnings) = MetricsFile.parse((try? String(contentsOfFile: metricsPath, encoding: .utf8)) ?? "")
         func base(_ status: AttemptStatus, exit: Int32?, signal: Int32?, message: String?) -> Outcome {
             plain(stage, info, status, started: started, ended: ended, exit: exit, signal: signal, message: message)
@@ -27,8 +29,11 @@ package struct AttemptOutcome: Sendable {
             return base(.failed, exit: nil, signal: nil, message: "could not start /bin/sh: \(why)")
         case .signaled(let sig):
             let status: AttemptStatus = cancelled ? stopStatus : .failed
-            var o = base(status, exit: nil, signal: sig,
-                         message: cancelled ? "\(stopStatus == .cancelled ? "cancelled" : "interrupted") (signal \(sig))" : "killed by signal \(sig) (\(Signals.name(sig)))")
+            var o = base(
+                status, exit: nil, signal: sig,
+                message: cancelled
+                    ? "\(stopStatus == .cancelled ? "cancelled" : "interrupted") (signal \(sig))"
+                    : "killed by signal \(sig) (\(Signals.name(sig)))")
             o.errorTail = stderrTail
             o.metrics = metrics
             return o
@@ -46,15 +51,18 @@ package struct AttemptOutcome: Sendable {
             for output in stage.outputs {
                 do {
                     let digest = try digester.digest(ofPath: output.value)
-                    outputs.append(ArtifactRecord(name: output.name, path: output.value, digest: digest,
-                                                  size: FileSize.of(output.value)))
+                    outputs.append(
+                        ArtifactRecord(
+                            name: output.name, path: output.value, digest: digest,
+                            size: FileSize.of(output.value)))
                 } catch {
                     missing.append("'\(output.name)' (\(output.value))")
                 }
             }
             if !missing.isEmpty {
-                var o = base(.failed, exit: 0, signal: nil,
-                             message: "exited 0 but did not produce declared output(s) \(missing.joined(separator: ", "))")
+                var o = base(
+                    .failed, exit: 0, signal: nil,
+                    message: "exited 0 but did not produce declared output(s) \(missing.joined(separator: ", "))")
                 o.errorTail = stderrTail
                 o.metrics = metrics
                 return o
@@ -67,11 +75,14 @@ package struct AttemptOutcome: Sendable {
     }
 
     /// An outcome with no process result to interpret (could not prepare, cancelled before start).
-    package func plain(_ stage: PlannedStage, _ info: AttemptInfo, _ status: AttemptStatus, started: Date, ended: Date,
-                       exit: Int32?, signal: Int32?, message: String?) -> Outcome {
-        Outcome(runID: info.runID, stage: stage.name, fingerprint: stage.fingerprint, attempt: info.number,
-                status: status, exitCode: exit, signal: signal, startedAt: started, endedAt: ended,
-                host: info.host, runner: runner, jobID: info.processID.map(String.init), outputs: [],
-                metrics: [], errorTail: nil, message: message)
+    package func plain(
+        _ stage: PlannedStage, _ info: AttemptInfo, _ status: AttemptStatus, started: Date, ended: Date,
+        exit: Int32?, signal: Int32?, message: String?
+    ) -> Outcome {
+        Outcome(
+            runID: info.runID, stage: stage.name, fingerprint: stage.fingerprint, attempt: info.number,
+            status: status, exitCode: exit, signal: signal, startedAt: started, endedAt: ended,
+            host: info.host, runner: runner, jobID: info.processID.map(String.init), outputs: [],
+            metrics: [], errorTail: nil, message: message)
     }
 }

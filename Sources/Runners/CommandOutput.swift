@@ -1,9 +1,9 @@
 import Foundation
 import Subprocess
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// Runs a short helper command (nvidia-smi, pip freeze, the Slurm tools) with a time limit.
@@ -22,8 +22,9 @@ package enum CommandOutput {
         return await withTaskGroup(of: Result?.self) { group in
             group.addTask {
                 do {
-                    let r = try await Subprocess.run(executable, arguments: Arguments(Array(argv.dropFirst())),
-                                                     output: .string(limit: 32 << 20), error: .string(limit: 1 << 20))
+                    let r = try await Subprocess.run(
+                        executable, arguments: Arguments(Array(argv.dropFirst())),
+                        output: .string(limit: 32 << 20), error: .string(limit: 1 << 20))
                     switch r.terminationStatus {
                     case .exited(let code): return .exited(status: code, stdout: r.standardOutput, stderr: r.standardError)
                     case .signaled(let sig): return .unavailable("\(first) was killed by signal \(sig)")

@@ -8,8 +8,9 @@ package enum AtomicFile {
         if rename(tmp, path) != 0 {
             let code = errno
             unlink(tmp)
-            throw NSError(domain: NSPOSIXErrorDomain, code: Int(code),
-                          userInfo: [NSLocalizedDescriptionKey: "rename to \(path): \(String(cString: strerror(code)))"])
+            throw NSError(
+                domain: NSPOSIXErrorDomain, code: Int(code),
+                userInfo: [NSLocalizedDescriptionKey: "rename to \(path): \(String(cString: strerror(code)))"])
         }
     }
 }

@@ -2,9 +2,9 @@ import Foundation
 import Subprocess
 import WorkbenchCore
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// Runs attempts as local processes, each in its own process group, with stdout and stderr going
@@ -22,15 +22,17 @@ package final class LocalExecutor: Executor, @unchecked Sendable {
     package func run(_ invocation: StageInvocation, onStart: @Sendable (Int32) -> Void) async -> Termination {
         let out: FileDescriptor, err: FileDescriptor
         do {
-            out = try FileDescriptor.open(FilePath(invocation.stdoutPath), .writeOnly,
-                                          options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            err = try FileDescriptor.open(FilePath(invocation.stderrPath), .writeOnly,
-                                          options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            out = try FileDescriptor.open(
+                FilePath(invocation.stdoutPath), .writeOnly,
+                options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            err = try FileDescriptor.open(
+                FilePath(invocation.stderrPath), .writeOnly,
+                options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         } catch {
             return .launchFailed("cannot open log files in \(invocation.attempt.directory): \(error)")
         }
         var options = PlatformOptions()
-        options.processGroupID = 0          // own group: Ctrl-C reaches us, we forward TERM to the group
+        options.processGroupID = 0  // own group: Ctrl-C reaches us, we forward TERM to the group
         do {
             let result = try await Subprocess.run(
                 .path(FilePath("/bin/sh")),

@@ -59,9 +59,11 @@ package struct Scheduler: Sendable {
     /// Asked after a lock was awaited: did another controller complete this stage meanwhile?
     package var recheck: (@Sendable (PlannedStage) -> CacheEntry?)?
 
-    package init(executor: any Executor, observer: any RunObserver, digester: any FileDigesting, jobs: Int,
-                 gpus: [String], workspace: String, runDirectory: String, host: String,
-                 cancellation: CancellationFlag) {
+    package init(
+        executor: any Executor, observer: any RunObserver, digester: any FileDigesting, jobs: Int,
+        gpus: [String], workspace: String, runDirectory: String, host: String,
+        cancellation: CancellationFlag
+    ) {
         self.executor = executor
         self.observer = observer
         self.digester = digester
@@ -108,7 +110,8 @@ package struct Scheduler: Sendable {
         try await withThrowingTaskGroup(of: (PlannedStage, [String], Outcome).self) { group in
             func launch() {
                 while !cancellation.isCancelled, running < jobs,
-                      let i = pending.firstIndex(where: { isReady($0) && $0.resources.gpus <= freeGPUs.count }) {
+                    let i = pending.firstIndex(where: { isReady($0) && $0.resources.gpus <= freeGPUs.count })
+                {
                     let stage = pending.remove(at: i)
                     let slot = Array(freeGPUs.prefix(stage.resources.gpus))
                     freeGPUs.removeFirst(slot.count)
@@ -119,7 +122,7 @@ package struct Scheduler: Sendable {
             launch()
             var watcher: Task<Void, Never>?
             if running > 0 {
-                watcher = Task {   // turns a cancellation request into TERM/KILL of the children
+                watcher = Task {  // turns a cancellation request into TERM/KILL of the children
                     while !Task.isCancelled {
                         if cancellation.isCancelled { await executor.cancelAll(grace: grace); return }
                         try? await Task.sleep(for: .milliseconds(50))
@@ -155,14 +158,15 @@ package struct Scheduler: Sendable {
             }
         }
         let status: RunStatus = interrupted ? .interrupted : (failures.isEmpty ? .completed : .failed)
-        return RunResult(status: status, stages: statuses, firstFailure: failures.first.map { ($0.0, $0.1) },
-                         failures: failures.map { ($0.0, $0.1) })
+        return RunResult(
+            status: status, stages: statuses, firstFailure: failures.first.map { ($0.0, $0.1) },
+            failures: failures.map { ($0.0, $0.1) })
     }
 
     /// For each stage, the number of stages on the longest path from it to a sink.
     static func chainLengths(_ stages: [PlannedStage], dependents: [String: [String]]) -> [String: Int] {
         var length: [String: Int] = [:]
-        for s in stages.reversed() {   // plan order is topological, so dependents come later
+        for s in stages.reversed() {  // plan order is topological, so dependents come later
             length[s.name] = 1 + ((dependents[s.name] ?? []).compactMap { length[$0] }.max() ?? 0)
         }
         return length
@@ -173,39 +177,44 @@ package struct Scheduler: Sendable {
     private func attempt(_ stage: PlannedStage, runID: String, gpus slot: [String]) async throws -> Outcome {
         let lock = await locks?.acquire(stage.outdir)
         defer { locks?.release(lock) }
-        if let hit = recheck?(stage) {   // another controller finished it while we waited
+        if let hit = recheck?(stage) {  // another controller finished it while we waited
             var cached = stage
             cached.status = .cached
             cached.cachedFrom = hit.attemptID
             try await observer.stagesCached([cached], runID: runID)
             let now = clock.now()
-            return Outcome(runID: runID, stage: stage.name, fingerprint: stage.fingerprint, attempt: 1, status: .cached,
-                           exitCode: nil, signal: nil, startedAt: now, endedAt: now, host: host, runner: "cache",
-                           jobID: nil, outputs: [], metrics: [], errorTail: nil, message: "completed by run \(hit.runID)")
+            return Outcome(
+                runID: runID, stage: stage.name, fingerprint: stage.fingerprint, attempt: 1, status: .cached,
+                exitCode: nil, signal: nil, startedAt: now, endedAt: now, host: host, runner: "cache",
+                jobID: nil, outputs: [], metrics: [], errorTail: nil, message: "completed by run \(hit.runID)")
         }
         let dir = "\(runDirectory)/\(stage.name)/attempt-1"
-        var info = AttemptInfo(runID: runID, stage: stage.name, fingerprint: stage.fingerprint, number: 1,
-                               directory: dir, runner: executor.name, host: host)
+        var info = AttemptInfo(
+            runID: runID, stage: stage.name, fingerprint: stage.fingerprint, number: 1,
+            directory: dir, runner: executor.name, host: host)
         let started = clock.now()
         let metricsPath = dir + "/metrics.jsonl"
         do {
             try Directories.make(dir)
             try Directories.make(stage.outdir)
-            let script = CommandScript.render(stage: stage, attempt: info, workspace: workspace,
-                                              metricsPath: metricsPath, gpus: slot, tool: toolPath)
+            let script = CommandScript.render(
+                stage: stage, attempt: info, workspace: workspace,
+                metricsPath: metricsPath, gpus: slot, tool: toolPath)
             // A fresh directory has no readers yet: a plain write is enough (and one file fewer).
             try Data(script.utf8).write(to: URL(fileURLWithPath: dir + "/command.sh"))
         } catch {
-            let outcome = makeOutcome(stage, info, .failed, started: started, exit: nil, signal: nil,
-                                      message: "cannot prepare the attempt directory \(dir): \(error.localizedDescription)")
+            let outcome = makeOutcome(
+                stage, info, .failed, started: started, exit: nil, signal: nil,
+                message: "cannot prepare the attempt directory \(dir): \(error.localizedDescription)")
             try await observer.stageFinished(stage, attempt: info, outcome: outcome)
             return outcome
         }
-        try await observer.stageStarted(stage, attempt: info)   // if this fails, the stage does not run
+        try await observer.stageStarted(stage, attempt: info)  // if this fails, the stage does not run
 
-        let invocation = StageInvocation(name: stage.name, attempt: info, script: dir + "/command.sh",
-                                         workingDirectory: workspace, stdoutPath: dir + "/stdout.log",
-                                         stderrPath: dir + "/stderr.log", resources: stage.resources, gpus: slot)
+        let invocation = StageInvocation(
+            name: stage.name, attempt: info, script: dir + "/command.sh",
+            workingDirectory: workspace, stdoutPath: dir + "/stdout.log",
+            stderrPath: dir + "/stderr.log", resources: stage.resources, gpus: slot)
         let pidBox = PIDBox()
         let termination = await executor.run(invocation) { pid in pidBox.set(pid) }
         info.processID = pidBox.value
@@ -215,15 +224,20 @@ package struct Scheduler: Sendable {
         return outcome
     }
 
-    private func finish(_ stage: PlannedStage, _ info: AttemptInfo, _ termination: Termination, started: Date,
-                        metricsPath: String) -> Outcome {
+    private func finish(
+        _ stage: PlannedStage, _ info: AttemptInfo, _ termination: Termination, started: Date,
+        metricsPath: String
+    ) -> Outcome {
         AttemptOutcome(digester: digester, host: host, runner: executor.name)
-            .make(stage, info, termination, started: started, ended: clock.now(), metricsPath: metricsPath,
-                  cancelled: cancellation.isCancelled)
+            .make(
+                stage, info, termination, started: started, ended: clock.now(), metricsPath: metricsPath,
+                cancelled: cancellation.isCancelled)
     }
 
-    private func makeOutcome(_ stage: PlannedStage, _ info: AttemptInfo, _ status: AttemptStatus, started: Date,
-                             exit: Int32?, signal: Int32?, message: String?) -> Outcome {
+    private func makeOutcome(
+        _ stage: PlannedStage, _ info: AttemptInfo, _ status: AttemptStatus, started: Date,
+        exit: Int32?, signal: Int32?, message: String?
+    ) -> Outcome {
         AttemptOutcome(digester: digester, host: host, runner: executor.name)
             .plain(stage, info, status, started: started, ended: clock.now(), exit: exit, signal: signal, message: message)
     }

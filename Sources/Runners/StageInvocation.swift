@@ -37,8 +37,10 @@ package protocol Executor: Sendable {
 package enum CommandScript {
     /// `tool` is the workbench executable stages may call (`$WORKBENCH score ...`); `setsGPUs: false`
     /// leaves `CUDA_VISIBLE_DEVICES` to the cluster.
-    package static func render(stage: PlannedStage, attempt: AttemptInfo, workspace: String,
-                               metricsPath: String, gpus: [String], tool: String? = nil, setsGPUs: Bool = true) -> String {
+    package static func render(
+        stage: PlannedStage, attempt: AttemptInfo, workspace: String,
+        metricsPath: String, gpus: [String], tool: String? = nil, setsGPUs: Bool = true
+    ) -> String {
         let attemptDirectory = (metricsPath as NSString).deletingLastPathComponent
         var lines = [
             "#!/bin/sh",

@@ -82,7 +82,9 @@ package enum Bootstrap {
     /// The interval of a mean of parts, each the mean of its columns' means (a table's mean over
     /// a task metric and a domain average, say); every column is resampled independently.
     package static func interval(parts: [[[Double]]], options: BootstrapOptions = .init()) -> ConfidenceInterval? {
-        guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { !$0.isEmpty } }), options.resamples > 0 else { return nil }
+        guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { !$0.isEmpty } }), options.resamples > 0 else {
+            return nil
+        }
         var rng = SplitMix64(seed: options.seed)
         var replicates = [Double](repeating: 0, count: options.resamples)
         for r in 0..<options.resamples {
@@ -101,8 +103,9 @@ package enum Bootstrap {
         }
         replicates.sort()
         let alpha = (1 - options.level) / 2
-        return ConfidenceInterval(low: quantile(replicates, alpha), high: quantile(replicates, 1 - alpha),
-                                  level: options.level, resamples: options.resamples, seed: options.reportedSeed ?? options.seed)
+        return ConfidenceInterval(
+            low: quantile(replicates, alpha), high: quantile(replicates, 1 - alpha),
+            level: options.level, resamples: options.resamples, seed: options.reportedSeed ?? options.seed)
     }
 
     /// Linear interpolation between order statistics (numpy `percentile`, method "linear").
@@ -122,7 +125,9 @@ package enum Bootstrap {
 
     /// Intervals for every metric of a task, in the result's key order; each metric's stream is
     /// labelled by its key.
-    package static func intervals(_ result: TaskResult, options: BootstrapOptions = .init()) -> [(key: String, interval: ConfidenceInterval?)] {
+    package static func intervals(_ result: TaskResult, options: BootstrapOptions = .init()) -> [(
+        key: String, interval: ConfidenceInterval?
+    )] {
         result.metrics.map { m in (m.key, interval(columns: [column(result, metric: m.key)], options: options.stream(m.key))) }
     }
 }

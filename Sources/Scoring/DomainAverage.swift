@@ -36,8 +36,10 @@ package enum DomainAverage {
 
     /// The domain average and its interval from one result per task; nil when a task of the
     /// domain is missing.
-    package static func of(_ domain: ScoringTask.Domain, results: [ScoringTask: TaskResult],
-                           options: BootstrapOptions = .init()) -> (value: Double, interval: ConfidenceInterval?)? {
+    package static func of(
+        _ domain: ScoringTask.Domain, results: [ScoringTask: TaskResult],
+        options: BootstrapOptions = .init()
+    ) -> (value: Double, interval: ConfidenceInterval?)? {
         of(domain, options: options) { task, metric in
             guard let r = results[task], let v = r.metric(metric) else { return nil }
             return (v, Bootstrap.column(r, metric: metric))

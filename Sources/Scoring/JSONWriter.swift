@@ -66,6 +66,7 @@ package enum JSONWriter {
 
     private static func hex(_ v: UInt32) -> String {
         let digits = Array("0123456789abcdef")
-        return "\\u" + String([digits[Int(v >> 12 & 0xF)], digits[Int(v >> 8 & 0xF)], digits[Int(v >> 4 & 0xF)], digits[Int(v & 0xF)]])
+        return "\\u"
+            + String([digits[Int(v >> 12 & 0xF)], digits[Int(v >> 8 & 0xF)], digits[Int(v >> 4 & 0xF)], digits[Int(v & 0xF)]])
     }
 }

@@ -75,8 +75,10 @@ package struct MultipleChoiceParser: Sendable {
         let bytes = loweredAnswers.map { $0.utf8Bytes() }
         loweredAnswerBytes = bytes
         answerTrigrams = bytes.map { a in
-            a.count < 3 ? UInt32.max
-                : UInt32(Self.trigram(a[0], a[1], a[2])) << 16 | UInt32(Self.trigram(a[a.count - 3], a[a.count - 2], a[a.count - 1]))
+            a.count < 3
+                ? UInt32.max
+                : UInt32(Self.trigram(a[0], a[1], a[2])) << 16
+                    | UInt32(Self.trigram(a[a.count - 3], a[a.count - 2], a[a.count - 1]))
         }
         var index: [PyText: Int] = [:]
         for (i, c) in choiceTexts.enumerated() where index[c] == nil { index[c] = i }
@@ -97,8 +99,9 @@ package struct MultipleChoiceParser: Sendable {
     /// keyed by their integer labels, in label order.
     package static func food101(_ vocabularies: ScorerVocabularies = .shared) -> MultipleChoiceParser {
         let names = vocabularies.food101Classes
-        return MultipleChoiceParser(choices: names.indices.map(String.init),
-                                    answers: names.enumerated().map { .init(key: .integer($0.offset), text: PyText($0.element)) })
+        return MultipleChoiceParser(
+            choices: names.indices.map(String.init),
+            answers: names.enumerated().map { .init(key: .integer($0.offset), text: PyText($0.element)) })
     }
 
     static let stripOrder: [UInt32] = [0x2C, 0x2E, 0x21, 0x3F, 0x3B, 0x3A, 0x27]
@@ -196,8 +199,12 @@ package struct MultipleChoiceParser: Sendable {
         t.removeSubrange(hi...)
         t.append(0x20)
         if lo > 1 { t.removeSubrange(1..<lo) }
-        if let c = scanBytes(t, open: 0x28, close: 0x29, packed: packedChoices) { return Parsed(option: .text(choices[c]), randomSelected: false) }
-        if let c = scanBytes(t, open: 0x20, close: 0x20, packed: packedChoices) { return Parsed(option: .text(choices[c]), randomSelected: false) }
+        if let c = scanBytes(t, open: 0x28, close: 0x29, packed: packedChoices) {
+            return Parsed(option: .text(choices[c]), randomSelected: false)
+        }
+        if let c = scanBytes(t, open: 0x20, close: 0x20, packed: packedChoices) {
+            return Parsed(option: .text(choices[c]), randomSelected: false)
+        }
         guard t.count > 5 else { return nil }
         for i in t.indices where t[i] >= 0x41 && t[i] <= 0x5A { t[i] += 32 }
         return answerMatch(&t)
@@ -270,8 +277,10 @@ package struct MultipleChoiceParser: Sendable {
         return winner
     }
 
-    private func pick(_ candidates: [Int], patterns: [PyText], in text: PyText,
-                      option: (Int) -> Option) -> Parsed {
+    private func pick(
+        _ candidates: [Int], patterns: [PyText], in text: PyText,
+        option: (Int) -> Option
+    ) -> Parsed {
         var best = candidates[0]
         if candidates.count > 1 {
             var bestPosition = text.rfind(patterns[best])

@@ -71,7 +71,7 @@ package struct PythonRandom {
     }
 
     package mutating func nextUInt32() -> UInt32 {
-        if index >= 624 {   // past the first block: regenerate the rest of it, then start over
+        if index >= 624 {  // past the first block: regenerate the rest of it, then start over
             while generated < 624 { regenerate(generated); generated += 1 }
             index = 0
             generated = 0
@@ -201,7 +201,7 @@ extension PythonRandom {
                     d += 1
                     if r < n { break }
                 }
-                if r >= n {   // more than 227 rejections: finish on a full copy of the lane
+                if r >= n {  // more than 227 rejections: finish on a full copy of the lane
                     var g = PythonRandom(seededState: (0..<624).map { m[$0][l] })
                     for _ in 0..<227 { _ = g.nextUInt32() }
                     r = g.below(n)
@@ -220,7 +220,7 @@ extension PythonRandom {
         }
         var i = 1
         var p = m[0]
-        for _ in 0..<624 {   // key length 1: j stays 0
+        for _ in 0..<624 {  // key length 1: j stays 0
             let v = (m[i] ^ ((p ^ (p &>> 30)) &* 1_664_525)) &+ key
             m[i] = v
             p = v

@@ -38,8 +38,10 @@ package enum RougeL {
     }
 
     /// The F score in [0, 1], or why the package raises.
-    package static func f(hypothesis: PyText, reference: PyText,
-                          recursion: RecursionModel) -> Result<Double, Failure> {
+    package static func f(
+        hypothesis: PyText, reference: PyText,
+        recursion: RecursionModel
+    ) -> Result<Double, Failure> {
         var vocabulary: [PyText: Int32] = [:]
         let hyp = sentences(hypothesis, vocabulary: &vocabulary)
         let ref = sentences(reference, vocabulary: &vocabulary)
@@ -68,12 +70,13 @@ package enum RougeL {
         for piece in text.split(on: 0x2E) where !piece.isEmpty {
             let words = piece.splitWhitespace()
             let tokens = words.isEmpty ? [PyText([])] : words
-            out.append(tokens.map { w in
-                if let id = vocabulary[w] { return id }
-                let id = Int32(vocabulary.count)
-                vocabulary[w] = id
-                return id
-            })
+            out.append(
+                tokens.map { w in
+                    if let id = vocabulary[w] { return id }
+                    let id = Int32(vocabulary.count)
+                    vocabulary[w] = id
+                    return id
+                })
         }
         return out
     }

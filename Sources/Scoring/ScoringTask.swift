@@ -54,7 +54,9 @@ package struct ExampleScore: Sendable, Equatable {
     /// VQA splits, the value itself otherwise.
     package var term: Double
 
-    package init(synID: JSONValue, metric: String?, subset: Subset?, value: Double?, fields: [(String, JSONValue)], term: Double? = nil) {
+    package init(
+        synID: JSONValue, metric: String?, subset: Subset?, value: Double?, fields: [(String, JSONValue)], term: Double? = nil
+    ) {
         self.synID = synID
         self.metric = metric
         self.subset = subset

@@ -86,14 +86,17 @@ package struct TaskScorer: Sendable {
             throw ScoringInputError(line: line, field: nil, message: "expected a JSON object, found \(row.typeName)")
         }
         for field in task.requiredFields where row[field] == nil {
-            throw ScoringInputError(line: line, field: field, message: "missing (a \(task.rawValue) prediction row needs \(task.requiredFields.joined(separator: ", ")))")
+            throw ScoringInputError(
+                line: line, field: field,
+                message: "missing (a \(task.rawValue) prediction row needs \(task.requiredFields.joined(separator: ", ")))")
         }
         return row["syn_id"]!
     }
 
     private func string(_ row: JSONValue, _ field: String, line: Int) throws(ScoringInputError) -> String {
         guard case let .string(s)? = row[field] else {
-            throw ScoringInputError(line: line, field: field, message: "expected a string, found \(row[field]?.typeName ?? "nothing")")
+            throw ScoringInputError(
+                line: line, field: field, message: "expected a string, found \(row[field]?.typeName ?? "nothing")")
         }
         return s
     }
@@ -108,12 +111,14 @@ package struct TaskScorer: Sendable {
         case "OPEN":
             let recall = openRecall(prediction: p, label: g)
             let field: JSONValue = recall.map { JSONWriter.float($0 * 100) } ?? JSONWriter.int(0)
-            return ExampleScore(synID: synID, metric: "OPEN recall", subset: .open, value: (recall ?? 0) * 100,
-                                fields: [("score", .object([("recall", field)]))], term: recall ?? 0)
+            return ExampleScore(
+                synID: synID, metric: "OPEN recall", subset: .open, value: (recall ?? 0) * 100,
+                fields: [("score", .object([("recall", field)]))], term: recall ?? 0)
         case "CLOSED":
             let hit = (p.contains("yes") || p.contains("no")) && p.contains(g)
-            return ExampleScore(synID: synID, metric: "CLOSED yes/no accuracy", subset: .closed, value: hit ? 100 : 0,
-                                fields: [("score", .object([("yes/no accuracy", JSONWriter.int(hit ? 100 : 0))]))], term: hit ? 1 : 0)
+            return ExampleScore(
+                synID: synID, metric: "CLOSED yes/no accuracy", subset: .closed, value: hit ? 100 : 0,
+                fields: [("score", .object([("yes/no accuracy", JSONWriter.int(hit ? 100 : 0))]))], term: hit ? 1 : 0)
         default:
             // Upstream counts the row in test_num and scores it in neither split.
             return ExampleScore(synID: synID, metric: nil, subset: nil, value: nil, fields: [])
@@ -142,10 +147,12 @@ package struct TaskScorer: Sendable {
         case let .number(text):
             if let words = PythonRandom.words(ofDecimal: text) { return .words(words) }
             if let d = Double(text), d.isFinite, d == d.rounded(), abs(d) < 0x1p61,
-               let words = PythonRandom.words(ofDecimal: String(Int64(d))) {
+                let words = PythonRandom.words(ofDecimal: String(Int64(d)))
+            {
                 return .words(words)  // Python seeds with hash(float), which is the integer for these
             }
-            throw ScoringInputError(line: line, field: "syn_id", message: "'\(text)' cannot seed the random fallback (use an integer)")
+            throw ScoringInputError(
+                line: line, field: "syn_id", message: "'\(text)' cannot seed the random fallback (use an integer)")
         case let .string(s): return .string(s)
         case let .bool(b): return .words([b ? 1 : 0])
         default:
@@ -160,8 +167,10 @@ package struct TaskScorer: Sendable {
         case let .text(s): option = .string(s)
         case let .integer(i): option = JSONWriter.int(i)
         }
-        return ([("acc", JSONWriter.int(hit ? 100 : 0)), ("pred_option", option), ("random_selected", .bool(parsed.randomSelected))],
-                hit ? 100 : 0)
+        return (
+            [("acc", JSONWriter.int(hit ? 100 : 0)), ("pred_option", option), ("random_selected", .bool(parsed.randomSelected))],
+            hit ? 100 : 0
+        )
     }
 
     /// A multiple-choice row parsed up to the random fallback.
@@ -175,8 +184,10 @@ package struct TaskScorer: Sendable {
     private static let pmcChoices = ["A", "B", "C", "D"]
     private static let pmcRandom = MultipleChoiceParser(choices: pmcChoices, answers: [])
 
-    private func prepareChoice(_ row: JSONValue, synID: JSONValue, line: Int,
-                               scratch: inout [UInt8]) throws(ScoringInputError) -> ChoiceRow {
+    private func prepareChoice(
+        _ row: JSONValue, synID: JSONValue, line: Int,
+        scratch: inout [UInt8]
+    ) throws(ScoringInputError) -> ChoiceRow {
         let pred = try string(row, "pred", line: line)
         if task == .PMC_VQA {
             let label = try string(row, "label", line: line)
@@ -189,9 +200,12 @@ package struct TaskScorer: Sendable {
         }
         let label = try string(row, "label", line: line)
         guard let labelIndex = food101Labels[label] else {
-            throw ScoringInputError(line: line, field: "label", message: "'\(label)' is not a Food-101 class" + suggestion(label, in: Array(food101Labels.keys)))
+            throw ScoringInputError(
+                line: line, field: "label",
+                message: "'\(label)' is not a Food-101 class" + suggestion(label, in: Array(food101Labels.keys)))
         }
-        return ChoiceRow(synID: synID, labelOption: String(labelIndex), parsed: food101Choices!.candidate(pred, scratch: &scratch), line: line)
+        return ChoiceRow(
+            synID: synID, labelOption: String(labelIndex), parsed: food101Choices!.candidate(pred, scratch: &scratch), line: line)
     }
 
     private var randomParser: MultipleChoiceParser { task == .PMC_VQA ? Self.pmcRandom : food101Choices! }
@@ -226,7 +240,8 @@ package struct TaskScorer: Sendable {
 
     private func scoreMultiLabel(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
         guard case let .array(items)? = row["label"] else {
-            throw ScoringInputError(line: line, field: "label", message: "expected a list of names, found \(row["label"]?.typeName ?? "nothing")")
+            throw ScoringInputError(
+                line: line, field: "label", message: "expected a list of names, found \(row["label"]?.typeName ?? "nothing")")
         }
         var labels = Set<Int>()
         for item in items {
@@ -234,8 +249,9 @@ package struct TaskScorer: Sendable {
                 throw ScoringInputError(line: line, field: "label", message: "expected names (strings), found \(item.typeName)")
             }
             guard let id = nameToID[name] else {
-                throw ScoringInputError(line: line, field: "label",
-                                        message: "'\(name)' is not in the \(task.rawValue) vocabulary" + suggestion(name, in: Array(nameToID.keys)))
+                throw ScoringInputError(
+                    line: line, field: "label",
+                    message: "'\(name)' is not in the \(task.rawValue) vocabulary" + suggestion(name, in: Array(nameToID.keys)))
             }
             labels.insert(id)
         }
@@ -243,10 +259,13 @@ package struct TaskScorer: Sendable {
         let found = multiLabel!.parse(PyText(pred))
         let predicted = Set(found)
         let key = task == .FoodSeg103 ? "f1" : "recall"
-        let value = task == .FoodSeg103 ? MultiLabelParser.f1(labels: labels, predicted: predicted)
+        let value =
+            task == .FoodSeg103
+            ? MultiLabelParser.f1(labels: labels, predicted: predicted)
             : MultiLabelParser.recall(labels: labels, predicted: predicted)
-        return ExampleScore(synID: synID, metric: key, subset: nil, value: value,
-                            fields: [(key, JSONWriter.float(value)), ("pred_classes_on_image", .array(found.sorted().map(JSONWriter.int)))])
+        return ExampleScore(
+            synID: synID, metric: key, subset: nil, value: value,
+            fields: [(key, JSONWriter.float(value)), ("pred_classes_on_image", .array(found.sorted().map(JSONWriter.int)))])
     }
 
     private func scoreRecipe(_ row: JSONValue, synID: JSONValue, line: Int) throws(ScoringInputError) -> ExampleScore {
@@ -255,7 +274,8 @@ package struct TaskScorer: Sendable {
         // Upstream catches every exception of the package and scores 0: a null or non-string
         // prediction, an empty text, a recursion overflow.
         if case let .string(p) = pred, case let .string(l) = label,
-           case let .success(f) = RougeL.f(hypothesis: PyText(p), reference: PyText(l), recursion: rougeRecursion) {
+            case let .success(f) = RougeL.f(hypothesis: PyText(p), reference: PyText(l), recursion: rougeRecursion)
+        {
             value = f * 100
         }
         return ExampleScore(synID: synID, metric: "rl", subset: nil, value: value, fields: [("rl", JSONWriter.float(value))])
@@ -287,10 +307,14 @@ package struct TaskScorer: Sendable {
                 case nil: break
                 }
             }
-            if nOpen == 0 { warnings.append("no OPEN questions: upstream would stop with ZeroDivisionError; OPEN recall reported as 0") }
+            if nOpen == 0 {
+                warnings.append("no OPEN questions: upstream would stop with ZeroDivisionError; OPEN recall reported as 0")
+            }
             let open = nOpen == 0 ? 0.0 : recallSum / Double(nOpen) * 100
             let closed = nClosed == 0 ? 0.0 : hits / Double(nClosed) * 100
-            return TaskResult(task: task, examples: examples, metrics: [("OPEN recall", open), ("CLOSED yes/no accuracy", closed)], warnings: warnings)
+            return TaskResult(
+                task: task, examples: examples, metrics: [("OPEN recall", open), ("CLOSED yes/no accuracy", closed)],
+                warnings: warnings)
         default:
             var sum = 0.0
             for e in examples { sum += e.value ?? 0 }

@@ -67,7 +67,9 @@ package enum UpstreamResults {
                 if !sameValue(recorded, ours) {
                     count += 1
                     if examples.count < limit {
-                        examples.append("syn_id \(JSONWriter.write(e.synID)): \(key) recorded \(JSONWriter.write(recorded)), re-scored \(JSONWriter.write(ours))")
+                        examples.append(
+                            "syn_id \(JSONWriter.write(e.synID)): \(key) recorded \(JSONWriter.write(recorded)), re-scored \(JSONWriter.write(ours))"
+                        )
                     }
                     break
                 }

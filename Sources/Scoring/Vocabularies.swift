@@ -36,13 +36,17 @@ package struct ScorerVocabularies: Sendable {
         }
         food101Names = names.map { $0! }
 
-        guard case let .object(seg) = try JSONReader.parse(segText) else { throw Invalid(description: "foodseg103: not an object") }
+        guard case let .object(seg) = try JSONReader.parse(segText) else {
+            throw Invalid(description: "foodseg103: not an object")
+        }
         foodSeg103 = try seg.map { k, v in
             guard let id = Int(k), case let .string(name) = v else { throw Invalid(description: "foodseg103: bad entry \(k)") }
             return (id, name)
         }.sorted { $0.id < $1.id }
 
-        guard case let .array(ingredients) = try JSONReader.parse(ingredientsText) else { throw Invalid(description: "nutrition5k: not an array") }
+        guard case let .array(ingredients) = try JSONReader.parse(ingredientsText) else {
+            throw Invalid(description: "nutrition5k: not an array")
+        }
         self.nutrition5k = try ingredients.map {
             guard case let .string(s) = $0 else { throw Invalid(description: "nutrition5k: non-string entry") }
             return s

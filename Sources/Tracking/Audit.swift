@@ -80,7 +80,9 @@ package struct Auditor: Sendable {
         try checkChain(&report)
         for runID in runIDs {
             if let by = try store.contextOnly(run: runID) {
-                report.notes.append("run \(runID) is here only as context of imported run(s) \(by.joined(separator: ", ")) (the attempts they reused); audit it where it was recorded")
+                report.notes.append(
+                    "run \(runID) is here only as context of imported run(s) \(by.joined(separator: ", ")) (the attempts they reused); audit it where it was recorded"
+                )
                 continue
             }
             try checkArtifacts(runID, &report)
@@ -117,42 +119,52 @@ package struct Auditor: Sendable {
         for id in bad.prefix(50) {
             let (run, kind, subject) = rows[id] ?? (nil, "?", nil)
             let first = id == bad.first
-            report.findings.append(AuditFinding(
-                kind: .eventChain, runID: run, subject: "event #\(id)",
-                message: first
-                    ? "event #\(id) (\(kind)\(subject.map { " \($0)" } ?? "")) does not match its hash: it was edited, or a row before it was deleted"
-                    : "event #\(id) (\(kind)) no longer links to the row before it"))
+            report.findings.append(
+                AuditFinding(
+                    kind: .eventChain, runID: run, subject: "event #\(id)",
+                    message: first
+                        ? "event #\(id) (\(kind)\(subject.map { " \($0)" } ?? "")) does not match its hash: it was edited, or a row before it was deleted"
+                        : "event #\(id) (\(kind)) no longer links to the row before it"))
         }
     }
 
     private func checkArtifacts(_ runID: String, _ report: inout AuditReport) throws {
         let rows: [(String, String, String, String)] = try store.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT si.name, ar.name, ar.path, ar.digest FROM artifacts ar JOIN attempts a ON a.id = ar.attempt_id
-                JOIN stage_instances si ON si.id = a.instance_id WHERE a.run_id = ? AND a.status = 'completed' ORDER BY ar.path
-                """, arguments: [runID]).map { ($0[0], $0[1], $0[2], $0[3]) }
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT si.name, ar.name, ar.path, ar.digest FROM artifacts ar JOIN attempts a ON a.id = ar.attempt_id
+                    JOIN stage_instances si ON si.id = a.instance_id WHERE a.run_id = ? AND a.status = 'completed' ORDER BY ar.path
+                    """, arguments: [runID]
+            ).map { ($0[0], $0[1], $0[2], $0[3]) }
         }
-        let digester = FileDigester(store: nil)   // no memo: every file is read again
+        let digester = FileDigester(store: nil)  // no memo: every file is read again
         for (stage, name, path, recorded) in rows {
             report.artifacts += 1
             guard FileManager.default.fileExists(atPath: path) else {
-                report.notes.append("run \(runID): \(stage) output '\(name)' (\(path)) no longer exists; its digest cannot be checked")
+                report.notes.append(
+                    "run \(runID): \(stage) output '\(name)' (\(path)) no longer exists; its digest cannot be checked")
                 continue
             }
             let now = try digester.digest(ofPath: path)
             if now != recorded {
-                report.findings.append(AuditFinding(kind: .artifactChanged, runID: runID, subject: path,
-                                                    message: "\(stage) output '\(name)' has digest \(now), recorded \(recorded)"))
+                report.findings.append(
+                    AuditFinding(
+                        kind: .artifactChanged, runID: runID, subject: path,
+                        message: "\(stage) output '\(name)' has digest \(now), recorded \(recorded)"))
             }
         }
     }
 
     private func checkCode(_ runID: String, _ report: inout AuditReport) throws {
         let row: (String?, Bool, String, String)? = try store.read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT c.commit_id, c.dirty, s.path, s.git_blob FROM runs r JOIN specs s ON s.id = r.spec_id
-                LEFT JOIN code_refs c ON c.id = r.code_ref_id WHERE r.id = ?
-                """, arguments: [runID]).map { ($0[0], ($0[1] as Bool?) ?? false, $0[2], $0[3]) }
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT c.commit_id, c.dirty, s.path, s.git_blob FROM runs r JOIN specs s ON s.id = r.spec_id
+                    LEFT JOIN code_refs c ON c.id = r.code_ref_id WHERE r.id = ?
+                    """, arguments: [runID]
+            ).map { ($0[0], ($0[1] as Bool?) ?? false, $0[2], $0[3]) }
         }
         guard let (commit, dirty, specPath, blob) = row else { return }
         guard let commit else {
@@ -163,30 +175,45 @@ package struct Auditor: Sendable {
         if !GitProvenance.commitExists(commit, at: workspace), let imported = try store.importOf(run: runID) {
             // Imported from another workspace: the commit lives in its repository. The bundled spec
             // file must still be the blob the run recorded.
-            report.notes.append("run \(runID) was imported; its commit \(commit.prefix(12)) is not in this repository (the bundled spec was checked instead)")
+            report.notes.append(
+                "run \(runID) was imported; its commit \(commit.prefix(12)) is not in this repository (the bundled spec was checked instead)"
+            )
             let file = imported.directory + "/spec/" + specPath
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                report.findings.append(AuditFinding(kind: .specChanged, runID: runID, subject: file, message: "the imported run's spec file \(file) is missing"))
+                report.findings.append(
+                    AuditFinding(
+                        kind: .specChanged, runID: runID, subject: file,
+                        message: "the imported run's spec file \(file) is missing"))
                 return
             }
             if GitBlob.id(of: text) != blob {
-                report.findings.append(AuditFinding(kind: .specChanged, runID: runID, subject: file,
-                                                    message: "the imported spec \(file) has blob \(GitBlob.id(of: text)), the run recorded \(blob)"))
+                report.findings.append(
+                    AuditFinding(
+                        kind: .specChanged, runID: runID, subject: file,
+                        message: "the imported spec \(file) has blob \(GitBlob.id(of: text)), the run recorded \(blob)"))
             }
             return
         }
         guard GitProvenance.commitExists(commit, at: workspace) else {
-            report.findings.append(AuditFinding(kind: .commitMissing, runID: runID, subject: commit,
-                                                message: "the recorded commit \(commit) is not in the repository at \(workspace)"))
+            report.findings.append(
+                AuditFinding(
+                    kind: .commitMissing, runID: runID, subject: commit,
+                    message: "the recorded commit \(commit) is not in the repository at \(workspace)"))
             return
         }
         let atCommit = GitProvenance.blobID(of: specPath, at: commit, workspace: workspace)
         if atCommit == blob { return }
         if dirty {
-            report.notes.append("run \(runID): the spec \(specPath) differed from commit \(commit.prefix(12)) (uncommitted changes; their diff is recorded)")
+            report.notes.append(
+                "run \(runID): the spec \(specPath) differed from commit \(commit.prefix(12)) (uncommitted changes; their diff is recorded)"
+            )
         } else {
-            report.findings.append(AuditFinding(kind: .specChanged, runID: runID, subject: specPath,
-                                                message: "the run was recorded clean at \(commit.prefix(12)), but \(specPath) there has blob \(atCommit ?? "none"), recorded \(blob)"))
+            report.findings.append(
+                AuditFinding(
+                    kind: .specChanged, runID: runID, subject: specPath,
+                    message:
+                        "the run was recorded clean at \(commit.prefix(12)), but \(specPath) there has blob \(atCommit ?? "none"), recorded \(blob)"
+                ))
         }
     }
 
@@ -204,25 +231,36 @@ package struct Auditor: Sendable {
                 for v in values { sum += v }
                 let mean = sum / Double(values.count)
                 if abs(mean - recorded) > 1e-6 * max(1, abs(recorded)) {
-                    report.findings.append(AuditFinding(
-                        kind: .scoresInconsistent, runID: runID, subject: "evaluation #\(e.id) \(e.task)",
-                        message: "\(e.task) '\(key)' is recorded as \(recorded), but its \(values.count) stored per-example scores give \(mean)"))
+                    report.findings.append(
+                        AuditFinding(
+                            kind: .scoresInconsistent, runID: runID, subject: "evaluation #\(e.id) \(e.task)",
+                            message:
+                                "\(e.task) '\(key)' is recorded as \(recorded), but its \(values.count) stored per-example scores give \(mean)"
+                        ))
                 }
             }
             guard FileManager.default.fileExists(atPath: e.predictionsPath) else {
-                report.notes.append("run \(runID): the \(e.task) predictions file \(e.predictionsPath) no longer exists; not re-scored (its stored per-example scores were checked)")
+                report.notes.append(
+                    "run \(runID): the \(e.task) predictions file \(e.predictionsPath) no longer exists; not re-scored (its stored per-example scores were checked)"
+                )
                 continue
             }
             if let now = try? FileDigester.hashFile(e.predictionsPath), !ContentDigest.same(now, e.predictionsDigest) {
-                report.findings.append(AuditFinding(kind: .predictionsChanged, runID: runID, subject: e.predictionsPath,
-                                                    message: "the \(e.task) predictions file changed since it was scored (sha256 \(now), recorded \(e.predictionsDigest))"))
-                continue   // re-scoring a changed file says nothing about the recorded numbers
+                report.findings.append(
+                    AuditFinding(
+                        kind: .predictionsChanged, runID: runID, subject: e.predictionsPath,
+                        message:
+                            "the \(e.task) predictions file changed since it was scored (sha256 \(now), recorded \(e.predictionsDigest))"
+                    ))
+                continue  // re-scoring a changed file says nothing about the recorded numbers
             }
             guard let rescore else { continue }
             let again: [String: Double]?
             do { again = try rescore(e.task, e.predictionsPath) } catch {
-                report.findings.append(AuditFinding(kind: .rescoreFailed, runID: runID, subject: e.predictionsPath,
-                                                    message: "the \(e.task) predictions file no longer scores: \(error)"))
+                report.findings.append(
+                    AuditFinding(
+                        kind: .rescoreFailed, runID: runID, subject: e.predictionsPath,
+                        message: "the \(e.task) predictions file no longer scores: \(error)"))
                 continue
             }
             guard let again else { continue }
@@ -230,9 +268,12 @@ package struct Auditor: Sendable {
             for score in e.scores {
                 guard let now = again[score.key] else { continue }
                 if abs(now - score.value) > 1e-9 * max(1, abs(score.value)) {
-                    report.findings.append(AuditFinding(
-                        kind: .rescoreDiffers, runID: runID, subject: "evaluation #\(e.id) \(e.task)",
-                        message: "\(e.task) '\(score.key)' is recorded as \(score.value), but scoring \(e.predictionsPath) again gives \(now)"))
+                    report.findings.append(
+                        AuditFinding(
+                            kind: .rescoreDiffers, runID: runID, subject: "evaluation #\(e.id) \(e.task)",
+                            message:
+                                "\(e.task) '\(score.key)' is recorded as \(score.value), but scoring \(e.predictionsPath) again gives \(now)"
+                        ))
                 }
             }
         }

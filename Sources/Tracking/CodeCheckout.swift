@@ -31,15 +31,16 @@ package enum CodeCheckout {
         if fm.fileExists(atPath: path) {
             var repo: OpaquePointer?
             guard git_repository_open(&repo, path) == 0, let repo else {
-                throw Failure(description: "\(path) exists but is not a git repository (\(lastError()))",
-                              hint: "remove it; the next run clones \(ref.url) again")
+                throw Failure(
+                    description: "\(path) exists but is not a git repository (\(lastError()))",
+                    hint: "remove it; the next run clones \(ref.url) again")
             }
             defer { git_repository_free(repo) }
             var head = git_oid()
             if git_reference_name_to_id(&head, repo, "HEAD") == 0, String(cString: git_oid_tostr_s(&head)) == ref.commit {
                 return (path, false)
             }
-            try checkout(repo, ref: ref, at: path)   // moved by hand: back to the pinned commit
+            try checkout(repo, ref: ref, at: path)  // moved by hand: back to the pinned commit
             return (path, false)
         }
         let partial = path + ".partial-\(getpid())"
@@ -49,8 +50,9 @@ package enum CodeCheckout {
         guard git_clone(&repo, ref.url, partial, nil) == 0, let repo else {
             let message = lastError()
             try? fm.removeItem(atPath: partial)
-            throw Failure(description: "cannot clone \(ref.url) for code repository '\(ref.name)': \(message)",
-                          hint: "check the url under 'code:' and the network (the clone runs on the machine that runs the controller)")
+            throw Failure(
+                description: "cannot clone \(ref.url) for code repository '\(ref.name)': \(message)",
+                hint: "check the url under 'code:' and the network (the clone runs on the machine that runs the controller)")
         }
         do {
             try checkout(repo, ref: ref, at: partial)
@@ -68,8 +70,9 @@ package enum CodeCheckout {
         var oid = git_oid()
         var commit: OpaquePointer?
         guard git_oid_fromstr(&oid, ref.commit) == 0, git_commit_lookup(&commit, repo, &oid) == 0, let commit else {
-            throw Failure(description: "commit \(ref.commit) of code repository '\(ref.name)' is not in \(ref.url)",
-                          hint: "pin a commit that exists in that repository (a full 40-hex id)")
+            throw Failure(
+                description: "commit \(ref.commit) of code repository '\(ref.name)' is not in \(ref.url)",
+                hint: "pin a commit that exists in that repository (a full 40-hex id)")
         }
         defer { git_commit_free(commit) }
         var options = git_checkout_options()

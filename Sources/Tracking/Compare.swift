@@ -52,8 +52,9 @@ extension Store {
         diff("runner", da.runner, db.runner)
         diff("host", da.host, db.host)
         diff("code commit", da.code?.commit, db.code?.commit)
-        diff("uncommitted changes", da.code.map { $0.dirty ? "diff sha256 \(SHA256.hex($0.diff ?? ""))" : "none" },
-             db.code.map { $0.dirty ? "diff sha256 \(SHA256.hex($0.diff ?? ""))" : "none" })
+        diff(
+            "uncommitted changes", da.code.map { $0.dirty ? "diff sha256 \(SHA256.hex($0.diff ?? ""))" : "none" },
+            db.code.map { $0.dirty ? "diff sha256 \(SHA256.hex($0.diff ?? ""))" : "none" })
         if let ea = da.environment, let eb = db.environment {
             diff("os", ea.os, eb.os)
             diff("kernel", ea.kernel, eb.kernel)
@@ -62,9 +63,15 @@ extension Store {
             diff("python", ea.python, eb.python)
             diff("workbench", ea.workbenchVersion, eb.workbenchVersion)
             let pa = Set(ea.pipFreeze ?? []), pb = Set(eb.pipFreeze ?? [])
-            for p in pa.subtracting(pb).sorted() { c.run.append(.init(what: "pip package", a: p, b: Self.samePackage(p, in: pb) ?? "-")) }
-            for p in pb.subtracting(pa).sorted() where Self.samePackage(p, in: pa) == nil { c.run.append(.init(what: "pip package", a: "-", b: p)) }
-            for k in Set(ea.variables.keys).union(eb.variables.keys).sorted() { diff("env \(k)", ea.variables[k], eb.variables[k]) }
+            for p in pa.subtracting(pb).sorted() {
+                c.run.append(.init(what: "pip package", a: p, b: Self.samePackage(p, in: pb) ?? "-"))
+            }
+            for p in pb.subtracting(pa).sorted() where Self.samePackage(p, in: pa) == nil {
+                c.run.append(.init(what: "pip package", a: "-", b: p))
+            }
+            for k in Set(ea.variables.keys).union(eb.variables.keys).sorted() {
+                diff("env \(k)", ea.variables[k], eb.variables[k])
+            }
         }
         let ca = Dictionary(try events(runID: a, kind: "code-checkout").map { ($0.subject ?? "", $0.payload) }) { x, _ in x }
         let cb = Dictionary(try events(runID: b, kind: "code-checkout").map { ($0.subject ?? "", $0.payload) }) { x, _ in x }
@@ -116,15 +123,22 @@ extension Store {
     func instances(_ runID: String) throws -> [String: InstanceView] {
         try read { db in
             var out: [String: InstanceView] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT rs.name, si.fingerprint, si.description, si.id FROM run_stages rs JOIN stage_instances si ON si.id = rs.instance_id
-                WHERE rs.run_id = ?
-                """, arguments: [runID]) {
-                let params = Dictionary(try Row.fetchAll(db, sql: "SELECT name, value FROM params WHERE instance_id = ?", arguments: [row[3] as Int64])
-                    .map { ($0[0] as String, $0[1] as String) }) { x, _ in x }
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT rs.name, si.fingerprint, si.description, si.id FROM run_stages rs JOIN stage_instances si ON si.id = rs.instance_id
+                    WHERE rs.run_id = ?
+                    """, arguments: [runID])
+            {
+                let params = Dictionary(
+                    try Row.fetchAll(
+                        db, sql: "SELECT name, value FROM params WHERE instance_id = ?", arguments: [row[3] as Int64]
+                    )
+                    .map { ($0[0] as String, $0[1] as String) }
+                ) { x, _ in x }
                 var inputs: [String: String] = [:], command = "", env = ""
                 if let d = try? JSONDecoder().decode(FingerprintDescription.self, from: Data((row[2] as String).utf8)) {
-                    for i in d.inputs { inputs[i.name] = i.value }   // the input's digest
+                    for i in d.inputs { inputs[i.name] = i.value }  // the input's digest
                     command = d.command
                     env = d.env.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
                 }
@@ -146,7 +160,7 @@ extension Store {
             var out: [String: EvaluationSummary] = [:]
             for e in try evaluations(attemptIDs: try reached(run)).values.flatMap({ $0 }) {
                 let key = "\(e.stage ?? "")\u{1f}\(e.task)"
-                if out[key] == nil || out[key]!.id < e.id { out[key] = e }   // the newest when a stage scored a task twice
+                if out[key] == nil || out[key]!.id < e.id { out[key] = e }  // the newest when a stage scored a task twice
             }
             return out
         }
@@ -165,8 +179,10 @@ extension Store {
                     pa.append(e.value)
                     pb.append(vb)
                 }
-                out.append(.init(stage: x.stage ?? "", task: x.task, metric: score.key, a: score.value, b: other.value,
-                                 pairedA: pa, pairedB: pb))
+                out.append(
+                    .init(
+                        stage: x.stage ?? "", task: x.task, metric: score.key, a: score.value, b: other.value,
+                        pairedA: pa, pairedB: pb))
             }
         }
         return out

@@ -15,7 +15,10 @@ package struct EnvironmentRecord: Sendable, Codable, Hashable {
     package var variables: [String: String]
     package var workbenchVersion: String
 
-    package init(os: String, kernel: String, cpu: String, cpuCount: Int, memoryMB: Int, gpus: [String], python: String?, pipFreeze: [String]?, variables: [String: String], workbenchVersion: String) {
+    package init(
+        os: String, kernel: String, cpu: String, cpuCount: Int, memoryMB: Int, gpus: [String], python: String?,
+        pipFreeze: [String]?, variables: [String: String], workbenchVersion: String
+    ) {
         self.os = os
         self.kernel = kernel
         self.cpu = cpu
@@ -52,8 +55,10 @@ package struct EnvironmentCapture: Sendable {
     package var environment: [String: String]
     package var version: String
 
-    package init(version: String, environment: [String: String] = ProcessInfo.processInfo.environment,
-                 runCommand: @escaping @Sendable ([String]) async -> String?) {
+    package init(
+        version: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        runCommand: @escaping @Sendable ([String]) async -> String?
+    ) {
         self.version = version
         self.environment = environment
         self.runCommand = runCommand
@@ -63,22 +68,28 @@ package struct EnvironmentCapture: Sendable {
     package func capture(python: String?, cacheDirectory: String?) async -> EnvironmentRecord {
         var u = utsname()
         uname(&u)
-        let kernel = [withUnsafeBytes(of: &u.sysname) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) },
-                      withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) },
-                      withUnsafeBytes(of: &u.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }]
-            .joined(separator: " ")
+        let kernel = [
+            withUnsafeBytes(of: &u.sysname) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) },
+            withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) },
+            withUnsafeBytes(of: &u.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) },
+        ]
+        .joined(separator: " ")
         let osRelease = (try? String(contentsOfFile: "/etc/os-release", encoding: .utf8)) ?? ""
-        let os = osRelease.split(separator: "\n").first { $0.hasPrefix("PRETTY_NAME=") }
+        let os =
+            osRelease.split(separator: "\n").first { $0.hasPrefix("PRETTY_NAME=") }
             .map { String($0.dropFirst(12)).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) } ?? "unknown"
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let cpu = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+        let cpu =
+            cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown"
         let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
-        let memKB = meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
+        let memKB =
+            meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
             .flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
         var gpus: [String] = []
         if Self.onPath("nvidia-smi", environment["PATH"]),
-           let out = await runCommand(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"]) {
+            let out = await runCommand(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"])
+        {
             gpus = out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         var pythonVersion: String?
@@ -88,9 +99,10 @@ package struct EnvironmentCapture: Sendable {
         }
         var vars: [String: String] = [:]
         for k in Self.allowList { if let v = environment[k] { vars[k] = v } }
-        return EnvironmentRecord(os: os, kernel: kernel, cpu: cpu, cpuCount: ProcessInfo.processInfo.activeProcessorCount,
-                                 memoryMB: memKB / 1024, gpus: gpus, python: pythonVersion, pipFreeze: freeze,
-                                 variables: vars, workbenchVersion: version)
+        return EnvironmentRecord(
+            os: os, kernel: kernel, cpu: cpu, cpuCount: ProcessInfo.processInfo.activeProcessorCount,
+            memoryMB: memKB / 1024, gpus: gpus, python: pythonVersion, pipFreeze: freeze,
+            variables: vars, workbenchVersion: version)
     }
 
     /// `pip freeze` takes about a second, so it is cached by the venv's site-packages mtime.
@@ -107,7 +119,8 @@ package struct EnvironmentCapture: Sendable {
         }
         let cacheFile = cacheDirectory.map { "\($0)/python-\(SHA256.hex(stamp).prefix(16)).json" }
         if let cacheFile, let data = FileManager.default.contents(atPath: cacheFile),
-           let cached = try? JSONDecoder().decode([String].self, from: data), let first = cached.first {
+            let cached = try? JSONDecoder().decode([String].self, from: data), let first = cached.first
+        {
             return (first, Array(cached.dropFirst()))
         }
         let version = await runCommand([python, "-c", "import sys; print(sys.version.split()[0])"])?
@@ -115,8 +128,9 @@ package struct EnvironmentCapture: Sendable {
         let freeze = await runCommand([python, "-m", "pip", "freeze", "--all"])?
             .split(separator: "\n").map(String.init).filter { !$0.isEmpty }
         if let cacheFile, let version, let freeze {
-            try? FileManager.default.createDirectory(atPath: (cacheFile as NSString).deletingLastPathComponent,
-                                                     withIntermediateDirectories: true)
+            try? FileManager.default.createDirectory(
+                atPath: (cacheFile as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true)
             try? JSONEncoder().encode([version] + freeze).write(to: URL(fileURLWithPath: cacheFile))
         }
         return (version, freeze)

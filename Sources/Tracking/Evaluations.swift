@@ -28,21 +28,28 @@ package enum Evaluations {
     static func insert(_ db: Database, _ r: EvaluationRecord, attemptID: Int64?, runID: String?, at date: Date) throws -> Int64 {
         let disagreements = String(decoding: try JSONEncoder().encode(r.disagreements), as: UTF8.self)
         let scores = String(decoding: try JSONEncoder().encode(r.scores), as: UTF8.self)
-        try db.cachedStatement(sql: """
-            INSERT INTO evaluations (attempt_id, task, label, predictions_path, predictions_sha256, results_path,
-                                     recorded_scores, agreement, disagreements, test_num, scores, recorded_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [attemptID, r.task, r.label, r.predictionsPath, r.predictionsDigest, r.resultsPath,
-                                     r.recordedScores, r.agreement.rawValue, disagreements, r.testNum, scores,
-                                     Timestamp.string(date)])
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO evaluations (attempt_id, task, label, predictions_path, predictions_sha256, results_path,
+                                         recorded_scores, agreement, disagreements, test_num, scores, recorded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            attemptID, r.task, r.label, r.predictionsPath, r.predictionsDigest, r.resultsPath,
+            r.recordedScores, r.agreement.rawValue, disagreements, r.testNum, scores,
+            Timestamp.string(date),
+        ])
         let id = db.lastInsertedRowID
         var rows: [[DatabaseValue]] = []
         rows.reserveCapacity(r.examples.count)
         for (i, e) in r.examples.enumerated() {
             rows.append([dbv(id), dbv(i), dbv(e.synID), dbv(e.metric), dbv(e.value), dbv(e.fields)])
         }
-        try BatchInsert.insert(db, into: "example_scores", columns: ["evaluation_id", "ordinal", "syn_id", "metric", "value", "fields"], rows: rows)
-        let payload = "evaluation \(id) predictions=\(r.predictionsDigest) " + r.scores.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        try BatchInsert.insert(
+            db, into: "example_scores", columns: ["evaluation_id", "ordinal", "syn_id", "metric", "value", "fields"], rows: rows)
+        let payload =
+            "evaluation \(id) predictions=\(r.predictionsDigest) "
+            + r.scores.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             + " agreement=\(r.agreement.rawValue)"
         try EventLog.append(db, runID: runID, events: [("evaluated", r.task, payload)], at: date)
         return id
@@ -53,7 +60,9 @@ package enum Evaluations {
         guard !directory.isEmpty else { return }
         let path = directory + "/" + EvaluationRecord.fileName
         guard let data = FileManager.default.contents(atPath: path) else { return }
-        let already = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM evaluations WHERE attempt_id = ?"), arguments: [attemptID]) ?? 0
+        let already =
+            try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT COUNT(*) FROM evaluations WHERE attempt_id = ?"), arguments: [attemptID]) ?? 0
         guard already == 0 else { return }
         let records: [EvaluationRecord]
         do {
@@ -73,8 +82,10 @@ extension Store {
     /// Events of one run and kind, oldest first.
     package func events(runID: String, kind: String) throws -> [(subject: String?, payload: String)] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT subject, payload FROM events WHERE run_id = ? AND kind = ? ORDER BY id",
-                             arguments: [runID, kind]).map { (subject: $0[0], payload: $0[1]) }
+            try Row.fetchAll(
+                db, sql: "SELECT subject, payload FROM events WHERE run_id = ? AND kind = ? ORDER BY id",
+                arguments: [runID, kind]
+            ).map { (subject: $0[0], payload: $0[1]) }
         }
     }
 
@@ -89,8 +100,10 @@ extension Store {
     }
 
     /// Evaluations, newest first; only those of one run when `runID` is given.
-    package func evaluations(runID: String? = nil, task: String? = nil, attemptIDs: [AttemptID]? = nil,
-                             limit: Int = 200) throws -> [EvaluationSummary] {
+    package func evaluations(
+        runID: String? = nil, task: String? = nil, attemptIDs: [AttemptID]? = nil,
+        limit: Int = 200
+    ) throws -> [EvaluationSummary] {
         try read { db in
             var sql = """
                 SELECT e.id, a.run_id, si.name, e.attempt_id, e.task, e.label, e.predictions_path, e.predictions_sha256,
@@ -104,7 +117,8 @@ extension Store {
             if let runID { sql += " AND a.run_id = ?"; args.append(runID) }
             if let task { sql += " AND e.task = ?"; args.append(task) }
             if let attemptIDs {
-                sql += " AND e.attempt_id IN (\(attemptIDs.isEmpty ? "NULL" : Array(repeating: "?", count: attemptIDs.count).joined(separator: ",")))"
+                sql +=
+                    " AND e.attempt_id IN (\(attemptIDs.isEmpty ? "NULL" : Array(repeating: "?", count: attemptIDs.count).joined(separator: ",")))"
                 args += attemptIDs.map { $0 as DatabaseValueConvertible? }
             }
             sql += " ORDER BY e.id DESC LIMIT ?"
@@ -134,9 +148,12 @@ extension Store {
     /// aggregate.
     package func metricExamples(evaluationID: Int64, metric: String) throws -> [(synID: String, value: Double)] {
         try read { db in
-            try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT syn_id, COALESCE(value, 0) FROM example_scores WHERE evaluation_id = ? AND metric = ? ORDER BY ordinal
-                """), arguments: [evaluationID, metric]).map { (synID: $0[0], value: $0[1]) }
+            try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT syn_id, COALESCE(value, 0) FROM example_scores WHERE evaluation_id = ? AND metric = ? ORDER BY ordinal
+                        """), arguments: [evaluationID, metric]
+            ).map { (synID: $0[0], value: $0[1]) }
         }
     }
 

@@ -20,11 +20,12 @@ package final class FileDigester: FileDigesting, @unchecked Sendable {
     private func loadIfNeeded() {
         guard !loaded, let store else { loaded = true; return }
         loaded = true
-        let rows: [(String, Int64, Int64, Int64, Int64, String)] = (try? store.read { db in
-            try Row.fetchAll(db, sql: "SELECT path, device, inode, size, mtime_ns, digest FROM file_memo").map {
-                ($0["path"], $0["device"], $0["inode"], $0["size"], $0["mtime_ns"], $0["digest"])
-            }
-        }) ?? []
+        let rows: [(String, Int64, Int64, Int64, Int64, String)] =
+            (try? store.read { db in
+                try Row.fetchAll(db, sql: "SELECT path, device, inode, size, mtime_ns, digest FROM file_memo").map {
+                    ($0["path"], $0["device"], $0["inode"], $0["size"], $0["mtime_ns"], $0["digest"])
+                }
+            }) ?? []
         for r in rows {
             let key = Key(device: UInt64(bitPattern: r.1), inode: UInt64(bitPattern: r.2), size: r.3, mtimeNs: r.4)
             memo[r.0] = (key, r.5)
@@ -41,7 +42,8 @@ package final class FileDigester: FileDigesting, @unchecked Sendable {
     }
 
     private func key(_ st: stat) -> Key {
-        Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+        Key(
+            device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
             mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
     }
 
@@ -96,11 +98,15 @@ package final class FileDigester: FileDigesting, @unchecked Sendable {
         }
         guard let store, !pending.isEmpty else { return }
         let rows: [[DatabaseValue]] = pending.map { path, v in
-            [dbv(path), dbv(Int64(bitPattern: v.0.device)), dbv(Int64(bitPattern: v.0.inode)), dbv(v.0.size), dbv(v.0.mtimeNs), dbv(v.1)]
+            [
+                dbv(path), dbv(Int64(bitPattern: v.0.device)), dbv(Int64(bitPattern: v.0.inode)), dbv(v.0.size), dbv(v.0.mtimeNs),
+                dbv(v.1),
+            ]
         }
         try store.write { db in
-            try BatchInsert.insert(db, into: "file_memo", columns: ["path", "device", "inode", "size", "mtime_ns", "digest"],
-                                   rows: rows, conflict: "OR REPLACE")
+            try BatchInsert.insert(
+                db, into: "file_memo", columns: ["path", "device", "inode", "size", "mtime_ns", "digest"],
+                rows: rows, conflict: "OR REPLACE")
         }
     }
 }

@@ -16,8 +16,10 @@ package struct CodeProvenance: Sendable, Hashable, Codable {
     package var diffBytes: Int
     package var diffTruncated: Bool
 
-    package init(repoPath: String, isRepository: Bool, commit: String?, branch: String?, dirty: Bool, remoteURL: String?,
-                 diff: String?, diffBytes: Int, diffTruncated: Bool) {
+    package init(
+        repoPath: String, isRepository: Bool, commit: String?, branch: String?, dirty: Bool, remoteURL: String?,
+        diff: String?, diffBytes: Int, diffTruncated: Bool
+    ) {
         self.repoPath = repoPath
         self.isRepository = isRepository
         self.commit = commit
@@ -31,8 +33,11 @@ package struct CodeProvenance: Sendable, Hashable, Codable {
 
     /// Identity for deduplication.
     package var hash: String {
-        SHA256.hex([repoPath, isRepository ? "1" : "0", commit ?? "", branch ?? "", dirty ? "1" : "0",
-                    remoteURL ?? "", diff ?? ""].joined(separator: "\u{1f}"))
+        SHA256.hex(
+            [
+                repoPath, isRepository ? "1" : "0", commit ?? "", branch ?? "", dirty ? "1" : "0",
+                remoteURL ?? "", diff ?? "",
+            ].joined(separator: "\u{1f}"))
     }
 }
 
@@ -51,14 +56,16 @@ package enum GitProvenance {
         _ = initialized
         var repo: OpaquePointer?
         guard git_repository_open_ext(&repo, path, 0, nil) == 0, let repo else {
-            return CodeProvenance(repoPath: path, isRepository: false, commit: nil, branch: nil, dirty: false,
-                                  remoteURL: nil, diff: nil, diffBytes: 0, diffTruncated: false)
+            return CodeProvenance(
+                repoPath: path, isRepository: false, commit: nil, branch: nil, dirty: false,
+                remoteURL: nil, diff: nil, diffBytes: 0, diffTruncated: false)
         }
         defer { git_repository_free(repo) }
         let workdir = git_repository_workdir(repo).map { String(cString: $0) } ?? path
-        var result = CodeProvenance(repoPath: workdir.hasSuffix("/") ? String(workdir.dropLast()) : workdir,
-                                    isRepository: true, commit: nil, branch: nil, dirty: false, remoteURL: nil,
-                                    diff: nil, diffBytes: 0, diffTruncated: false)
+        var result = CodeProvenance(
+            repoPath: workdir.hasSuffix("/") ? String(workdir.dropLast()) : workdir,
+            isRepository: true, commit: nil, branch: nil, dirty: false, remoteURL: nil,
+            diff: nil, diffBytes: 0, diffTruncated: false)
         var oid = git_oid()
         if git_reference_name_to_id(&oid, repo, "HEAD") == 0 {
             result.commit = String(cString: git_oid_tostr_s(&oid))
@@ -155,7 +162,8 @@ package enum GitProvenance {
         defer { if let tree { git_object_free(tree) } }
         var opts = git_diff_options()
         git_diff_options_init(&opts, UInt32(GIT_DIFF_OPTIONS_VERSION))
-        opts.flags = GIT_DIFF_INCLUDE_UNTRACKED.rawValue | GIT_DIFF_SHOW_UNTRACKED_CONTENT.rawValue
+        opts.flags =
+            GIT_DIFF_INCLUDE_UNTRACKED.rawValue | GIT_DIFF_SHOW_UNTRACKED_CONTENT.rawValue
             | GIT_DIFF_RECURSE_UNTRACKED_DIRS.rawValue
         var diff: OpaquePointer?
         guard git_diff_tree_to_workdir_with_index(&diff, repo, tree, &opts) == 0, let diff else { return ("", 0) }

@@ -9,25 +9,33 @@ package enum Ingest {
     /// Upserts the attempt, its metrics, series points and artifacts; appends one event if the
     /// attempt's status changed.
     static func outcome(_ db: Database, _ o: Outcome, instanceID: Int64, directory: String) throws {
-        let previous = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?"), arguments: [o.runID, instanceID, o.attempt])
-        try db.cachedStatement(sql: """
-            INSERT INTO attempts (run_id, instance_id, number, status, runner, host, job_id, directory, exit_code, signal,
-                                  started_at, ended_at, error_tail, message)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (run_id, instance_id, number) DO UPDATE SET
-                status = excluded.status, job_id = excluded.job_id, directory = excluded.directory,
-                exit_code = excluded.exit_code, signal = excluded.signal, ended_at = excluded.ended_at,
-                error_tail = excluded.error_tail, message = excluded.message
-            """).execute(arguments: [o.runID, instanceID, o.attempt, o.status.rawValue, o.runner, o.host, o.jobID, directory,
-                             o.exitCode.map { Int($0) }, o.signal.map { Int($0) }, Timestamp.string(o.startedAt),
-                             Timestamp.string(o.endedAt), Redact.text(o.errorTail), Redact.text(o.message)])
-        let attemptID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?"), arguments: [o.runID, instanceID, o.attempt])!
+        let previous = try String.fetchOne(
+            db.cachedStatement(sql: "SELECT status FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?"),
+            arguments: [o.runID, instanceID, o.attempt])
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO attempts (run_id, instance_id, number, status, runner, host, job_id, directory, exit_code, signal,
+                                      started_at, ended_at, error_tail, message)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (run_id, instance_id, number) DO UPDATE SET
+                    status = excluded.status, job_id = excluded.job_id, directory = excluded.directory,
+                    exit_code = excluded.exit_code, signal = excluded.signal, ended_at = excluded.ended_at,
+                    error_tail = excluded.error_tail, message = excluded.message
+                """
+        ).execute(arguments: [
+            o.runID, instanceID, o.attempt, o.status.rawValue, o.runner, o.host, o.jobID, directory,
+            o.exitCode.map { Int($0) }, o.signal.map { Int($0) }, Timestamp.string(o.startedAt),
+            Timestamp.string(o.endedAt), Redact.text(o.errorTail), Redact.text(o.message),
+        ])
+        let attemptID = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT id FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?"),
+            arguments: [o.runID, instanceID, o.attempt])!
         var scalars: [String: Double] = [:]
         var series: [String: [(Int, Double)]] = [:]
         var currentName = ""
         var current: [(Int, Double)] = []
-        for m in o.metrics {   // consecutive points of one series are grouped without hashing
-            guard let step = m.step else { scalars[m.name] = m.value; continue }   // the last scalar wins
+        for m in o.metrics {  // consecutive points of one series are grouped without hashing
+            guard let step = m.step else { scalars[m.name] = m.value; continue }  // the last scalar wins
             if m.name != currentName {
                 if !current.isEmpty { series[currentName, default: []].append(contentsOf: current) }
                 currentName = m.name
@@ -36,13 +44,15 @@ package enum Ingest {
             current.append((step, m.value))
         }
         if !current.isEmpty { series[currentName, default: []].append(contentsOf: current) }
-        try BatchInsert.insert(db, into: "metrics", columns: ["attempt_id", "name", "value"],
-                               rows: scalars.sorted { $0.key < $1.key }.map { [dbv(attemptID), dbv($0.key), dbv($0.value)] },
-                               conflict: "OR REPLACE")
+        try BatchInsert.insert(
+            db, into: "metrics", columns: ["attempt_id", "name", "value"],
+            rows: scalars.sorted { $0.key < $1.key }.map { [dbv(attemptID), dbv($0.key), dbv($0.value)] },
+            conflict: "OR REPLACE")
         try insertSeries(db, attemptID: attemptID, series)
-        try BatchInsert.insert(db, into: "artifacts", columns: ["attempt_id", "name", "path", "digest", "size"],
-                               rows: o.outputs.map { [dbv(attemptID), dbv($0.name), dbv($0.path), dbv($0.digest), dbv($0.size)] },
-                               conflict: "OR REPLACE")
+        try BatchInsert.insert(
+            db, into: "artifacts", columns: ["attempt_id", "name", "path", "digest", "size"],
+            rows: o.outputs.map { [dbv(attemptID), dbv($0.name), dbv($0.path), dbv($0.digest), dbv($0.size)] },
+            conflict: "OR REPLACE")
         if o.status == .completed {
             try Evaluations.ingestAttempt(db, attemptID: attemptID, runID: o.runID, directory: directory, at: o.endedAt)
         }
@@ -62,28 +72,35 @@ package enum Ingest {
         try BatchInsert.insert(db, into: "series_names", columns: ["name"], rows: names.map { [dbv($0)] }, conflict: "OR IGNORE")
         var ids: [String: Int64] = [:]
         for chunk in names.chunked(500) {
-            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM series_names WHERE name IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ",")))",
-                                        arguments: StatementArguments(chunk)) {
+            for row in try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT id, name FROM series_names WHERE name IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ",")))",
+                arguments: StatementArguments(chunk))
+            {
                 ids[row["name"]] = row["id"]
             }
         }
         // Rows go in groups of `width` per statement (fewer statement executions), the rest one by one.
         let width = 64
-        let wide = try db.cachedStatement(sql: "INSERT OR REPLACE INTO metric_series (attempt_id, series_id, step, value) VALUES "
-            + Array(repeating: "(?, ?, ?, ?)", count: width).joined(separator: ","))
-        let single = try db.cachedStatement(sql: "INSERT OR REPLACE INTO metric_series (attempt_id, series_id, step, value) VALUES (?, ?, ?, ?)")
+        let wide = try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO metric_series (attempt_id, series_id, step, value) VALUES "
+                + Array(repeating: "(?, ?, ?, ?)", count: width).joined(separator: ","))
+        let single = try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO metric_series (attempt_id, series_id, step, value) VALUES (?, ?, ?, ?)")
         func run(_ h: SQLiteStatement) throws {
             let rc = sqlite3_step(h)
             sqlite3_reset(h)
             guard rc == SQLITE_DONE else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
         }
         for h in [wide.sqliteStatement, single.sqliteStatement] { sqlite3_reset(h); sqlite3_clear_bindings(h) }
         defer { sqlite3_reset(wide.sqliteStatement); sqlite3_reset(single.sqliteStatement) }
         for name in names {
             let sid = ids[name]!
-            let points = series[name]!   // reported order: a repeated step keeps its last value
+            let points = series[name]!  // reported order: a repeated step keeps its last value
             var i = 0
             let h = wide.sqliteStatement
             while i + width <= points.count {
@@ -120,11 +137,16 @@ package enum Ingest {
             throw StoreError.io("\(file): not a valid outcome.json: \(error)")
         }
         try store.write { db in
-            guard let instanceID = try Int64.fetchOne(db.cachedStatement(sql: """
-                SELECT si.id FROM stage_instances si JOIN run_stages rs ON rs.instance_id = si.id
-                WHERE si.fingerprint = ? AND rs.run_id = ?
-                """), arguments: [outcome.fingerprint, outcome.runID]) else {
-                throw StoreError.io("\(file): run \(outcome.runID) has no stage with fingerprint \(outcome.fingerprint.prefix(12))")
+            guard
+                let instanceID = try Int64.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT si.id FROM stage_instances si JOIN run_stages rs ON rs.instance_id = si.id
+                            WHERE si.fingerprint = ? AND rs.run_id = ?
+                            """), arguments: [outcome.fingerprint, outcome.runID])
+            else {
+                throw StoreError.io(
+                    "\(file): run \(outcome.runID) has no stage with fingerprint \(outcome.fingerprint.prefix(12))")
             }
             try Self.outcome(db, outcome, instanceID: instanceID, directory: path)
         }

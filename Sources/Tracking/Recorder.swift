@@ -16,8 +16,10 @@ package struct RunStart: Sendable {
     package var environment: EnvironmentRecord
     package var plan: Plan
 
-    package init(runID: String, spec: SpecSummary, profile: String, table: String?, commandLine: String, runner: String,
-                 host: String, pid: Int32, code: CodeProvenance, environment: EnvironmentRecord, plan: Plan) {
+    package init(
+        runID: String, spec: SpecSummary, profile: String, table: String?, commandLine: String, runner: String,
+        host: String, pid: Int32, code: CodeProvenance, environment: EnvironmentRecord, plan: Plan
+    ) {
         self.runID = runID
         self.spec = spec
         self.profile = profile
@@ -48,7 +50,8 @@ package final class Recorder: RunObserver, @unchecked Sendable {
     private func instanceID(_ fingerprint: String) -> Int64? {
         if let id = lock.withLock({ instanceIDs[fingerprint] }) { return id }
         let id = try? store.read { db in
-            try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM stage_instances WHERE fingerprint = ?"), arguments: [fingerprint])
+            try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM stage_instances WHERE fingerprint = ?"), arguments: [fingerprint])
         }
         if let id { lock.withLock { instanceIDs[fingerprint] = id } }
         return id
@@ -78,7 +81,9 @@ package final class Recorder: RunObserver, @unchecked Sendable {
                     guard let instance = ids[o.fingerprint] else { continue }
                     try Ingest.outcome(db, o, instanceID: instance, directory: "")
                 }
-                try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?").execute(arguments: [run.status.rawValue, Timestamp.string(now), run.start.runID])
+                try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?").execute(arguments: [
+                    run.status.rawValue, Timestamp.string(now), run.start.runID,
+                ])
                 try EventLog.append(db, runID: run.start.runID, events: [("run-\(run.status.rawValue)", nil, "")], at: now)
             }
         }
@@ -94,15 +99,22 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         memo.codes[codeHash] = codeID
         let envID = try memo.environments[start.environment] ?? upsertEnvironment(db, start.environment)
         memo.environments[start.environment] = envID
-        try db.cachedStatement(sql: """
-            INSERT INTO runs (id, spec_id, profile, table_id, status, started_at, host, pid, command_line, runner,
-                              code_ref_id, environment_id, stage_count)
-            VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [start.runID, specID, start.profile, start.table, Timestamp.string(now), start.host,
-                             Int(start.pid), Redact.text(start.commandLine), start.runner, codeID, envID, start.plan.stages.count])
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO runs (id, spec_id, profile, table_id, status, started_at, host, pid, command_line, runner,
+                                  code_ref_id, environment_id, stage_count)
+                VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            start.runID, specID, start.profile, start.table, Timestamp.string(now), start.host,
+            Int(start.pid), Redact.text(start.commandLine), start.runner, codeID, envID, start.plan.stages.count,
+        ])
         let ids = try upsertInstances(db, start.plan.stages)
-        try BatchInsert.insert(db, into: "run_stages", columns: ["run_id", "instance_id", "name", "command"],
-                               rows: start.plan.stages.map { [dbv(start.runID), dbv(ids[$0.fingerprint]!), dbv($0.name), dbv(Redact.text($0.command))] })
+        try BatchInsert.insert(
+            db, into: "run_stages", columns: ["run_id", "instance_id", "name", "command"],
+            rows: start.plan.stages.map {
+                [dbv(start.runID), dbv(ids[$0.fingerprint]!), dbv($0.name), dbv(Redact.text($0.command))]
+            })
         var payload = "spec=\(start.spec.name) v\(start.spec.version) sha256=\(start.spec.contentHash) profile=\(start.profile)"
         if let commit = start.code.commit { payload += " commit=\(commit)\(start.code.dirty ? "+dirty" : "")" }
         try EventLog.append(db, runID: start.runID, events: [("run-started", nil, payload)], at: now)
@@ -113,7 +125,9 @@ package final class Recorder: RunObserver, @unchecked Sendable {
     package func finishRun(_ runID: String, status: RunStatus, error: String?) throws {
         let now = clock.now()
         try store.write { db in
-            try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?").execute(arguments: [status.rawValue, Timestamp.string(now), Redact.text(error), runID])
+            try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?").execute(arguments: [
+                status.rawValue, Timestamp.string(now), Redact.text(error), runID,
+            ])
             try EventLog.append(db, runID: runID, events: [("run-\(status.rawValue)", nil, error ?? "")], at: now)
         }
     }
@@ -124,29 +138,42 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         let date = clock.now()
         let now = Timestamp.string(date)
         let rows: [[DatabaseValue]] = stages.map { s in
-            [dbv(runID), dbv(instanceID(s.fingerprint)), dbv(1), dbv("cached"), dbv("cache"), dbv(""), dbv(now), dbv(now),
-             dbv(s.cachedFrom?.rawValue)]
+            [
+                dbv(runID), dbv(instanceID(s.fingerprint)), dbv(1), dbv("cached"), dbv("cache"), dbv(""), dbv(now), dbv(now),
+                dbv(s.cachedFrom?.rawValue),
+            ]
         }
-        let events = stages.map { (kind: "cache-hit", subject: Optional($0.name), payload: "from attempt \($0.cachedFrom.map(\.description) ?? "?")") }
+        let events = stages.map {
+            (kind: "cache-hit", subject: Optional($0.name), payload: "from attempt \($0.cachedFrom.map(\.description) ?? "?")")
+        }
         try await store.write { db in
-            try BatchInsert.insert(db, into: "attempts",
-                                   columns: ["run_id", "instance_id", "number", "status", "runner", "host", "started_at",
-                                             "ended_at", "cached_from"],
-                                   rows: rows)
+            try BatchInsert.insert(
+                db, into: "attempts",
+                columns: [
+                    "run_id", "instance_id", "number", "status", "runner", "host", "started_at",
+                    "ended_at", "cached_from",
+                ],
+                rows: rows)
             try EventLog.append(db, runID: runID, events: events, at: date)
         }
     }
 
     package func stageStarted(_ stage: PlannedStage, attempt: AttemptInfo) async throws {
-        guard let instance = instanceID(stage.fingerprint) else { throw StoreError.io("stage \(stage.name) was not planned in run \(attempt.runID)") }
+        guard let instance = instanceID(stage.fingerprint) else {
+            throw StoreError.io("stage \(stage.name) was not planned in run \(attempt.runID)")
+        }
         let now = clock.now()
         try await store.write { db in
-            try db.cachedStatement(sql: """
-                INSERT INTO attempts (run_id, instance_id, number, status, runner, host, job_id, directory, started_at)
-                VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)
-                ON CONFLICT (run_id, instance_id, number) DO NOTHING
-                """).execute(arguments: [attempt.runID, instance, attempt.number, attempt.runner, attempt.host,
-                                 attempt.processID.map(String.init), attempt.directory, Timestamp.string(now)])
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO attempts (run_id, instance_id, number, status, runner, host, job_id, directory, started_at)
+                    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)
+                    ON CONFLICT (run_id, instance_id, number) DO NOTHING
+                    """
+            ).execute(arguments: [
+                attempt.runID, instance, attempt.number, attempt.runner, attempt.host,
+                attempt.processID.map(String.init), attempt.directory, Timestamp.string(now),
+            ])
             try EventLog.append(db, runID: attempt.runID, events: [("started", stage.name, "attempt \(attempt.number)")], at: now)
         }
     }
@@ -162,10 +189,12 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         guard let instance = instanceID(stage.fingerprint) else { return }
         let now = clock.now()
         try await store.write { db in
-            try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO attempts (run_id, instance_id, number, status, runner, host, started_at, ended_at, message)
-                VALUES (?, ?, 1, 'skipped', 'none', '', ?, ?, ?)
-                """).execute(arguments: [runID, instance, Timestamp.string(now), Timestamp.string(now), Redact.text(reason)])
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO attempts (run_id, instance_id, number, status, runner, host, started_at, ended_at, message)
+                    VALUES (?, ?, 1, 'skipped', 'none', '', ?, ?, ?)
+                    """
+            ).execute(arguments: [runID, instance, Timestamp.string(now), Timestamp.string(now), Redact.text(reason)])
             try EventLog.append(db, runID: runID, events: [("skipped", stage.name, reason)], at: now)
         }
     }
@@ -175,12 +204,15 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         let now = clock.now()
         try await store.write { db in
             // Numbered after any attempt already recorded (a requeued attempt, then a cancel).
-            let number = (try Int.fetchOne(db, sql: "SELECT max(number) FROM attempts WHERE run_id = ? AND instance_id = ?",
-                                           arguments: [runID, instance]) ?? 0) + 1
-            try db.execute(sql: """
-                INSERT INTO attempts (run_id, instance_id, number, status, runner, host, started_at, ended_at, message)
-                VALUES (?, ?, ?, 'cancelled', 'none', '', ?, ?, ?)
-                """, arguments: [runID, instance, number, Timestamp.string(now), Timestamp.string(now), Redact.text(reason)])
+            let number =
+                (try Int.fetchOne(
+                    db, sql: "SELECT max(number) FROM attempts WHERE run_id = ? AND instance_id = ?",
+                    arguments: [runID, instance]) ?? 0) + 1
+            try db.execute(
+                sql: """
+                    INSERT INTO attempts (run_id, instance_id, number, status, runner, host, started_at, ended_at, message)
+                    VALUES (?, ?, ?, 'cancelled', 'none', '', ?, ?, ?)
+                    """, arguments: [runID, instance, number, Timestamp.string(now), Timestamp.string(now), Redact.text(reason)])
             try EventLog.append(db, runID: runID, events: [("cancelled", stage.name, reason)], at: now)
         }
     }
@@ -188,46 +220,69 @@ package final class Recorder: RunObserver, @unchecked Sendable {
     // MARK: - Upserts
 
     static func upsertSpec(_ db: Database, _ spec: SpecSummary, at date: Date) throws -> Int64 {
-        try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO specs (name, path, version, spec_version, title, content_hash, git_blob, recorded_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [spec.name, spec.path, spec.version, spec.specVersion, spec.title, spec.contentHash,
-                             spec.gitBlobID, Timestamp.string(date)])
-        return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM specs WHERE path = ? AND content_hash = ?"), arguments: [spec.path, spec.contentHash])!
+        try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO specs (name, path, version, spec_version, title, content_hash, git_blob, recorded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            spec.name, spec.path, spec.version, spec.specVersion, spec.title, spec.contentHash,
+            spec.gitBlobID, Timestamp.string(date),
+        ])
+        return try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT id FROM specs WHERE path = ? AND content_hash = ?"),
+            arguments: [spec.path, spec.contentHash])!
     }
 
     static func upsertCode(_ db: Database, _ raw: CodeProvenance) throws -> Int64 {
         var code = raw
-        code.diff = Redact.text(raw.diff)   // redacted before hashing: the row matches its hash
-        try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO code_refs (hash, repo_path, is_repository, commit_id, branch, dirty, remote_url, diff,
-                                             diff_bytes, diff_truncated)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [code.hash, code.repoPath, code.isRepository, code.commit, code.branch, code.dirty,
-                             code.remoteURL, code.diff, code.diffBytes, code.diffTruncated])
+        code.diff = Redact.text(raw.diff)  // redacted before hashing: the row matches its hash
+        try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO code_refs (hash, repo_path, is_repository, commit_id, branch, dirty, remote_url, diff,
+                                                 diff_bytes, diff_truncated)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            code.hash, code.repoPath, code.isRepository, code.commit, code.branch, code.dirty,
+            code.remoteURL, code.diff, code.diffBytes, code.diffTruncated,
+        ])
         return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM code_refs WHERE hash = ?"), arguments: [code.hash])!
     }
 
     static func upsertEnvironment(_ db: Database, _ env: EnvironmentRecord) throws -> Int64 {
-        let json = Redact.text(env.json)   // redacted before hashing: the row matches its hash
+        let json = Redact.text(env.json)  // redacted before hashing: the row matches its hash
         let hash = SHA256.hex(json)
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO environments (hash, json) VALUES (?, ?)").execute(arguments: [hash, json])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO environments (hash, json) VALUES (?, ?)").execute(arguments: [
+            hash, json,
+        ])
         return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM environments WHERE hash = ?"), arguments: [hash])!
     }
 
     static func upsertInstances(_ db: Database, _ stages: [PlannedStage]) throws -> [String: Int64] {
-        try BatchInsert.insert(db, into: "stage_instances", columns: ["fingerprint", "stage", "name", "description"],
-                               rows: stages.map { [dbv($0.fingerprint), dbv($0.stage), dbv($0.name), dbv(Redact.text($0.fingerprintDescription))] },
-                               conflict: "OR IGNORE")
+        try BatchInsert.insert(
+            db, into: "stage_instances", columns: ["fingerprint", "stage", "name", "description"],
+            rows: stages.map { [dbv($0.fingerprint), dbv($0.stage), dbv($0.name), dbv(Redact.text($0.fingerprintDescription))] },
+            conflict: "OR IGNORE")
         var ids: [String: Int64] = [:]
         for chunk in stages.map(\.fingerprint).chunked(500) {
-            let rows = try Row.fetchAll(db, sql: "SELECT id, fingerprint FROM stage_instances WHERE fingerprint IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ",")))",
-                                        arguments: StatementArguments(chunk))
+            let rows = try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT id, fingerprint FROM stage_instances WHERE fingerprint IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ",")))",
+                arguments: StatementArguments(chunk))
             for r in rows { ids[r["fingerprint"]] = r["id"] }
         }
         var params: [[DatabaseValue]] = []
-        for s in stages { for p in s.params { params.append([dbv(ids[s.fingerprint]), dbv(p.name), dbv(Secrets.isSecretName(p.name) ? Secrets.mask : Redact.text(p.value))]) } }
-        try BatchInsert.insert(db, into: "params", columns: ["instance_id", "name", "value"], rows: params, conflict: "OR IGNORE")
+        for s in stages {
+            for p in s.params {
+                params.append([
+                    dbv(ids[s.fingerprint]), dbv(p.name), dbv(Secrets.isSecretName(p.name) ? Secrets.mask : Redact.text(p.value)),
+                ])
+            }
+        }
+        try BatchInsert.insert(
+            db, into: "params", columns: ["instance_id", "name", "value"], rows: params, conflict: "OR IGNORE")
         return ids
     }
 }

@@ -21,39 +21,54 @@ package struct Recovery: Sendable {
     @discardableResult
     package func recover() throws -> [String] {
         let stale: [(String, Int32)] = try store.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND runner = 'local' AND id NOT IN (SELECT run_id FROM imports) AND id NOT IN (SELECT run_id FROM import_context_runs)", arguments: [host])
-                .map { ($0["id"], Int32($0["pid"] as Int64)) }
+            try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND runner = 'local' AND id NOT IN (SELECT run_id FROM imports) AND id NOT IN (SELECT run_id FROM import_context_runs)",
+                arguments: [host]
+            )
+            .map { ($0["id"], Int32($0["pid"] as Int64)) }
         }
         var notes: [String] = []
         for (runID, pid) in stale where !Self.controllerAlive(pid) {
             let attempts: [(Int64, String?)] = try store.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, directory FROM attempts WHERE run_id = ? AND status = 'running'", arguments: [runID])
-                    .map { ($0["id"], $0["directory"]) }
+                try Row.fetchAll(
+                    db, sql: "SELECT id, directory FROM attempts WHERE run_id = ? AND status = 'running'", arguments: [runID]
+                )
+                .map { ($0["id"], $0["directory"]) }
             }
             var ingested = 0, orphaned = 0
             for (attemptID, directory) in attempts {
                 if let directory, FileManager.default.fileExists(atPath: directory + "/" + Outcome.fileName),
-                   (try? Ingest.directory(directory, into: store)) != nil {
+                    (try? Ingest.directory(directory, into: store)) != nil
+                {
                     ingested += 1
                     continue
                 }
                 if let directory { Self.terminateLeftover(directory) }
                 let now = clock.now()
                 try store.write { db in
-                    try db.execute(sql: "UPDATE attempts SET status = 'orphaned', ended_at = ?, message = ? WHERE id = ?",
-                                   arguments: [Timestamp.string(now), "its controller (pid \(pid)) died before the attempt ended", attemptID])
-                    try EventLog.append(db, runID: runID, events: [("orphaned", String(attemptID), "controller pid \(pid) gone")], at: now)
+                    try db.execute(
+                        sql: "UPDATE attempts SET status = 'orphaned', ended_at = ?, message = ? WHERE id = ?",
+                        arguments: [
+                            Timestamp.string(now), "its controller (pid \(pid)) died before the attempt ended", attemptID,
+                        ])
+                    try EventLog.append(
+                        db, runID: runID, events: [("orphaned", String(attemptID), "controller pid \(pid) gone")], at: now)
                 }
                 orphaned += 1
             }
             let now = clock.now()
             let summary = "ingested \(ingested), orphaned \(orphaned)"
             try store.write { db in
-                try db.execute(sql: "UPDATE runs SET status = 'crashed', ended_at = ?, error = ? WHERE id = ?",
-                               arguments: [Timestamp.string(now), "controller (pid \(pid)) died; recovered by a later command", runID])
+                try db.execute(
+                    sql: "UPDATE runs SET status = 'crashed', ended_at = ?, error = ? WHERE id = ?",
+                    arguments: [Timestamp.string(now), "controller (pid \(pid)) died; recovered by a later command", runID])
                 try EventLog.append(db, runID: runID, events: [("run-crashed", nil, summary)], at: now)
             }
-            notes.append("run \(runID): its controller (pid \(pid)) died; ingested \(ingested) finished attempt(s), marked \(orphaned) orphaned")
+            notes.append(
+                "run \(runID): its controller (pid \(pid)) died; ingested \(ingested) finished attempt(s), marked \(orphaned) orphaned"
+            )
         }
         return notes
     }
@@ -72,7 +87,9 @@ package struct Recovery: Sendable {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
         var groups = Set<Int32>()
         for entry in entries {
-            guard let pid = Int32(entry), let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            guard let pid = Int32(entry), let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else {
+                continue
+            }
             let args = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             if args.contains(script) { groups.insert(getpgid(pid)) }
         }

@@ -91,7 +91,9 @@ extension Store {
     /// The `reported` events of one run (nil: those written outside any run), oldest first.
     func reported(runID: String?) throws -> [(id: Int64, table: ReportedTable?)] {
         try read { db in
-            let sql = "SELECT id, payload FROM events WHERE kind = ? AND " + (runID == nil ? "run_id IS NULL" : "run_id = ?") + " ORDER BY id"
+            let sql =
+                "SELECT id, payload FROM events WHERE kind = ? AND " + (runID == nil ? "run_id IS NULL" : "run_id = ?")
+                + " ORDER BY id"
             let args: StatementArguments = runID.map { [ReportedTable.eventKind, $0] } ?? [ReportedTable.eventKind]
             return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
                 let payload: String = row["payload"]
@@ -107,8 +109,10 @@ extension Auditor {
     func checkReports(_ runID: String?, _ report: inout AuditReport) throws {
         for (eventID, recorded) in try store.reported(runID: runID) {
             guard let recorded else {
-                report.findings.append(AuditFinding(kind: .reportUnreadable, runID: runID, subject: "event #\(eventID)",
-                                                    message: "the reported table of event #\(eventID) cannot be read"))
+                report.findings.append(
+                    AuditFinding(
+                        kind: .reportUnreadable, runID: runID, subject: "event #\(eventID)",
+                        message: "the reported table of event #\(eventID) cannot be read"))
                 continue
             }
             try checkReported(recorded, eventLabel: "event #\(eventID)", eventID: eventID, runID: runID, &report)
@@ -118,8 +122,10 @@ extension Auditor {
     /// A `reported` event after `eventID` (of any run) that wrote `path` with this digest.
     func laterReport(of path: String, after eventID: Int64, sha256: String) throws -> Int64? {
         try store.read { db in
-            for r in try Row.fetchAll(db, sql: "SELECT id, payload FROM events WHERE kind = ? AND id > ? ORDER BY id DESC",
-                                      arguments: [ReportedTable.eventKind, eventID]) {
+            for r in try Row.fetchAll(
+                db, sql: "SELECT id, payload FROM events WHERE kind = ? AND id > ? ORDER BY id DESC",
+                arguments: [ReportedTable.eventKind, eventID])
+            {
                 let payload: String = r["payload"]
                 guard let t = ReportedTable(payload: payload) else { continue }
                 if t.files.contains(where: { $0.path == path && ContentDigest.same($0.sha256, sha256) }) { return r["id"] }
@@ -131,19 +137,25 @@ extension Auditor {
     /// One reported table against the store's rows and its files.
     /// `eventID`: the event in this store's chain (nil for a bundle's event), to tell a file a
     /// later report rewrote from one edited by hand.
-    func checkReported(_ recorded: ReportedTable, eventLabel: String, eventID: Int64? = nil, runID: String?,
-                       skipped: [CellKey] = [], _ report: inout AuditReport) throws {
+    func checkReported(
+        _ recorded: ReportedTable, eventLabel: String, eventID: Int64? = nil, runID: String?,
+        skipped: [CellKey] = [], _ report: inout AuditReport
+    ) throws {
         let who = runID.map { "run \($0)" } ?? "a report written outside any run"
         if !skipped.isEmpty {
-            report.notes.append("\(who): \(eventLabel) (\(recorded.table)) cites attempts the bundle did not carry; cells \(skipped.map(\.description).joined(separator: ", ")) not rebuilt")
+            report.notes.append(
+                "\(who): \(eventLabel) (\(recorded.table)) cites attempts the bundle did not carry; cells \(skipped.map(\.description).joined(separator: ", ")) not rebuilt"
+            )
         }
         do {
             report.tables += 1
             let raw: [AttemptID: [String: Double]] = try store.read { db in
                 var out: [AttemptID: [String: Double]] = [:]
                 for c in recorded.cells {
-                    if let v = try Double.fetchOne(db, sql: "SELECT value FROM metrics WHERE attempt_id = ? AND name = ?",
-                                                   arguments: [c.attempt, c.metric]) {
+                    if let v = try Double.fetchOne(
+                        db, sql: "SELECT value FROM metrics WHERE attempt_id = ? AND name = ?",
+                        arguments: [c.attempt, c.metric])
+                    {
                         out[c.attempt, default: [:]][c.metric] = v
                     }
                 }
@@ -153,32 +165,42 @@ extension Auditor {
             func differs(_ a: Double, _ b: Double) -> Bool { abs(a - b) > 1e-9 * max(1, abs(a), abs(b)) }
             for c in recorded.cells {
                 guard let v = raw[c.attempt]?[c.metric] else {
-                    report.findings.append(AuditFinding(
-                        kind: .tableMismatch, runID: runID, subject: "\(recorded.table) \(c.cell)",
-                        message: "\(recorded.table) cell \(c.cell) was reported as \(c.value) from attempt #\(c.attempt)'s \(c.metric), which the store no longer holds"))
+                    report.findings.append(
+                        AuditFinding(
+                            kind: .tableMismatch, runID: runID, subject: "\(recorded.table) \(c.cell)",
+                            message:
+                                "\(recorded.table) cell \(c.cell) was reported as \(c.value) from attempt #\(c.attempt)'s \(c.metric), which the store no longer holds"
+                        ))
                     continue
                 }
                 rebuilt[c.cell] = v * c.scale
                 if differs(v * c.scale, c.value) {
-                    report.findings.append(AuditFinding(
-                        kind: .tableMismatch, runID: runID, subject: "\(recorded.table) \(c.cell)",
-                        message: "\(recorded.table) cell \(c.cell) was reported as \(c.value), but attempt #\(c.attempt)'s \(c.metric) now gives \(v * c.scale)"))
+                    report.findings.append(
+                        AuditFinding(
+                            kind: .tableMismatch, runID: runID, subject: "\(recorded.table) \(c.cell)",
+                            message:
+                                "\(recorded.table) cell \(c.cell) was reported as \(c.value), but attempt #\(c.attempt)'s \(c.metric) now gives \(v * c.scale)"
+                        ))
                 }
             }
             for d in recorded.derived {
                 let parts = d.of.compactMap { rebuilt[$0] }
-                guard parts.count == d.of.count, !parts.isEmpty else { continue }   // a part already reported above
+                guard parts.count == d.of.count, !parts.isEmpty else { continue }  // a part already reported above
                 guard let mean = PlainMean.of(parts) else { continue }
                 rebuilt[d.cell] = mean
                 if differs(mean, d.value) {
-                    report.findings.append(AuditFinding(
-                        kind: .tableMismatch, runID: runID, subject: "\(recorded.table) \(d.cell)",
-                        message: "\(recorded.table) cell \(d.cell) was reported as \(d.value), but the mean of \(d.of.map(\.description).joined(separator: ", ")) rebuilt from the store is \(mean)"))
+                    report.findings.append(
+                        AuditFinding(
+                            kind: .tableMismatch, runID: runID, subject: "\(recorded.table) \(d.cell)",
+                            message:
+                                "\(recorded.table) cell \(d.cell) was reported as \(d.value), but the mean of \(d.of.map(\.description).joined(separator: ", ")) rebuilt from the store is \(mean)"
+                        ))
                 }
             }
             for f in recorded.files {
                 guard FileManager.default.fileExists(atPath: f.path) else {
-                    report.notes.append("\(who): report file \(f.path) no longer exists; its table was rebuilt from the store instead")
+                    report.notes.append(
+                        "\(who): report file \(f.path) no longer exists; its table was rebuilt from the store instead")
                     continue
                 }
                 let now = try SHA256.hexOfFile(f.path)
@@ -186,8 +208,10 @@ extension Auditor {
                 if !same, let eventID, let later = try laterReport(of: f.path, after: eventID, sha256: now) {
                     report.notes.append("\(who): report file \(f.path) was rewritten by a later report (event #\(later))")
                 } else if !same {
-                    report.findings.append(AuditFinding(kind: .reportEdited, runID: runID, subject: f.path,
-                                                        message: "report file \(f.path) changed after it was written (sha256 \(now), recorded \(f.sha256))"))
+                    report.findings.append(
+                        AuditFinding(
+                            kind: .reportEdited, runID: runID, subject: f.path,
+                            message: "report file \(f.path) changed after it was written (sha256 \(now), recorded \(f.sha256))"))
                 }
             }
         }

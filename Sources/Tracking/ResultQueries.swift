@@ -23,22 +23,26 @@ package struct ResultAttempt: Sendable, Hashable {
 /// The queries behind reports: reproduced values, the attempts a run's results stand on, loss curves.
 extension Store {
     /// The latest completed value of each (fingerprint, metric) asked for.
-    package func recordedMetrics(_ requests: [(fingerprint: String, metric: String)]) throws -> [String: [String: RecordedMetric]] {
+    package func recordedMetrics(_ requests: [(fingerprint: String, metric: String)]) throws -> [String: [String: RecordedMetric]]
+    {
         let fps = Array(Set(requests.map(\.fingerprint)))
         return try read { db in
             var out: [String: [String: RecordedMetric]] = [:]
             for chunk in fps.chunked(500) {
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT si.fingerprint, a.id, a.run_id, m.name, m.value FROM attempts a
-                    JOIN stage_instances si ON si.id = a.instance_id JOIN metrics m ON m.attempt_id = a.id
-                    WHERE a.status = 'completed' AND si.fingerprint IN (\(marks))
-                    ORDER BY \(AttemptOrder.oldestFirstLocalLast)
-                    """, arguments: StatementArguments(chunk))
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT si.fingerprint, a.id, a.run_id, m.name, m.value FROM attempts a
+                        JOIN stage_instances si ON si.id = a.instance_id JOIN metrics m ON m.attempt_id = a.id
+                        WHERE a.status = 'completed' AND si.fingerprint IN (\(marks))
+                        ORDER BY \(AttemptOrder.oldestFirstLocalLast)
+                        """, arguments: StatementArguments(chunk))
                 // Ascending, so the latest attempt overwrites earlier ones; this store's own attempts
                 // come after imported ones, so an import never hides a local result.
                 for r in rows {
-                    out[r["fingerprint"], default: [:]][r["name"]] = RecordedMetric(value: r["value"], attemptID: r["id"], runID: r["run_id"])
+                    out[r["fingerprint"], default: [:]][r["name"]] = RecordedMetric(
+                        value: r["value"], attemptID: r["id"], runID: r["run_id"])
                 }
             }
             return out
@@ -51,9 +55,12 @@ extension Store {
     package func runStages(_ runID: String) throws -> (names: [String: String], attempts: [String: ResultAttempt]) {
         try read { db in
             var names: [String: String] = [:]
-            for r in try Row.fetchAll(db, sql: """
-                SELECT rs.name, si.fingerprint FROM run_stages rs JOIN stage_instances si ON si.id = rs.instance_id WHERE rs.run_id = ?
-                """, arguments: [runID]) {
+            for r in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT rs.name, si.fingerprint FROM run_stages rs JOIN stage_instances si ON si.id = rs.instance_id WHERE rs.run_id = ?
+                    """, arguments: [runID])
+            {
                 names[r["name"]] = r["fingerprint"]
             }
             return (names, try Self.resultAttempts(db, runID: runID))
@@ -62,13 +69,16 @@ extension Store {
 
     static func resultAttempts(_ db: Database, runID: String) throws -> [String: ResultAttempt] {
         var out: [String: ResultAttempt] = [:]
-        for r in try Row.fetchAll(db, sql: """
-            SELECT si.fingerprint, COALESCE(src.id, a.id) AS id, COALESCE(src.run_id, a.run_id) AS run_id FROM attempts a
-            JOIN stage_instances si ON si.id = a.instance_id LEFT JOIN attempts src ON src.id = a.cached_from
-            WHERE a.run_id = ? AND (a.status = 'completed' OR (a.status = 'cached' AND src.status = 'completed'))
-            ORDER BY a.number
-            """, arguments: [runID]) {
-            out[r["fingerprint"]] = ResultAttempt(attempt: r["id"], run: r["run_id"])   // by attempt number: the last one wins
+        for r in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT si.fingerprint, COALESCE(src.id, a.id) AS id, COALESCE(src.run_id, a.run_id) AS run_id FROM attempts a
+                JOIN stage_instances si ON si.id = a.instance_id LEFT JOIN attempts src ON src.id = a.cached_from
+                WHERE a.run_id = ? AND (a.status = 'completed' OR (a.status = 'cached' AND src.status = 'completed'))
+                ORDER BY a.number
+                """, arguments: [runID])
+        {
+            out[r["fingerprint"]] = ResultAttempt(attempt: r["id"], run: r["run_id"])  // by attempt number: the last one wins
         }
         return out
     }
@@ -78,7 +88,9 @@ extension Store {
         try read { db in
             var out: [String: [String: RecordedMetric]] = [:]
             for (fp, a) in attempts {
-                for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT name, value FROM metrics WHERE attempt_id = ?"), arguments: [a.attempt]) {
+                for r in try Row.fetchAll(
+                    db.cachedStatement(sql: "SELECT name, value FROM metrics WHERE attempt_id = ?"), arguments: [a.attempt])
+                {
                     out[fp, default: [:]][r["name"]] = RecordedMetric(value: r["value"], attemptID: a.attempt, runID: a.run)
                 }
             }
@@ -89,19 +101,23 @@ extension Store {
     /// The series named like `.../loss` (or `loss`) of the latest completed attempt of each
     /// fingerprint (or of the attempts given), keyed by fingerprint: the training-loss curves the
     /// HTML report draws.
-    package func lossSeries(fingerprints: [String], attempts: [String: ResultAttempt]? = nil) throws -> [String: [RecordedSeries]] {
+    package func lossSeries(fingerprints: [String], attempts: [String: ResultAttempt]? = nil) throws -> [String: [RecordedSeries]]
+    {
         let fps = Array(Set(fingerprints))
         return try read { db in
             var latest: [String: ResultAttempt] = [:]
             if let attempts { for fp in fps { latest[fp] = attempts[fp] } }
             for chunk in fps.chunked(500) where attempts == nil {
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                for r in try Row.fetchAll(db, sql: """
-                    SELECT si.fingerprint, a.id, a.run_id FROM attempts a JOIN stage_instances si ON si.id = a.instance_id
-                    WHERE a.status = 'completed' AND si.fingerprint IN (\(marks))
-                    ORDER BY \(AttemptOrder.oldestFirstLocalLast)
-                    """, arguments: StatementArguments(chunk)) {
-                    latest[r["fingerprint"]] = ResultAttempt(attempt: r["id"], run: r["run_id"])   // ascending: the latest wins
+                for r in try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT si.fingerprint, a.id, a.run_id FROM attempts a JOIN stage_instances si ON si.id = a.instance_id
+                        WHERE a.status = 'completed' AND si.fingerprint IN (\(marks))
+                        ORDER BY \(AttemptOrder.oldestFirstLocalLast)
+                        """, arguments: StatementArguments(chunk))
+                {
+                    latest[r["fingerprint"]] = ResultAttempt(attempt: r["id"], run: r["run_id"])  // ascending: the latest wins
                 }
             }
             let fingerprintOf = Dictionary(uniqueKeysWithValues: latest.map { ($0.value.attempt, $0.key) })
@@ -113,16 +129,20 @@ extension Store {
                     if let c = current, let fp = fingerprintOf[c.attemptID] { out[fp, default: []].append(c) }
                     current = nil
                 }
-                for r in try Row.fetchAll(db, sql: """
-                    SELECT ms.attempt_id, sn.name, ms.step, ms.value FROM metric_series ms JOIN series_names sn ON sn.id = ms.series_id
-                    WHERE ms.attempt_id IN (\(marks)) AND (sn.name = 'loss' OR sn.name LIKE '%/loss')
-                    ORDER BY ms.attempt_id, sn.name, ms.step
-                    """, arguments: StatementArguments(chunk)) {
+                for r in try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT ms.attempt_id, sn.name, ms.step, ms.value FROM metric_series ms JOIN series_names sn ON sn.id = ms.series_id
+                        WHERE ms.attempt_id IN (\(marks)) AND (sn.name = 'loss' OR sn.name LIKE '%/loss')
+                        ORDER BY ms.attempt_id, sn.name, ms.step
+                        """, arguments: StatementArguments(chunk))
+                {
                     let attempt: AttemptID = r["attempt_id"], name: String = r["name"]
                     if current?.attemptID != attempt || current?.name != name {
                         flush()
-                        current = RecordedSeries(attemptID: attempt, runID: latest[fingerprintOf[attempt] ?? ""]?.run ?? "", name: name,
-                                                 steps: [], values: [])
+                        current = RecordedSeries(
+                            attemptID: attempt, runID: latest[fingerprintOf[attempt] ?? ""]?.run ?? "", name: name,
+                            steps: [], values: [])
                     }
                     current?.steps.append(r["step"])
                     current?.values.append(r["value"])
@@ -151,4 +171,3 @@ package struct RecordedSeries: Sendable, Hashable {
     package var steps: [Int]
     package var values: [Double]
 }
-

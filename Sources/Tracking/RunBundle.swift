@@ -13,8 +13,10 @@ package enum RunBundle {
     package static let formatVersion = 1
 
     /// Data tables copied into a bundle, parents before children.
-    static let tables = ["specs", "code_refs", "environments", "runs", "stage_instances", "run_stages", "params", "attempts",
-                         "metrics", "series_names", "metric_series", "artifacts", "evaluations", "example_scores", "events"]
+    static let tables = [
+        "specs", "code_refs", "environments", "runs", "stage_instances", "run_stages", "params", "attempts",
+        "metrics", "series_names", "metric_series", "artifacts", "evaluations", "example_scores", "events",
+    ]
 
     /// A file carried in a bundle.
     package struct File: Sendable, Hashable {
@@ -63,7 +65,9 @@ package enum RunBundle {
 
     /// A relative path under spec/ or reports/ (or lock.json), without `.`/`..` or empty parts.
     package static func isSafe(path: String) -> Bool {
-        guard path == "lock.json" || path.hasPrefix("spec/") || path.hasPrefix("reports/"), !path.contains("\u{0}"), !path.contains("\\") else { return false }
+        guard path == "lock.json" || path.hasPrefix("spec/") || path.hasPrefix("reports/"), !path.contains("\u{0}"),
+            !path.contains("\\")
+        else { return false }
         return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
     }
 
@@ -90,16 +94,20 @@ package enum RunBundle {
         func entries(_ db: Database) throws -> [String: String] {
             var out: [String: String] = [:]
             for r in try Row.fetchAll(db, sql: sql) {
-                let type = String.fromDatabaseValue(r[0] as DatabaseValue) ?? "?", name = String.fromDatabaseValue(r[1] as DatabaseValue) ?? "?"
+                let type = String.fromDatabaseValue(r[0] as DatabaseValue) ?? "?",
+                    name = String.fromDatabaseValue(r[1] as DatabaseValue) ?? "?"
                 out["\(type) \(name)"] = String.fromDatabaseValue(r[2] as DatabaseValue) ?? ""
             }
             return out
         }
         let want = try reference.read(entries), have = try entries(db)
         for (key, statement) in want.sorted(by: { $0.key < $1.key }) where have[key] != statement {
-            throw malformed(path, have[key] == nil ? "it lacks the \(key)" : "its \(key) is not what this workbench's migrations create")
+            throw malformed(
+                path, have[key] == nil ? "it lacks the \(key)" : "its \(key) is not what this workbench's migrations create")
         }
-        if let extra = Set(have.keys).subtracting(want.keys).sorted().first { throw malformed(path, "it holds an unexpected \(extra)") }
+        if let extra = Set(have.keys).subtracting(want.keys).sorted().first {
+            throw malformed(path, "it holds an unexpected \(extra)")
+        }
     }
 
     // MARK: - Digests

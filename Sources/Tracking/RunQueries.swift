@@ -92,28 +92,37 @@ extension Store {
     private static func summary(_ db: Database, _ r: Row) throws -> RunSummary {
         let id: String = r["id"]
         var counts: [String: Int] = [:]
-        for c in try Row.fetchAll(db, sql: """
-            SELECT status, COUNT(*) AS n FROM attempts a
-            WHERE run_id = ? AND number = (SELECT MAX(number) FROM attempts b WHERE b.run_id = a.run_id AND b.instance_id = a.instance_id)
-            GROUP BY status
-            """, arguments: [id]) {
+        for c in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT status, COUNT(*) AS n FROM attempts a
+                WHERE run_id = ? AND number = (SELECT MAX(number) FROM attempts b WHERE b.run_id = a.run_id AND b.instance_id = a.instance_id)
+                GROUP BY status
+                """, arguments: [id])
+        {
             counts[c["status"]] = c["n"]
         }
-        return RunSummary(id: id, spec: r["spec_name"], specVersion: r["spec_version"], profile: r["profile"],
-                          table: r["table_id"], status: r["status"], startedAt: r["started_at"], endedAt: r["ended_at"],
-                          stages: r["stage_count"], counts: counts, commit: r["commit_id"],
-                          dirty: (r["dirty"] as Bool?) ?? false, error: r["error"])
+        return RunSummary(
+            id: id, spec: r["spec_name"], specVersion: r["spec_version"], profile: r["profile"],
+            table: r["table_id"], status: r["status"], startedAt: r["started_at"], endedAt: r["ended_at"],
+            stages: r["stage_count"], counts: counts, commit: r["commit_id"],
+            dirty: (r["dirty"] as Bool?) ?? false, error: r["error"])
     }
 
     /// Resolves a run id or a unique prefix; `latest` is the newest run.
     package func resolveRun(_ idOrPrefix: String) throws -> String {
         try read { db in
             if idOrPrefix == "latest" || idOrPrefix == "last" {
-                if let id = try String.fetchOne(db, sql: "SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1") { return id }
+                if let id = try String.fetchOne(db, sql: "SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1") {
+                    return id
+                }
                 throw StoreError.unknownRun(idOrPrefix, suggestions: [])
             }
-            if try String.fetchOne(db, sql: "SELECT id FROM runs WHERE id = ?", arguments: [idOrPrefix]) != nil { return idOrPrefix }
-            let matches = try String.fetchAll(db, sql: "SELECT id FROM runs WHERE id LIKE ? ORDER BY id", arguments: [idOrPrefix + "%"])
+            if try String.fetchOne(db, sql: "SELECT id FROM runs WHERE id = ?", arguments: [idOrPrefix]) != nil {
+                return idOrPrefix
+            }
+            let matches = try String.fetchAll(
+                db, sql: "SELECT id FROM runs WHERE id LIKE ? ORDER BY id", arguments: [idOrPrefix + "%"])
             if matches.count == 1 { return matches[0] }
             if matches.count > 1 { throw StoreError.ambiguousRun(idOrPrefix, matches: matches) }
             let all = try String.fetchAll(db, sql: "SELECT id FROM runs ORDER BY started_at DESC LIMIT 500")
@@ -133,53 +142,77 @@ extension Store {
     /// Everything about one run.
     package func runDetail(_ id: String) throws -> RunDetail {
         try read { db in
-            guard let r = try Row.fetchOne(db, sql: """
-                SELECT r.*, s.name AS spec_name, s.version AS spec_version, s.path AS spec_path, s.title AS spec_title,
-                       s.content_hash, s.git_blob, c.commit_id, c.dirty
-                FROM runs r JOIN specs s ON s.id = r.spec_id LEFT JOIN code_refs c ON c.id = r.code_ref_id WHERE r.id = ?
-                """, arguments: [id]) else { throw StoreError.unknownRun(id, suggestions: []) }
+            guard
+                let r = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT r.*, s.name AS spec_name, s.version AS spec_version, s.path AS spec_path, s.title AS spec_title,
+                               s.content_hash, s.git_blob, c.commit_id, c.dirty
+                        FROM runs r JOIN specs s ON s.id = r.spec_id LEFT JOIN code_refs c ON c.id = r.code_ref_id WHERE r.id = ?
+                        """, arguments: [id])
+            else { throw StoreError.unknownRun(id, suggestions: []) }
             var code: CodeProvenance?
-            if let c = try Row.fetchOne(db, sql: "SELECT * FROM code_refs WHERE id = ?", arguments: [r["code_ref_id"] as Int64?]) {
-                code = CodeProvenance(repoPath: c["repo_path"], isRepository: c["is_repository"], commit: c["commit_id"],
-                                      branch: c["branch"], dirty: c["dirty"], remoteURL: c["remote_url"], diff: c["diff"],
-                                      diffBytes: c["diff_bytes"], diffTruncated: c["diff_truncated"])
+            if let c = try Row.fetchOne(db, sql: "SELECT * FROM code_refs WHERE id = ?", arguments: [r["code_ref_id"] as Int64?])
+            {
+                code = CodeProvenance(
+                    repoPath: c["repo_path"], isRepository: c["is_repository"], commit: c["commit_id"],
+                    branch: c["branch"], dirty: c["dirty"], remoteURL: c["remote_url"], diff: c["diff"],
+                    diffBytes: c["diff_bytes"], diffTruncated: c["diff_truncated"])
             }
             var env: EnvironmentRecord?
-            if let json = try String.fetchOne(db, sql: "SELECT json FROM environments WHERE id = ?", arguments: [r["environment_id"] as Int64?]) {
+            if let json = try String.fetchOne(
+                db, sql: "SELECT json FROM environments WHERE id = ?", arguments: [r["environment_id"] as Int64?])
+            {
                 env = try? JSONDecoder().decode(EnvironmentRecord.self, from: Data(json.utf8))
             }
-            let attempts = try Row.fetchAll(db, sql: """
-                SELECT a.*, si.name AS stage_name, si.fingerprint, si.id AS iid FROM attempts a
-                JOIN stage_instances si ON si.id = a.instance_id JOIN run_stages rs ON rs.run_id = a.run_id AND rs.instance_id = si.id
-                WHERE a.run_id = ? ORDER BY a.id
-                """, arguments: [id]).map { a -> AttemptDetail in
+            let attempts = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT a.*, si.name AS stage_name, si.fingerprint, si.id AS iid FROM attempts a
+                    JOIN stage_instances si ON si.id = a.instance_id JOIN run_stages rs ON rs.run_id = a.run_id AND rs.instance_id = si.id
+                    WHERE a.run_id = ? ORDER BY a.id
+                    """, arguments: [id]
+            ).map { a -> AttemptDetail in
                 let aid: Int64 = a["id"]
                 let source: Int64 = (a["cached_from"] as Int64?) ?? aid
-                let params = try Row.fetchAll(db, sql: "SELECT name, value FROM params WHERE instance_id = ? ORDER BY name", arguments: [a["iid"] as Int64])
-                    .map { NamedValue(name: $0["name"], value: $0["value"]) }
-                let metrics = try Row.fetchAll(db, sql: "SELECT name, value FROM metrics WHERE attempt_id = ? ORDER BY name", arguments: [source])
-                    .map { NamedValue(name: $0["name"], value: Self.format($0["value"])) }
-                let series = try Row.fetchAll(db, sql: """
-                    SELECT sn.name, COUNT(*) AS n, MIN(step) AS s0, MAX(step) AS s1,
-                      (SELECT value FROM metric_series x WHERE x.attempt_id = m.attempt_id AND x.series_id = m.series_id ORDER BY step LIMIT 1) AS v0,
-                      (SELECT value FROM metric_series x WHERE x.attempt_id = m.attempt_id AND x.series_id = m.series_id ORDER BY step DESC LIMIT 1) AS v1
-                    FROM metric_series m JOIN series_names sn ON sn.id = m.series_id
-                    WHERE attempt_id = ? GROUP BY m.series_id ORDER BY sn.name
-                    """, arguments: [source]).map {
-                    SeriesSummary(name: $0["name"], points: $0["n"], firstStep: $0["s0"], firstValue: $0["v0"],
-                                  lastStep: $0["s1"], lastValue: $0["v1"])
+                let params = try Row.fetchAll(
+                    db, sql: "SELECT name, value FROM params WHERE instance_id = ? ORDER BY name", arguments: [a["iid"] as Int64]
+                )
+                .map { NamedValue(name: $0["name"], value: $0["value"]) }
+                let metrics = try Row.fetchAll(
+                    db, sql: "SELECT name, value FROM metrics WHERE attempt_id = ? ORDER BY name", arguments: [source]
+                )
+                .map { NamedValue(name: $0["name"], value: Self.format($0["value"])) }
+                let series = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT sn.name, COUNT(*) AS n, MIN(step) AS s0, MAX(step) AS s1,
+                          (SELECT value FROM metric_series x WHERE x.attempt_id = m.attempt_id AND x.series_id = m.series_id ORDER BY step LIMIT 1) AS v0,
+                          (SELECT value FROM metric_series x WHERE x.attempt_id = m.attempt_id AND x.series_id = m.series_id ORDER BY step DESC LIMIT 1) AS v1
+                        FROM metric_series m JOIN series_names sn ON sn.id = m.series_id
+                        WHERE attempt_id = ? GROUP BY m.series_id ORDER BY sn.name
+                        """, arguments: [source]
+                ).map {
+                    SeriesSummary(
+                        name: $0["name"], points: $0["n"], firstStep: $0["s0"], firstValue: $0["v0"],
+                        lastStep: $0["s1"], lastValue: $0["v1"])
                 }
-                let artifacts = try Row.fetchAll(db, sql: "SELECT name, path, digest, size FROM artifacts WHERE attempt_id = ? ORDER BY name", arguments: [source])
-                    .map { ArtifactRecord(name: $0["name"], path: $0["path"], digest: $0["digest"], size: $0["size"]) }
-                return AttemptDetail(id: AttemptID(aid), stage: a["stage_name"], fingerprint: a["fingerprint"], number: a["number"],
-                                     status: a["status"], runner: a["runner"], jobID: a["job_id"], directory: a["directory"],
-                                     exitCode: a["exit_code"], signal: a["signal"], startedAt: a["started_at"], endedAt: a["ended_at"],
-                                     cachedFrom: a["cached_from"], message: a["message"], errorTail: a["error_tail"],
-                                     params: params, metrics: metrics, series: series, artifacts: artifacts)
+                let artifacts = try Row.fetchAll(
+                    db, sql: "SELECT name, path, digest, size FROM artifacts WHERE attempt_id = ? ORDER BY name",
+                    arguments: [source]
+                )
+                .map { ArtifactRecord(name: $0["name"], path: $0["path"], digest: $0["digest"], size: $0["size"]) }
+                return AttemptDetail(
+                    id: AttemptID(aid), stage: a["stage_name"], fingerprint: a["fingerprint"], number: a["number"],
+                    status: a["status"], runner: a["runner"], jobID: a["job_id"], directory: a["directory"],
+                    exitCode: a["exit_code"], signal: a["signal"], startedAt: a["started_at"], endedAt: a["ended_at"],
+                    cachedFrom: a["cached_from"], message: a["message"], errorTail: a["error_tail"],
+                    params: params, metrics: metrics, series: series, artifacts: artifacts)
             }
-            return RunDetail(summary: try Self.summary(db, r), specPath: r["spec_path"], specTitle: r["spec_title"],
-                             specHash: r["content_hash"], specGitBlob: r["git_blob"], commandLine: r["command_line"],
-                             host: r["host"], runner: r["runner"], code: code, environment: env, attempts: attempts)
+            return RunDetail(
+                summary: try Self.summary(db, r), specPath: r["spec_path"], specTitle: r["spec_title"],
+                specHash: r["content_hash"], specGitBlob: r["git_blob"], commandLine: r["command_line"],
+                host: r["host"], runner: r["runner"], code: code, environment: env, attempts: attempts)
         }
     }
 

@@ -15,11 +15,12 @@ package final class Store: Sendable {
         config.busyMode = .timeout(60)
         config.foreignKeysEnabled = true
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")   // WAL + NORMAL: durable on app crash
-            try db.execute(sql: "PRAGMA cache_size = -65536")    // 64 MiB: a million-point series fits
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")  // WAL + NORMAL: durable on app crash
+            try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB: a million-point series fits
         }
-        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                 withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true)
         // Two processes opening a new store at once must not race: switching a fresh file to WAL
         // fails with SQLITE_BUSY instead of waiting, and GRDB's migrator reads the applied list
         // before its own transactions. A file lock serializes opening and migrating.
@@ -66,10 +67,13 @@ package final class Store: Sendable {
     /// The schema as SQL, for tests that pin it.
     package func schemaSQL() throws -> String {
         try pool.read { db in
-            try String.fetchAll(db, sql: """
-                SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
-                AND name NOT LIKE 'grdb_%' ORDER BY type, name
-                """).joined(separator: ";\n")
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
+                    AND name NOT LIKE 'grdb_%' ORDER BY type, name
+                    """
+            ).joined(separator: ";\n")
         }
     }
 }
@@ -80,15 +84,18 @@ package final class Store: Sendable {
 enum BatchInsert {
     static let rowsPerStatement = 100
 
-    static func insert(_ db: Database, into table: String, columns: [String], rows: [[DatabaseValue]],
-                       conflict: String = "") throws {
+    static func insert(
+        _ db: Database, into table: String, columns: [String], rows: [[DatabaseValue]],
+        conflict: String = ""
+    ) throws {
         guard !rows.isEmpty else { return }
         let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
         var start = 0
         while start < rows.count {
             let end = min(start + rowsPerStatement, rows.count)
             let count = end - start
-            let sql = "INSERT \(conflict) INTO \(table) (\(columns.joined(separator: ","))) VALUES "
+            let sql =
+                "INSERT \(conflict) INTO \(table) (\(columns.joined(separator: ","))) VALUES "
                 + Array(repeating: placeholders, count: count).joined(separator: ",")
             let statement = try db.cachedStatement(sql: sql)
             var values: [DatabaseValue] = []
@@ -119,7 +126,8 @@ package enum Timestamp {
             let s = String(v)
             return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s
         }
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
+        return
+            "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
     }
 
     package static func date(_ string: String) -> Date? {

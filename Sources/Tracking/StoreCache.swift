@@ -23,11 +23,13 @@ package struct StoreCache: StageCache {
             var out: [String: Candidate] = [:]
             for chunk in fingerprints.chunked(500) {
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT si.fingerprint, a.id, a.run_id FROM attempts a JOIN stage_instances si ON si.id = a.instance_id
-                    WHERE a.status = 'completed' AND si.fingerprint IN (\(marks))
-                    ORDER BY \(AttemptOrder.newestFirstLocalFirst)
-                    """, arguments: StatementArguments(chunk))
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT si.fingerprint, a.id, a.run_id FROM attempts a JOIN stage_instances si ON si.id = a.instance_id
+                        WHERE a.status = 'completed' AND si.fingerprint IN (\(marks))
+                        ORDER BY \(AttemptOrder.newestFirstLocalFirst)
+                        """, arguments: StatementArguments(chunk))
                 for r in rows where out[r["fingerprint"]] == nil {
                     out[r["fingerprint"]] = Candidate(attempt: r["id"], run: r["run_id"], artifacts: [])
                 }
@@ -35,8 +37,10 @@ package struct StoreCache: StageCache {
             let byAttempt = Dictionary(uniqueKeysWithValues: out.map { ($0.value.attempt, $0.key) })
             for chunk in Array(byAttempt.keys).chunked(500) {
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                for r in try Row.fetchAll(db, sql: "SELECT attempt_id, name, path, digest FROM artifacts WHERE attempt_id IN (\(marks))",
-                                          arguments: StatementArguments(chunk)) {
+                for r in try Row.fetchAll(
+                    db, sql: "SELECT attempt_id, name, path, digest FROM artifacts WHERE attempt_id IN (\(marks))",
+                    arguments: StatementArguments(chunk))
+                {
                     let fp = byAttempt[r["attempt_id"]]!
                     out[fp]!.artifacts.append((r["name"], r["path"], r["digest"]))
                 }
@@ -55,7 +59,9 @@ package struct StoreCache: StageCache {
                     break
                 }
                 if current != recorded.2 {
-                    warn("cache: '\(stage.name)' output '\(output.name)' changed since attempt \(c.attempt) (\(output.value)); running it again")
+                    warn(
+                        "cache: '\(stage.name)' output '\(output.name)' changed since attempt \(c.attempt) (\(output.value)); running it again"
+                    )
                     ok = false
                     break
                 }

@@ -16,10 +16,12 @@ struct WorkbenchCommand: AsyncParsableCommand {
             70 internal error, 74 I/O error, 130 interrupted.
             """,
         version: WorkbenchVersion.current,
-        subcommands: [PlanCommand.self, RunCommand.self, ReproduceCommand.self, ReportCommand.self, RunsCommand.self,
-                      ShowCommand.self, StatusCommand.self, CancelCommand.self, AuditCommand.self, CompareCommand.self,
-                      ExportCommand.self, ImportCommand.self, IngestCommand.self, ScoreCommand.self, EvaluationsCommand.self,
-                      TablesCommand.self, FetchCommand.self])
+        subcommands: [
+            PlanCommand.self, RunCommand.self, ReproduceCommand.self, ReportCommand.self, RunsCommand.self,
+            ShowCommand.self, StatusCommand.self, CancelCommand.self, AuditCommand.self, CompareCommand.self,
+            ExportCommand.self, ImportCommand.self, IngestCommand.self, ScoreCommand.self, EvaluationsCommand.self,
+            TablesCommand.self, FetchCommand.self,
+        ])
 }
 
 /// Options every command that touches a workspace takes.

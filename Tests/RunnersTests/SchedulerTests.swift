@@ -45,7 +45,9 @@ extension StageInvocation {
     /// Output paths, read back from the script's WORKBENCH_OUTDIR (the fake writes them).
     var attemptOutputs: [String] {
         let script = (try? String(contentsOfFile: self.script, encoding: .utf8)) ?? ""
-        guard let line = script.split(separator: "\n").first(where: { $0.hasPrefix("export WORKBENCH_OUTDIR=") }) else { return [] }
+        guard let line = script.split(separator: "\n").first(where: { $0.hasPrefix("export WORKBENCH_OUTDIR=") }) else {
+            return []
+        }
         return [String(line.dropFirst("export WORKBENCH_OUTDIR=".count)) + "/out"]
     }
 }
@@ -64,8 +66,12 @@ final class EventLogObserver: RunObserver, @unchecked Sendable {
     func stageFinished(_ stage: PlannedStage, attempt: AttemptInfo, outcome: Outcome) async throws {
         add("\(outcome.status.rawValue) \(stage.name)")
     }
-    func stageSkipped(_ stage: PlannedStage, runID: String, reason: String) async throws { add("skipped \(stage.name): \(reason)") }
-    func stageCancelled(_ stage: PlannedStage, runID: String, reason: String) async throws { add("cancelled \(stage.name): \(reason)") }
+    func stageSkipped(_ stage: PlannedStage, runID: String, reason: String) async throws {
+        add("skipped \(stage.name): \(reason)")
+    }
+    func stageCancelled(_ stage: PlannedStage, runID: String, reason: String) async throws {
+        add("cancelled \(stage.name): \(reason)")
+    }
 }
 
 struct AnyDigester: FileDigesting {
@@ -77,32 +83,39 @@ struct AnyDigester: FileDigesting {
 
 func stage(_ name: String, _ command: String, deps: [String] = [], gpus: Int = 0, dir: String) -> PlannedStage {
     let outdir = dir + "/out/" + name
-    return PlannedStage(name: name, stage: name, coordinates: [], fingerprint: String(repeating: "0", count: 64 - name.count) + name,
-                        fingerprintDescription: "", command: command, env: [], params: [], outdir: outdir,
-                        outputs: [NamedValue(name: "out", value: outdir + "/out")], inputs: [], dependencies: deps,
-                        resources: Resources(gpus: gpus), aliases: [], status: .run, cachedFrom: nil)
+    return PlannedStage(
+        name: name, stage: name, coordinates: [], fingerprint: String(repeating: "0", count: 64 - name.count) + name,
+        fingerprintDescription: "", command: command, env: [], params: [], outdir: outdir,
+        outputs: [NamedValue(name: "out", value: outdir + "/out")], inputs: [], dependencies: deps,
+        resources: Resources(gpus: gpus), aliases: [], status: .run, cachedFrom: nil)
 }
 
 func makePlan(_ stages: [PlannedStage]) -> Plan {
-    Plan(spec: SpecSummary(name: "t", path: "t.yaml", version: 1, specVersion: 1, title: "t", contentHash: "", gitBlobID: ""),
-         profile: "default", workspace: "/", table: nil, stages: stages)
+    Plan(
+        spec: SpecSummary(name: "t", path: "t.yaml", version: 1, specVersion: 1, title: "t", contentHash: "", gitBlobID: ""),
+        profile: "default", workspace: "/", table: nil, stages: stages)
 }
 
 func tempDir() throws -> String { try TempDir("wb-runners").path }
 
 @Suite struct SchedulerTests {
-    func scheduler(_ executor: any Executor, _ observer: any RunObserver, dir: String, jobs: Int = 4, gpus: [String] = [],
-                   cancellation: CancellationFlag = CancellationFlag()) -> Scheduler {
-        Scheduler(executor: executor, observer: observer, digester: AnyDigester(), jobs: jobs, gpus: gpus, workspace: dir,
-                  runDirectory: dir + "/run", host: "h", cancellation: cancellation)
+    func scheduler(
+        _ executor: any Executor, _ observer: any RunObserver, dir: String, jobs: Int = 4, gpus: [String] = [],
+        cancellation: CancellationFlag = CancellationFlag()
+    ) -> Scheduler {
+        Scheduler(
+            executor: executor, observer: observer, digester: AnyDigester(), jobs: jobs, gpus: gpus, workspace: dir,
+            runDirectory: dir + "/run", host: "h", cancellation: cancellation)
     }
 
     @Test func aFailureStopsDependentsButNotSiblings() async throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let plan = makePlan([stage("a", "fail", dir: dir), stage("b", "fail-child", deps: ["a"], dir: dir),
-                             stage("c", "grandchild", deps: ["b"], dir: dir), stage("d", "ok", dir: dir),
-                             stage("e", "ok", deps: ["d"], dir: dir)])
+        let plan = makePlan([
+            stage("a", "fail", dir: dir), stage("b", "fail-child", deps: ["a"], dir: dir),
+            stage("c", "grandchild", deps: ["b"], dir: dir), stage("d", "ok", dir: dir),
+            stage("e", "ok", deps: ["d"], dir: dir),
+        ])
         let observer = EventLogObserver()
         let result = try await scheduler(FakeExecutor(), observer, dir: dir).run(plan, runID: "r")
         #expect(result.status == .failed)
@@ -121,7 +134,8 @@ func tempDir() throws -> String { try TempDir("wb-runners").path }
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let stages = (0..<8).map { stage("s\($0)", "ok", gpus: $0 % 3 == 0 ? 2 : 1, dir: dir) }
         let executor = FakeExecutor()
-        let result = try await scheduler(executor, EventLogObserver(), dir: dir, jobs: 8, gpus: ["0", "1", "2"]).run(makePlan(stages), runID: "r")
+        let result = try await scheduler(executor, EventLogObserver(), dir: dir, jobs: 8, gpus: ["0", "1", "2"]).run(
+            makePlan(stages), runID: "r")
         #expect(result.status == .completed)
         #expect(!executor.gpuOverlap)
         #expect(executor.maxConcurrent >= 2)
@@ -134,7 +148,8 @@ func tempDir() throws -> String { try TempDir("wb-runners").path }
         #expect(throws: SchedulerError.notEnoughGPUs(stage: "big", wants: 4, available: 2)) {
             try Scheduler.check(plan, gpus: ["0", "1"])
         }
-        #expect(SchedulerError.notEnoughGPUs(stage: "big", wants: 4, available: 2).description
+        #expect(
+            SchedulerError.notEnoughGPUs(stage: "big", wants: 4, available: 2).description
                 == "stage 'big' asks for 4 GPU(s) but only 2 are available")
     }
 
@@ -142,7 +157,8 @@ func tempDir() throws -> String { try TempDir("wb-runners").path }
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let executor = FakeExecutor()
-        _ = try await scheduler(executor, EventLogObserver(), dir: dir, jobs: 2).run(makePlan((0..<6).map { stage("s\($0)", "ok", dir: dir) }), runID: "r")
+        _ = try await scheduler(executor, EventLogObserver(), dir: dir, jobs: 2).run(
+            makePlan((0..<6).map { stage("s\($0)", "ok", dir: dir) }), runID: "r")
         #expect(executor.maxConcurrent == 2)
     }
 
@@ -176,7 +192,8 @@ func tempDir() throws -> String { try TempDir("wb-runners").path }
     @Test func missingDeclaredOutputFailsTheStage() async throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let result = try await scheduler(LocalExecutor(), EventLogObserver(), dir: dir).run(makePlan([stage("a", "true", dir: dir)]), runID: "r")
+        let result = try await scheduler(LocalExecutor(), EventLogObserver(), dir: dir).run(
+            makePlan([stage("a", "true", dir: dir)]), runID: "r")
         #expect(result.status == .failed)
         #expect(result.firstFailure?.outcome.message?.hasPrefix("exited 0 but did not produce declared output(s) 'out'") == true)
     }
@@ -186,8 +203,9 @@ func tempDir() throws -> String { try TempDir("wb-runners").path }
     func invocation(_ dir: String, _ script: String) throws -> StageInvocation {
         try Data(script.utf8).write(to: URL(fileURLWithPath: dir + "/command.sh"))
         let info = AttemptInfo(runID: "r", stage: "s", fingerprint: "f", number: 1, directory: dir, runner: "local", host: "h")
-        return StageInvocation(name: "s", attempt: info, script: dir + "/command.sh", workingDirectory: dir,
-                               stdoutPath: dir + "/stdout.log", stderrPath: dir + "/stderr.log", resources: Resources(), gpus: [])
+        return StageInvocation(
+            name: "s", attempt: info, script: dir + "/command.sh", workingDirectory: dir,
+            stdoutPath: dir + "/stdout.log", stderrPath: dir + "/stderr.log", resources: Resources(), gpus: [])
     }
 
     @Test func exitCodesAndLogs() async throws {
@@ -215,9 +233,12 @@ func tempDir() throws -> String { try TempDir("wb-runners").path }
         let inv = try invocation(dir, "sleep 300 & echo $! > grandchild.pid; wait\n")
         let pidBox = PidBox()
         let task = Task { await executor.run(inv) { pidBox.set($0) } }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/grandchild.pid") { try await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/grandchild.pid") {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         try await Task.sleep(for: .milliseconds(50))
-        let grandchild = Int32(try String(contentsOfFile: dir + "/grandchild.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        let grandchild = Int32(
+            try String(contentsOfFile: dir + "/grandchild.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
         await executor.cancelAll(grace: .seconds(2))
         let t = await task.value
         #expect(t == .signaled(SIGTERM))
@@ -232,7 +253,9 @@ func tempDir() throws -> String { try TempDir("wb-runners").path }
         let executor = LocalExecutor()
         let inv = try invocation(dir, "trap '' TERM; touch ready; while true; do sleep 0.05; done\n")
         let task = Task { await executor.run(inv) { _ in } }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/ready") { try await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/ready") {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         await executor.cancelAll(grace: .milliseconds(300))
         #expect(await task.value == .signaled(SIGKILL))
     }
@@ -248,7 +271,8 @@ final class PidBox: @unchecked Sendable {
 /// True while `pid` exists and is not a zombie waiting to be reaped by init.
 func isRunning(_ pid: Int32) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return false }
+        let close = stat.lastIndex(of: ")")
+    else { return false }
     let state = stat[stat.index(close, offsetBy: 2)]
     return state != "Z" && state != "X"
 }

@@ -21,21 +21,24 @@ import WorkbenchCore
         config.account = "proj42"
         config.qos = "high"
         config.extraArgs = ["--constraint=a100", "--exclusive"]
-        let args = SbatchCommand.arguments(runID: "20261126-101010-abcd", stage: gpuStage(), script: "/ws/run/job.sh",
-                                           logPattern: "/ws/run/slurm-%j.out", workingDirectory: "/ws",
-                                           dependencies: ["11", "12"], config: config)
-        #expect(args == [
-            "--parsable", "--job-name=wb-20261126-101010-abcd-train_model=qwen2-vl-2b_source=pmc_refined",
-            "--output=/ws/run/slurm-%j.out", "--chdir=/ws", "--ntasks=1", "--cpus-per-task=16", "--mem=256000M",
-            "--time=2-03:05:07", "--gres=gpu:8", "--partition=gpu", "--account=proj42", "--qos=high",
-            "--dependency=afterok:11:12", "--kill-on-invalid-dep=yes", "--requeue", "--export=ALL",
-            "--constraint=a100", "--exclusive", "/ws/run/job.sh",
-        ])
+        let args = SbatchCommand.arguments(
+            runID: "20261126-101010-abcd", stage: gpuStage(), script: "/ws/run/job.sh",
+            logPattern: "/ws/run/slurm-%j.out", workingDirectory: "/ws",
+            dependencies: ["11", "12"], config: config)
+        #expect(
+            args == [
+                "--parsable", "--job-name=wb-20261126-101010-abcd-train_model=qwen2-vl-2b_source=pmc_refined",
+                "--output=/ws/run/slurm-%j.out", "--chdir=/ws", "--ntasks=1", "--cpus-per-task=16", "--mem=256000M",
+                "--time=2-03:05:07", "--gres=gpu:8", "--partition=gpu", "--account=proj42", "--qos=high",
+                "--dependency=afterok:11:12", "--kill-on-invalid-dep=yes", "--requeue", "--export=ALL",
+                "--constraint=a100", "--exclusive", "/ws/run/job.sh",
+            ])
     }
 
     @Test func cpuStageWithoutDependenciesHasNoGresNorDependency() {
-        let args = SbatchCommand.arguments(runID: "r", stage: stage("prep", "true", dir: "/ws"), script: "/j.sh",
-                                           logPattern: "/o", workingDirectory: "/ws", dependencies: [], config: SlurmConfig())
+        let args = SbatchCommand.arguments(
+            runID: "r", stage: stage("prep", "true", dir: "/ws"), script: "/j.sh",
+            logPattern: "/o", workingDirectory: "/ws", dependencies: [], config: SlurmConfig())
         #expect(!args.contains { $0.hasPrefix("--gres") || $0.hasPrefix("--dependency") || $0.hasPrefix("--partition") })
         #expect(args.contains("--cpus-per-task=1"))
         #expect(SbatchCommand.timeLimit(seconds: 90) == "00:01:30")
@@ -56,7 +59,7 @@ import WorkbenchCore
         #expect(ended["3"]?.state == "CANCELLED" && ended["3"]?.reason == "DependencyNeverSatisfied")
         #expect(ended["2"]?.isTerminal == true && ended["1"]?.isTerminal == true)
         #expect(SlurmParse.squeue("4|COMPLETING|None\n")["4"]?.isLive == true)
-        #expect(SlurmParse.squeue("4|PENDING|BeginTime\n")["4"]?.isLive == true)   // requeued, waiting
+        #expect(SlurmParse.squeue("4|PENDING|BeginTime\n")["4"]?.isLive == true)  // requeued, waiting
         #expect(SlurmParse.squeue("").isEmpty)
     }
 
@@ -74,18 +77,25 @@ import WorkbenchCore
 
     // Captured: `scontrol show job -o 2` and `sinfo -h -o '%P|%a|%D|%c|%m|%G|%N'` with fake GPUs.
     @Test func scontrolAndSinfoParsing() {
-        let line = "JobId=2 UserId=root(0) GroupId=root(0) Name=wrap JobState=FAILED Partition=debug TimeLimit=525600 StartTime=2026-11-26T21:04:34 EndTime=2026-11-26T21:04:34 NodeList=localhost NodeCnt=1 Restarts=0 ExitCode=3:0 TresPerNode=gres:gpu:1"
+        let line =
+            "JobId=2 UserId=root(0) GroupId=root(0) Name=wrap JobState=FAILED Partition=debug TimeLimit=525600 StartTime=2026-11-26T21:04:34 EndTime=2026-11-26T21:04:34 NodeList=localhost NodeCnt=1 Restarts=0 ExitCode=3:0 TresPerNode=gres:gpu:1"
         let f = SlurmParse.scontrol(line)
         #expect(f["JobState"] == "FAILED" && f["ExitCode"] == "3:0" && f["Restarts"] == "0" && f["TresPerNode"] == "gres:gpu:1")
         let p = SlurmParse.sinfo("debug*|up|1|2|24105|gpu:2|localhost\nbig|up|4|64|512000|gpu:a100:8(S:0-1)|n[1-4]\n")
-        #expect(p == [
-            SlurmPartition(name: "debug", isDefault: true, up: true, cpusPerNode: 2, memoryMBPerNode: 24105, gpusPerNode: 2, nodes: "localhost"),
-            SlurmPartition(name: "big", isDefault: false, up: true, cpusPerNode: 64, memoryMBPerNode: 512000, gpusPerNode: 8, nodes: "n[1-4]"),
-        ])
+        #expect(
+            p == [
+                SlurmPartition(
+                    name: "debug", isDefault: true, up: true, cpusPerNode: 2, memoryMBPerNode: 24105, gpusPerNode: 2,
+                    nodes: "localhost"),
+                SlurmPartition(
+                    name: "big", isDefault: false, up: true, cpusPerNode: 64, memoryMBPerNode: 512000, gpusPerNode: 8,
+                    nodes: "n[1-4]"),
+            ])
     }
 
     @Test func runnerConfigParsesAndNamesBadLines() throws {
-        let c = try SlurmConfig.parse("partition: gpu\naccount: a\nqos: q\nextra_args: [--exclusive]\npoll_seconds: 2\n", file: "slurm.yaml")
+        let c = try SlurmConfig.parse(
+            "partition: gpu\naccount: a\nqos: q\nextra_args: [--exclusive]\npoll_seconds: 2\n", file: "slurm.yaml")
         #expect(c.partition == "gpu" && c.account == "a" && c.qos == "q" && c.extraArgs == ["--exclusive"] && c.pollSeconds == 2)
         #expect(try SlurmConfig.parse("", file: "s.yaml") == SlurmConfig())
         for (text, expected) in [
@@ -106,11 +116,11 @@ import WorkbenchCore
 
     @Test func localFilesystemsAreRecognisedFromMountinfo() {
         let mountinfo = """
-        22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
-        40 22 0:35 / /shared rw,relatime shared:20 - nfs4 server:/export rw,vers=4.2
-        41 40 0:36 / /shared/scratch rw - lustre 10.0.0.1@tcp:/fs rw
-        45 22 0:40 / /tmp rw - tmpfs tmpfs rw
-        """
+            22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
+            40 22 0:35 / /shared rw,relatime shared:20 - nfs4 server:/export rw,vers=4.2
+            41 40 0:36 / /shared/scratch rw - lustre 10.0.0.1@tcp:/fs rw
+            45 22 0:40 / /tmp rw - tmpfs tmpfs rw
+            """
         #expect(SharedFilesystem.localType(of: "/home/me/ws", mountinfo: mountinfo) == "ext4")
         #expect(SharedFilesystem.localType(of: "/shared/proj/ws", mountinfo: mountinfo) == nil)
         #expect(SharedFilesystem.localType(of: "/shared/scratch/ws", mountinfo: mountinfo) == nil)
@@ -134,15 +144,17 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
 
 @Suite struct SlurmControllerTests {
     func state(_ dir: String, stages: [PlannedStage], jobs: [String]) -> SlurmRunState {
-        SlurmRunState(runID: "r", workspace: dir, runDirectory: dir + "/run", config: SlurmConfig(),
-                      entries: zip(stages, jobs).map { SlurmRunState.Entry(stage: $0, jobID: $1) }, submittedAt: Date())
+        SlurmRunState(
+            runID: "r", workspace: dir, runDirectory: dir + "/run", config: SlurmConfig(),
+            entries: zip(stages, jobs).map { SlurmRunState.Entry(stage: $0, jobID: $1) }, submittedAt: Date())
     }
 
     @Test func aQueryThatFailsConcludesNothing() async throws {
         let dir = try tempDir()
         let client = ScriptedSlurm { tool, _ in
-            tool == "squeue" ? .failed(status: 1, message: "slurm_load_jobs error: Unable to contact slurm controller (connect failure)")
-                             : .ok("")
+            tool == "squeue"
+                ? .failed(status: 1, message: "slurm_load_jobs error: Unable to contact slurm controller (connect failure)")
+                : .ok("")
         }
         let observer = EventLogObserver()
         let controller = SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig())
@@ -153,7 +165,8 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
         #expect(observer.events.isEmpty)
 
         let timeouts = ScriptedSlurm { _, _ in .unavailable("squeue did not answer within 60 seconds") }
-        let t2 = try await SlurmController(client: timeouts, digester: AnyDigester(), config: SlurmConfig()).tick(&s, observer: observer)
+        let t2 = try await SlurmController(client: timeouts, digester: AnyDigester(), config: SlurmConfig()).tick(
+            &s, observer: observer)
         #expect(t2.unknown != nil && s.entries[0].final == nil && observer.events.isEmpty)
     }
 
@@ -170,7 +183,8 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
         }
         let observer = EventLogObserver()
         var s = state(dir, stages: [stage("a", "true", dir: dir)], jobs: ["5"])
-        let tick = try await SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig()).tick(&s, observer: observer)
+        let tick = try await SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig()).tick(
+            &s, observer: observer)
         #expect(tick.settled && s.entries[0].final == .cancelled)
         #expect(observer.events == ["cancelled a: cancelled (scancel) before it started"])
         #expect(client.asked.map { $0.prefix(2).joined(separator: " ") } == ["squeue -h", "sacct -X", "sacct -c"])
@@ -178,19 +192,24 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
 
     @Test func aFailedStageCancelsItsDependentsOnce() async throws {
         let dir = try tempDir()
-        let stages = [stage("a", "x", dir: dir), stage("b", "x", deps: ["a"], dir: dir), stage("c", "x", deps: ["b"], dir: dir),
-                      stage("d", "x", dir: dir)]
+        let stages = [
+            stage("a", "x", dir: dir), stage("b", "x", deps: ["a"], dir: dir), stage("c", "x", deps: ["b"], dir: dir),
+            stage("d", "x", dir: dir),
+        ]
         // a's job ran and wrote its records: exit 3.
         let attempt = dir + "/run/a/attempt-1"
         try FileManager.default.createDirectory(atPath: attempt, withIntermediateDirectories: true)
-        try "job=1\nattempt=1\nhost=n1\nstarted=1000.5\ngpus=0\n".write(toFile: attempt + "/job-start.txt", atomically: true, encoding: .utf8)
+        try "job=1\nattempt=1\nhost=n1\nstarted=1000.5\ngpus=0\n".write(
+            toFile: attempt + "/job-start.txt", atomically: true, encoding: .utf8)
         try "exit=3\nended=1002.5\n".write(toFile: attempt + "/job-exit.txt", atomically: true, encoding: .utf8)
         let client = ScriptedSlurm { tool, _ in
-            tool == "squeue" ? .ok("1|FAILED|NonZeroExitCode\n2|PENDING|Dependency\n3|PENDING|Dependency\n4|RUNNING|None\n") : .ok("")
+            tool == "squeue"
+                ? .ok("1|FAILED|NonZeroExitCode\n2|PENDING|Dependency\n3|PENDING|Dependency\n4|RUNNING|None\n") : .ok("")
         }
         let observer = EventLogObserver()
         var s = state(dir, stages: stages, jobs: ["1", "2", "3", "4"])
-        let tick = try await SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig()).tick(&s, observer: observer)
+        let tick = try await SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig()).tick(
+            &s, observer: observer)
         #expect(!tick.settled)
         #expect(s.entries.map(\.final) == [.failed, .cancelled, .cancelled, nil])
         #expect(observer.events.contains("started a") && observer.events.contains("failed a"))
@@ -205,17 +224,19 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
     /// one answer: the dependent's reason still names the upstream stage that failed.
     @Test func aDependentSlurmCancelledInTheSameTickNamesItsUpstream() async throws {
         let dir = try tempDir()
-        let stages = [stage("b", "x", deps: ["a"], dir: dir), stage("a", "x", dir: dir)]   // the dependent is looked at first
+        let stages = [stage("b", "x", deps: ["a"], dir: dir), stage("a", "x", dir: dir)]  // the dependent is looked at first
         let attempt = dir + "/run/a/attempt-1"
         try FileManager.default.createDirectory(atPath: attempt, withIntermediateDirectories: true)
-        try "job=1\nattempt=1\nhost=n1\nstarted=1000.5\ngpus=0\n".write(toFile: attempt + "/job-start.txt", atomically: true, encoding: .utf8)
+        try "job=1\nattempt=1\nhost=n1\nstarted=1000.5\ngpus=0\n".write(
+            toFile: attempt + "/job-start.txt", atomically: true, encoding: .utf8)
         try "exit=3\nended=1002.5\n".write(toFile: attempt + "/job-exit.txt", atomically: true, encoding: .utf8)
         let client = ScriptedSlurm { tool, _ in
             tool == "squeue" ? .ok("1|FAILED|NonZeroExitCode\n2|CANCELLED|DependencyNeverSatisfied\n") : .ok("")
         }
         let observer = EventLogObserver()
         var s = state(dir, stages: stages, jobs: ["2", "1"])
-        let tick = try await SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig()).tick(&s, observer: observer)
+        let tick = try await SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig()).tick(
+            &s, observer: observer)
         #expect(tick.settled && s.entries.map(\.final) == [.cancelled, .failed])
         #expect(observer.events.contains("cancelled b: Slurm cancelled it: upstream stage 'a' failed"), "\(observer.events)")
     }
@@ -229,11 +250,12 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
         let client = ScriptedSlurm { tool, _ in
             guard tool == "squeue" else { return .ok("") }
             switch phase.next() {
-            case 0:   // the queue still says pending, but the job starts right now
+            case 0:  // the queue still says pending, but the job starts right now
                 try? FileManager.default.createDirectory(atPath: one, withIntermediateDirectories: true)
-                try? "job=7\nattempt=1\nhost=n1\nstarted=1000\ngpus=0\n".write(toFile: one + "/job-start.txt", atomically: true, encoding: .utf8)
+                try? "job=7\nattempt=1\nhost=n1\nstarted=1000\ngpus=0\n".write(
+                    toFile: one + "/job-start.txt", atomically: true, encoding: .utf8)
                 return .ok("7|PENDING|None\n")
-            case 1:   // running, and it finishes right after this answer
+            case 1:  // running, and it finishes right after this answer
                 try? "exit=0\nended=1001\n".write(toFile: one + "/job-exit.txt", atomically: true, encoding: .utf8)
                 return .ok("7|RUNNING|None\n")
             default: return .ok("7|COMPLETED|None\n")
@@ -258,22 +280,27 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
         let client = ScriptedSlurm { tool, _ in
             guard tool == "squeue" else { return .ok("") }
             try? FileManager.default.createDirectory(atPath: one, withIntermediateDirectories: true)
-            try? "job=8\nattempt=1\nhost=n1\nstarted=1000\ngpus=0\n".write(toFile: one + "/job-start.txt", atomically: true, encoding: .utf8)
+            try? "job=8\nattempt=1\nhost=n1\nstarted=1000\ngpus=0\n".write(
+                toFile: one + "/job-start.txt", atomically: true, encoding: .utf8)
             try? "exit=0\nended=1000.5\n".write(toFile: one + "/job-exit.txt", atomically: true, encoding: .utf8)
             return .ok("8|COMPLETED|None\n")
         }
         let observer = EventLogObserver()
         var s = state(dir, stages: [stage("a", "x", dir: dir)], jobs: ["8"])
         s.entries[0].stage.outputs = []
-        let tick = try await SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig()).tick(&s, observer: observer)
-        #expect(tick.settled && s.entries[0].final == .completed && observer.events == ["started a", "completed a"], "\(observer.events)")
+        let tick = try await SlurmController(client: client, digester: AnyDigester(), config: SlurmConfig()).tick(
+            &s, observer: observer)
+        #expect(
+            tick.settled && s.entries[0].final == .completed && observer.events == ["started a", "completed a"],
+            "\(observer.events)")
     }
 
     @Test func aRequeuedAttemptIsRecordedAndTheNextOneFollows() async throws {
         let dir = try tempDir()
         let one = dir + "/run/a/attempt-1"
         try FileManager.default.createDirectory(atPath: one, withIntermediateDirectories: true)
-        try "job=9\nattempt=1\nhost=n1\nstarted=1000\ngpus=2\n".write(toFile: one + "/job-start.txt", atomically: true, encoding: .utf8)
+        try "job=9\nattempt=1\nhost=n1\nstarted=1000\ngpus=2\n".write(
+            toFile: one + "/job-start.txt", atomically: true, encoding: .utf8)
         let client = ScriptedSlurm { tool, _ in tool == "squeue" ? .ok("9|PENDING|BeginTime\n") : .ok("") }
         let observer = EventLogObserver()
         var s = state(dir, stages: [stage("a", "x", dir: dir)], jobs: ["9"])
@@ -281,7 +308,7 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
         _ = try await controller.tick(&s, observer: observer)
         #expect(observer.events == ["started a", "requeued a"])
         #expect(s.entries[0].final == nil && s.entries[0].ended == [1])
-        _ = try await controller.tick(&s, observer: observer)   // nothing new: nothing recorded twice
+        _ = try await controller.tick(&s, observer: observer)  // nothing new: nothing recorded twice
         #expect(observer.events == ["started a", "requeued a"])
     }
 }
@@ -290,5 +317,9 @@ final class ScriptedSlurm: SlurmClient, @unchecked Sendable {
 final class PhaseBox: @unchecked Sendable {
     private let lock = NSLock()
     private var n = 0
-    func next() -> Int { lock.withLock { defer { n += 1 }; return n } }
+    func next() -> Int {
+        lock.withLock {
+            defer { n += 1 }; return n
+        }
+    }
 }

@@ -37,7 +37,8 @@ private func lines(_ url: URL) throws -> [JSONValue] {
         let result = try Scoring.score(task: task, bytes: bytes)
 
         let expected = try JSONReader.parse([UInt8](try Data(contentsOf: dir.appendingPathComponent("expected.json"))))
-        #expect(same(result.aggregate, expected), "aggregate \(JSONWriter.write(result.aggregate)) != \(JSONWriter.write(expected))")
+        #expect(
+            same(result.aggregate, expected), "aggregate \(JSONWriter.write(result.aggregate)) != \(JSONWriter.write(expected))")
 
         let perExample = try lines(dir.appendingPathComponent("expected_per_example.jsonl"))
         #expect(perExample.count == result.examples.count)
@@ -51,7 +52,8 @@ private func lines(_ url: URL) throws -> [JSONValue] {
         let root = fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for (path, text) in EmbeddedScorerData.files {
             let file = try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
-            #expect(file == text || file == text + "\n", "\(path) differs from the embedded copy: run scripts/embed-scorer-data.sh")
+            #expect(
+                file == text || file == text + "\n", "\(path) differs from the embedded copy: run scripts/embed-scorer-data.sh")
         }
     }
 }
@@ -70,7 +72,8 @@ private func lines(_ url: URL) throws -> [JSONValue] {
     @Test func punctuationNextToASpaceIsDeletedElseSpaced() {
         #expect(norm.normalize("x - y") == "x y")
         #expect(norm.normalize("x-y") == "x y")
-        #expect(norm.normalize("a-b, c") == "b c")  // 'a' is an article once '-' became a space  // '-' has no space beside it: spaced; ", " occurs: deleted
+        // 'a' is an article once '-' became a space; '-' has no space beside it: spaced; ", " occurs: deleted.
+        #expect(norm.normalize("a-b, c") == "b c")
         #expect(norm.normalize("1,000") == "1000")  // digit-comma-digit: every mark deleted
     }
 
@@ -84,8 +87,9 @@ private func lines(_ url: URL) throws -> [JSONValue] {
     }
 
     @Test func choiceStripOrderMatters() {
-        let parser = MultipleChoiceParser(choices: ["A", "B", "C", "D"],
-                                          answers: ["A", "B", "C", "D"].map { .init(key: .text($0), text: PyText("opt " + $0)) })
+        let parser = MultipleChoiceParser(
+            choices: ["A", "B", "C", "D"],
+            answers: ["A", "B", "C", "D"].map { .init(key: .text($0), text: PyText("opt " + $0)) })
         // ".'A'." strips '.' first, then "'": "A" is found as " A ".
         #expect(parser.parse(".'A'.", seed: .words([1])) == .init(option: .text("A"), randomSelected: false))
         // "'.A.'" strips "'" last: ".A." is left and only the random fallback remains.
@@ -106,10 +110,13 @@ private func lines(_ url: URL) throws -> [JSONValue] {
 
     @Test func byteFastPathAgreesWithCodePointPath() {
         let parser = MultipleChoiceParser.food101()
-        let pmc = MultipleChoiceParser(choices: ["A", "B", "C", "D"],
-                                       answers: ["A", "B", "C", "D"].map { .init(key: .text($0), text: PyText("Opt " + $0)) })
-        let pieces = ["(", ")", " ", "12", "(12)", "(0)", "100", "101", "apple pie", "APPLE PIE", "pho", "ice cream",
-                      ".", ",", "'", "!", "?", ";", ":", "A", "(B)", "opt c", " D ", "x", "", "  "]
+        let pmc = MultipleChoiceParser(
+            choices: ["A", "B", "C", "D"],
+            answers: ["A", "B", "C", "D"].map { .init(key: .text($0), text: PyText("Opt " + $0)) })
+        let pieces = [
+            "(", ")", " ", "12", "(12)", "(0)", "100", "101", "apple pie", "APPLE PIE", "pho", "ice cream",
+            ".", ",", "'", "!", "?", ";", ":", "A", "(B)", "opt c", " D ", "x", "", "  ",
+        ]
         var rng = SplitMix64(seed: 11)
         for _ in 0..<3000 {
             let text = (0..<rng.below(7)).map { _ in pieces[rng.below(pieces.count)] }.joined()
@@ -148,7 +155,8 @@ private func lines(_ url: URL) throws -> [JSONValue] {
         func words(_ k: Int) -> PyText { PyText((0..<k).map { "w\($0)" }.joined(separator: " ")) }
         let model = TaskScorer.upstreamRougeRecursion
         #expect(try RougeL.f(hypothesis: words(988), reference: words(988), recursion: model).get() > 0.99)
-        #expect(RougeL.f(hypothesis: words(989), reference: words(989), recursion: model) == .failure(.recursionLimit(depth: 990)))
+        #expect(
+            RougeL.f(hypothesis: words(989), reference: words(989), recursion: model) == .failure(.recursionLimit(depth: 990)))
         #expect(try RougeL.f(hypothesis: words(989), reference: words(989), recursion: .unlimited).get() > 0.99)
         #expect(RougeL.f(hypothesis: "...", reference: "a", recursion: model) == .failure(.emptyHypothesis))
     }
@@ -166,8 +174,10 @@ private func lines(_ url: URL) throws -> [JSONValue] {
 
     @Test func malformedLinesNameTheLine() {
         let ok = #"{"syn_id": 0, "label": "pho", "pred": "pho"}"#
-        #expect(fail(.Food101, ok + "\n{\"syn_id\": 1, \"label\": \n") .hasPrefix("line 2, column"))
-        #expect(fail(.Food101, ok + "\n\n" + ok + "\n") == "line 2: empty line between rows (one JSON object per line, no blank lines)")
+        #expect(fail(.Food101, ok + "\n{\"syn_id\": 1, \"label\": \n").hasPrefix("line 2, column"))
+        #expect(
+            fail(.Food101, ok + "\n\n" + ok + "\n")
+                == "line 2: empty line between rows (one JSON object per line, no blank lines)")
         #expect(fail(.Food101, "") == "the file has no prediction rows")
         #expect(fail(.Food101, "\n  \n") == "the file has no prediction rows")
         #expect(fail(.Food101, ok + "\n\n\n") == "no error")  // trailing blank lines: upstream strips them
@@ -175,10 +185,16 @@ private func lines(_ url: URL) throws -> [JSONValue] {
 
     @Test func missingFieldsAndUnknownLabels() {
         #expect(fail(.SLAKE, #"{"syn_id": 0, "label": "x", "pred": "x"}"#).contains("line 1: field 'answer_type': missing"))
-        #expect(fail(.Food101, #"{"syn_id": 0, "label": "pizzza", "pred": "x"}"#) == "line 1: field 'label': 'pizzza' is not a Food-101 class")
+        #expect(
+            fail(.Food101, #"{"syn_id": 0, "label": "pizzza", "pred": "x"}"#)
+                == "line 1: field 'label': 'pizzza' is not a Food-101 class")
         #expect(fail(.Food101, #"{"syn_id": 0, "label": "Pizza", "pred": "x"}"#).contains("did you mean 'pizza'"))
-        #expect(fail(.FoodSeg103, #"{"syn_id": 0, "label": ["background"], "pred": "x"}"#).contains("'background' is not in the FoodSeg103 vocabulary"))
-        #expect(fail(.SLAKE, #"{"syn_id": 0, "label": "x", "pred": null, "answer_type": "OPEN"}"#).contains("field 'pred': expected a string, found null"))
+        #expect(
+            fail(.FoodSeg103, #"{"syn_id": 0, "label": ["background"], "pred": "x"}"#).contains(
+                "'background' is not in the FoodSeg103 vocabulary"))
+        #expect(
+            fail(.SLAKE, #"{"syn_id": 0, "label": "x", "pred": null, "answer_type": "OPEN"}"#).contains(
+                "field 'pred': expected a string, found null"))
         // Recipe1M scores a null prediction 0, as upstream's blanket except does.
         #expect(fail(.Recipe1M, #"{"syn_id": 0, "label": "x", "pred": null}"#) == "no error")
     }
@@ -212,7 +228,8 @@ private func lines(_ url: URL) throws -> [JSONValue] {
         #expect(slake[0].interval!.covers(results[.SLAKE]!.metric("OPEN recall")!))
         #expect(slake[1].interval!.covers(results[.SLAKE]!.metric("CLOSED yes/no accuracy")!))
         let bio = try #require(DomainAverage.of(.biomedicine, results: results))
-        let expected = [results[.SLAKE]!, results[.PathVQA]!, results[.VQA_RAD]!].flatMap { $0.metrics.map(\.value) }
+        let expected =
+            [results[.SLAKE]!, results[.PathVQA]!, results[.VQA_RAD]!].flatMap { $0.metrics.map(\.value) }
             + [results[.PMC_VQA]!.metric("acc")!]
         #expect(abs(bio.value - expected.reduce(0, +) / 7) < 1e-12)
         #expect(bio.interval!.covers(bio.value))

@@ -1,9 +1,9 @@
 import Foundation
 import Subprocess
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// A fresh temporary directory, removed by `cleanup()`.
@@ -20,7 +20,8 @@ package struct TempDir: Sendable {
     /// Writes `text` to `rel`, creating its directory.
     package func write(_ rel: String, _ text: String) throws {
         let full = path + "/" + rel
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: full))
     }
 
@@ -31,12 +32,13 @@ package struct TempDir: Sendable {
 /// Runs a shell command in `dir` and returns its stdout (throws on a non-zero exit, with its stderr).
 @discardableResult
 package func sh(_ command: String, in dir: String) async throws -> String {
-    let r = try await Subprocess.run(.path("/bin/sh"), arguments: ["-c", command], workingDirectory: FilePath(dir),
-                                     output: .string(limit: 1 << 24), error: .string(limit: 1 << 20))
+    let r = try await Subprocess.run(
+        .path("/bin/sh"), arguments: ["-c", command], workingDirectory: FilePath(dir),
+        output: .string(limit: 1 << 24), error: .string(limit: 1 << 20))
     guard case .exited(0) = r.terminationStatus else {
-        throw NSError(domain: "sh", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(command): \(r.standardError ?? "")"])
+        throw NSError(domain: "sh", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(command): \(r.standardError)"])
     }
-    return r.standardOutput ?? ""
+    return r.standardOutput
 }
 
 /// git with a fixed identity and default branch, for repositories tests make.

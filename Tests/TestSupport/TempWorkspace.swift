@@ -1,15 +1,17 @@
 import Foundation
 import Subprocess
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// The built `workbench` binary (WORKBENCH_BIN overrides).
 package let workbenchBinary: String = {
     if let b = ProcessInfo.processInfo.environment["WORKBENCH_BIN"] { return b }
-    let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("workbench").path
+    let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+        "workbench"
+    ).path
     if FileManager.default.isExecutableFile(atPath: besideTests) { return besideTests }
     return repositoryRoot.appendingPathComponent(".build/debug/workbench").path
 }()
@@ -30,7 +32,8 @@ package struct TempWorkspace: Sendable {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("wb-e2e-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         if git {
-            try await sh("git -c init.defaultBranch=main init -q . && git config user.name t && git config user.email t@example.invalid")
+            try await sh(
+                "git -c init.defaultBranch=main init -q . && git config user.name t && git config user.email t@example.invalid")
         }
     }
 
@@ -38,7 +41,9 @@ package struct TempWorkspace: Sendable {
     /// stages read python/: the data preparation, the smoke stand-ins).
     package static func withCatalog() async throws -> TempWorkspace {
         let ws = try await TempWorkspace()
-        try await ws.sh("cp -r '\(repositoryRoot.path)/experiments' '\(repositoryRoot.path)/python' . && git add -A && git commit -qm catalog")
+        try await ws.sh(
+            "cp -r '\(repositoryRoot.path)/experiments' '\(repositoryRoot.path)/python' . && git add -A && git commit -qm catalog"
+        )
         return ws
     }
 
@@ -46,7 +51,8 @@ package struct TempWorkspace: Sendable {
 
     package func write(_ rel: String, _ text: String) throws {
         let full = path + "/" + rel
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: full))
     }
 
@@ -71,32 +77,42 @@ package struct TempWorkspace: Sendable {
     package func wbEnv(_ changes: [String: String?], _ args: [String]) async throws -> CommandResult {
         var update: [Environment.Key: String?] = [:]
         for (k, v) in changes { update[Environment.Key(stringLiteral: k)] = v }
-        let r = try await Subprocess.run(.path(FilePath(workbenchBinary)), arguments: Arguments(args),
-                                         environment: .inherit.updating(update), workingDirectory: FilePath(path),
-                                         output: .string(limit: 1 << 24), error: .string(limit: 1 << 24))
+        let r = try await Subprocess.run(
+            .path(FilePath(workbenchBinary)), arguments: Arguments(args),
+            environment: .inherit.updating(update), workingDirectory: FilePath(path),
+            output: .string(limit: 1 << 24), error: .string(limit: 1 << 24))
         switch r.terminationStatus {
-        case .exited(let c): return CommandResult(status: c, signaled: false, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
-        case .signaled(let s): return CommandResult(status: s, signaled: true, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
+        case .exited(let c):
+            return CommandResult(status: c, signaled: false, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
+        case .signaled(let s):
+            return CommandResult(status: s, signaled: true, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
         }
     }
 
     /// `wbWhile` with some environment variables changed.
-    package func wbWhileEnv(_ changes: [String: String?], _ args: [String], during: @escaping @Sendable (Int32) async throws -> Void) async throws -> CommandResult {
+    package func wbWhileEnv(
+        _ changes: [String: String?], _ args: [String], during: @escaping @Sendable (Int32) async throws -> Void
+    ) async throws -> CommandResult {
         var update: [Environment.Key: String?] = [:]
         for (k, v) in changes { update[Environment.Key(stringLiteral: k)] = v }
-        let r = try await Subprocess.run(.path(FilePath(workbenchBinary)), arguments: Arguments(args),
-                                         environment: .inherit.updating(update), workingDirectory: FilePath(path), input: .none,
-                                         output: .string(limit: 1 << 24), error: .string(limit: 1 << 24)) { execution in
+        let r = try await Subprocess.run(
+            .path(FilePath(workbenchBinary)), arguments: Arguments(args),
+            environment: .inherit.updating(update), workingDirectory: FilePath(path), input: .none,
+            output: .string(limit: 1 << 24), error: .string(limit: 1 << 24)
+        ) { execution in
             try await during(execution.processIdentifier.value)
         }
         switch r.terminationStatus {
-        case .exited(let c): return CommandResult(status: c, signaled: false, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
-        case .signaled(let s): return CommandResult(status: s, signaled: true, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
+        case .exited(let c):
+            return CommandResult(status: c, signaled: false, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
+        case .signaled(let s):
+            return CommandResult(status: s, signaled: true, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
         }
     }
 
     /// Starts `workbench ARGS`, calls `during(pid)` while it runs, then waits for it.
-    package func wbWhile(_ args: [String], during: @escaping @Sendable (Int32) async throws -> Void) async throws -> CommandResult {
+    package func wbWhile(_ args: [String], during: @escaping @Sendable (Int32) async throws -> Void) async throws -> CommandResult
+    {
         try await wbWhileEnv([:], args, during: during)
     }
 
@@ -104,7 +120,9 @@ package struct TempWorkspace: Sendable {
     package func waitFor(_ rel: String, seconds: Double = 30) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while !exists(rel) {
-            if Date() > deadline { throw NSError(domain: "wait", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(rel) never appeared"]) }
+            if Date() > deadline {
+                throw NSError(domain: "wait", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(rel) never appeared"])
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
     }

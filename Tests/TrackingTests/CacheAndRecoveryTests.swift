@@ -11,16 +11,23 @@ import Testing
         let store = try Store(path: dir.path + "/db.sqlite")
         let plan = onePlan(workspace: dir.path)
         let out = plan.stages[0].outputs[0].value
-        try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data("result\n".utf8).write(to: URL(fileURLWithPath: out))
         let digester = FileDigester(store: store)
         let recorder = Recorder(store: store)
         try recorder.beginRun(runStart("r1", plan: plan))
-        let info = AttemptInfo(runID: "r1", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
-                               directory: dir.path, runner: "local", host: "h")
+        let info = AttemptInfo(
+            runID: "r1", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
+            directory: dir.path, runner: "local", host: "h")
         try await recorder.stageStarted(plan.stages[0], attempt: info)
-        try await recorder.stageFinished(plan.stages[0], attempt: info, outcome: outcome("r1", plan: plan, outputs: [
-            ArtifactRecord(name: "out", path: out, digest: try digester.digest(ofPath: out), size: 7)]))
+        try await recorder.stageFinished(
+            plan.stages[0], attempt: info,
+            outcome: outcome(
+                "r1", plan: plan,
+                outputs: [
+                    ArtifactRecord(name: "out", path: out, digest: try digester.digest(ofPath: out), size: 7)
+                ]))
         return (store, plan, digester)
     }
 
@@ -52,11 +59,12 @@ import Testing
         let store = try Store(path: dir.path + "/db.sqlite")
         let plan = onePlan(workspace: dir.path)
         var start = runStart("dead", plan: plan)
-        start.pid = 999_999   // no such process
+        start.pid = 999_999  // no such process
         let recorder = Recorder(store: store)
         try recorder.beginRun(start)
-        let info = AttemptInfo(runID: "dead", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
-                               directory: dir.path + "/attempt", runner: "local", host: "testhost")
+        let info = AttemptInfo(
+            runID: "dead", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
+            directory: dir.path + "/attempt", runner: "local", host: "testhost")
         try await recorder.stageStarted(plan.stages[0], attempt: info)
         let notes = try Recovery(store: store, host: "testhost").recover()
         #expect(notes == ["run dead: its controller (pid 999999) died; ingested 0 finished attempt(s), marked 1 orphaned"])
@@ -77,8 +85,9 @@ import Testing
         try Recorder(store: store).beginRun(start)
         let attemptDir = dir.path + "/attempt"
         try FileManager.default.createDirectory(atPath: attemptDir, withIntermediateDirectories: true)
-        let info = AttemptInfo(runID: "dead", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
-                               directory: attemptDir, runner: "local", host: "testhost")
+        let info = AttemptInfo(
+            runID: "dead", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
+            directory: attemptDir, runner: "local", host: "testhost")
         try await Recorder(store: store).stageStarted(plan.stages[0], attempt: info)
         try Data(try outcome("dead", plan: plan, metrics: [MetricPoint(name: "acc", value: 1)]).encoded())
             .write(to: URL(fileURLWithPath: attemptDir + "/outcome.json"))

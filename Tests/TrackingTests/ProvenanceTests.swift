@@ -8,7 +8,8 @@ import Testing
     @Test func gitProvenanceMatchesTheGitCLI() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        try await sh("\(gitIdentity) init -q . && echo one > a.txt && git add a.txt && \(gitIdentity) commit -qm first", in: dir.path)
+        try await sh(
+            "\(gitIdentity) init -q . && echo one > a.txt && git add a.txt && \(gitIdentity) commit -qm first", in: dir.path)
         try await sh("git remote add origin https://user:s3cret-token@example.invalid/org/repo.git", in: dir.path)
         var p = GitProvenance.capture(at: dir.path)
         let head = try await sh("git rev-parse HEAD", in: dir.path).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -21,7 +22,7 @@ import Testing
 
         try dir.write("a.txt", "two\n")
         try dir.write("new/b.txt", "untracked\n")
-        p = GitProvenance.capture(at: dir.path + "/new")   // from a subdirectory too
+        p = GitProvenance.capture(at: dir.path + "/new")  // from a subdirectory too
         #expect(p.dirty)
         let diff = try #require(p.diff)
         #expect(diff.contains("-one\n+two"))
@@ -67,8 +68,9 @@ import Testing
     }
 
     @Test func environmentUsesAnAllowList() async {
-        let capture = EnvironmentCapture(version: "t", environment: ["OMP_NUM_THREADS": "1", "HF_TOKEN": "hf_secret", "PATH": "/nonexistent"],
-                                          runCommand: { _ in nil })
+        let capture = EnvironmentCapture(
+            version: "t", environment: ["OMP_NUM_THREADS": "1", "HF_TOKEN": "hf_secret", "PATH": "/nonexistent"],
+            runCommand: { _ in nil })
         let e = await capture.capture(python: nil, cacheDirectory: nil)
         #expect(e.variables == ["OMP_NUM_THREADS": "1"])
         #expect(!e.json.contains("hf_secret"))
@@ -85,11 +87,11 @@ import Testing
         try dir.write("d/sub/b.txt", "world\n")
         let digester = FileDigester(store: store)
         let file = try digester.digest(ofPath: dir.path + "/d/a.txt")
-        #expect(file == "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")   // sha256sum of "hello\n"
+        #expect(file == "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")  // sha256sum of "hello\n"
         let tree = try digester.digest(ofPath: dir.path + "/d")
         #expect(digester.filesHashed == 2)
         try digester.flush()
-        let again = FileDigester(store: store)   // a later process: memo comes from the store
+        let again = FileDigester(store: store)  // a later process: memo comes from the store
         #expect(try again.digest(ofPath: dir.path + "/d") == tree)
         #expect(again.filesHashed == 0, "unchanged files are never re-read")
         try dir.write("d/sub/b.txt", "changed\n")

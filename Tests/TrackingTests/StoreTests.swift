@@ -16,10 +16,12 @@ import Testing
             task: "SLAKE", predictionsPath: "/p.jsonl", predictionsDigest: "d", resultsPath: nil, recordedScores: nil,
             agreement: .unchecked, disagreements: [], testNum: 5,
             scores: [.init(key: "OPEN recall", value: 25), .init(key: "CLOSED yes/no accuracy", value: 100)], label: nil,
-            examples: [.init(synID: "1", metric: "OPEN recall", value: 50, fields: "{}"),
-                       .init(synID: "2", metric: "CLOSED yes/no accuracy", value: 100, fields: "{}"),
-                       .init(synID: "3", metric: nil, value: nil, fields: "{}"),   // in neither split
-                       .init(synID: "4", metric: "OPEN recall", value: nil, fields: "{}")])
+            examples: [
+                .init(synID: "1", metric: "OPEN recall", value: 50, fields: "{}"),
+                .init(synID: "2", metric: "CLOSED yes/no accuracy", value: 100, fields: "{}"),
+                .init(synID: "3", metric: nil, value: nil, fields: "{}"),  // in neither split
+                .init(synID: "4", metric: "OPEN recall", value: nil, fields: "{}"),
+            ])
         let id = try store.recordEvaluation(record)
         let open = try store.metricExamples(evaluationID: id, metric: "OPEN recall")
         #expect(open.map(\.synID) == ["1", "4"] && open.map(\.value) == [50, 0])
@@ -33,11 +35,13 @@ import Testing
         let store = try Store(path: dir.path + "/db.sqlite")
         let sql = try store.schemaSQL()
         // Pin the tables and the constraints that matter; a changed schema needs a new migration.
-        for fragment in ["CREATE TABLE \"runs\"", "CREATE TABLE \"attempts\"", "CREATE TABLE metric_series", "CREATE TABLE events",
-                         "UNIQUE (run_id, instance_id, number)", "fingerprint TEXT NOT NULL UNIQUE CHECK (length(fingerprint) = 64)",
-                         "PRIMARY KEY (attempt_id, series_id, step)", "RAISE(ABORT, 'events are append-only')",
-                         "CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'crashed', 'cancelled'))",
-                         "'skipped', 'cancelled', 'requeued'))", "CREATE INDEX attempts_by_run ON attempts (run_id)"] {
+        for fragment in [
+            "CREATE TABLE \"runs\"", "CREATE TABLE \"attempts\"", "CREATE TABLE metric_series", "CREATE TABLE events",
+            "UNIQUE (run_id, instance_id, number)", "fingerprint TEXT NOT NULL UNIQUE CHECK (length(fingerprint) = 64)",
+            "PRIMARY KEY (attempt_id, series_id, step)", "RAISE(ABORT, 'events are append-only')",
+            "CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'crashed', 'cancelled'))",
+            "'skipped', 'cancelled', 'requeued'))", "CREATE INDEX attempts_by_run ON attempts (run_id)",
+        ] {
             #expect(sql.contains(fragment), "schema lacks \(fragment)")
         }
         let mode = try store.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
@@ -56,17 +60,18 @@ import Testing
             let queue = try DatabaseQueue(path: path)
             try Schema.migrator.migrate(queue, upTo: "v3-evaluations")
             try queue.write { db in
-                try db.execute(sql: """
-                    INSERT INTO specs (id, name, path, version, spec_version, title, content_hash, git_blob, recorded_at)
-                    VALUES (1, 's', 's.yaml', 1, 1, 't', '\(String(repeating: "a", count: 64))', '\(String(repeating: "b", count: 40))', 'now');
-                    INSERT INTO runs (id, spec_id, profile, status, started_at, host, pid, command_line, runner, stage_count)
-                    VALUES ('r1', 1, 'default', 'completed', 'then', 'h', 1, 'workbench run', 'local', 1);
-                    INSERT INTO stage_instances (id, fingerprint, stage, name, description)
-                    VALUES (7, '\(String(repeating: "c", count: 64))', 'a', 'a', 'd');
-                    INSERT INTO attempts (id, run_id, instance_id, number, status, runner, host, started_at)
-                    VALUES (3, 'r1', 7, 1, 'completed', 'local', 'h', 'then');
-                    INSERT INTO metrics (attempt_id, name, value) VALUES (3, 'acc', 0.5);
-                    """)
+                try db.execute(
+                    sql: """
+                        INSERT INTO specs (id, name, path, version, spec_version, title, content_hash, git_blob, recorded_at)
+                        VALUES (1, 's', 's.yaml', 1, 1, 't', '\(String(repeating: "a", count: 64))', '\(String(repeating: "b", count: 40))', 'now');
+                        INSERT INTO runs (id, spec_id, profile, status, started_at, host, pid, command_line, runner, stage_count)
+                        VALUES ('r1', 1, 'default', 'completed', 'then', 'h', 1, 'workbench run', 'local', 1);
+                        INSERT INTO stage_instances (id, fingerprint, stage, name, description)
+                        VALUES (7, '\(String(repeating: "c", count: 64))', 'a', 'a', 'd');
+                        INSERT INTO attempts (id, run_id, instance_id, number, status, runner, host, started_at)
+                        VALUES (3, 'r1', 7, 1, 'completed', 'local', 'h', 'then');
+                        INSERT INTO metrics (attempt_id, name, value) VALUES (3, 'acc', 0.5);
+                        """)
                 #expect(throws: (any Error).self) {
                     try db.execute(sql: "UPDATE attempts SET status = 'cancelled' WHERE id = 3")
                 }
@@ -75,7 +80,9 @@ import Testing
         let store = try Store(path: path)
         try store.write { db in
             #expect(try String.fetchOne(db, sql: "SELECT status FROM runs WHERE id = 'r1'") == "completed")
-            #expect(try Double.fetchOne(db, sql: "SELECT m.value FROM metrics m JOIN attempts a ON a.id = m.attempt_id WHERE a.run_id = 'r1'") == 0.5)
+            #expect(
+                try Double.fetchOne(
+                    db, sql: "SELECT m.value FROM metrics m JOIN attempts a ON a.id = m.attempt_id WHERE a.run_id = 'r1'") == 0.5)
             try db.execute(sql: "UPDATE attempts SET status = 'requeued' WHERE id = 3")
             try db.execute(sql: "UPDATE runs SET status = 'cancelled' WHERE id = 'r1'")
             #expect(try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").isEmpty)
@@ -101,17 +108,23 @@ import Testing
         let (store, plan, recorder) = try begunRun("run-1", in: dir)
         let attemptDir = dir.path + "/attempt"
         try FileManager.default.createDirectory(atPath: attemptDir, withIntermediateDirectories: true)
-        let info = AttemptInfo(runID: "run-1", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
-                               directory: attemptDir, runner: "local", host: "testhost")
+        let info = AttemptInfo(
+            runID: "run-1", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
+            directory: attemptDir, runner: "local", host: "testhost")
         try await recorder.stageStarted(plan.stages[0], attempt: info)
-        let o = outcome("run-1", plan: plan, outputs: [ArtifactRecord(name: "out", path: "/x", digest: "sha256:1", size: 3)],
-                        metrics: [MetricPoint(name: "acc", value: 0.5), MetricPoint(name: "loss", step: 1, value: 2),
-                                  MetricPoint(name: "loss", step: 2, value: 1)])
+        let o = outcome(
+            "run-1", plan: plan, outputs: [ArtifactRecord(name: "out", path: "/x", digest: "sha256:1", size: 3)],
+            metrics: [
+                MetricPoint(name: "acc", value: 0.5), MetricPoint(name: "loss", step: 1, value: 2),
+                MetricPoint(name: "loss", step: 2, value: 1),
+            ])
         try await recorder.stageFinished(plan.stages[0], attempt: info, outcome: o)
         try Data(try o.encoded()).write(to: URL(fileURLWithPath: attemptDir + "/outcome.json"))
         func counts() throws -> [Int] {
             try store.read { db in
-                try ["attempts", "metrics", "metric_series", "artifacts", "events"].map { try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)")! }
+                try ["attempts", "metrics", "metric_series", "artifacts", "events"].map {
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)")!
+                }
             }
         }
         let before = try counts()
@@ -148,7 +161,8 @@ import Testing
         let dir = try TempDir()
         defer { dir.cleanup() }
         let (store, _, recorder) = try begunRun("20261126-100000-aaaa", in: dir)
-        try recorder.beginRun(runStart("20261126-100000-bbbb", plan: onePlan(workspace: dir.path, fingerprint: String(repeating: "e", count: 64))))
+        try recorder.beginRun(
+            runStart("20261126-100000-bbbb", plan: onePlan(workspace: dir.path, fingerprint: String(repeating: "e", count: 64))))
         #expect(try store.resolveRun("20261126-100000-a") == "20261126-100000-aaaa")
         #expect(throws: StoreError.self) { try store.resolveRun("20261126") }
         do { _ = try store.resolveRun("20261126-100000-aaab") } catch let e as StoreError {
@@ -162,12 +176,15 @@ import Testing
         defer { dir.cleanup() }
         let (store, plan, recorder) = try begunRun("r", in: dir)
         let points = (0..<1234).map { MetricPoint(name: "loss", step: $0, value: Double($0) / 7) }
-        let info = AttemptInfo(runID: "r", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
-                               directory: dir.path, runner: "local", host: "h")
+        let info = AttemptInfo(
+            runID: "r", stage: "s@m=a", fingerprint: plan.stages[0].fingerprint, number: 1,
+            directory: dir.path, runner: "local", host: "h")
         try await recorder.stageFinished(plan.stages[0], attempt: info, outcome: outcome("r", plan: plan, metrics: points))
         let (n, last) = try store.read { db in
-            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metric_series")!,
-             try Double.fetchOne(db, sql: "SELECT value FROM metric_series WHERE step = 1233")!)
+            (
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metric_series")!,
+                try Double.fetchOne(db, sql: "SELECT value FROM metric_series WHERE step = 1233")!
+            )
         }
         #expect(n == 1234)
         #expect(last == 1233.0 / 7)

@@ -8,9 +8,13 @@ import Testing
     /// spec's structure without digesting files: for every paper table and profile they are the
     /// names the table's plan has.
     @Test func aTablesStageNamesFromTheStructureAreItsPlansNames() throws {
-        struct AnyDigest: FileDigesting { func digest(ofPath path: String) throws -> String { "sha256:" + String(repeating: "0", count: 64) } }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let spec = try SpecLoader(readFile: { try String(contentsOfFile: root + "/" + $0, encoding: .utf8) }).load("experiments/adamllm/adamllm.yaml")
+        struct AnyDigest: FileDigesting {
+            func digest(ofPath path: String) throws -> String { "sha256:" + String(repeating: "0", count: 64) }
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let spec = try SpecLoader(readFile: { try String(contentsOfFile: root + "/" + $0, encoding: .utf8) }).load(
+            "experiments/adamllm/adamllm.yaml")
         for profile in ["paper", "paper-released", "smoke"] {
             let planner = Planner(spec: spec, profile: profile, workspace: root, digester: AnyDigest())
             for table in spec.tables {
@@ -26,21 +30,26 @@ import Testing
     }
 
     @Test func matrixExpansionWithIncludeAndExclude() throws {
-        let text = minimalSpec.replacingOccurrences(of: "  source: [rules, synth]", with: """
-          source: [rules, synth]
-          exclude:
-            - { model: b, source: rules }
-          include:
-            - { model: c, source: gpt4 }
-        """)
+        let text = minimalSpec.replacingOccurrences(
+            of: "  source: [rules, synth]",
+            with: """
+                  source: [rules, synth]
+                  exclude:
+                    - { model: b, source: rules }
+                  include:
+                    - { model: c, source: gpt4 }
+                """)
         let cells = Matrix.expand(try load(text)).map { $0.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
         #expect(cells == ["model=a,source=rules", "model=a,source=synth", "model=b,source=synth", "model=c,source=gpt4"])
     }
 
     @Test func namesAreReadableAndInSpecOrder() throws {
         let p = try plan(minimalSpec)
-        #expect(p.stages.map(\.name) == ["data", "train@model=a,source=rules", "train@model=a,source=synth",
-                                          "train@model=b,source=rules", "train@model=b,source=synth"])
+        #expect(
+            p.stages.map(\.name) == [
+                "data", "train@model=a,source=rules", "train@model=a,source=synth",
+                "train@model=b,source=rules", "train@model=b,source=synth",
+            ])
         #expect(p.stages[1].dependencies == ["data"])
         #expect(p.stages[1].command.hasPrefix("train --model a --source rules --steps 10 /ws/.workbench/outputs/data/"))
         #expect(p.stages[1].outdir == "/ws/.workbench/outputs/train/" + p.stages[1].fingerprint.prefix(16))
@@ -53,15 +62,17 @@ import Testing
         let moved = try Planner(spec: try load(minimalSpec), workspace: "/elsewhere", digester: FakeDigester()).plan()
         #expect(moved.stages.map(\.fingerprint) == a.stages.map(\.fingerprint), "moving the workspace keeps fingerprints")
         let changed = try plan(minimalSpec.replacingOccurrences(of: "echo hi", with: "echo bye"))
-        #expect(Set(changed.stages.map(\.fingerprint)).isDisjoint(with: a.stages.map(\.fingerprint)),
-                "a changed upstream command changes every downstream fingerprint")
+        #expect(
+            Set(changed.stages.map(\.fingerprint)).isDisjoint(with: a.stages.map(\.fingerprint)),
+            "a changed upstream command changes every downstream fingerprint")
         let param = try plan(minimalSpec.replacingOccurrences(of: "steps: \"10\"", with: "steps: \"11\""))
         #expect(param.stages[0].fingerprint == a.stages[0].fingerprint)
         #expect(param.stages[1].fingerprint != a.stages[1].fingerprint)
     }
 
     @Test func inputFileDigestsEnterFingerprints() throws {
-        let text = minimalSpec.replacingOccurrences(of: "    outputs: { pairs: pairs.txt }", with: "    inputs: { gen: gen.py }\n    outputs: { pairs: pairs.txt }")
+        let text = minimalSpec.replacingOccurrences(
+            of: "    outputs: { pairs: pairs.txt }", with: "    inputs: { gen: gen.py }\n    outputs: { pairs: pairs.txt }")
         let one = try plan(text, digests: ["/ws/gen.py": "sha256:1"])
         let two = try plan(text, digests: ["/ws/gen.py": "sha256:2"])
         #expect(one.stages[0].fingerprint != two.stages[0].fingerprint)
@@ -74,13 +85,14 @@ import Testing
 
     @Test func identicalInstancesMerge() throws {
         // `eval` varies over source but does not use it: both cells are the same work.
-        let text = minimalSpec + """
+        let text =
+            minimalSpec + """
 
-          report:
-            vary: [model, source]
-            outputs: { r: r.txt }
-            command: echo ${matrix.model} > ${outputs.r}
-        """
+                  report:
+                    vary: [model, source]
+                    outputs: { r: r.txt }
+                    command: echo ${matrix.model} > ${outputs.r}
+                """
         let p = try plan(text)
         let reports = p.stages.filter { $0.stage == "report" }
         #expect(reports.map(\.name) == ["report@model=a,source=rules", "report@model=b,source=rules"])
@@ -90,26 +102,26 @@ import Testing
 
     @Test func axisAttributesCanRouteInputs() throws {
         let text = """
-        spec_version: 1
-        version: 1
-        title: t
-        matrix:
-          source:
-            rules: { tasks: "${stages.rules.outputs.tasks}" }
-            synth: { tasks: "${stages.filter.outputs.tasks}" }
-        stages:
-          rules:
-            outputs: { tasks: t.jsonl }
-            command: rules > ${outputs.tasks}
-          filter:
-            outputs: { tasks: t.jsonl }
-            command: filter > ${outputs.tasks}
-          train:
-            vary: [source]
-            inputs: { tasks: "${matrix.source.tasks}" }
-            outputs: { m: m }
-            command: train ${inputs.tasks} ${outputs.m}
-        """
+            spec_version: 1
+            version: 1
+            title: t
+            matrix:
+              source:
+                rules: { tasks: "${stages.rules.outputs.tasks}" }
+                synth: { tasks: "${stages.filter.outputs.tasks}" }
+            stages:
+              rules:
+                outputs: { tasks: t.jsonl }
+                command: rules > ${outputs.tasks}
+              filter:
+                outputs: { tasks: t.jsonl }
+                command: filter > ${outputs.tasks}
+              train:
+                vary: [source]
+                inputs: { tasks: "${matrix.source.tasks}" }
+                outputs: { m: m }
+                command: train ${inputs.tasks} ${outputs.m}
+            """
         let p = try plan(text)
         #expect(p.stages.map(\.name) == ["rules", "train@source=rules", "filter", "train@source=synth"])
         #expect(p.stage(named: "train@source=synth")?.dependencies == ["filter"])
@@ -117,31 +129,33 @@ import Testing
     }
 
     @Test func whenRestrictsInstances() throws {
-        let text = minimalSpec + """
+        let text =
+            minimalSpec + """
 
-            when: { source: [synth] }
-        """
+                    when: { source: [synth] }
+                """
         let p = try plan(text)
-        #expect(p.stages.filter { $0.stage == "train" }.map(\.name) == ["train@model=a,source=synth", "train@model=b,source=synth"])
+        #expect(
+            p.stages.filter { $0.stage == "train" }.map(\.name) == ["train@model=a,source=synth", "train@model=b,source=synth"])
     }
 
     @Test func profilesPickCommandsAndParams() throws {
         let text = """
-        spec_version: 1
-        version: 1
-        title: t
-        profiles: [smoke, paper]
-        matrix: {}
-        stages:
-          train:
-            params: { steps: "1000" }
-            profiles:
-              smoke: { params: { steps: "5" }, resources: { gpus: 0 } }
-            resources: { gpus: 8 }
-            command:
-              smoke: tiny ${params.steps}
-              paper: big ${params.steps}
-        """
+            spec_version: 1
+            version: 1
+            title: t
+            profiles: [smoke, paper]
+            matrix: {}
+            stages:
+              train:
+                params: { steps: "1000" }
+                profiles:
+                  smoke: { params: { steps: "5" }, resources: { gpus: 0 } }
+                resources: { gpus: 8 }
+                command:
+                  smoke: tiny ${params.steps}
+                  paper: big ${params.steps}
+            """
         let spec = try load(text)
         let smoke = try Planner(spec: spec, profile: "smoke", workspace: ws, digester: FakeDigester()).plan()
         let paper = try Planner(spec: spec, profile: "paper", workspace: ws, digester: FakeDigester()).plan()
@@ -149,29 +163,31 @@ import Testing
         #expect(smoke.stages[0].resources.gpus == 0)
         #expect(paper.stages[0].command == "big 1000")
         #expect(paper.stages[0].resources.gpus == 8)
-        #expect(throws: SpecError.self) { try Planner(spec: spec, profile: "papr", workspace: ws, digester: FakeDigester()).plan() }
+        #expect(throws: SpecError.self) {
+            try Planner(spec: spec, profile: "papr", workspace: ws, digester: FakeDigester()).plan()
+        }
     }
 
     @Test func profilesOverrideInputsEnvAndCode() throws {
         let text = """
-        spec_version: 1
-        version: 1
-        title: t
-        profiles: [paper, smoke]
-        code:
-          upstream: { url: https://example.invalid/up, commit: \(String(repeating: "a", count: 40)) }
-        matrix: {}
-        stages:
-          train:
-            inputs: { recipe: train.sh }
-            env: { MODE: big }
-            code: [upstream]
-            profiles:
-              smoke: { inputs: { standin: standin.py }, env: { MODE: tiny, OMP_NUM_THREADS: "1" }, code: [] }
-            command:
-              paper: bash ${inputs.recipe} ${code.upstream}
-              smoke: python ${inputs.standin}
-        """
+            spec_version: 1
+            version: 1
+            title: t
+            profiles: [paper, smoke]
+            code:
+              upstream: { url: https://example.invalid/up, commit: \(String(repeating: "a", count: 40)) }
+            matrix: {}
+            stages:
+              train:
+                inputs: { recipe: train.sh }
+                env: { MODE: big }
+                code: [upstream]
+                profiles:
+                  smoke: { inputs: { standin: standin.py }, env: { MODE: tiny, OMP_NUM_THREADS: "1" }, code: [] }
+                command:
+                  paper: bash ${inputs.recipe} ${code.upstream}
+                  smoke: python ${inputs.standin}
+            """
         let spec = try load(text)
         let digests = FakeDigester(digests: ["/ws/train.sh": "sha256:1", "/ws/standin.py": "sha256:2"])
         let smoke = try Planner(spec: spec, profile: "smoke", workspace: ws, digester: digests).plan().stages[0]
@@ -188,7 +204,8 @@ import Testing
     }
 
     @Test func standInProfilesMustBeDeclared() throws {
-        let text = minimalSpec.replacingOccurrences(of: "title: t\n", with: "title: t\nprofiles: [paper, smoke]\nstand_ins: [smoke]\n")
+        let text = minimalSpec.replacingOccurrences(
+            of: "title: t\n", with: "title: t\nprofiles: [paper, smoke]\nstand_ins: [smoke]\n")
         #expect(try load(text).standInProfiles == ["smoke"])
         let bad = text.replacingOccurrences(of: "stand_ins: [smoke]", with: "stand_ins: [smok]")
         #expect(loadError(bad)?.message == "unknown profile 'smok' in stand_ins (profiles: paper, smoke)")
@@ -196,21 +213,21 @@ import Testing
 
     @Test func anotherProfilesCommandPullsInNothing() throws {
         let text = """
-        spec_version: 1
-        version: 1
-        title: t
-        profiles: [smoke, paper]
-        matrix: {}
-        stages:
-          fetch:
-            outputs: { w: weights }
-            command: fetch > ${outputs.w}
-          train:
-            outputs: { m: m }
-            command:
-              smoke: tiny > ${outputs.m}
-              paper: big ${stages.fetch.outputs.w} > ${outputs.m}
-        """
+            spec_version: 1
+            version: 1
+            title: t
+            profiles: [smoke, paper]
+            matrix: {}
+            stages:
+              fetch:
+                outputs: { w: weights }
+                command: fetch > ${outputs.w}
+              train:
+                outputs: { m: m }
+                command:
+                  smoke: tiny > ${outputs.m}
+                  paper: big ${stages.fetch.outputs.w} > ${outputs.m}
+            """
         let spec = try load(text)
         let smoke = try Planner(spec: spec, profile: "smoke", workspace: ws, digester: FakeDigester()).plan()
         #expect(smoke.stages.map(\.name).contains("train"))
@@ -221,41 +238,49 @@ import Testing
     }
 
     @Test func tableTargetPlansOnlyWhatTheTableNeeds() throws {
-        let text = minimalSpec + """
+        let text =
+            minimalSpec + """
 
-        tables:
-          - id: small
-            stage: train
-            rows: [{ id: a, where: { model: a } }]
-            columns:
-              - { id: rules, where: { source: rules }, metric: acc }
-        """
+                tables:
+                  - id: small
+                    stage: train
+                    rows: [{ id: a, where: { model: a } }]
+                    columns:
+                      - { id: rules, where: { source: rules }, metric: acc }
+                """
         let p = try plan(text, target: .table("small"))
         #expect(p.stages.map(\.name) == ["data", "train@model=a,source=rules"])
         #expect(p.table == "small")
     }
 
     @Test func tableCellsMustPinTheStageAxes() throws {
-        let text = minimalSpec + """
+        let text =
+            minimalSpec + """
 
-        tables:
-          - id: t
-            stage: train
-            rows: { axis: model }
-            columns:
-              - { id: all, metric: acc }
-        """
+                tables:
+                  - id: t
+                    stage: train
+                    rows: { axis: model }
+                    columns:
+                      - { id: all, metric: acc }
+                """
         var caught: SpecError?
         do { _ = try plan(text, target: .table("t")) } catch { caught = error }
         let e = try #require(caught)
-        #expect(e.message == "cell (row 'a', column 'all'): stage 'train' varies over source, which neither the row, the column nor the table pins")
+        #expect(
+            e.message
+                == "cell (row 'a', column 'all'): stage 'train' varies over source, which neither the row, the column nor the table pins"
+        )
     }
 
     @Test func cacheMarkingRunsDownstreamOfARerun() throws {
         struct Cache: StageCache {
             var hits: Set<String>
             func lookup(_ stages: [PlannedStage]) throws -> [String: CacheEntry] {
-                Dictionary(uniqueKeysWithValues: stages.filter { hits.contains($0.name) }.map { ($0.fingerprint, CacheEntry(attemptID: AttemptID(1), runID: "r")) })
+                Dictionary(
+                    uniqueKeysWithValues: stages.filter { hits.contains($0.name) }.map {
+                        ($0.fingerprint, CacheEntry(attemptID: AttemptID(1), runID: "r"))
+                    })
             }
         }
         var p = try plan(minimalSpec)
@@ -286,7 +311,8 @@ import Testing
     }
 
     @Test func metricsFileParsing() {
-        let (m, w) = MetricsFile.parse("{\"name\": \"a\", \"value\": 1.5}\nnot json\n{\"name\": \"loss\", \"step\": 3, \"value\": 2}\n")
+        let (m, w) = MetricsFile.parse(
+            "{\"name\": \"a\", \"value\": 1.5}\nnot json\n{\"name\": \"loss\", \"step\": 3, \"value\": 2}\n")
         #expect(m == [MetricPoint(name: "a", value: 1.5), MetricPoint(name: "loss", step: 3, value: 2)])
         #expect(w.count == 1)
         #expect(w[0].hasPrefix("metrics line 2:"))

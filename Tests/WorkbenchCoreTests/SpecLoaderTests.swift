@@ -71,18 +71,22 @@ import Testing
         let e = try #require(loadError(text))
         #expect(e.message.hasPrefix("undefined reference '${HOME}'"))
         #expect(e.hint == "a shell variable is written $VAR or $${VAR}")
-        #expect(try load(minimalSpec.replacingOccurrences(of: "command: echo hi", with: "command: echo $${HOME}")).stages["data"] != nil)
+        #expect(
+            try load(minimalSpec.replacingOccurrences(of: "command: echo hi", with: "command: echo $${HOME}")).stages["data"]
+                != nil)
     }
 
     @Test func matrixReferenceNeedsVary() throws {
-        let text = minimalSpec.replacingOccurrences(of: "command: echo hi > ${outputs.pairs}", with: "command: echo ${matrix.model} > ${outputs.pairs}")
+        let text = minimalSpec.replacingOccurrences(
+            of: "command: echo hi > ${outputs.pairs}", with: "command: echo ${matrix.model} > ${outputs.pairs}")
         let e = try #require(loadError(text))
         #expect(e.message == "${matrix.model} uses axis 'model' but stage 'data' does not vary over it")
         #expect(e.hint == "add 'model' to the stage's vary list")
     }
 
     @Test func unknownAxisValueListsTheKnownOnes() throws {
-        let text = minimalSpec.replacingOccurrences(of: "  source: [rules, synth]", with: "  source: [rules, synth]\n  exclude:\n    - { model: c }")
+        let text = minimalSpec.replacingOccurrences(
+            of: "  source: [rules, synth]", with: "  source: [rules, synth]\n  exclude:\n    - { model: c }")
         let e = try #require(loadError(text))
         #expect(e.message == "unknown value 'c' for axis 'model' (known: a, b)")
         #expect(e.location?.line == 8)
@@ -90,20 +94,20 @@ import Testing
 
     @Test func cyclesArePrinted() throws {
         let text = """
-        spec_version: 1
-        version: 1
-        title: t
-        matrix: {}
-        stages:
-          a:
-            inputs: { x: "${stages.b.outputs.o}" }
-            outputs: { o: o }
-            command: cat ${inputs.x} > ${outputs.o}
-          b:
-            inputs: { x: "${stages.a.outputs.o}" }
-            outputs: { o: o }
-            command: cat ${inputs.x} > ${outputs.o}
-        """
+            spec_version: 1
+            version: 1
+            title: t
+            matrix: {}
+            stages:
+              a:
+                inputs: { x: "${stages.b.outputs.o}" }
+                outputs: { o: o }
+                command: cat ${inputs.x} > ${outputs.o}
+              b:
+                inputs: { x: "${stages.a.outputs.o}" }
+                outputs: { o: o }
+                command: cat ${inputs.x} > ${outputs.o}
+            """
         let e = try #require(loadError(text))
         #expect(e.message == "dependency cycle: a -> b -> a")
     }
@@ -116,15 +120,15 @@ import Testing
 
     @Test func catalogsProvideAxisAttributesAndStages() throws {
         let catalog = """
-        axes:
-          model:
-            a: { hub: org/model-a }
-            b: { hub: org/model-b }
-            c: { hub: org/model-c }
-        stages:
-          shared:
-            command: echo shared
-        """
+            axes:
+              model:
+                a: { hub: org/model-a }
+                b: { hub: org/model-b }
+                c: { hub: org/model-c }
+            stages:
+              shared:
+                command: echo shared
+            """
         let spec = try load("include: [catalog.yaml]\n" + minimalSpec, extra: ["catalog.yaml": catalog])
         #expect(spec.axes["model"]?.value("b")?.attributes["hub"] == "org/model-b")
         #expect(spec.stages["shared"] != nil)
@@ -159,36 +163,17 @@ import Testing
     @Test func tableErrors() throws {
         let table = """
 
-        tables:
-          - id: t
-            stage: train
-            rows: { axis: model }
-            columns:
-              - { id: r, where: { source: rules }, metric: acc }
-              - { id: avg, mean: [r, s] }
-        """
+            tables:
+              - id: t
+                stage: train
+                rows: { axis: model }
+                columns:
+                  - { id: r, where: { source: rules }, metric: acc }
+                  - { id: avg, mean: [r, s] }
+            """
         let e = try #require(loadError(minimalSpec + table))
         #expect(e.message == "column 'avg' averages unknown column 's'")
         let ref = """
-
-        tables:
-          - id: t
-            stage: train
-            rows: { axis: model }
-            columns:
-              - { id: r, where: { source: rules }, metric: acc }
-            reference:
-              paper_version: v4
-              values: { a: { rr: 1 } }
-        """
-        let e2 = try #require(loadError(minimalSpec + ref))
-        #expect(e2.message == "reference for unknown column 'rr'")
-        #expect(e2.hint == "did you mean 'r'?")
-    }
-
-    @Test func referenceTolerances() throws {
-        func table(_ tolerance: String) -> String {
-            minimalSpec + """
 
             tables:
               - id: t
@@ -198,9 +183,28 @@ import Testing
                   - { id: r, where: { source: rules }, metric: acc }
                 reference:
                   paper_version: v4
-                  values: { a: { r: 40 } }
-            \(tolerance)
+                  values: { a: { rr: 1 } }
             """
+        let e2 = try #require(loadError(minimalSpec + ref))
+        #expect(e2.message == "reference for unknown column 'rr'")
+        #expect(e2.hint == "did you mean 'r'?")
+    }
+
+    @Test func referenceTolerances() throws {
+        func table(_ tolerance: String) -> String {
+            minimalSpec + """
+
+                tables:
+                  - id: t
+                    stage: train
+                    rows: { axis: model }
+                    columns:
+                      - { id: r, where: { source: rules }, metric: acc }
+                    reference:
+                      paper_version: v4
+                      values: { a: { r: 40 } }
+                \(tolerance)
+                """
         }
         let spec = try load(table("      tolerance: { relative: 0.05 }\n      tolerances: { a: { r: 2.5 } }"))
         let reference = try #require(spec.tables.first?.reference)

@@ -39,20 +39,20 @@ func loadError(_ text: String, extra: [String: String] = [:]) -> SpecError? {
 }
 
 let minimalSpec = """
-spec_version: 1
-version: 1
-title: t
-matrix:
-  model: [a, b]
-  source: [rules, synth]
-stages:
-  data:
-    outputs: { pairs: pairs.txt }
-    command: echo hi > ${outputs.pairs}
-  train:
-    vary: [model, source]
-    inputs: { pairs: "${stages.data.outputs.pairs}" }
-    outputs: { model: model.bin }
-    params: { steps: "10" }
-    command: train --model ${matrix.model} --source ${matrix.source} --steps ${params.steps} ${inputs.pairs} ${outputs.model}
-"""
+    spec_version: 1
+    version: 1
+    title: t
+    matrix:
+      model: [a, b]
+      source: [rules, synth]
+    stages:
+      data:
+        outputs: { pairs: pairs.txt }
+        command: echo hi > ${outputs.pairs}
+      train:
+        vary: [model, source]
+        inputs: { pairs: "${stages.data.outputs.pairs}" }
+        outputs: { model: model.bin }
+        params: { steps: "10" }
+        command: train --model ${matrix.model} --source ${matrix.source} --steps ${params.steps} ${inputs.pairs} ${outputs.model}
+    """

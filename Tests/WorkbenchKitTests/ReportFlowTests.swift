@@ -60,15 +60,18 @@ import WorkbenchKit
         #expect(cell("small", "rules")?.ours == 30.0 && cell("small", "rules")?.verdict == .match)
         #expect(cell("small", "ours")?.ours == 31.0 && cell("small", "ours")?.verdict == .deviates)
         // The derived mean of a reproduced row; its paper value is the mean of the paper's cells.
-        #expect(cell("small", "avg")?.ours == 30.5 && cell("small", "avg")?.paper == 37.5 && cell("small", "avg")?.paperComputed == true)
+        #expect(
+            cell("small", "avg")?.ours == 30.5 && cell("small", "avg")?.paper == 37.5
+                && cell("small", "avg")?.paperComputed == true)
         for column in ["rules", "ours", "avg"] {
             #expect(cell("large", column)?.state == .pending && cell("large", column)?.verdict == .pending, "large/\(column)")
         }
         // Each reproduced metric cell names the attempt it came from; the report records that.
         let source = try #require(table.cellSources[CellKey(row: "small", column: "rules")])
         #expect(source.metric == "acc" && source.scale == 100)
-        let written = try ReportFiles.writeAndRecord(tables, formats: [.md, .csv], to: ws.workspace.reportsDirectory,
-                                                     store: ws.store, runID: result.runID)
+        let written = try ReportFiles.writeAndRecord(
+            tables, formats: [.md, .csv], to: ws.workspace.reportsDirectory,
+            store: ws.store, runID: result.runID)
         #expect(written.map { ($0 as NSString).lastPathComponent } == ["t.md", "t.csv"])
         let audit = try AuditFlow(workspace: ws.workspace, store: ws.store).audit(run: result.runID, all: false)
         #expect(audit.findings.isEmpty && audit.tables == 1, "\(audit.findings)")

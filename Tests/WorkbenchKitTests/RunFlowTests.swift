@@ -57,7 +57,8 @@ import WorkbenchKit
     }
 
     @Test func aRunWhoseControllerDiedIsSettledAndResumed() async throws {
-        let ws = try await FlowWorkspace(spec: Self.chain.replacingOccurrences(of: "command: fail 3", with: "command: write ${outputs.model} w"))
+        let ws = try await FlowWorkspace(
+            spec: Self.chain.replacingOccurrences(of: "command: fail 3", with: "command: write ${outputs.model} w"))
         defer { ws.cleanup() }
         // A controller (a pid no process has) that began a run and started `broken`, then died.
         let (spec, _) = try ws.workspace.resolveSpec("experiments/flow.yaml")
@@ -65,22 +66,29 @@ import WorkbenchKit
         try plan.markCached(using: StoreCache(store: ws.store, digester: FileDigester(store: ws.store), warn: { _ in }))
         let recorder = Recorder(store: ws.store)
         let dead = Int32.max
-        try recorder.beginRun(RunStart(runID: "dead-run", spec: spec.summary, profile: plan.profile, table: nil,
-                                       commandLine: "workbench run flow", runner: "local", host: "testhost", pid: dead,
-                                       code: GitProvenance.capture(at: ws.dir.path),
-                                       environment: EnvironmentRecord(os: "os", kernel: "k", cpu: "c", cpuCount: 1, memoryMB: 1, gpus: [],
-                                                                      python: nil, pipFreeze: nil, variables: [:], workbenchVersion: "t"),
-                                       plan: plan))
+        try recorder.beginRun(
+            RunStart(
+                runID: "dead-run", spec: spec.summary, profile: plan.profile, table: nil,
+                commandLine: "workbench run flow", runner: "local", host: "testhost", pid: dead,
+                code: GitProvenance.capture(at: ws.dir.path),
+                environment: EnvironmentRecord(
+                    os: "os", kernel: "k", cpu: "c", cpuCount: 1, memoryMB: 1, gpus: [],
+                    python: nil, pipFreeze: nil, variables: [:], workbenchVersion: "t"),
+                plan: plan))
         let broken = try #require(plan.stages.first { $0.name == "broken" })
-        try await recorder.stageStarted(broken, attempt: AttemptInfo(
-            runID: "dead-run", stage: "broken", fingerprint: broken.fingerprint, number: 1,
-            directory: ws.workspace.runDirectory("dead-run") + "/broken/attempt-1", runner: "local", host: "testhost"))
+        try await recorder.stageStarted(
+            broken,
+            attempt: AttemptInfo(
+                runID: "dead-run", stage: "broken", fingerprint: broken.fingerprint, number: 1,
+                directory: ws.workspace.runDirectory("dead-run") + "/broken/attempt-1", runner: "local", host: "testhost"))
 
         let executor = ScriptedExecutor()
         let result = try await ws.flow(executor: executor).execute()
         #expect(try ws.store.runState("dead-run")?.status == .crashed)
         #expect(try ws.statuses("dead-run")["broken"] == .orphaned)
-        #expect(ws.messages.all.contains { $0.hasPrefix("recovered: run dead-run: its controller (pid \(dead)) died") }, "\(ws.messages.all)")
+        #expect(
+            ws.messages.all.contains { $0.hasPrefix("recovered: run dead-run: its controller (pid \(dead)) died") },
+            "\(ws.messages.all)")
         #expect(try ws.store.runState(result.runID)?.status == .completed)
         #expect(Set(executor.started) == ["prepare", "broken", "after", "sibling"])
         // And once more: everything is a cache hit.
@@ -93,7 +101,7 @@ import WorkbenchKit
         let ws = try await FlowWorkspace(spec: Self.chain)
         defer { ws.cleanup() }
         let flow = try ws.flow()
-        flow.cancellation.cancel()   // Ctrl-C before the first stage starts
+        flow.cancellation.cancel()  // Ctrl-C before the first stage starts
         await #expect(throws: WorkbenchError.self) { _ = try await flow.execute() }
         let run = try #require(try ws.store.runs(limit: 1).first)
         #expect(run.status == .interrupted)

@@ -27,7 +27,8 @@ final class ScriptedExecutor: Executor, @unchecked Sendable {
             switch words.first {
             case "write" where words.count >= 2:
                 let path = words[1]
-                try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try? FileManager.default.createDirectory(
+                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 _ = FileManager.default.createFile(atPath: path, contents: Data(words.dropFirst(2).joined(separator: " ").utf8))
             case "metric" where words.count == 3:
                 let line = "{\"name\": \"\(words[1])\", \"value\": \(words[2])}\n"
@@ -70,9 +71,10 @@ struct FlowWorkspace {
     /// A run flow over the spec (a table, or the whole spec) with the scripted executor and no helper commands.
     func flow(table: String? = nil, cells: [String] = [], executor: ScriptedExecutor = ScriptedExecutor()) throws -> RunFlow {
         let (spec, _) = try workspace.resolveSpec("experiments/flow.yaml")
-        let request = RunRequest(spec: spec, table: table, profile: nil,
-                                 target: try CellSelection.target(spec: spec, table: table, filters: cells),
-                                 jobs: 2, gpus: [], commandLine: "workbench run flow")
+        let request = RunRequest(
+            spec: spec, table: table, profile: nil,
+            target: try CellSelection.target(spec: spec, table: table, filters: cells),
+            jobs: 2, gpus: [], commandLine: "workbench run flow")
         var flow = RunFlow(workspace: workspace, store: store, request: request)
         flow.executor = executor
         flow.helperCommand = { _ in nil }

@@ -41,36 +41,52 @@ import Testing
         defer { ws.cleanup() }
         let clean = try await ws.wb("audit")
         #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
-        #expect(clean.stdout.contains("1 run(s)") && clean.stdout.contains("2 artifact(s), 1 commit(s), 1 evaluation(s) (1 re-scored), 0 reported table(s) checked; 0 finding(s)"), "\(clean.stdout)")
+        #expect(
+            clean.stdout.contains("1 run(s)")
+                && clean.stdout.contains(
+                    "2 artifact(s), 1 commit(s), 1 evaluation(s) (1 re-scored), 0 reported table(s) checked; 0 finding(s)"),
+            "\(clean.stdout)")
 
         // An output changed after the run.
         let rows = try await ws.sh("ls .workbench/outputs/data/*/rows.txt").trimmingCharacters(in: .whitespacesAndNewlines)
         try await ws.sh("echo 6 >> \(rows)")
         let changed = try await ws.wb("audit")
         #expect(changed.status == 1)
-        #expect(changed.stdout.contains("FINDING artifact-changed") && changed.stdout.contains("data output 'rows' has digest"), "\(changed.stdout)")
+        #expect(
+            changed.stdout.contains("FINDING artifact-changed") && changed.stdout.contains("data output 'rows' has digest"),
+            "\(changed.stdout)")
         try await ws.sh("seq 1 5 > \(rows)")
         #expect(try await ws.wb("audit").status == 0, "restored: clean again")
 
         // A stored per-example score edited with the sqlite3 shell (the guard trigger dropped first).
-        try await sql(ws, "DROP TRIGGER example_scores_are_append_only_u; UPDATE example_scores SET value = 100 WHERE ordinal = 0;")
+        try await sql(
+            ws, "DROP TRIGGER example_scores_are_append_only_u; UPDATE example_scores SET value = 100 WHERE ordinal = 0;")
         let scores = try await ws.wb("audit")
-        #expect(scores.status == 1 && scores.stdout.contains("FINDING scores-inconsistent")
-                && scores.stdout.contains("Food101 'acc' is recorded as 50.0, but its 10 stored per-example scores give 60.0"), "\(scores.stdout)")
+        #expect(
+            scores.status == 1 && scores.stdout.contains("FINDING scores-inconsistent")
+                && scores.stdout.contains("Food101 'acc' is recorded as 50.0, but its 10 stored per-example scores give 60.0"),
+            "\(scores.stdout)")
 
         // An event row edited: the chain names it.
-        let id = try await ws.sh("sqlite3 .workbench/workbench.sqlite \"SELECT id FROM events WHERE kind = 'completed' ORDER BY id LIMIT 1\"").trimmingCharacters(in: .whitespacesAndNewlines)
-        try await sql(ws, "DROP TRIGGER events_are_append_only_u; UPDATE events SET payload = 'attempt 1 exit=0' WHERE id = \(id);")
+        let id = try await ws.sh(
+            "sqlite3 .workbench/workbench.sqlite \"SELECT id FROM events WHERE kind = 'completed' ORDER BY id LIMIT 1\""
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await sql(
+            ws, "DROP TRIGGER events_are_append_only_u; UPDATE events SET payload = 'attempt 1 exit=0' WHERE id = \(id);")
         let chain = try await ws.wb("audit", "--all")
-        #expect(chain.status == 1 && chain.stdout.contains("FINDING event-chain") && chain.stdout.contains("event #\(id) (completed"), "\(chain.stdout)")
+        #expect(
+            chain.status == 1 && chain.stdout.contains("FINDING event-chain") && chain.stdout.contains("event #\(id) (completed"),
+            "\(chain.stdout)")
 
         // The predictions file rewritten after scoring.
-        let predictions = try await ws.sh("ls .workbench/outputs/eval/*/Food101.jsonl").trimmingCharacters(in: .whitespacesAndNewlines)
+        let predictions = try await ws.sh("ls .workbench/outputs/eval/*/Food101.jsonl").trimmingCharacters(
+            in: .whitespacesAndNewlines)
         try await ws.sh("sed -i 's/(0)/(75)/' \(predictions)")
         let rescored = try await ws.wb("audit", "--json")
         let report = try JSONSerialization.jsonObject(with: Data(rescored.stdout.utf8)) as! [String: Any]
         let kinds = Set((report["findings"] as! [[String: Any]]).map { $0["kind"] as! String })
-        #expect(kinds.isSuperset(of: ["predictions-changed", "artifact-changed", "scores-inconsistent", "event-chain"]), "\(kinds)")
+        #expect(
+            kinds.isSuperset(of: ["predictions-changed", "artifact-changed", "scores-inconsistent", "event-chain"]), "\(kinds)")
 
         // A recorded commit that is not in the repository.
         try await sql(ws, "UPDATE code_refs SET commit_id = '\(String(repeating: "e", count: 40))';")
@@ -79,18 +95,19 @@ import Testing
     }
 
     /// The audited spec with a table, so `reproduce` writes (and records) a report.
-    static let tableSpec = spec + """
+    static let tableSpec =
+        spec + """
 
-        tables:
-          - id: food
-            title: Food
-            stage: eval
-            rows: [{ id: ours, label: Ours }]
-            columns:
-              - { id: acc, label: Food101, metric: score/Food101/acc }
-              - { id: twice, label: Twice, metric: score/Food101/acc, scale: 2 }
-              - { id: avg, label: Avg, mean: [acc, twice] }
-        """
+            tables:
+              - id: food
+                title: Food
+                stage: eval
+                rows: [{ id: ours, label: Ours }]
+                columns:
+                  - { id: acc, label: Food101, metric: score/Food101/acc }
+                  - { id: twice, label: Twice, metric: score/Food101/acc, scale: 2 }
+                  - { id: avg, label: Avg, mean: [acc, twice] }
+            """
 
     @Test func reportedTablesAreRebuiltFromTheStoreAndPredictionsScoredAgain() async throws {
         let ws = try await TempWorkspace()
@@ -99,34 +116,56 @@ import Testing
         try await ws.commitAll()
         let run = try await ws.wb("reproduce", "food", "--format", "md,csv")
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout.contains("| Ours | 50.0 [") && run.stdout.contains("| 100.0 [") && run.stdout.contains("| 75.0 "), "\(run.stdout)")
+        #expect(
+            run.stdout.contains("| Ours | 50.0 [") && run.stdout.contains("| 100.0 [") && run.stdout.contains("| 75.0 "),
+            "\(run.stdout)")
         let clean = try await ws.wb("audit")
-        #expect(clean.status == 0 && clean.stdout.contains("1 evaluation(s) (1 re-scored), 1 reported table(s) checked; 0 finding(s)"),
-                "\(clean.stdout)")
+        #expect(
+            clean.status == 0
+                && clean.stdout.contains("1 evaluation(s) (1 re-scored), 1 reported table(s) checked; 0 finding(s)"),
+            "\(clean.stdout)")
 
         // The report file edited by hand after it was written.
         try await ws.sh("sed -i 's/50.0/55.0/' .workbench/reports/food.md")
         let edited = try await ws.wb("audit")
-        #expect(edited.status == 1 && edited.stdout.contains("FINDING report-edited") && edited.stdout.contains("reports/food.md changed after it was written"),
-                "\(edited.stdout)")
+        #expect(
+            edited.status == 1 && edited.stdout.contains("FINDING report-edited")
+                && edited.stdout.contains("reports/food.md changed after it was written"),
+            "\(edited.stdout)")
         try await ws.sh("rm .workbench/reports/food.md")
         let gone = try await ws.wb("audit")
-        #expect(gone.status == 0 && gone.stdout.contains("food.md no longer exists; its table was rebuilt from the store instead"), "\(gone.stdout)")
+        #expect(
+            gone.status == 0 && gone.stdout.contains("food.md no longer exists; its table was rebuilt from the store instead"),
+            "\(gone.stdout)")
 
         // A metric row edited with the sqlite3 shell: the rebuilt table no longer says what was reported.
         try await sql(ws, "UPDATE metrics SET value = 40 WHERE name = 'score/Food101/acc';")
         let metric = try await ws.wb("audit", "--json")
         #expect(metric.status == 1)
         let report = try JSONSerialization.jsonObject(with: Data(metric.stdout.utf8)) as! [String: Any]
-        let messages = (report["findings"] as! [[String: Any]]).filter { $0["kind"] as? String == "table-mismatch" }.map { $0["message"] as! String }
+        let messages = (report["findings"] as! [[String: Any]]).filter { $0["kind"] as? String == "table-mismatch" }.map {
+            $0["message"] as! String
+        }
         #expect(messages.count == 3, "acc, twice and their mean: \(messages)")
-        #expect(messages.contains { $0.contains("food cell ours/acc was reported as 50.0, but attempt #") && $0.contains("score/Food101/acc now gives 40.0") }, "\(messages)")
-        #expect(messages.contains { $0.contains("food cell ours/avg was reported as 75.0, but the mean of ours/acc, ours/twice rebuilt from the store is 60.0") }, "\(messages)")
+        #expect(
+            messages.contains {
+                $0.contains("food cell ours/acc was reported as 50.0, but attempt #")
+                    && $0.contains("score/Food101/acc now gives 40.0")
+            }, "\(messages)")
+        #expect(
+            messages.contains {
+                $0.contains(
+                    "food cell ours/avg was reported as 75.0, but the mean of ours/acc, ours/twice rebuilt from the store is 60.0"
+                )
+            }, "\(messages)")
 
         // The recorded aggregate of the evaluation changed: scoring the predictions again disagrees.
-        try await sql(ws, "DROP TRIGGER evaluations_are_append_only_u; UPDATE evaluations SET scores = replace(scores, '50', '45');")
+        try await sql(
+            ws, "DROP TRIGGER evaluations_are_append_only_u; UPDATE evaluations SET scores = replace(scores, '50', '45');")
         let rescored = try await ws.wb("audit")
-        #expect(rescored.stdout.contains("FINDING rescore-differs") && rescored.stdout.contains("Food101 'acc' is recorded as 45.0, but scoring")
+        #expect(
+            rescored.stdout.contains("FINDING rescore-differs")
+                && rescored.stdout.contains("Food101 'acc' is recorded as 45.0, but scoring")
                 && rescored.stdout.contains("again gives 50.0"), "\(rescored.stdout)")
     }
 
@@ -164,9 +203,12 @@ import Testing
         let ws = try await workspace()
         defer { ws.cleanup() }
         // History rewritten: the commit still exists, but a clean run's spec blob no longer matches.
-        let blob = try await ws.sh("sqlite3 .workbench/workbench.sqlite \"SELECT git_blob FROM specs\"").trimmingCharacters(in: .whitespacesAndNewlines)
+        let blob = try await ws.sh("sqlite3 .workbench/workbench.sqlite \"SELECT git_blob FROM specs\"").trimmingCharacters(
+            in: .whitespacesAndNewlines)
         try await sql(ws, "UPDATE specs SET git_blob = '\(String(repeating: "0", count: 40))';")
         let r = try await ws.wb("audit")
-        #expect(r.status == 1 && r.stdout.contains("FINDING spec-changed") && r.stdout.contains("experiments/audited.yaml there has blob \(blob)"), "\(r.stdout)")
+        #expect(
+            r.status == 1 && r.stdout.contains("FINDING spec-changed")
+                && r.stdout.contains("experiments/audited.yaml there has blob \(blob)"), "\(r.stdout)")
     }
 }

@@ -8,10 +8,12 @@ import Testing
     func upstream(in ws: TempWorkspace) async throws -> (String, String, String) {
         let dir = ws.path + "-upstream"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let first = try await ws.sh("""
+        let first = try await ws.sh(
+            """
             cd '\(dir)' && git -c init.defaultBranch=main init -q . && git config user.name u && git config user.email u@example.invalid \
             && echo v1 > hello.txt && git add -A && git commit -qm one && git rev-parse HEAD
-            """).trimmingCharacters(in: .whitespacesAndNewlines)
+            """
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
         let second = try await ws.sh("cd '\(dir)' && echo v2 > hello.txt && git commit -qam two && git rev-parse HEAD")
             .trimmingCharacters(in: .whitespacesAndNewlines)
         return (dir, first, second)
@@ -48,11 +50,14 @@ import Testing
         #expect(out == "v1\n")
         let head = try await ws.sh("git -C \(checkout) rev-parse HEAD").trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(head == first)
-        let events = try await ws.sh("sqlite3 .workbench/workbench.sqlite \"SELECT payload FROM events WHERE kind = 'code-checkout'\"")
+        let events = try await ws.sh(
+            "sqlite3 .workbench/workbench.sqlite \"SELECT payload FROM events WHERE kind = 'code-checkout'\"")
         #expect(events.contains("commit=\(first)") && events.contains("cloned=true"))
         let show = try await ws.wb("show", "latest")
         #expect(show.stdout.contains("upstream  up: url=\(url) commit=\(first)"), "\(show.stdout)")
-        try ws.write("experiments/pinned.yaml", spec(url: url, commit: first).replacingOccurrences(of: "version: 1\ntitle", with: "version: 2\ntitle"))
+        try ws.write(
+            "experiments/pinned.yaml",
+            spec(url: url, commit: first).replacingOccurrences(of: "version: 1\ntitle", with: "version: 2\ntitle"))
         let again = try await ws.wb("run", "pinned")
         #expect(again.status == 0 && !again.stderr.contains("code: cloned"), "the checkout is reused")
     }
@@ -63,7 +68,9 @@ import Testing
         let (url, _, _) = try await upstream(in: ws)
         try ws.write("experiments/a.yaml", spec(url: url, commit: String(repeating: "ab", count: 20)))
         let missing = try await ws.wb("run", "a")
-        #expect(missing.status == 69 && missing.stderr.contains("commit abababab") && missing.stderr.contains("is not in \(url)"), "\(missing.stderr)")
+        #expect(
+            missing.status == 69 && missing.stderr.contains("commit abababab") && missing.stderr.contains("is not in \(url)"),
+            "\(missing.stderr)")
         #expect(!ws.exists(".workbench/cache/code/up-abababababab"), "no half checkout is left")
         try ws.write("experiments/a.yaml", spec(url: ws.path + "/no-such-repo", commit: String(repeating: "ab", count: 20)))
         let unreachable = try await ws.wb("run", "a")

@@ -33,30 +33,46 @@ import Testing
         try ws.write("experiments/compared.yaml", Self.spec(correct: 9))
         try await ws.commitAll()
         #expect(try await ws.wb("run", "compared").status == 0)
-        let ids = (try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [[String: Any]]).map { $0["id"] as! String }
+        let ids = (try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [[String: Any]]).map {
+            $0["id"] as! String
+        }
         let a = ids[0]
         let r = try await ws.wb("compare", a, "latest")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("  code commit: "), "\(r.stdout)")
-        #expect(r.stdout.contains("stages: 1 in both, 1 with different work") && r.stdout.contains("    param correct: 5 -> 9"), "\(r.stdout)")
+        #expect(
+            r.stdout.contains("stages: 1 in both, 1 with different work") && r.stdout.contains("    param correct: 5 -> 9"),
+            "\(r.stdout)")
         // 10 of 20 right, then 18 of 20: +40 points over 20 paired examples, far from 0.
-        #expect(r.stdout.contains("eval Food101 acc: 50.00 -> 90.00, Δ +40.00 [") && r.stdout.contains("over 20 paired examples: distinguishable from noise"), "\(r.stdout)")
+        #expect(
+            r.stdout.contains("eval Food101 acc: 50.00 -> 90.00, Δ +40.00 [")
+                && r.stdout.contains("over 20 paired examples: distinguishable from noise"), "\(r.stdout)")
         let same = try await ws.wb("compare", a, a)
-        #expect(same.stdout.contains("run: same spec, profile, code and environment") && same.stdout.contains("0 with different work"))
-        #expect(same.stdout.contains("Δ +0.00 [0.00, 0.00] over 20 paired examples: not distinguishable from noise"), "\(same.stdout)")
+        #expect(
+            same.stdout.contains("run: same spec, profile, code and environment") && same.stdout.contains("0 with different work")
+        )
+        #expect(
+            same.stdout.contains("Δ +0.00 [0.00, 0.00] over 20 paired examples: not distinguishable from noise"), "\(same.stdout)"
+        )
         let unknown = try await ws.wb("compare", a, "20991231-000000-zzzz")
-        #expect(unknown.status == 64 && unknown.stderr.contains("did you mean") || unknown.stderr.contains(a), "\(unknown.stderr)")
+        #expect(
+            unknown.status == 64 && unknown.stderr.contains("did you mean") || unknown.stderr.contains(a), "\(unknown.stderr)")
     }
 
     /// An edited input file is named with both digests (read from the stored fingerprint descriptions).
     @Test func anEditedInputIsNamedWithBothDigests() async throws {
         let ws = try await TempWorkspace()
         defer { ws.cleanup() }
-        try ws.write("experiments/compared.yaml", Self.spec(correct: 5).replacingOccurrences(of: "    params: {", with: "    inputs: { data: data.txt }\n    params: {"))
+        try ws.write(
+            "experiments/compared.yaml",
+            Self.spec(correct: 5).replacingOccurrences(of: "    params: {", with: "    inputs: { data: data.txt }\n    params: {")
+        )
         try ws.write("data.txt", "one\n")
         try await ws.commitAll()
         #expect(try await ws.wb("run", "compared").status == 0)
-        let a = ((try JSONSerialization.jsonObject(with: Data(try await ws.wb("runs", "--json").stdout.utf8)) as! [[String: Any]])[0]["id"] as! String)
+        let a =
+            ((try JSONSerialization.jsonObject(with: Data(try await ws.wb("runs", "--json").stdout.utf8)) as! [[String: Any]])[0][
+                "id"] as! String)
         try ws.write("data.txt", "two\n")
         try await ws.commitAll()
         #expect(try await ws.wb("run", "compared").status == 0)
@@ -64,7 +80,9 @@ import Testing
         let one = try await ws.sh("printf 'one\\n' | sha256sum | cut -c1-64").trimmingCharacters(in: .whitespacesAndNewlines)
         let two = try await ws.sh("printf 'two\\n' | sha256sum | cut -c1-64").trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(r.stdout.contains("stages: 1 in both, 1 with different work"), "\(r.stdout)")
-        #expect(r.stdout.contains("input data: ") && r.stdout.contains(String(one.prefix(12))) && r.stdout.contains(String(two.prefix(12))), "\(r.stdout) \(one) \(two)")
+        #expect(
+            r.stdout.contains("input data: ") && r.stdout.contains(String(one.prefix(12)))
+                && r.stdout.contains(String(two.prefix(12))), "\(r.stdout) \(one) \(two)")
     }
 
     /// Two models, one table: `--cells` keeps only the stages behind the chosen cells.
@@ -73,16 +91,16 @@ import Testing
             .replacingOccurrences(of: "matrix: {}", with: "matrix:\n  model: [a, b]")
             .replacingOccurrences(of: "  eval:\n", with: "  eval:\n    vary: [model]\n")
             .replacingOccurrences(of: "      for i in 0 1", with: "      m=${matrix.model}; for i in 0 1")
-            + """
+                + """
 
-            tables:
-              - id: food
-                title: Food
-                stage: eval
-                rows: { axis: model }
-                columns:
-                  - { id: acc, label: Food101, metric: score/Food101/acc }
-            """
+                tables:
+                  - id: food
+                    title: Food
+                    stage: eval
+                    rows: { axis: model }
+                    columns:
+                      - { id: acc, label: Food101, metric: score/Food101/acc }
+                """
     }
 
     @Test func cellsRestrictTheComparisonToTheirStages() async throws {
@@ -98,12 +116,17 @@ import Testing
         #expect(try await ws.wb("run", "compared").status == 0)
 
         let all = try await ws.wb("compare", a, "latest")
-        #expect(all.stdout.contains("eval@model=a Food101 acc") && all.stdout.contains("eval@model=b Food101 acc"), "\(all.stdout)")
+        #expect(
+            all.stdout.contains("eval@model=a Food101 acc") && all.stdout.contains("eval@model=b Food101 acc"), "\(all.stdout)")
         let one = try await ws.wb("compare", a, "latest", "--cells", "row=b")
         #expect(one.status == 0, "\(one.stderr)")
         #expect(one.stdout.contains("restricted to 1 cell(s) of table food: 1 stage(s), upstream included"), "\(one.stdout)")
-        #expect(one.stdout.contains("stages: 1 in both, 1 with different work") && one.stdout.contains("  eval@model=b\n"), "\(one.stdout)")
-        #expect(one.stdout.contains("eval@model=b Food101 acc: 50.00 -> 90.00") && !one.stdout.contains("eval@model=a"), "\(one.stdout)")
+        #expect(
+            one.stdout.contains("stages: 1 in both, 1 with different work") && one.stdout.contains("  eval@model=b\n"),
+            "\(one.stdout)")
+        #expect(
+            one.stdout.contains("eval@model=b Food101 acc: 50.00 -> 90.00") && !one.stdout.contains("eval@model=a"),
+            "\(one.stdout)")
         let bad = try await ws.wb("compare", a, "latest", "--cells", "row=c")
         #expect(bad.status == 64 && bad.stderr.contains("no cell of table 'food' matches 'row=c' (rows: a, b"), "\(bad.stderr)")
     }

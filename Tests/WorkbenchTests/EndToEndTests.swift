@@ -56,7 +56,8 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         let first = try await ws.wb("plan", "chain")
         #expect(first.status == 0 && !first.stdout.contains("last took"), "\(first.stdout)")
         #expect(try await ws.wb("run", "chain").status == 0)
-        let run = try await ws.sh("sqlite3 .workbench/workbench.sqlite 'SELECT id FROM runs'").trimmingCharacters(in: .whitespacesAndNewlines)
+        let run = try await ws.sh("sqlite3 .workbench/workbench.sqlite 'SELECT id FROM runs'").trimmingCharacters(
+            in: .whitespacesAndNewlines)
         // New data: every stage runs again, and each has a past duration.
         try ws.write("experiments/chain.yaml", chainSpec(dataCommand: "sleep 1; seq 1 6 > ${outputs.pairs}"))
         try await ws.commitAll()
@@ -68,7 +69,9 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         let json = try await ws.wb("plan", "chain", "--json")
         let doc = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
         let past = doc["pastRuns"] as! [String: [String: Any]]
-        #expect(past.count == 5 && (past["data"]?["seconds"] as? Double ?? 0) >= 1 && past["data"]?["runID"] as? String == run, "\(past)")
+        #expect(
+            past.count == 5 && (past["data"]?["seconds"] as? Double ?? 0) >= 1 && past["data"]?["runID"] as? String == run,
+            "\(past)")
     }
 
     @Test func reproduceRecordsReportsAndResumesFromTheCache() async throws {
@@ -119,35 +122,38 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         let summary = try #require(json["summary"] as? [String: Any])
         #expect(summary["toRun"] as? Int == 5)
         let stages = try #require(json["stages"] as? [[String: Any]])
-        #expect(stages.map { $0["name"] as? String } == ["data", "train@model=a", "eval@model=a", "train@model=b", "eval@model=b"])
+        #expect(
+            stages.map { $0["name"] as? String } == ["data", "train@model=a", "eval@model=a", "train@model=b", "eval@model=b"])
     }
 
     @Test func aFailingStageStopsItsDependentsAndShowsItsStderr() async throws {
         let ws = try await TempWorkspace()
         defer { ws.cleanup() }
-        try ws.write("spec.yaml", """
-        spec_version: 1
-        version: 1
-        title: failing
-        matrix: {}
-        stages:
-          bad:
-            outputs: { o: o }
-            command: echo 'something went wrong' >&2; exit 3
-          after:
-            inputs: { o: "${stages.bad.outputs.o}" }
-            outputs: { o: o }
-            command: cp ${inputs.o} ${outputs.o}
-          sibling:
-            outputs: { o: o }
-            command: echo fine > ${outputs.o}
-          missing:
-            outputs: { o: o }
-            command: no-such-command-xyz
-          signal:
-            outputs: { o: o }
-            command: kill -KILL $$
-        """)
+        try ws.write(
+            "spec.yaml",
+            """
+            spec_version: 1
+            version: 1
+            title: failing
+            matrix: {}
+            stages:
+              bad:
+                outputs: { o: o }
+                command: echo 'something went wrong' >&2; exit 3
+              after:
+                inputs: { o: "${stages.bad.outputs.o}" }
+                outputs: { o: o }
+                command: cp ${inputs.o} ${outputs.o}
+              sibling:
+                outputs: { o: o }
+                command: echo fine > ${outputs.o}
+              missing:
+                outputs: { o: o }
+                command: no-such-command-xyz
+              signal:
+                outputs: { o: o }
+                command: kill -KILL $$
+            """)
         let r = try await ws.wb("run", "spec.yaml", "--jobs", "1")
         #expect(r.status == 1)
         #expect(r.stderr.contains("error: run "))
@@ -169,8 +175,10 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         // eval fails for model b only: the table shows a's value and b pending, and the exit is 1.
-        try ws.write("experiments/chain.yaml", chainSpec().replacingOccurrences(
-            of: "n=$(wc -l < ${inputs.model});", with: "[ ${matrix.model} = b ] && exit 4; n=$(wc -l < ${inputs.model});"))
+        try ws.write(
+            "experiments/chain.yaml",
+            chainSpec().replacingOccurrences(
+                of: "n=$(wc -l < ${inputs.model});", with: "[ ${matrix.model} = b ] && exit 4; n=$(wc -l < ${inputs.model});"))
         let r = try await ws.wb("reproduce", "chain")
         #expect(r.status == 1)
         #expect(r.stdout.contains("| a | 11.0 (paper 11.0, Δ +0.0, match) |\n| b | pending |"))
@@ -184,7 +192,9 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         try ws.write("bad.yaml", "spec_version: 1\nversion: 1\ntitle: x\nmatrix: {}\nstages:\n  a:\n    comand: echo\n")
         let r = try await ws.wb("plan", "bad.yaml")
         #expect(r.status == 65)
-        #expect(r.stderr == "error: bad.yaml:7:5: stages.a.comand: unknown key 'comand' in stage 'a'\n  hint: did you mean 'command'?\n")
+        #expect(
+            r.stderr
+                == "error: bad.yaml:7:5: stages.a.comand: unknown key 'comand' in stage 'a'\n  hint: did you mean 'command'?\n")
         try ws.write("syntax.yaml", "spec_version: 1\nversion: [1\n")
         let s = try await ws.wb("plan", "syntax.yaml")
         #expect(s.status == 65)
@@ -196,10 +206,14 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         #expect(unknown.status == 64)
         #expect(unknown.stderr.hasPrefix("error: no spec or table 'no-such-table'"))
         // A table id looked up while a spec under experiments/ does not load: that spec's error is shown.
-        try ws.write("experiments/broken.yaml", "spec_version: 1\nversion: 1\ntitle: x\nmatrix: {}\nstages:\n  a:\n    comand: echo\n")
+        try ws.write(
+            "experiments/broken.yaml", "spec_version: 1\nversion: 1\ntitle: x\nmatrix: {}\nstages:\n  a:\n    comand: echo\n")
         let hidden = try await ws.wb("plan", "table-9")
         #expect(hidden.status == 64)
-        #expect(hidden.stderr.contains("1 spec(s) under experiments/ do not load, so their tables are unknown:\n  experiments/broken.yaml:7:5: stages.a.comand: unknown key 'comand'"), "\(hidden.stderr)")
+        #expect(
+            hidden.stderr.contains(
+                "1 spec(s) under experiments/ do not load, so their tables are unknown:\n  experiments/broken.yaml:7:5: stages.a.comand: unknown key 'comand'"
+            ), "\(hidden.stderr)")
     }
 
     @Test func outsideGitTheRunIsRecordedWithAWarning() async throws {

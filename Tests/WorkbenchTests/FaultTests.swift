@@ -5,22 +5,22 @@ import Tracking
 
 /// Stages that wait for a file, so a test can interrupt them at a known point.
 let waitingSpec = """
-spec_version: 1
-version: 1
-title: waiting
-matrix: {}
-stages:
-  fast:
-    outputs: { o: o }
-    command: echo fast > ${outputs.o}
-  slow:
-    inputs: { fast: "${stages.fast.outputs.o}" }
-    outputs: { o: o }
-    command: >-
-      touch "$WORKBENCH_OUTDIR/../../../slow-started";
-      while [ ! -f go ]; do sleep 0.05; done;
-      echo slow > ${outputs.o}
-"""
+    spec_version: 1
+    version: 1
+    title: waiting
+    matrix: {}
+    stages:
+      fast:
+        outputs: { o: o }
+        command: echo fast > ${outputs.o}
+      slow:
+        inputs: { fast: "${stages.fast.outputs.o}" }
+        outputs: { o: o }
+        command: >-
+          touch "$WORKBENCH_OUTDIR/../../../slow-started";
+          while [ ! -f go ]; do sleep 0.05; done;
+          echo slow > ${outputs.o}
+    """
 
 @Suite(.serialized) struct FaultTests {
     @Test func ctrlCInterruptsRecordsAndResumes() async throws {
@@ -37,7 +37,10 @@ stages:
         let show = try await ws.wb("show", "latest", "--json")
         let d = try JSONDecoder().decode(RunDetail.self, from: Data(show.stdout.utf8))
         #expect(d.summary.status == .interrupted)
-        #expect(Dictionary(uniqueKeysWithValues: d.attempts.map { ($0.stage, $0.status) }) == ["fast": .completed, "slow": .interrupted])
+        #expect(
+            Dictionary(uniqueKeysWithValues: d.attempts.map { ($0.stage, $0.status) }) == [
+                "fast": .completed, "slow": .interrupted,
+            ])
 
         try ws.write("go", "")
         let again = try await ws.wb("run", "spec.yaml")
@@ -62,7 +65,8 @@ stages:
         let store = try Store(path: ws.path + "/.workbench/workbench.sqlite")
         #expect(try store.integrityCheck() == ["ok"])
         let d = try store.runDetail(try store.resolveRun("latest"))
-        #expect(Dictionary(uniqueKeysWithValues: d.attempts.map { ($0.stage, $0.status) }) == ["fast": .completed, "slow": .orphaned])
+        #expect(
+            Dictionary(uniqueKeysWithValues: d.attempts.map { ($0.stage, $0.status) }) == ["fast": .completed, "slow": .orphaned])
         // The orphaned stage's process group was stopped; the next run resumes.
         try ws.write("go", "")
         let again = try await ws.wb("run", "spec.yaml")

@@ -3,17 +3,30 @@ import TestSupport
 import Testing
 
 @Suite(.serialized) struct FetchEndToEndTests {
-    func setup(_ extra: [String: Any] = [:], token: String? = nil, privateRepos: Set<String> = [],
-               big: Int = 300_000) async throws -> (TempWorkspace, HubHost, [String: String?]) {
+    func setup(
+        _ extra: [String: Any] = [:], token: String? = nil, privateRepos: Set<String> = [],
+        big: Int = 300_000
+    ) async throws -> (TempWorkspace, HubHost, [String: String?]) {
         let ws = try await TempWorkspace()
-        let host = try await HubHost.start(in: ws, repos: [
-            "models/org/tiny": [(commitA, ["config.json": Data("{\"model_type\": \"tiny\"}\n".utf8),
-                                           "model.safetensors": patterned(big, seed: 1),
-                                           "sub/dir/tokenizer.json": patterned(5000, seed: 2)])],
-            "datasets/org/pairs": [(commitB, ["data/train.jsonl": patterned(4000, seed: 3)])],
-        ], token: token, privateRepos: privateRepos, extra: extra)
-        let env: [String: String?] = ["HF_ENDPOINT": host.endpoint, "HF_HOME": ws.path + "/hf", "HF_TOKEN": nil,
-                                      "HF_HUB_CACHE": nil, "HF_HUB_OFFLINE": nil]
+        let host = try await HubHost.start(
+            in: ws,
+            repos: [
+                "models/org/tiny": [
+                    (
+                        commitA,
+                        [
+                            "config.json": Data("{\"model_type\": \"tiny\"}\n".utf8),
+                            "model.safetensors": patterned(big, seed: 1),
+                            "sub/dir/tokenizer.json": patterned(5000, seed: 2),
+                        ]
+                    )
+                ],
+                "datasets/org/pairs": [(commitB, ["data/train.jsonl": patterned(4000, seed: 3)])],
+            ], token: token, privateRepos: privateRepos, extra: extra)
+        let env: [String: String?] = [
+            "HF_ENDPOINT": host.endpoint, "HF_HOME": ws.path + "/hf", "HF_TOKEN": nil,
+            "HF_HUB_CACHE": nil, "HF_HUB_OFFLINE": nil,
+        ]
         return (ws, host, env)
     }
 
@@ -28,14 +41,19 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let snapshot = ws.path + "/hf/hub/models--org--tiny/snapshots/\(commitA)"
         #expect(r.stdout == snapshot + "\n")
-        #expect(r.stderr.contains("org/tiny@main = \(commitA): 3 file(s)") && r.stderr.contains("pin it: revision: \(commitA)"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("org/tiny@main = \(commitA): 3 file(s)") && r.stderr.contains("pin it: revision: \(commitA)"),
+            "\(r.stderr)")
         #expect(try ws.read("hf/hub/models--org--tiny/refs/main") == commitA)
         // Relative links into blobs: LFS files by their SHA-256, small files by their git blob id.
         let weights = try await sha256(ws, "hubhost/data/models/org/tiny/\(commitA)/model.safetensors")
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: snapshot + "/model.safetensors") == "../../blobs/\(weights)")
+        #expect(
+            try FileManager.default.destinationOfSymbolicLink(atPath: snapshot + "/model.safetensors") == "../../blobs/\(weights)"
+        )
         let tok = try FileManager.default.destinationOfSymbolicLink(atPath: snapshot + "/sub/dir/tokenizer.json")
         #expect(tok.hasPrefix("../../../../blobs/"))
-        let gitBlob = try await ws.sh("git hash-object hubhost/data/models/org/tiny/\(commitA)/config.json").trimmingCharacters(in: .whitespacesAndNewlines)
+        let gitBlob = try await ws.sh("git hash-object hubhost/data/models/org/tiny/\(commitA)/config.json").trimmingCharacters(
+            in: .whitespacesAndNewlines)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: snapshot + "/config.json") == "../../blobs/\(gitBlob)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: snapshot + "/model.safetensors")) == patterned(300_000, seed: 1))
         let manifest = try JSONSerialization.jsonObject(with: Data(ws.read("m.json").utf8)) as! [String: Any]
@@ -77,8 +95,10 @@ import Testing
         _ = try await host.get(ws, "/_set?rate=0")
         let r = try await ws.wbEnv(env, ["fetch", "org/tiny"])
         #expect(r.status == 0, "\(r.stderr)")
-        let ranges = ((try await host.get(ws, "/_stats"))["ranges"] as! [String: [String]])["file:models/org/tiny/model.safetensors"] ?? []
-        #expect(ranges.count == 1 && ranges[0].hasPrefix("bytes=") && Int(ranges[0].dropFirst(6).dropLast())! >= kept, "\(ranges)")
+        let ranges =
+            ((try await host.get(ws, "/_stats"))["ranges"] as! [String: [String]])["file:models/org/tiny/model.safetensors"] ?? []
+        #expect(
+            ranges.count == 1 && ranges[0].hasPrefix("bytes=") && Int(ranges[0].dropFirst(6).dropLast())! >= kept, "\(ranges)")
         #expect(try await sha256(ws, "hf/hub/models--org--tiny/snapshots/\(commitA)/model.safetensors") == weights)
         #expect(!ws.exists(partial))
     }
@@ -89,11 +109,13 @@ import Testing
         let weights = try await sha256(ws, "hubhost/data/models/org/tiny/\(commitA)/model.safetensors")
         // A kept prefix of the right file, as an interrupted fetch leaves it.
         try ws.write("hf/hub/models--org--tiny/blobs/\(weights).incomplete", "")
-        try patterned(200_000, seed: 1).prefix(70_000).write(to: URL(fileURLWithPath: ws.path + "/hf/hub/models--org--tiny/blobs/\(weights).incomplete"))
+        try patterned(200_000, seed: 1).prefix(70_000).write(
+            to: URL(fileURLWithPath: ws.path + "/hf/hub/models--org--tiny/blobs/\(weights).incomplete"))
         let r = try await ws.wbEnv(env, ["fetch", "org/tiny"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try await sha256(ws, "hf/hub/models--org--tiny/snapshots/\(commitA)/model.safetensors") == weights)
-        let ranges = ((try await host.get(ws, "/_stats"))["ranges"] as! [String: [String]])["file:models/org/tiny/model.safetensors"] ?? []
+        let ranges =
+            ((try await host.get(ws, "/_stats"))["ranges"] as! [String: [String]])["file:models/org/tiny/model.safetensors"] ?? []
         #expect(ranges == ["bytes=70000-"], "it asked for the rest; the server sent everything")
     }
 
@@ -103,7 +125,10 @@ import Testing
         let weights = try await sha256(ws, "hubhost/data/models/org/tiny/\(commitA)/model.safetensors")
         let r = try await ws.wbEnv(env, ["fetch", "org/tiny"])
         #expect(r.status == 65)
-        #expect(r.stderr.contains("org/tiny: model.safetensors does not match the SHA-256 the hub publishes (expected \(weights), got "), "\(r.stderr)")
+        #expect(
+            r.stderr.contains(
+                "org/tiny: model.safetensors does not match the SHA-256 the hub publishes (expected \(weights), got "),
+            "\(r.stderr)")
         #expect(r.stderr.contains("/hf/hub/models--org--tiny/quarantine/\(weights)-"))
         #expect(!ws.exists("hf/hub/models--org--tiny/blobs/\(weights)"))
         #expect(!ws.exists("hf/hub/models--org--tiny/snapshots/\(commitA)/model.safetensors"))
@@ -134,7 +159,9 @@ import Testing
         let (ws, host, env) = try await setup(token: secret, privateRepos: ["models/org/tiny"])
         defer { host.stop(); ws.cleanup() }
         let anonymous = try await ws.wbEnv(env, ["fetch", "org/tiny"])
-        #expect(anonymous.status == 69 && anonymous.stderr.contains("the hub refused org/tiny (401") && anonymous.stderr.contains("set HF_TOKEN"), "\(anonymous.stderr)")
+        #expect(
+            anonymous.status == 69 && anonymous.stderr.contains("the hub refused org/tiny (401")
+                && anonymous.stderr.contains("set HF_TOKEN"), "\(anonymous.stderr)")
         var wrong = env
         wrong["HF_TOKEN"] = "hf_wrong"
         let w = try await ws.wbEnv(wrong, ["fetch", "org/tiny"])
@@ -145,9 +172,12 @@ import Testing
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(!(ok.stdout + ok.stderr + (try ws.read("m.json"))).contains(secret))
         let missingRev = try await ws.wbEnv(env, ["fetch", "org/tiny@nope"])
-        #expect(missingRev.status == 69 && missingRev.stderr.contains("org/tiny has no revision 'nope' (404"), "\(missingRev.stderr)")
+        #expect(
+            missingRev.status == 69 && missingRev.stderr.contains("org/tiny has no revision 'nope' (404"), "\(missingRev.stderr)")
         let missingRepo = try await ws.wbEnv(env, ["fetch", "org/absent"])
-        #expect(missingRepo.status == 69 && missingRepo.stderr.contains("the hub refused org/absent (401: Repository Not Found)"), "\(missingRepo.stderr)")
+        #expect(
+            missingRepo.status == 69 && missingRepo.stderr.contains("the hub refused org/absent (401: Repository Not Found)"),
+            "\(missingRepo.stderr)")
         for bad in ["org//tiny", "a/b/c", "org/ti ny", "org/tiny@", "org/-tiny", "org/x..y"] {
             let m = try await ws.wbEnv(env, ["fetch", bad])
             #expect(m.status == 64 && m.stderr.contains("is not a hub repository id"), "\(bad): \(m.stderr)")
@@ -171,9 +201,13 @@ import Testing
         let a = try JSONSerialization.jsonObject(with: Data(ws.read("online.json").utf8)) as! [String: Any]
         let b = try JSONSerialization.jsonObject(with: Data(ws.read("offline.json").utf8)) as! [String: Any]
         #expect(a["commit"] as? String == b["commit"] as? String)
-        #expect((a["files"] as! [[String: Any]]).map { $0["sha256"] as? String } == (b["files"] as! [[String: Any]]).map { $0["sha256"] as? String })
+        #expect(
+            (a["files"] as! [[String: Any]]).map { $0["sha256"] as? String }
+                == (b["files"] as! [[String: Any]]).map { $0["sha256"] as? String })
         let never = try await ws.wbEnv(env, ["fetch", "org/other"])
-        #expect(never.status == 69 && never.stderr.contains("cannot reach the hub") && never.stderr.contains("not in the cache"), "\(never.stderr)")
+        #expect(
+            never.status == 69 && never.stderr.contains("cannot reach the hub") && never.stderr.contains("not in the cache"),
+            "\(never.stderr)")
     }
 
     @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs (root)"))
@@ -223,7 +257,9 @@ import Testing
     @Test func aFetchStageGivesItsConsumersTheCommitAndDigests() async throws {
         let (ws, host, env) = try await setup()
         defer { host.stop(); ws.cleanup() }
-        try ws.write("spec.yaml", """
+        try ws.write(
+            "spec.yaml",
+            """
             spec_version: 1
             version: 1
             title: fetch stage
@@ -244,14 +280,17 @@ import Testing
         let plan = try await ws.wbEnv(env, ["plan", "spec.yaml", "--json"])
         #expect(plan.stdout.contains("stage:"), "the consumer's input is the fetch stage's manifest")
         let outputs = try await ws.sh("cat .workbench/outputs/use/*/o.txt")
-        #expect(outputs == "2\n")   // the two LFS files carry a sha256; config.json (a git blob) has none
+        #expect(outputs == "2\n")  // the two LFS files carry a sha256; config.json (a git blob) has none
         let show = try await ws.wb("show", "latest")
         #expect(show.stdout.contains("manifest sha256:"), "\(show.stdout)")
         // A recipe resolves the pinned snapshot from the manifest, from the cache (hub gone).
         host.stop()
-        let manifest = try await ws.sh("ls .workbench/outputs/weights/*/manifest.json").trimmingCharacters(in: .whitespacesAndNewlines)
+        let manifest = try await ws.sh("ls .workbench/outputs/weights/*/manifest.json").trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let from = try await ws.wbEnv(env, ["fetch", "--from", manifest, "--quiet"])
-        #expect(from.status == 0 && from.stdout == ws.path + "/hf/hub/models--org--tiny/snapshots/\(commitA)\n", "\(from.stdout)\(from.stderr)")
+        #expect(
+            from.status == 0 && from.stdout == ws.path + "/hf/hub/models--org--tiny/snapshots/\(commitA)\n",
+            "\(from.stdout)\(from.stderr)")
         let both = try await ws.wbEnv(env, ["fetch", "org/tiny", "--from", manifest])
         #expect(both.status == 64)
     }

@@ -20,7 +20,9 @@ extension FetchEndToEndTests {
         #expect(asked.sorted() == expected.sorted(), "\(asked)")
         #expect(!ws.exists("hf/hub/models--org--tiny/blobs/\(weights).parts.chunks"))
         // Small files (under two chunks) still come in one stream: the tokenizer had no range.
-        #expect((((try await host.get(ws, "/_stats"))["ranges"] as! [String: [String]])["file:models/org/tiny/sub/dir/tokenizer.json"] ?? []).isEmpty)
+        #expect(
+            (((try await host.get(ws, "/_stats"))["ranges"] as! [String: [String]])["file:models/org/tiny/sub/dir/tokenizer.json"]
+                ?? []).isEmpty)
     }
 
     @Test func aParallelDownloadKilledMidwayFetchesOnlyTheMissingChunks() async throws {
@@ -36,7 +38,11 @@ extension FetchEndToEndTests {
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline {
                 if let data = FileManager.default.contents(atPath: ws.path + "/" + state),
-                   let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any], (doc["done"] as? [Int])?.count ?? 0 >= 3 { break }
+                    let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                    (doc["done"] as? [Int])?.count ?? 0 >= 3
+                {
+                    break
+                }
                 try await Task.sleep(for: .milliseconds(20))
             }
             kill(pid, SIGKILL)
@@ -75,7 +81,8 @@ extension FetchEndToEndTests {
         // Every chunk "done", but the data file holds only the first one.
         try await ws.sh("rm -rf hf")
         try ws.write(blobs + weights + ".parts.chunks", all)
-        try patterned(1_000_000, seed: 1).prefix(100_000).write(to: URL(fileURLWithPath: ws.path + "/" + blobs + weights + ".parts"))
+        try patterned(1_000_000, seed: 1).prefix(100_000).write(
+            to: URL(fileURLWithPath: ws.path + "/" + blobs + weights + ".parts"))
         let before = try await ranges(host, ws).count
         let again = try await ws.wbEnv(chunked, ["fetch", "org/tiny"])
         #expect(again.status == 0, "\(again.stderr)")
@@ -86,7 +93,8 @@ extension FetchEndToEndTests {
     /// Two fetches of one repository at once (two stages of a Slurm run): the second waits on the
     /// blob's lock file (the one huggingface_hub takes) and finds the file complete.
     @Test func twoFetchesOfOneFileTakeTurns() async throws {
-        let (ws, host, env) = try await setup(["rate": 200_000], big: 1_500_000)   // about 2 s: time for the second process to reach the lock
+        // About 2 s: time for the second process to reach the lock.
+        let (ws, host, env) = try await setup(["rate": 200_000], big: 1_500_000)
         defer { host.stop(); ws.cleanup() }
         let weights = try await sha256(ws, "hubhost/data/models/org/tiny/\(commitA)/model.safetensors")
         var chunked = env
@@ -103,7 +111,9 @@ extension FetchEndToEndTests {
         }
         #expect(first.status == 0, "\(first.stderr)")
         let second = try #require(box.result)
-        #expect(second.status == 0 && second.stderr.contains("model.safetensors: another process is downloading it; waiting for it"), "\(second.stderr)")
+        #expect(
+            second.status == 0 && second.stderr.contains("model.safetensors: another process is downloading it; waiting for it"),
+            "\(second.stderr)")
         #expect(try await sha256(ws, "hf/hub/models--org--tiny/snapshots/\(commitA)/model.safetensors") == weights)
         #expect(try await ranges(host, ws).count == 5, "the file was downloaded once")
     }
@@ -116,14 +126,20 @@ extension FetchEndToEndTests {
         chunked["WORKBENCH_FETCH_CHUNK_BYTES"] = "100000"
         // A server that answers a range with the whole file: one stream from the start, nothing written twice.
         let r = try await ws.wbEnv(chunked, ["fetch", "org/tiny"])
-        #expect(r.status == 0 && r.stderr.contains("model.safetensors: the server ignores ranges; downloading it in one stream"), "\(r.stderr)")
+        #expect(
+            r.status == 0 && r.stderr.contains("model.safetensors: the server ignores ranges; downloading it in one stream"),
+            "\(r.stderr)")
         #expect(try await sha256(ws, "hf/hub/models--org--tiny/snapshots/\(commitA)/model.safetensors") == weights)
         #expect(!ws.exists("hf/hub/models--org--tiny/blobs/\(weights).parts.chunks"))
         // A corrupted file fetched in ranges: the in-order hash catches it; quarantined, state removed.
         try await ws.sh("rm -rf hf")
         _ = try await host.get(ws, "/_set?ignore_range=0&corrupt=model.safetensors")
         let bad = try await ws.wbEnv(chunked, ["fetch", "org/tiny"])
-        #expect(bad.status == 65 && bad.stderr.contains("model.safetensors does not match the SHA-256 the hub publishes (expected \(weights), got "), "\(bad.stderr)")
+        #expect(
+            bad.status == 65
+                && bad.stderr.contains(
+                    "model.safetensors does not match the SHA-256 the hub publishes (expected \(weights), got "),
+            "\(bad.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: ws.path + "/hf/hub/models--org--tiny/quarantine").count == 1)
         #expect(!ws.exists("hf/hub/models--org--tiny/blobs/\(weights).parts.chunks"))
     }

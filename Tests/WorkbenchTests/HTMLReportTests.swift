@@ -20,13 +20,15 @@ import Testing
     /// The page after the browser ran its layout script: the `data-layout` JSON of the root element.
     static func layout(of page: String, in ws: TempWorkspace) async throws -> [String: Int]? {
         guard let browser = browser() else {
-            #expect(ProcessInfo.processInfo.environment["WORKBENCH_REQUIRE_BROWSER"] != "1",
-                    "no headless browser on PATH (apt-get install chromium-headless-shell)")
+            #expect(
+                ProcessInfo.processInfo.environment["WORKBENCH_REQUIRE_BROWSER"] != "1",
+                "no headless browser on PATH (apt-get install chromium-headless-shell)")
             return nil
         }
         let dom = try await ws.sh("'\(browser)' --headless --no-sandbox --disable-gpu --dump-dom 'file://\(page)' 2>/dev/null")
         guard let start = dom.range(of: "data-layout=\""),
-              let end = dom[start.upperBound...].firstIndex(of: "\"") else {
+            let end = dom[start.upperBound...].firstIndex(of: "\"")
+        else {
             Issue.record("the browser's DOM has no data-layout attribute: \(dom.prefix(400))")
             return nil
         }
@@ -49,7 +51,8 @@ import Testing
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(html.contains("<title>Chain &lt;&amp;&gt; &#39;q&#39;</title>"), "labels are escaped")
         // a: paper and ours; b: ours only (no paper value) -> 3 bars; one loss curve per train stage.
-        #expect(html.contains("data-expected-bars=\"3\" data-expected-curves=\"2\" data-expected-cells=\"2\""), "\(html.prefix(300))")
+        #expect(
+            html.contains("data-expected-bars=\"3\" data-expected-curves=\"2\" data-expected-cells=\"2\""), "\(html.prefix(300))")
         #expect(html.contains("<td class=\"cell v-match\" data-verdict=\"match\"><span class=\"ours\">11.0</span>"))
         #expect(html.contains("<td class=\"cell v-missing\" data-verdict=\"missing\">"))
         #expect(html.contains("train@model=a <code>train/loss</code>") && html.contains("train@model=b <code>train/loss</code>"))

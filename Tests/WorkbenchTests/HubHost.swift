@@ -2,7 +2,6 @@ import Foundation
 import TestSupport
 import Testing
 
-
 /// The project's hub look-alike (scripts/hub-test-host.py) on 127.0.0.1, started per test.
 struct HubHost {
     let dir: String
@@ -13,8 +12,10 @@ struct HubHost {
         .deletingLastPathComponent().appendingPathComponent("scripts/hub-test-host.py").path
 
     /// `repos`: "models/org/name" -> (commit -> (path -> contents)), refs "main" -> the first commit.
-    static func start(in ws: TempWorkspace, repos: [String: [(commit: String, files: [String: Data])]], token: String? = nil,
-                      privateRepos: Set<String> = [], extra: [String: Any] = [:]) async throws -> HubHost {
+    static func start(
+        in ws: TempWorkspace, repos: [String: [(commit: String, files: [String: Data])]], token: String? = nil,
+        privateRepos: Set<String> = [], extra: [String: Any] = [:]
+    ) async throws -> HubHost {
         let dir = ws.path + "/hubhost"
         var config: [String: Any] = extra
         var repoConfig: [String: Any] = [:]
@@ -24,7 +25,8 @@ struct HubHost {
                 var files: [String: String] = [:]
                 for (rel, data) in c.files {
                     let disk = dir + "/data/\(name)/\(c.commit)/\(rel)"
-                    try FileManager.default.createDirectory(atPath: (disk as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    try FileManager.default.createDirectory(
+                        atPath: (disk as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                     try data.write(to: URL(fileURLWithPath: disk))
                     files[rel] = disk
                 }
@@ -35,7 +37,8 @@ struct HubHost {
         config["repos"] = repoConfig
         if let token { config["token"] = token }
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
-        let out = try await ws.sh("python3 \(script) --config hubhost/config.json --port-file hubhost/port >hubhost/log 2>&1 & echo $!")
+        let out = try await ws.sh(
+            "python3 \(script) --config hubhost/config.json --port-file hubhost/port >hubhost/log 2>&1 & echo $!")
         let pid = Int32(out.trimmingCharacters(in: .whitespacesAndNewlines))!
         try await ws.waitFor("hubhost/port", seconds: 20)
         let port = Int(try ws.read("hubhost/port"))!
@@ -45,7 +48,9 @@ struct HubHost {
     func stop() { kill(pid, SIGKILL) }
 
     func get(_ ws: TempWorkspace, _ path: String) async throws -> [String: Any] {
-        let text = try await ws.sh("python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' '\(endpoint)\(path)'")
+        let text = try await ws.sh(
+            "python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' '\(endpoint)\(path)'"
+        )
         return try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
     }
 

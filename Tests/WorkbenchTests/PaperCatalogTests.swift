@@ -26,14 +26,26 @@ import Testing
         let stages = doc["stages"] as! [[String: Any]]
         var text = ""
         for model in ["llava-v1.6-8b", "qwen2-vl-2b", "llama-3.2-11b"] {
-            for kind in model == "llava-v1.6-8b" ? ["fetch-data", "fetch-benchmark", "fetch-model", "fetch-vision", "fetch-synthesizer", "synthesize", "train", "evaluate"] : ["fetch-model", "train", "evaluate"] {
-                let wanted = kind == "synthesize" ? "synthesize@source=pmc-refined,data=ours"
-                    : kind == "fetch-synthesizer" ? "fetch-synthesizer@data=ours"
-                    : kind == "fetch-data" ? "fetch-data@source=pmc-refined"
-                    : kind == "fetch-benchmark" ? "fetch-benchmark@domain=biomed"
-                    : kind == "fetch-vision" ? "fetch-vision@model=\(model)"
-                    : kind == "fetch-model" ? "fetch-model@model=\(model)"
-                    : "\(kind)@model=\(model),source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours"
+            for kind in model == "llava-v1.6-8b"
+                ? [
+                    "fetch-data", "fetch-benchmark", "fetch-model", "fetch-vision", "fetch-synthesizer", "synthesize", "train",
+                    "evaluate",
+                ] : ["fetch-model", "train", "evaluate"]
+            {
+                let wanted =
+                    kind == "synthesize"
+                    ? "synthesize@source=pmc-refined,data=ours"
+                    : kind == "fetch-synthesizer"
+                        ? "fetch-synthesizer@data=ours"
+                        : kind == "fetch-data"
+                            ? "fetch-data@source=pmc-refined"
+                            : kind == "fetch-benchmark"
+                                ? "fetch-benchmark@domain=biomed"
+                                : kind == "fetch-vision"
+                                    ? "fetch-vision@model=\(model)"
+                                    : kind == "fetch-model"
+                                        ? "fetch-model@model=\(model)"
+                                        : "\(kind)@model=\(model),source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours"
                 guard let s = stages.first(where: { $0["name"] as? String == wanted }) else {
                     Issue.record("no stage \(wanted) in the plan of table-4")
                     continue
@@ -51,7 +63,8 @@ import Testing
         #expect((summary["gpuHoursToRun"] as! Double) > 0)
         // The Qwen2-VL-2B PMCRefined single-stage training feeds Table 2, 4 and 15: one node.
         let t2 = try await ws.wb("plan", "table-2", "--json")
-        let t2stages = (try JSONSerialization.jsonObject(with: Data(t2.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
+        let t2stages =
+            (try JSONSerialization.jsonObject(with: Data(t2.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
         let name = "train@model=qwen2-vl-2b,source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours"
         let fp4 = stages.first { $0["name"] as? String == name }?["fingerprint"] as? String
         let fp2 = t2stages.first { $0["name"] as? String == name }?["fingerprint"] as? String
@@ -68,12 +81,17 @@ import Testing
         let stages = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
         let cell = "model=llava-v1.6-8b,source=pmc-raw,pipeline=single,ablation=%@,domain=biomed,data=ours"
         var text = ""
-        for wanted in ["fetch-seed@ablation=general-tasks,data=ours", "filter-seed@ablation=general-tasks,data=ours",
-                       "tune-synthesizer@model=llava-v1.6-8b,ablation=no-blank-image,data=ours",
-                       "synthesize-tuned@model=llava-v1.6-8b,source=pmc-raw,ablation=no-blank-image,data=ours",
-                       "train-data@source=pmc-raw,ablation=general-tasks-caption,data=ours",
-                       "train-data@source=pmc-raw,ablation=no-filter-precise,data=ours"]
-            + ["general-tasks", "general-tasks-caption", "no-blank-image", "no-filter-precise"].map({ "train@" + String(format: cell, $0) }) {
+        for wanted in [
+            "fetch-seed@ablation=general-tasks,data=ours", "filter-seed@ablation=general-tasks,data=ours",
+            "tune-synthesizer@model=llava-v1.6-8b,ablation=no-blank-image,data=ours",
+            "synthesize-tuned@model=llava-v1.6-8b,source=pmc-raw,ablation=no-blank-image,data=ours",
+            "train-data@source=pmc-raw,ablation=general-tasks-caption,data=ours",
+            "train-data@source=pmc-raw,ablation=no-filter-precise,data=ours",
+        ]
+            + ["general-tasks", "general-tasks-caption", "no-blank-image", "no-filter-precise"].map({
+                "train@" + String(format: cell, $0)
+            })
+        {
             guard let s = stages.first(where: { $0["name"] as? String == wanted }) else {
                 Issue.record("no stage \(wanted) in the plan of table-5")
                 continue
@@ -84,8 +102,13 @@ import Testing
         }
         try assertGolden(text, "adamllm-table-5-ablation-commands.txt")
         // General tasks do not depend on the domain: the biomedicine and food cells train one model.
-        let general = stages.filter { ($0["name"] as? String)?.hasPrefix("train@") == true && ($0["name"] as? String)?.contains("ablation=general-tasks,") == true }
-        #expect(general.count == 1 && ((general.first?["aliases"] as? [String]) ?? []).contains { $0.contains("source=recipe1m") }, "\(general)")
+        let general = stages.filter {
+            ($0["name"] as? String)?.hasPrefix("train@") == true
+                && ($0["name"] as? String)?.contains("ablation=general-tasks,") == true
+        }
+        #expect(
+            general.count == 1 && ((general.first?["aliases"] as? [String]) ?? []).contains { $0.contains("source=recipe1m") },
+            "\(general)")
     }
 
     @Test func tablesListsSizesAndCellsFilterPlans() async throws {
@@ -95,7 +118,10 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let entries = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
         let t4 = try #require(entries.first { $0["table"] as? String == "table-4" })
-        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 87, "\(t4)")   // + one fetch-model per base model, one fetch-data per training source (5), one fetch-benchmark per domain, LLaVA's fetch-vision, one fetch-synthesizer (the synthesizer and the checker)
+        // Stages: the cells' trainings and evaluations, plus one fetch-model per base model, one
+        // fetch-data per training source (5), one fetch-benchmark per domain, LLaVA's fetch-vision,
+        // one fetch-synthesizer (the synthesizer and the checker).
+        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 87, "\(t4)")
         // Table 11's hours: 8 GPUs x the training hours of the 36 post-trained cells' trainings.
         #expect(t4["gpuHoursToRun"] as? Double == 4080)
         let gpt = try #require(entries.first { $0["table"] as? String == "table-2-v1-gpt4o" })
@@ -118,21 +144,34 @@ import Testing
         // The released biomed models were trained on PMCRefined: those cells are evaluation only.
         #expect(!names.contains { $0.hasPrefix("train@") && $0.contains("source=pmc-refined") })
         #expect(!names.contains("synthesize@source=pmc-refined"))
-        let eval = stages.first { $0["name"] as? String == "evaluate@model=qwen2-vl-2b,source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours" }
+        let eval = stages.first {
+            $0["name"] as? String
+                == "evaluate@model=qwen2-vl-2b,source=pmc-refined,pipeline=single,ablation=ours,domain=biomed,data=ours"
+        }
         // It evaluates the released checkpoint at its pinned revision: the fetch-released stage's manifest.
         let fetch = stages.first { $0["name"] as? String == "fetch-released@model=qwen2-vl-2b,domain=biomed" }
-        #expect((fetch?["command"] as? String)?.hasPrefix("\"$WORKBENCH\" fetch AdaptLLM/biomed-Qwen2-VL-2B-Instruct@ --manifest ") == true, "\(String(describing: fetch))")
+        #expect(
+            (fetch?["command"] as? String)?.hasPrefix("\"$WORKBENCH\" fetch AdaptLLM/biomed-Qwen2-VL-2B-Instruct@ --manifest ")
+                == true, "\(String(describing: fetch))")
         let manifest = ((fetch?["outputs"] as? [[String: Any]])?.first?["value"] as? String) ?? "?"
-        #expect((eval?["command"] as? String)?.contains(" \(manifest) med qwen2_vl ") == true, "\(String(describing: eval?["command"]))")
+        #expect(
+            (eval?["command"] as? String)?.contains(" \(manifest) med qwen2_vl ") == true,
+            "\(String(describing: eval?["command"]))")
         #expect(names.filter { $0.hasPrefix("fetch-released@") }.count == 3)
         // Its revision is required where the model writes it (the domain's attribute points there).
         let run = try await ws.wb("run", "table-2", "--released")
-        #expect(run.status == 65 && run.stderr.contains("catalog/models.yaml:44:33: axes.model.qwen2-vl-2b.released_biomed_revision: empty, but profile 'paper-released' needs it filled in (used by fetch-released@model=qwen2-vl-2b,domain=biomed)"), "\(run.stderr)")
+        #expect(
+            run.status == 65
+                && run.stderr.contains(
+                    "catalog/models.yaml:44:33: axes.model.qwen2-vl-2b.released_biomed_revision: empty, but profile 'paper-released' needs it filled in (used by fetch-released@model=qwen2-vl-2b,domain=biomed)"
+                ), "\(run.stderr)")
         // PMCRaw has no released model: still trained, with the same fingerprint as in the paper profile.
         let paper = try await ws.wb("plan", "table-2", "--json")
-        let paperStages = (try JSONSerialization.jsonObject(with: Data(paper.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
+        let paperStages =
+            (try JSONSerialization.jsonObject(with: Data(paper.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
         let name = "train@model=qwen2-vl-2b,source=pmc-raw,pipeline=single,ablation=ours,domain=biomed,data=ours"
-        #expect(stages.first { $0["name"] as? String == name }?["fingerprint"] as? String
+        #expect(
+            stages.first { $0["name"] as? String == name }?["fingerprint"] as? String
                 == paperStages.first { $0["name"] as? String == name }?["fingerprint"] as? String)
         #expect(stages.count < paperStages.count)
         let smoke = try await ws.wb("plan", "smoke", "--released")
@@ -151,7 +190,9 @@ import Testing
             let stages = doc["stages"] as! [[String: Any]]
             for s in stages {
                 let command = s["command"] as! String
-                #expect(command.hasPrefix("bash \(ws.path)/experiments/adamllm/recipes/smoke.sh .venv-ml/bin/python "), "\(table): \(command)")
+                #expect(
+                    command.hasPrefix("bash \(ws.path)/experiments/adamllm/recipes/smoke.sh .venv-ml/bin/python "),
+                    "\(table): \(command)")
                 #expect((s["resources"] as! [String: Any])["gpus"] as? Int == 0)
             }
             #expect((doc["summary"] as! [String: Any])["gpus"] as? Int == 0)
@@ -160,16 +201,22 @@ import Testing
         // stand-in work is the same (ours, no-blank-image, synthetic-only: the filtered tasks) are one
         // node each, 18 cells in 10 trainings.
         let t5 = try await ws.wb("plan", "table-5", "--profile", "smoke", "--json")
-        let t5stages = (try JSONSerialization.jsonObject(with: Data(t5.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
+        let t5stages =
+            (try JSONSerialization.jsonObject(with: Data(t5.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
         let trains = t5stages.filter { ($0["name"] as! String).hasPrefix("train@") }
         let cells = trains.reduce(0) { $0 + 1 + (($1["aliases"] as? [String])?.count ?? 0) }
-        #expect(trains.count == 10 && cells == 18 && trains.allSatisfy { ($0["command"] as! String).contains(" train ours ") }, "\(trains.count) \(cells)")
+        #expect(
+            trains.count == 10 && cells == 18 && trains.allSatisfy { ($0["command"] as! String).contains(" train ours ") },
+            "\(trains.count) \(cells)")
         // A run needs no revision and clones nothing: the refusal of the paper profile does not apply.
-        let dry = try await ws.wbArgs(["plan", "table-4", "--profile", "smoke", "--cells", "row=qwen2-vl-2b,column=pmc-refined-single-ours"])
+        let dry = try await ws.wbArgs([
+            "plan", "table-4", "--profile", "smoke", "--cells", "row=qwen2-vl-2b,column=pmc-refined-single-ours",
+        ])
         #expect(dry.status == 0 && !dry.stdout.contains("not runnable yet"), "\(dry.stdout)")
         // The paper profile's fingerprints do not change with the smoke profile's overrides.
         let paper = try await ws.wb("plan", "table-4", "--json")
-        #expect((try JSONSerialization.jsonObject(with: Data(paper.stdout.utf8)) as! [String: Any])["profile"] as? String == "paper")
+        #expect(
+            (try JSONSerialization.jsonObject(with: Data(paper.stdout.utf8)) as! [String: Any])["profile"] as? String == "paper")
         let unknown = try await ws.wb("plan", "table-4", "--profile", "smoky")
         #expect(unknown.status != 0 && unknown.stderr.contains("smoke"), "\(unknown.stderr)")
     }
@@ -181,14 +228,22 @@ import Testing
         let plan = try await ws.wbArgs(["plan", "table-4"] + cells)
         #expect(plan.status == 0 && plan.stdout.contains("not runnable yet: 6 required value(s) are empty"), "\(plan.stdout)")
         // The data's repositories are pinned too: PMCRefined's pairs and, in another repository, its images.
-        #expect(plan.stdout.contains("catalog/sources.yaml:128:24: axes.source.pmc-refined.images_revision: empty, but profile 'paper' needs it filled in (used by fetch-data@source=pmc-refined)"), "\(plan.stdout)")
+        #expect(
+            plan.stdout.contains(
+                "catalog/sources.yaml:128:24: axes.source.pmc-refined.images_revision: empty, but profile 'paper' needs it filled in (used by fetch-data@source=pmc-refined)"
+            ), "\(plan.stdout)")
         let run = try await ws.wbArgs(["run", "table-4"] + cells)
         #expect(run.status == 65)
-        #expect(run.stderr.contains("experiments/adamllm/catalog/models.yaml:41:17: axes.model.qwen2-vl-2b.revision: empty, but profile 'paper' needs it filled in"), "\(run.stderr)")
+        #expect(
+            run.stderr.contains(
+                "experiments/adamllm/catalog/models.yaml:41:17: axes.model.qwen2-vl-2b.revision: empty, but profile 'paper' needs it filled in"
+            ), "\(run.stderr)")
         #expect(run.stderr.contains("hint: write the hub commit"))
         #expect(!ws.exists(".workbench/runs"), "nothing starts")
         // Filled in, the same selection passes the check (and would run on a GPU node).
-        try await ws.sh("sed -i -E 's/^      (images_|captions_|vision_tower_)?revision: \"\"/      \\1revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml && sed -i -E 's/(benchmark|synthesizer|checker)_revision: \"\"/\\1_revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/axes.yaml")
+        try await ws.sh(
+            "sed -i -E 's/^      (images_|captions_|vision_tower_)?revision: \"\"/      \\1revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml && sed -i -E 's/(benchmark|synthesizer|checker)_revision: \"\"/\\1_revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/axes.yaml"
+        )
         let pinned = try await ws.wbArgs(["plan", "table-4"] + cells)
         #expect(pinned.status == 0 && !pinned.stdout.contains("not runnable yet"), "\(pinned.stdout)")
     }
@@ -203,9 +258,12 @@ import Testing
         for table in ["table-4", "table-5"] {
             let r = try await ws.wb("plan", table, "--json")
             #expect(r.status == 0, "\(r.stderr)")
-            let stages = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
+            let stages =
+                (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
             // Each output directory shown as the stage that writes it.
-            let outdirs = stages.map { ($0["outdir"] as! String, "<" + ($0["name"] as! String) + ">") }.sorted { $0.0.count > $1.0.count }
+            let outdirs = stages.map { ($0["outdir"] as! String, "<" + ($0["name"] as! String) + ">") }.sorted {
+                $0.0.count > $1.0.count
+            }
             for s in stages {
                 let name = s["name"] as! String
                 guard name.hasPrefix("train@"), seen.insert(name).inserted else { continue }
@@ -220,8 +278,13 @@ import Testing
             }
         }
         try assertGolden(text, "adamllm-training-files.txt")
-        try await ws.sh("sed -i 's/^  include:$/  include:\\n    - {model: qwen2-vl-2b, domain: biomed, source: pmc-raw, data: ours, pipeline: two, ablation: general-tasks}/' experiments/adamllm/adamllm.yaml")
+        try await ws.sh(
+            "sed -i 's/^  include:$/  include:\\n    - {model: qwen2-vl-2b, domain: biomed, source: pmc-raw, data: ours, pipeline: two, ablation: general-tasks}/' experiments/adamllm/adamllm.yaml"
+        )
         let refused = try await ws.wb("plan", "adamllm")
-        #expect(refused.status == 65 && refused.stderr.contains("value 'general-tasks' of axis 'ablation' has no attribute 'train_two'"), "\(refused.stderr)")
+        #expect(
+            refused.status == 65
+                && refused.stderr.contains("value 'general-tasks' of axis 'ablation' has no attribute 'train_two'"),
+            "\(refused.stderr)")
     }
 }

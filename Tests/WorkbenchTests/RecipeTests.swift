@@ -15,15 +15,22 @@ import Testing
         // hub name, ../process, ./utils) and writes predictions and results files per task.
         try ws.write("qa/process/syn_utils.py", "hint = 1\n")
         try ws.write("qa/vllm_inference/utils/map.json", "{}")
-        try ws.write("qa/vllm_inference/run_inference.sh", """
+        try ws.write(
+            "qa/vllm_inference/run_inference.sh",
+            """
             set -e
             cat AdaptLLM/biomed-VQA-benchmark/SLAKE/test.txt ../process/syn_utils.py ./utils/map.json > "$4/seen.txt"
             echo "$1 $2 $3 HF_DATASETS_OFFLINE=$HF_DATASETS_OFFLINE" >> "$4/seen.txt"
             for t in SLAKE PathVQA; do echo '{}' > "$4/$t.jsonl"; echo '{}' > "$5/$t.txt"; done
             """)
         try ws.write("snap/bench/SLAKE/test.txt", "pinned rows\n")
-        try ws.write("bench.json", #"{"repo": "AdaptLLM/biomed-VQA-benchmark", "kind": "dataset", "commit": "0123456789abcdef0123456789abcdef01234567"}"#)
-        try ws.write("stub/wb", """
+        try ws.write(
+            "bench.json",
+            #"{"repo": "AdaptLLM/biomed-VQA-benchmark", "kind": "dataset", "commit": "0123456789abcdef0123456789abcdef01234567"}"#
+        )
+        try ws.write(
+            "stub/wb",
+            """
             #!/bin/sh
             case "$1" in
               fetch) echo "$PWD/snap/bench" ;;
@@ -31,13 +38,19 @@ import Testing
             esac
             """)
         try await ws.sh("chmod +x stub/wb && mkdir -p model")
-        let r = try await ws.sh("""
+        let r = try await ws.sh(
+            """
             WORKBENCH=$PWD/stub/wb bash experiments/adamllm/recipes/evaluate.sh $PWD/qa $PWD/model med qwen2_vl $PWD/bench.json $PWD/eval SLAKE PathVQA 2>&1; echo rc=$?
             """)
         #expect(r.hasSuffix("rc=0\n"), "\(r)")
-        #expect(try ws.read("eval/predictions/seen.txt") == "pinned rows\nhint = 1\n{}\(ws.path)/model med qwen2_vl HF_DATASETS_OFFLINE=1\n")
+        #expect(
+            try ws.read("eval/predictions/seen.txt")
+                == "pinned rows\nhint = 1\n{}\(ws.path)/model med qwen2_vl HF_DATASETS_OFFLINE=1\n")
         let log = try ws.read("log")
-        #expect(log.contains("score score --record --task SLAKE --predictions \(ws.path)/eval/predictions/SLAKE.jsonl --results \(ws.path)/eval/results/SLAKE.txt"), "\(log)")
+        #expect(
+            log.contains(
+                "score score --record --task SLAKE --predictions \(ws.path)/eval/predictions/SLAKE.jsonl --results \(ws.path)/eval/results/SLAKE.txt"
+            ), "\(log)")
         #expect(log.contains("--domain-average-of SLAKE PathVQA"), "\(log)")
         #expect(!ws.exists("qa/vllm_inference/AdaptLLM"), "the shared checkout is left as it was cloned")
     }
@@ -47,7 +60,9 @@ import Testing
     /// $WORKBENCH prints a snapshot directory for any manifest.
     func trainingWorkspace() async throws -> TempWorkspace {
         let ws = try await TempWorkspace.withCatalog()
-        try ws.write("stub/bin/python3", """
+        try ws.write(
+            "stub/bin/python3",
+            """
             #!/bin/sh
             case "$*" in
               *torch.distributed.launch*) echo "launch $*" >> "$LOG"
@@ -69,36 +84,55 @@ import Testing
         return ws
     }
 
-    static let row = #"[{"images": ["d.jpg"], "messages": [{"role": "user", "content": "<image>Q"}, {"role": "assistant", "content": "A"}]}]"#
+    static let row =
+        #"[{"images": ["d.jpg"], "messages": [{"role": "user", "content": "<image>Q"}, {"role": "assistant", "content": "A"}]}]"#
 
     /// Runs a training recipe with the stand-ins on 2 GPUs; returns the launch log plus its output, and its exit code.
-    func train(_ ws: TempWorkspace, _ recipe: String, _ flags: String, env: String = "") async throws -> (log: String, launches: [String], rc: String) {
-        let r = try await ws.sh("""
+    func train(_ ws: TempWorkspace, _ recipe: String, _ flags: String, env: String = "") async throws -> (
+        log: String, launches: [String], rc: String
+    ) {
+        let r = try await ws.sh(
+            """
             rm -f log; \(env) LOG=$PWD/log PATH=$PWD/stub/bin:$PATH WORKBENCH=$PWD/stub/wb CUDA_VISIBLE_DEVICES=0,1 \\
               bash experiments/adamllm/recipes/\(recipe) \(flags) 2>&1; echo rc=$?
             """)
         let log = (try? ws.read("log")) ?? ""
-        return (log + r, log.split(separator: "\n").filter { $0.hasPrefix("launch ") }.map(String.init),
-                String(r.split(separator: "\n").last { $0.hasPrefix("rc=") } ?? ""))
+        return (
+            log + r, log.split(separator: "\n").filter { $0.hasPrefix("launch ") }.map(String.init),
+            String(r.split(separator: "\n").last { $0.hasPrefix("rc=") } ?? "")
+        )
     }
 
-    static let factoryFlags = "--factory $PWD/factory --template qwen2_vl --base base.json --images $PWD/images --dataset-name biomed --batch 8 --accumulation 2 --deepspeed ds.json --lr 1e-5"
-    static let llavaFlags = "--qa $PWD/qa --vision vision.json --base base.json --images $PWD/images --batch 4 --accumulation 4 --deepspeed ds.json --lr 2e-5"
+    static let factoryFlags =
+        "--factory $PWD/factory --template qwen2_vl --base base.json --images $PWD/images --dataset-name biomed --batch 8 --accumulation 2 --deepspeed ds.json --lr 1e-5"
+    static let llavaFlags =
+        "--qa $PWD/qa --vision vision.json --base base.json --images $PWD/images --batch 4 --accumulation 4 --deepspeed ds.json --lr 2e-5"
 
     @Test func llamaFactoryTrainsEachStageFromThePreviousOne() async throws {
         let ws = try await trainingWorkspace()
         defer { ws.cleanup() }
         // One training file: one launch on the stage's 2 GPUs.
-        let single = try await train(ws, "train-llama-factory.sh", Self.factoryFlags + " --stage $PWD/syn/train.json --out $PWD/o1")
+        let single = try await train(
+            ws, "train-llama-factory.sh", Self.factoryFlags + " --stage $PWD/syn/train.json --out $PWD/o1")
         #expect(single.rc == "rc=0" && single.launches.count == 1, "\(single.log)")
-        #expect(single.log.contains("--nproc_per_node=2") && single.log.contains("--dataset biomed-stage1") && single.log.contains("--output_dir \(ws.path)/o1"), "\(single.log)")
+        #expect(
+            single.log.contains("--nproc_per_node=2") && single.log.contains("--dataset biomed-stage1")
+                && single.log.contains("--output_dir \(ws.path)/o1"), "\(single.log)")
         #expect(ws.exists("o1/tokenizer.json"), "the base's tokenizer files go beside the model")
         // Two: the second from the first one's output, each with its own dataset beside the output.
-        let two = try await train(ws, "train-llama-factory.sh", Self.factoryFlags + " --stage $PWD/captions.json --stage $PWD/syn/train_syn_only.json --out $PWD/o2")
+        let two = try await train(
+            ws, "train-llama-factory.sh",
+            Self.factoryFlags + " --stage $PWD/captions.json --stage $PWD/syn/train_syn_only.json --out $PWD/o2")
         #expect(two.rc == "rc=0" && two.launches.count == 2, "\(two.log)")
-        #expect(two.launches[0].contains("--model_name_or_path \(ws.path)/stub/snapshot ") && two.launches[0].contains("--output_dir \(ws.path)/o2-stage1"), "\(two.log)")
-        #expect(two.launches[1].contains("--model_name_or_path \(ws.path)/o2-stage1 ") && two.launches[1].contains("--output_dir \(ws.path)/o2"), "\(two.log)")
-        #expect(try ws.read("o2-inputs/biomed-stage1.json") == Self.row && (try ws.read("o2-inputs/biomed-stage2.json")).contains("syn-only Q"))
+        #expect(
+            two.launches[0].contains("--model_name_or_path \(ws.path)/stub/snapshot ")
+                && two.launches[0].contains("--output_dir \(ws.path)/o2-stage1"), "\(two.log)")
+        #expect(
+            two.launches[1].contains("--model_name_or_path \(ws.path)/o2-stage1 ")
+                && two.launches[1].contains("--output_dir \(ws.path)/o2"), "\(two.log)")
+        #expect(
+            try ws.read("o2-inputs/biomed-stage1.json") == Self.row
+                && (try ws.read("o2-inputs/biomed-stage2.json")).contains("syn-only Q"))
         #expect(two.log.contains("--dataset_dir \(ws.path)/o2-inputs --media_dir \(ws.path)/images"), "\(two.log)")
         let info = try ws.read("o2-inputs/dataset_info.json")
         #expect(info.contains("biomed-stage1") && info.contains("biomed-stage2"))
@@ -108,38 +142,70 @@ import Testing
     @Test func llavaTrainsTheProjectorFirstThenEverythingFromTheBase() async throws {
         let ws = try await trainingWorkspace()
         defer { ws.cleanup() }
-        let r = try await train(ws, "train-llava.sh", Self.llavaFlags + " --stage $PWD/captions.json --stage $PWD/syn/train_syn_only.json --out $PWD/o5")
-        #expect(r.rc == "rc=0" && r.launches.count == 2 && r.launches.allSatisfy { $0.contains("llava/train/train_mem.py") }, "\(r.log)")
+        let r = try await train(
+            ws, "train-llava.sh",
+            Self.llavaFlags + " --stage $PWD/captions.json --stage $PWD/syn/train_syn_only.json --out $PWD/o5")
+        #expect(
+            r.rc == "rc=0" && r.launches.count == 2 && r.launches.allSatisfy { $0.contains("llava/train/train_mem.py") },
+            "\(r.log)")
         let (first, last) = (r.launches[0], r.launches[1])
         // The pinned base and vision tower; stage 1 on the captions, the projector alone at 2e-3 (paper, Table 10).
-        #expect(first.contains("--model_name_or_path \(ws.path)/stub/snapshot ") && first.contains("--vision_tower \(ws.path)/stub/snapshot ")
-                && first.contains("--data_path \(ws.path)/captions.json ") && first.contains("--output_dir \(ws.path)/o5-stage1 "), "\(first)")
-        #expect(first.contains("--tune_mm_mlp_adapter True ") && first.contains("--learning_rate 2e-3 ") && !first.contains("--unfreeze_mm_vision_tower"), "\(first)")
+        #expect(
+            first.contains("--model_name_or_path \(ws.path)/stub/snapshot ")
+                && first.contains("--vision_tower \(ws.path)/stub/snapshot ")
+                && first.contains("--data_path \(ws.path)/captions.json ")
+                && first.contains("--output_dir \(ws.path)/o5-stage1 "), "\(first)")
+        #expect(
+            first.contains("--tune_mm_mlp_adapter True ") && first.contains("--learning_rate 2e-3 ")
+                && !first.contains("--unfreeze_mm_vision_tower"), "\(first)")
         // Stage 2 from the base with that projector, everything trained at the catalog's rate.
-        #expect(last.contains("--model_name_or_path \(ws.path)/stub/snapshot --pretrain_mm_mlp_adapter \(ws.path)/o5-stage1/mm_projector.bin ")
-                && last.contains("--unfreeze_mm_vision_tower True --mm_vision_tower_lr 2e-6 ") && last.contains("--learning_rate 2e-5 ")
+        #expect(
+            last.contains(
+                "--model_name_or_path \(ws.path)/stub/snapshot --pretrain_mm_mlp_adapter \(ws.path)/o5-stage1/mm_projector.bin ")
+                && last.contains("--unfreeze_mm_vision_tower True --mm_vision_tower_lr 2e-6 ")
+                && last.contains("--learning_rate 2e-5 ")
                 && !last.contains("--tune_mm_mlp_adapter") && last.contains("--output_dir \(ws.path)/o5 ")
                 && last.contains("--deepspeed ds.json --") && last.contains("--nproc_per_node=2 "), "\(last)")
         // A caption stage that saved no projector stops the recipe before stage 2.
-        let noProjector = try await train(ws, "train-llava.sh", Self.llavaFlags + " --stage $PWD/captions.json --stage $PWD/syn/train.json --out $PWD/o10",
-                                          env: "NO_PROJECTOR=1")
-        #expect(noProjector.rc == "rc=1" && noProjector.launches.count == 1 && noProjector.log.contains("wrote no \(ws.path)/o10-stage1/mm_projector.bin"), "\(noProjector.log)")
+        let noProjector = try await train(
+            ws, "train-llava.sh", Self.llavaFlags + " --stage $PWD/captions.json --stage $PWD/syn/train.json --out $PWD/o10",
+            env: "NO_PROJECTOR=1")
+        #expect(
+            noProjector.rc == "rc=1" && noProjector.launches.count == 1
+                && noProjector.log.contains("wrote no \(ws.path)/o10-stage1/mm_projector.bin"), "\(noProjector.log)")
         // A row LLaVA's loader would assert on stops the recipe before any launch.
-        try ws.write("bad/train.json", #"[{"images": ["g.jpg"], "messages": [{"role": "user", "content": "Q <image>"}, {"role": "assistant", "content": "A"}]}]"#)
+        try ws.write(
+            "bad/train.json",
+            #"[{"images": ["g.jpg"], "messages": [{"role": "user", "content": "Q <image>"}, {"role": "assistant", "content": "A"}]}]"#
+        )
         let badShape = try await train(ws, "train-llava.sh", Self.llavaFlags + " --stage $PWD/bad/train.json --out $PWD/o11")
-        #expect(badShape.rc == "rc=1" && badShape.launches.isEmpty && badShape.log.contains("bad/train.json: row 0: the first message must start with <image>"), "\(badShape.log)")
+        #expect(
+            badShape.rc == "rc=1" && badShape.launches.isEmpty
+                && badShape.log.contains("bad/train.json: row 0: the first message must start with <image>"), "\(badShape.log)")
     }
 
     @Test func recipesRefuseWhatTheyAreNotGivenBeforeAnyLaunch() async throws {
         let ws = try await trainingWorkspace()
         defer { ws.cleanup() }
-        let towerless = try await train(ws, "train-llava.sh", Self.llavaFlags.replacingOccurrences(of: "--vision vision.json ", with: "") + " --stage $PWD/syn/train.json --out $PWD/o7")
-        #expect(towerless.rc == "rc=2" && towerless.log.contains("train-llava.sh: --vision is required") && towerless.launches.isEmpty, "\(towerless.log)")
-        let missing = try await train(ws, "train-llama-factory.sh", Self.factoryFlags + " --stage $PWD/captions.json --stage $PWD/syn/absent.json --out $PWD/o8")
-        #expect(missing.rc == "rc=2" && missing.log.contains("training stage 2: \(ws.path)/syn/absent.json does not exist") && missing.launches.isEmpty, "\(missing.log)")
+        let towerless = try await train(
+            ws, "train-llava.sh",
+            Self.llavaFlags.replacingOccurrences(of: "--vision vision.json ", with: "")
+                + " --stage $PWD/syn/train.json --out $PWD/o7")
+        #expect(
+            towerless.rc == "rc=2" && towerless.log.contains("train-llava.sh: --vision is required")
+                && towerless.launches.isEmpty, "\(towerless.log)")
+        let missing = try await train(
+            ws, "train-llama-factory.sh",
+            Self.factoryFlags + " --stage $PWD/captions.json --stage $PWD/syn/absent.json --out $PWD/o8")
+        #expect(
+            missing.rc == "rc=2" && missing.log.contains("training stage 2: \(ws.path)/syn/absent.json does not exist")
+                && missing.launches.isEmpty, "\(missing.log)")
         let none = try await train(ws, "train-llama-factory.sh", Self.factoryFlags + " --out $PWD/o9")
         #expect(none.rc == "rc=2" && none.log.contains("no training file (--stage FILE"), "\(none.log)")
         let positional = try await train(ws, "train-llama-factory.sh", "qwen2-vl single ours")
-        #expect(positional.rc == "rc=2" && positional.log.contains("unexpected argument 'qwen2-vl' (every value comes as --NAME VALUE)"), "\(positional.log)")
+        #expect(
+            positional.rc == "rc=2"
+                && positional.log.contains("unexpected argument 'qwen2-vl' (every value comes as --NAME VALUE)"),
+            "\(positional.log)")
     }
 }

@@ -20,7 +20,9 @@ import Testing
         let ws = try await TempWorkspace()
         defer { ws.cleanup() }
         try ws.write("settings.ini", "region = eu\n")
-        try ws.write("experiments/leaky.yaml", """
+        try ws.write(
+            "experiments/leaky.yaml",
+            """
             spec_version: 1
             version: 1
             title: leaky
@@ -58,7 +60,9 @@ import Testing
 
         // The raw database (and its WAL) and every report file: no planted secret, anywhere.
         var files = [".workbench/workbench.sqlite", ".workbench/workbench.sqlite-wal"].filter { ws.exists($0) }
-        files += try FileManager.default.contentsOfDirectory(atPath: ws.path + "/.workbench/reports").map { ".workbench/reports/" + $0 }
+        files += try FileManager.default.contentsOfDirectory(atPath: ws.path + "/.workbench/reports").map {
+            ".workbench/reports/" + $0
+        }
         #expect(files.count >= 4, "\(files)")
         for file in files {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: ws.path + "/" + file))
@@ -71,16 +75,21 @@ import Testing
     @Test func redactionRules() {
         let s = Secrets(literals: ["literal-value-42", "short"])
         #expect(s.redact("export HF_TOKEN=abc123def456") == "export HF_TOKEN=[REDACTED]")
-        #expect(s.redact("--max_new_tokens 512 --tokenizer x") == "--max_new_tokens 512 --tokenizer x", "token counts are not secrets")
+        #expect(
+            s.redact("--max_new_tokens 512 --tokenizer x") == "--max_new_tokens 512 --tokenizer x", "token counts are not secrets"
+        )
         #expect(s.redact("--api-key=abcdef123") == "--api-key=[REDACTED]")
         #expect(s.redact("{\"db_password\": \"p@ss w\"}") == "{\"db_password\": \"[REDACTED]\"}")
         #expect(s.redact("git clone https://user:pw123@github.com/x") == "git clone https://[REDACTED]@github.com/x")
         #expect(s.redact("Authorization: Bearer eyJhbGciOi") == "Authorization: Bearer [REDACTED]")
         #expect(s.redact("use literal-value-42 here; short stays") == "use [REDACTED] here; short stays")
         #expect(s.redact("monkey=1 keyboard=2") == "monkey=1 keyboard=2")
-        #expect(s.redact(#"{"name":"db_password","value":"a\"b"},{"name":"steps","value":"3"}"#)
+        #expect(
+            s.redact(#"{"name":"db_password","value":"a\"b"},{"name":"steps","value":"3"}"#)
                 == #"{"name":"db_password","value":"[REDACTED]"},{"name":"steps","value":"3"}"#)
         #expect(Secrets.isSecretName("WANDB_API_KEY") && Secrets.isSecretName("hf_token") && Secrets.isSecretName("apiKey"))
-        #expect(!Secrets.isSecretName("MAX_NEW_TOKENS") && !Secrets.isSecretName("TOKENIZERS_PARALLELISM") && !Secrets.isSecretName("PATH"))
+        #expect(
+            !Secrets.isSecretName("MAX_NEW_TOKENS") && !Secrets.isSecretName("TOKENIZERS_PARALLELISM")
+                && !Secrets.isSecretName("PATH"))
     }
 }

@@ -83,8 +83,10 @@ final class CurlTransfer {
 
     /// A GET whose body is written to `fd` from `offset` on (asking for `Range: bytes=offset-`);
     /// `hasher` has already seen bytes 0..<offset. A 200 answer to a range request restarts at 0.
-    static func download(url: String, headers: [String], fd: Int32, offset: Int64, hasher: HasherBox?,
-                         counter: TransferCounter?) -> (CurlResponse, written: Int64) {
+    static func download(
+        url: String, headers: [String], fd: Int32, offset: Int64, hasher: HasherBox?,
+        counter: TransferCounter?
+    ) -> (CurlResponse, written: Int64) {
         let t = CurlTransfer()
         t.fd = fd
         t.offset = offset
@@ -100,15 +102,18 @@ final class CurlTransfer {
     /// A GET of exactly `range` of the file, written to `fd` at those offsets (`Range: bytes=a-b`).
     /// An answer that is not that range (a 200 with the whole file, or a longer body) stops the
     /// transfer at once with `rangeRefused`, having written nothing outside the range.
-    static func rangeDownload(url: String, headers: [String], fd: Int32, range: Range<Int64>,
-                              counter: TransferCounter?) -> (CurlResponse, written: Int64) {
+    static func rangeDownload(
+        url: String, headers: [String], fd: Int32, range: Range<Int64>,
+        counter: TransferCounter?
+    ) -> (CurlResponse, written: Int64) {
         let t = CurlTransfer()
         t.fd = fd
         t.offset = range.lowerBound
         t.requestedFrom = range.lowerBound
         t.exactEnd = range.upperBound
         t.counter = counter
-        let r = t.perform(url: url, headers: headers + ["Range: bytes=\(range.lowerBound)-\(range.upperBound - 1)"], head: false, timeout: 0)
+        let r = t.perform(
+            url: url, headers: headers + ["Range: bytes=\(range.lowerBound)-\(range.upperBound - 1)"], head: false, timeout: 0)
         return (r, t.offset - range.lowerBound)
     }
 
@@ -144,8 +149,9 @@ final class CurlTransfer {
             _ = ccurl_setopt_ptr(handle, CURLOPT_WRITEDATA, me)
             return curl_easy_perform(handle)
         }
-        var response = CurlResponse(status: status, headers: self.headers, body: memory, curlError: nil,
-                                    writeErrno: writeErrno, restartedFromZero: restarted, rangeRefused: refused)
+        var response = CurlResponse(
+            status: status, headers: self.headers, body: memory, curlError: nil,
+            writeErrno: writeErrno, restartedFromZero: restarted, rangeRefused: refused)
         if code != CURLE_OK {
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             response.curlError = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
@@ -155,7 +161,7 @@ final class CurlTransfer {
 
     fileprivate func header(_ line: String) {
         let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.hasPrefix("HTTP/") {   // a new response (the first, or after a redirect)
+        if trimmed.hasPrefix("HTTP/") {  // a new response (the first, or after a redirect)
             headers = [:]
             let parts = trimmed.split(separator: " ")
             status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
@@ -171,12 +177,12 @@ final class CurlTransfer {
             return true
         }
         if let end = exactEnd, status != 206 || offset + Int64(bytes.count) > end {
-            refused = true   // not the range asked for: stop before writing anything outside it
+            refused = true  // not the range asked for: stop before writing anything outside it
             return false
         }
         if !sawBody {
             sawBody = true
-            if requestedFrom > 0 && status == 200 {   // the server ignored Range: start over
+            if requestedFrom > 0 && status == 200 {  // the server ignored Range: start over
                 if ftruncate(fd, 0) != 0 { writeErrno = errno; return false }
                 offset = 0
                 restarted = true
@@ -201,7 +207,9 @@ final class CurlTransfer {
     }
 }
 
-private func curlHeaderCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?) -> Int {
+private func curlHeaderCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?)
+    -> Int
+{
     guard let ptr, let user else { return 0 }
     let n = size * count
     let t = Unmanaged<CurlTransfer>.fromOpaque(user).takeUnretainedValue()
@@ -210,7 +218,9 @@ private func curlHeaderCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int
     return n
 }
 
-private func curlWriteCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?) -> Int {
+private func curlWriteCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?)
+    -> Int
+{
     guard let ptr, let user else { return 0 }
     let n = size * count
     let t = Unmanaged<CurlTransfer>.fromOpaque(user).takeUnretainedValue()

@@ -18,11 +18,16 @@ package struct HubRepo: Sendable, Hashable, Codable, CustomStringConvertible {
         if let at = body.firstIndex(of: "@") {
             revision = String(body[body.index(after: at)...])
             body = String(body[..<at])
-            guard Self.validRevision(revision) else { throw .malformed(text, why: "the revision '\(revision)' is empty or has spaces, '..' or control characters") }
+            guard Self.validRevision(revision) else {
+                throw .malformed(text, why: "the revision '\(revision)' is empty or has spaces, '..' or control characters")
+            }
         }
         var kind: Kind = dataset ? .dataset : .model
-        if body.hasPrefix("datasets/") { kind = .dataset; body = String(body.dropFirst(9)) }
-        else if body.hasPrefix("models/") { body = String(body.dropFirst(7)) }
+        if body.hasPrefix("datasets/") {
+            kind = .dataset; body = String(body.dropFirst(9))
+        } else if body.hasPrefix("models/") {
+            body = String(body.dropFirst(7))
+        }
         guard let why = Self.problem(with: body) else { return (HubRepo(kind: kind, id: body), revision) }
         throw .malformed(text, why: why)
     }
@@ -49,7 +54,9 @@ package struct HubRepo: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// `models--org--name`, the cache folder.
-    package var folderName: String { "\(kind == .model ? "models" : "datasets")--" + id.replacingOccurrences(of: "/", with: "--") }
+    package var folderName: String {
+        "\(kind == .model ? "models" : "datasets")--" + id.replacingOccurrences(of: "/", with: "--")
+    }
     package var description: String { kind == .model ? id : "datasets/\(id)" }
     var apiPath: String { "/api/\(kind == .model ? "models" : "datasets")/\(id)" }
     var resolvePrefix: String { kind == .model ? "/\(id)" : "/datasets/\(id)" }
@@ -72,32 +79,39 @@ package enum FetchError: Error, Sendable, CustomStringConvertible {
     package var description: String {
         switch self {
         case let .malformed(text, why): return "'\(text)' is not a hub repository id: \(why)"
-        case let .unauthorized(repo, message, _): return "the hub refused \(repo) (401: \(message)): it is gated or private, or it does not exist"
+        case let .unauthorized(repo, message, _):
+            return "the hub refused \(repo) (401: \(message)): it is gated or private, or it does not exist"
         case let .notFound(repo, revision, message): return "\(repo) has no revision '\(revision)' (404: \(message))"
         case let .fileNotFound(repo, file): return "\(repo) lists \(file), but the hub has no such file (404)"
         case let .network(message, offline): return "cannot reach the hub: \(message)" + (offline.map { "; \($0)" } ?? "")
         case let .server(repo, status, message): return "the hub answered \(status) for \(repo): \(message)"
         case let .digestMismatch(repo, file, expected, got, quarantined):
-            return "\(repo): \(file) does not match the SHA-256 the hub publishes (expected \(expected), got \(got)); the download was moved to \(quarantined)"
+            return
+                "\(repo): \(file) does not match the SHA-256 the hub publishes (expected \(expected), got \(got)); the download was moved to \(quarantined)"
         case let .sizeMismatch(repo, file, expected, got): return "\(repo): \(file) has \(got) bytes, the hub lists \(expected)"
         case let .diskFull(path, needed, available):
             return "not enough space in \(path): \(ByteCount.text(needed)) more needed, \(ByteCount.text(available)) available"
         case let .io(message): return message
-        case let .notCached(repo, revision): return "\(repo)@\(revision) is not in the cache, and the hub cannot be asked (offline)"
+        case let .notCached(repo, revision):
+            return "\(repo)@\(revision) is not in the cache, and the hub cannot be asked (offline)"
         }
     }
 
     package var hint: String {
         switch self {
-        case .malformed: return "write ORG/NAME[@REVISION], e.g. Qwen/Qwen2-VL-2B-Instruct@main; datasets as datasets/ORG/NAME or with --dataset"
+        case .malformed:
+            return
+                "write ORG/NAME[@REVISION], e.g. Qwen/Qwen2-VL-2B-Instruct@main; datasets as datasets/ORG/NAME or with --dataset"
         case let .unauthorized(_, _, hasToken):
-            return hasToken ? "check that the token in HF_TOKEN (or $HF_HOME/token) may read it, and accept the model's licence on its hub page"
-                            : "set HF_TOKEN (or run `huggingface-cli login`) with a token that may read it, after accepting the model's licence on its hub page; check the id's spelling"
+            return hasToken
+                ? "check that the token in HF_TOKEN (or $HF_HOME/token) may read it, and accept the model's licence on its hub page"
+                : "set HF_TOKEN (or run `huggingface-cli login`) with a token that may read it, after accepting the model's licence on its hub page; check the id's spelling"
         case .notFound: return "give a branch, a tag or a full 40-hex commit of the repository"
         case .fileNotFound: return "the repository may have changed: pin a commit with @REVISION"
         case .network: return "check the connection or HF_ENDPOINT; a revision fetched before works offline (HF_HUB_OFFLINE=1)"
         case .server: return "try again later"
-        case .digestMismatch: return "run the same command again to download it afresh; if it happens again, the mirror serves a different file"
+        case .digestMismatch:
+            return "run the same command again to download it afresh; if it happens again, the mirror serves a different file"
         case .sizeMismatch: return "run the same command again"
         case .diskFull: return "free space (the partial download is kept and resumes), or point HF_HOME at a larger disk"
         case .io: return "check the cache directory's permissions (HF_HOME)"
@@ -136,7 +150,8 @@ package struct HubCache: Sendable {
 
     package func writeRef(_ repo: HubRepo, _ revision: String, commit: String) throws {
         let path = ref(repo, revision)
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try AtomicFile.write(Data(commit.utf8), to: path)
     }
 
@@ -170,7 +185,9 @@ package struct HubCache: Sendable {
             var st = stat()
             guard stat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
             let blob = (target as NSString).lastPathComponent
-            files.append(FetchedFile(path: rel, size: Int64(st.st_size), sha256: blob.count == 64 ? blob : nil, blob: blob, downloaded: false))
+            files.append(
+                FetchedFile(
+                    path: rel, size: Int64(st.st_size), sha256: blob.count == 64 ? blob : nil, blob: blob, downloaded: false))
         }
         return files.sorted { $0.path < $1.path }
     }
@@ -209,7 +226,9 @@ package struct FetchManifest: Sendable, Codable {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var copy = self
-        copy.files = files.map { var f = $0; f.downloaded = false; return f }   // not part of what was fetched
+        copy.files = files.map {
+            var f = $0; f.downloaded = false; return f
+        }  // not part of what was fetched
         return try e.encode(copy)
     }
 }

@@ -28,13 +28,16 @@ extension HubFetcher {
         guard !files.isEmpty else { return [] }
         let limit = max(1, jobs)
         let results: [Result<FetchedFile, FetchError>] = await withTaskGroup(of: Result<FetchedFile, FetchError>.self) { group in
-            var pending = files.sorted { $0.size > $1.size }[...]   // the big ones first: they set the wall time
+            var pending = files.sorted { $0.size > $1.size }[...]  // the big ones first: they set the wall time
             var out: [Result<FetchedFile, FetchError>] = []
             func start(_ f: Listed) {
                 group.addTask {
                     await withCheckedContinuation { (c: CheckedContinuation<Result<FetchedFile, FetchError>, Never>) in
-                        Thread.detachNewThread {   // libcurl blocks: one thread per transfer
-                            c.resume(returning: Result { () throws(FetchError) -> FetchedFile in try self.download(repo, commit: commit, f) })
+                        Thread.detachNewThread {  // libcurl blocks: one thread per transfer
+                            c.resume(
+                                returning: Result { () throws(FetchError) -> FetchedFile in
+                                    try self.download(repo, commit: commit, f)
+                                })
                         }
                     }
                 }
@@ -42,7 +45,7 @@ extension HubFetcher {
             for _ in 0..<limit { if let f = pending.popFirst() { start(f) } }
             while let r = await group.next() {
                 out.append(r)
-                if case .failure = r { pending.removeAll() }   // stop starting new ones; running ones finish (resumable)
+                if case .failure = r { pending.removeAll() }  // stop starting new ones; running ones finish (resumable)
                 if let f = pending.popFirst() { start(f) }
             }
             return out
@@ -65,7 +68,7 @@ extension HubFetcher {
         let partial = blob + ".incomplete"
         let lock = try lockBlob(repo, f)
         defer { close(lock) }
-        if Self.complete(blob, size: f.size) {   // another process finished it while this one waited
+        if Self.complete(blob, size: f.size) {  // another process finished it while this one waited
             return FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: false)
         }
         let url = endpoint + repo.resolvePrefix + "/resolve/" + commit + "/" + Self.escapePath(f.path)
@@ -74,7 +77,9 @@ extension HubFetcher {
         // Large LFS files: parallel ranges (a .parts file means an earlier run did so: it is
         // continued that way, whatever the settings now).
         if let expected = f.sha256,
-           FileManager.default.fileExists(atPath: blob + ".parts") || (segments > 1 && f.size - min(prefix, f.size) >= 2 * chunkSize) {
+            FileManager.default.fileExists(atPath: blob + ".parts")
+                || (segments > 1 && f.size - min(prefix, f.size) >= 2 * chunkSize)
+        {
             if let done = try downloadInRanges(repo, commit: commit, f, expected: expected, url: url) { return done }
         }
         let fd = open(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -82,10 +87,10 @@ extension HubFetcher {
         defer { close(fd) }
         fstat(fd, &st)
         var have = Int64(st.st_size)
-        if have > f.size { _ = ftruncate(fd, 0); have = 0 }   // not a prefix of this file
-        let hasher: HasherBox? = f.sha256 != nil ? HasherBox() : nil   // LFS files only
+        if have > f.size { _ = ftruncate(fd, 0); have = 0 }  // not a prefix of this file
+        let hasher: HasherBox? = f.sha256 != nil ? HasherBox() : nil  // LFS files only
         defer { hasher?.close() }
-        if have > 0, let hasher {   // the kept part enters the digest first
+        if have > 0, let hasher {  // the kept part enters the digest first
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             var pos: Int64 = 0
             while pos < have {
@@ -97,13 +102,16 @@ extension HubFetcher {
         }
         var written = have
         if have < f.size || f.size == 0 {
-            let (r, end) = CurlTransfer.download(url: url, headers: authHeaders, fd: fd, offset: have, hasher: hasher, counter: counter)
+            let (r, end) = CurlTransfer.download(
+                url: url, headers: authHeaders, fd: fd, offset: have, hasher: hasher, counter: counter)
             written = end
             if let e = r.writeFailure(path: partial, needed: f.size - written) { throw e }
-            if r.status != 416 {   // 416: the kept part was already the whole file
+            if r.status != 416 {  // 416: the kept part was already the whole file
                 try check(r, repo: repo, revision: commit, file: f.path)
                 if let e = r.curlError {
-                    throw .network("\(f.path): \(e) (\(ByteCount.text(written)) of \(ByteCount.text(f.size)) kept in \(partial); the next fetch resumes)", offline: nil)
+                    throw .network(
+                        "\(f.path): \(e) (\(ByteCount.text(written)) of \(ByteCount.text(f.size)) kept in \(partial); the next fetch resumes)",
+                        offline: nil)
                 }
             }
         }
@@ -121,7 +129,9 @@ extension HubFetcher {
         // No fsync (as huggingface_hub): the digest was checked and the rename is atomic; a power
         // loss right after it could leave a damaged blob of the right size, which
         // `workbench fetch --verify` finds (and downloads again).
-        guard rename(partial, blob) == 0 else { throw .io("cannot rename \(partial) to \(blob): \(String(cString: strerror(errno)))") }
+        guard rename(partial, blob) == 0 else {
+            throw .io("cannot rename \(partial) to \(blob): \(String(cString: strerror(errno)))")
+        }
         report?("  \(f.path) (\(ByteCount.text(f.size)))\(f.sha256 != nil ? " sha256 ok" : "")")
         return FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: true)
     }
@@ -148,15 +158,19 @@ extension HubFetcher {
     /// there, so not under the `.incomplete` name huggingface_hub resumes by appending), its
     /// finished chunks in `.parts.chunks`; a one-stream `.incomplete` prefix carries over. Nil
     /// when the server answers a range with the whole file: the caller uses one stream.
-    private func downloadInRanges(_ repo: HubRepo, commit: String, _ f: Listed, expected: String, url: String) throws(FetchError) -> FetchedFile? {
+    private func downloadInRanges(_ repo: HubRepo, commit: String, _ f: Listed, expected: String, url: String) throws(FetchError)
+        -> FetchedFile?
+    {
         let blob = cache.blob(repo, f.blob)
         let parts = blob + ".parts", partial = blob + ".incomplete"
         let state = SegmentedDownload.stateFile(parts)
-        var oneStreamPrefix = false   // .parts is what a one-stream fetch kept: a contiguous prefix
+        var oneStreamPrefix = false  // .parts is what a one-stream fetch kept: a contiguous prefix
         if !FileManager.default.fileExists(atPath: parts) {
-            unlink(state)   // a state file without its data file describes nothing
+            unlink(state)  // a state file without its data file describes nothing
             if FileManager.default.fileExists(atPath: partial) {
-                guard rename(partial, parts) == 0 else { throw .io("cannot rename \(partial) to \(parts): \(String(cString: strerror(errno)))") }
+                guard rename(partial, parts) == 0 else {
+                    throw .io("cannot rename \(partial) to \(parts): \(String(cString: strerror(errno)))")
+                }
                 oneStreamPrefix = true
             }
         }
@@ -166,12 +180,15 @@ extension HubFetcher {
         var st = stat()
         fstat(fd, &st)
         var size = Int64(st.st_size)
-        if size > f.size { _ = ftruncate(fd, 0); unlink(state); size = 0 }   // not this file
-        let segmented = SegmentedDownload(url: url, headers: authHeaders, fd: fd, partial: parts, size: f.size, chunkSize: chunkSize,
-                                          segments: segments, counter: counter,
-                                          classify: { [self] r in
-                                              do throws(FetchError) { try check(r, repo: repo, revision: commit, file: f.path); return nil } catch { return error }
-                                          })
+        if size > f.size { _ = ftruncate(fd, 0); unlink(state); size = 0 }  // not this file
+        let segmented = SegmentedDownload(
+            url: url, headers: authHeaders, fd: fd, partial: parts, size: f.size, chunkSize: chunkSize,
+            segments: segments, counter: counter,
+            classify: { [self] r in
+                do throws(FetchError) { try check(r, repo: repo, revision: commit, file: f.path); return nil } catch {
+                    return error
+                }
+            })
         switch try segmented.run(fileSize: size, oneStreamPrefix: oneStreamPrefix) {
         case let .done(got):
             unlink(state)
@@ -179,10 +196,12 @@ extension HubFetcher {
                 let dest = try quarantine(repo, parts, blob: f.blob)
                 throw .digestMismatch(repo, file: f.path, expected: expected, got: got, quarantined: dest)
             }
-            guard rename(parts, blob) == 0 else { throw .io("cannot rename \(parts) to \(blob): \(String(cString: strerror(errno)))") }
+            guard rename(parts, blob) == 0 else {
+                throw .io("cannot rename \(parts) to \(blob): \(String(cString: strerror(errno)))")
+            }
             report?("  \(f.path) (\(ByteCount.text(f.size))) sha256 ok, \(segmented.chunkCount) ranges")
             return FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: true)
-        case .rangeRefused:   // the server sends whole files only: one stream from the start
+        case .rangeRefused:  // the server sends whole files only: one stream from the start
             unlink(state)
             unlink(parts)
             report?("  \(f.path): the server ignores ranges; downloading it in one stream")
@@ -206,7 +225,8 @@ extension HubFetcher {
 
     static func escapePath(_ p: String) -> String {
         p.split(separator: "/", omittingEmptySubsequences: false).map {
-            String($0).addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? String($0)
+            String($0).addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
+                ?? String($0)
         }.joined(separator: "/")
     }
 

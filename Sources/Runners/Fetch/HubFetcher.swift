@@ -42,8 +42,9 @@ package struct HubFetcher: Sendable {
             token = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             if token?.isEmpty == true { token = nil }
         }
-        var f = HubFetcher(endpoint: env["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://huggingface.co",
-                           cache: HubCache.fromEnvironment(env), token: token)
+        var f = HubFetcher(
+            endpoint: env["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://huggingface.co",
+            cache: HubCache.fromEnvironment(env), token: token)
         f.offline = ["1", "true", "yes", "on"].contains((env["HF_HUB_OFFLINE"] ?? "").lowercased())
         if let bytes = env["WORKBENCH_FETCH_CHUNK_BYTES"].flatMap({ Int64($0) }), bytes > 0 { f.chunkSize = bytes }
         return f
@@ -58,7 +59,7 @@ package struct HubFetcher: Sendable {
         do {
             (commit, listed) = try resolve(repo, revision: revision)
         } catch {
-            if case let .network(message, _) = error {   // no connection: a cached snapshot still serves
+            if case let .network(message, _) = error {  // no connection: a cached snapshot still serves
                 if let manifest = try? cached(repo, revision: revision, reason: message) { return manifest }
                 throw .network(message, offline: "\(repo)@\(revision) is not in the cache (\(cache.root)) either")
             }
@@ -72,7 +73,9 @@ package struct HubFetcher: Sendable {
                 let got = try Self.digest(cache.blob(repo, f.blob))
                 if got != expected {
                     let dest = try quarantine(repo, cache.blob(repo, f.blob), blob: f.blob)
-                    report?("\(repo): \(f.path) in the cache does not match its SHA-256 (got \(got)); moved to \(dest), downloading it again")
+                    report?(
+                        "\(repo): \(f.path) in the cache does not match its SHA-256 (got \(got)); moved to \(dest), downloading it again"
+                    )
                 }
             }
             if Self.complete(cache.blob(repo, f.blob), size: f.size) {
@@ -86,15 +89,20 @@ package struct HubFetcher: Sendable {
         if !toDownload.isEmpty {
             let total = toDownload.reduce(Int64(0)) { $0 + $1.size }
             counter.total = total
-            report?("\(repo)@\(revision): downloading \(toDownload.count) file(s), \(ByteCount.text(total)) (\(files.count) already in the cache)")
+            report?(
+                "\(repo)@\(revision): downloading \(toDownload.count) file(s), \(ByteCount.text(total)) (\(files.count) already in the cache)"
+            )
         }
         files += try await downloadAll(repo, commit: commit, toDownload)
         for f in files { try cache.link(repo, commit: commit, file: f.path, blobName: f.blob) }
         if revision != commit {
-            do { try cache.writeRef(repo, revision, commit: commit) } catch { throw .io("cannot write \(cache.ref(repo, revision)): \(error)") }
+            do { try cache.writeRef(repo, revision, commit: commit) } catch {
+                throw .io("cannot write \(cache.ref(repo, revision)): \(error)")
+            }
         }
-        return FetchManifest(repo: repo.id, kind: repo.kind, revision: revision, commit: commit,
-                             files: files.sorted { $0.path < $1.path }, offline: false)
+        return FetchManifest(
+            repo: repo.id, kind: repo.kind, revision: revision, commit: commit,
+            files: files.sorted { $0.path < $1.path }, offline: false)
     }
 
     /// The cached snapshot of `revision` (a commit, or a ref written by an earlier fetch).
@@ -105,7 +113,9 @@ package struct HubFetcher: Sendable {
         var files = cache.cachedFiles(repo, commit: commit)
         if !include.isEmpty { files = files.filter { f in include.contains { Glob.matches($0, f.path) } } }
         guard !files.isEmpty else { throw .notCached(repo, revision: revision) }
-        report?("\(repo)@\(revision): offline\(reason.map { " (\($0))" } ?? ""): using the cached snapshot \(commit) (\(files.count) file(s))")
+        report?(
+            "\(repo)@\(revision): offline\(reason.map { " (\($0))" } ?? ""): using the cached snapshot \(commit) (\(files.count) file(s))"
+        )
         return FetchManifest(repo: repo.id, kind: repo.kind, revision: revision, commit: commit, files: files, offline: true)
     }
 
@@ -120,7 +130,9 @@ package struct HubFetcher: Sendable {
 
     /// `GET /api/{models,datasets}/ID/revision/REV?blobs=true` -> the commit and the files.
     func resolve(_ repo: HubRepo, revision: String) throws(FetchError) -> (String, [Listed]) {
-        let rev = revision.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? revision
+        let rev =
+            revision.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
+            ?? revision
         let url = endpoint + repo.apiPath + "/revision/" + rev + "?blobs=true"
         let r = CurlTransfer.fetch(url: url, headers: authHeaders + ["Accept: application/json"])
         if let e = r.curlError { throw .network(e, offline: nil) }
@@ -137,7 +149,9 @@ package struct HubFetcher: Sendable {
             var siblings: [Sibling]?
         }
         guard let info = try? JSONDecoder().decode(Info.self, from: r.body), HubCache.isCommit(info.sha) else {
-            throw .server(repo, status: r.status, message: "the revision answer is not the hub's JSON (\(String(decoding: r.body.prefix(200), as: UTF8.self)))")
+            throw .server(
+                repo, status: r.status,
+                message: "the revision answer is not the hub's JSON (\(String(decoding: r.body.prefix(200), as: UTF8.self)))")
         }
         var listed: [Listed] = []
         for s in info.siblings ?? [] {
@@ -145,7 +159,8 @@ package struct HubFetcher: Sendable {
                 throw .server(repo, status: r.status, message: "the file list names '\(s.rfilename)', outside the repository")
             }
             if let lfs = s.lfs {
-                listed.append(Listed(path: s.rfilename, size: lfs.size, sha256: lfs.sha256.lowercased(), blob: lfs.sha256.lowercased()))
+                listed.append(
+                    Listed(path: s.rfilename, size: lfs.size, sha256: lfs.sha256.lowercased(), blob: lfs.sha256.lowercased()))
             } else if let blob = s.blobId, let size = s.size {
                 listed.append(Listed(path: s.rfilename, size: size, sha256: nil, blob: blob))
             } else {

@@ -38,14 +38,14 @@ struct SegmentedDownload {
     static func stateFile(_ partial: String) -> String { partial + ".chunks" }
 
     #if os(Linux)
-    private static let mapFlags = MAP_SHARED | MAP_POPULATE
+        private static let mapFlags = MAP_SHARED | MAP_POPULATE
     #else
-    private static let mapFlags = MAP_SHARED
+        private static let mapFlags = MAP_SHARED
     #endif
 
     var chunkCount: Int { Int((size + chunkSize - 1) / chunkSize) }
 
-    func chunk(_ i: Int) -> Range<Int64> { Int64(i) * chunkSize ..< min(size, Int64(i + 1) * chunkSize) }
+    func chunk(_ i: Int) -> Range<Int64> { Int64(i) * chunkSize..<min(size, Int64(i + 1) * chunkSize) }
 
     /// The chunks already on disk: those the state file lists when it describes this file with
     /// this chunk size and lie within the data file's `fileSize` (a state file is never trusted
@@ -54,8 +54,9 @@ struct SegmentedDownload {
     /// state, say one whose first save failed, may have holes).
     func chunksOnDisk(fileSize: Int64, oneStreamPrefix: Bool) -> Set<Int> {
         if let data = FileManager.default.contents(atPath: Self.stateFile(partial)),
-           let state = try? JSONDecoder().decode(State.self, from: data) {
-            guard state.size == size && state.chunkSize == chunkSize else { return [] }   // another chunking: every chunk again
+            let state = try? JSONDecoder().decode(State.self, from: data)
+        {
+            guard state.size == size && state.chunkSize == chunkSize else { return [] }  // another chunking: every chunk again
             return Set(state.done.filter { $0 >= 0 && $0 < chunkCount && chunk($0).upperBound <= fileSize })
         }
         guard oneStreamPrefix else { return [] }
@@ -90,7 +91,7 @@ struct SegmentedDownload {
                     let base = pos - pos % page
                     let length = Int(pos - base) + n
                     var st = stat()
-                    let inFile = fstat(fd, &st) == 0 && Int64(st.st_size) >= pos + Int64(n)   // a mapping past the end faults
+                    let inFile = fstat(fd, &st) == 0 && Int64(st.st_size) >= pos + Int64(n)  // a mapping past the end faults
                     if inFile, let mapped = mmap(nil, length, PROT_READ, Self.mapFlags, fd, off_t(base)), mapped != MAP_FAILED {
                         hasher.update(UnsafeRawBufferPointer(start: mapped + Int(pos - base), count: n))
                         munmap(mapped, length)
@@ -99,7 +100,8 @@ struct SegmentedDownload {
                     }
                     let got = pread(fd, block.baseAddress, min(block.count, n), off_t(pos))
                     if got <= 0 {
-                        shared.fail(.io("cannot read \(partial): \(got < 0 ? String(cString: strerror(errno)) : "it ends early")"))
+                        shared.fail(
+                            .io("cannot read \(partial): \(got < 0 ? String(cString: strerror(errno)) : "it ends early")"))
                         return
                     }
                     hasher.update(UnsafeRawBufferPointer(rebasing: block[0..<got]))
@@ -116,12 +118,18 @@ struct SegmentedDownload {
                 while true {
                     guard let i = shared.take(from: pending) else { return }
                     let range = chunk(i)
-                    let (r, written) = CurlTransfer.rangeDownload(url: url, headers: headers, fd: fd, range: range, counter: counter)
+                    let (r, written) = CurlTransfer.rangeDownload(
+                        url: url, headers: headers, fd: fd, range: range, counter: counter)
                     if r.rangeRefused && r.status == 200 { shared.refuse(); return }
                     if let e = r.writeFailure(path: partial, needed: size - shared.bytesDone(chunk)) { shared.fail(e); return }
                     if let e = classify(r) { shared.fail(e); return }
-                    if let e = r.curlError ?? (r.rangeRefused ? "the answer to bytes \(range.lowerBound)-\(range.upperBound - 1) was not that range (HTTP \(r.status))" : nil)
-                        ?? (written != Int64(range.count) ? "bytes \(range.lowerBound)-\(range.upperBound - 1): \(written) of \(range.count) received" : nil) {
+                    if let e = r.curlError
+                        ?? (r.rangeRefused
+                            ? "the answer to bytes \(range.lowerBound)-\(range.upperBound - 1) was not that range (HTTP \(r.status))"
+                            : nil)
+                        ?? (written != Int64(range.count)
+                            ? "bytes \(range.lowerBound)-\(range.upperBound - 1): \(written) of \(range.count) received" : nil)
+                    {
                         shared.fail(.network(e, offline: nil))
                         return
                     }
@@ -133,7 +141,9 @@ struct SegmentedDownload {
         if shared.refused { return .rangeRefused }
         if let failure = shared.failure {
             if case let .network(message, offline) = failure {
-                throw .network("\(message) (\(shared.done.count) of \(chunkCount) chunks of \(ByteCount.text(chunkSize)) kept in \(partial); the next fetch downloads the rest)", offline: offline)
+                throw .network(
+                    "\(message) (\(shared.done.count) of \(chunkCount) chunks of \(ByteCount.text(chunkSize)) kept in \(partial); the next fetch downloads the rest)",
+                    offline: offline)
             }
             throw failure
         }
@@ -176,7 +186,7 @@ struct SegmentedDownload {
         func finish(_ i: Int, save: (Set<Int>) -> Void) {
             condition.lock()
             done.insert(i)
-            save(done)   // under the lock: one writer at a time, never an older set last
+            save(done)  // under the lock: one writer at a time, never an older set last
             condition.broadcast()
             condition.unlock()
         }

@@ -22,8 +22,10 @@ package enum SharedFilesystem {
             if inside, point.count >= (best?.point.count ?? -1) { best = (point, f[dash + 1]) }
         }
         guard let type = best?.type else { return nil }
-        let local: Set<String> = ["ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "vfat", "f2fs",
-                                  "ntfs", "ntfs3", "exfat", "ramfs", "squashfs"]
+        let local: Set<String> = [
+            "ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "vfat", "f2fs",
+            "ntfs", "ntfs3", "exfat", "ramfs", "squashfs",
+        ]
         return local.contains(type) ? type : nil
     }
 }

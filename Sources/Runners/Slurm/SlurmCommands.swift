@@ -30,7 +30,8 @@ package struct SlurmConfig: Sendable, Hashable, Codable {
         if let n = entries["extra_args"] {
             config.extraArgs = try n.stringList()
             for (i, arg) in config.extraArgs.enumerated() where !arg.hasPrefix("-") {
-                throw try n.sequence()[i].error("'\(arg)' is not an sbatch flag", hint: "write each flag whole, e.g. --constraint=a100")
+                throw try n.sequence()[i].error(
+                    "'\(arg)' is not an sbatch flag", hint: "write each flag whole, e.g. --constraint=a100")
             }
         }
         if let n = entries["poll_seconds"] {
@@ -63,11 +64,15 @@ package enum SbatchCommand {
         return d > 0 ? String(format: "%d-%02d:%02d:%02d", d, h, m, s) : String(format: "%02d:%02d:%02d", h, m, s)
     }
 
-    package static func arguments(runID: String, stage: PlannedStage, script: String, logPattern: String,
-                                  workingDirectory: String, dependencies: [String], config: SlurmConfig) -> [String] {
-        var args = ["--parsable", "--job-name=\(jobName(runID: runID, stage: stage.name))",
-                    "--output=\(logPattern)", "--chdir=\(workingDirectory)",
-                    "--ntasks=1", "--cpus-per-task=\(max(1, stage.resources.cpus))"]
+    package static func arguments(
+        runID: String, stage: PlannedStage, script: String, logPattern: String,
+        workingDirectory: String, dependencies: [String], config: SlurmConfig
+    ) -> [String] {
+        var args = [
+            "--parsable", "--job-name=\(jobName(runID: runID, stage: stage.name))",
+            "--output=\(logPattern)", "--chdir=\(workingDirectory)",
+            "--ntasks=1", "--cpus-per-task=\(max(1, stage.resources.cpus))",
+        ]
         if let mb = stage.resources.memoryMB { args.append("--mem=\(mb)M") }
         if let t = stage.resources.timeSeconds { args.append("--time=\(timeLimit(seconds: t))") }
         if stage.resources.gpus > 0 { args.append("--gres=gpu:\(stage.resources.gpus)") }
@@ -108,9 +113,11 @@ package struct SlurmJobState: Sendable, Hashable {
     }
 
     /// Slurm's states after which the job never runs again.
-    package static let terminal: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL",
-                                                "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "SPECIAL_EXIT",
-                                                "REVOKED"]
+    package static let terminal: Set<String> = [
+        "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL",
+        "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "SPECIAL_EXIT",
+        "REVOKED",
+    ]
     package var isTerminal: Bool { Self.terminal.contains(state) }
     /// Pending or running, or about to.
     package var isLive: Bool { !isTerminal }
@@ -168,10 +175,12 @@ package enum SlurmParse {
                 let count = g.split(separator: "(").first.map { $0.split(separator: ":").last.map(String.init) ?? "" } ?? ""
                 gpus = max(gpus, Int(count) ?? 0)
             }
-            parts.append(SlurmPartition(name: name, isDefault: f[0].hasSuffix("*"), up: f[1] == "up",
-                                        cpusPerNode: Int(f[3].trimmingCharacters(in: CharacterSet(charactersIn: "+"))) ?? 0,
-                                        memoryMBPerNode: Int(f[4].trimmingCharacters(in: CharacterSet(charactersIn: "+"))) ?? 0,
-                                        gpusPerNode: gpus, nodes: f[6]))
+            parts.append(
+                SlurmPartition(
+                    name: name, isDefault: f[0].hasSuffix("*"), up: f[1] == "up",
+                    cpusPerNode: Int(f[3].trimmingCharacters(in: CharacterSet(charactersIn: "+"))) ?? 0,
+                    memoryMBPerNode: Int(f[4].trimmingCharacters(in: CharacterSet(charactersIn: "+"))) ?? 0,
+                    gpusPerNode: gpus, nodes: f[6]))
         }
         return parts
     }

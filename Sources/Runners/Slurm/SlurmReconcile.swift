@@ -15,11 +15,13 @@ extension SlurmController {
         // means requeued (read the other way round, a job starting between the two reads would look
         // requeued). Ended jobs are read again after the answer (below).
         var disks: [String: [Int: (start: [String: String], exit: [String: String]?)]] = [:]
-        for e in state.entries where e.final == nil { disks[e.stage.name] = attemptsOnDisk(state.runDirectory + "/" + e.stage.name) }
+        for e in state.entries where e.final == nil {
+            disks[e.stage.name] = attemptsOnDisk(state.runDirectory + "/" + e.stage.name)
+        }
         var jobs: [String: SlurmJobState]
         switch await client.run("squeue", ["-h", "-t", "all", "-j", live.joined(separator: ","), "-o", SlurmParse.squeueFormat]) {
         case .ok(let text): jobs = SlurmParse.squeue(text)
-        case .failed(_, let m) where m.contains("Invalid job id"): jobs = [:]   // none of them is in the queue any more
+        case .failed(_, let m) where m.contains("Invalid job id"): jobs = [:]  // none of them is in the queue any more
         case .failed(_, let m), .unavailable(let m):
             return SlurmTick(settled: false, unknown: "squeue: \(m)", live: [:])
         }
@@ -38,11 +40,12 @@ extension SlurmController {
             guard let id = state.entries[i].jobID else { continue }
             let job = jobs[id]
             if let job, job.isLive { report[state.entries[i].stage.name] = job.state }
-            if job == nil && !accountingKnows { continue }   // unknown: ask again next tick
+            if job == nil && !accountingKnows { continue }  // unknown: ask again next tick
             // A job the queue says has ended wrote everything before that answer: read its directory
             // again (a short job may have started and ended between the first read and the query).
             let name = state.entries[i].stage.name
-            let disk = job.map { !$0.isTerminal } ?? false ? (disks[name] ?? [:]) : attemptsOnDisk(state.runDirectory + "/" + name)
+            let disk =
+                job.map { !$0.isTerminal } ?? false ? (disks[name] ?? [:]) : attemptsOnDisk(state.runDirectory + "/" + name)
             try await reconcile(&state.entries[i], job: job, disk: disk, state: state, now: now, observer: observer)
             if let f = state.entries[i].final, f == .failed || f == .cancelled && !state.cancelRequested {
                 failedStages.append(state.entries[i].stage.name)
@@ -71,7 +74,9 @@ extension SlurmController {
         var found: [Int: (start: [String: String], exit: [String: String]?)] = [:]
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: stageDir) else { return found }
         for name in names where name.hasPrefix("attempt-") {
-            guard let n = Int(name.dropFirst(8)), let start = Self.keyValues(stageDir + "/" + name + "/job-start.txt") else { continue }
+            guard let n = Int(name.dropFirst(8)), let start = Self.keyValues(stageDir + "/" + name + "/job-start.txt") else {
+                continue
+            }
             found[n] = (start, Self.keyValues(stageDir + "/" + name + "/job-exit.txt"))
         }
         return found
@@ -87,16 +92,19 @@ extension SlurmController {
         return kv
     }
 
-    private func reconcile(_ entry: inout SlurmRunState.Entry, job: SlurmJobState?,
-                           disk: [Int: (start: [String: String], exit: [String: String]?)], state: SlurmRunState, now: Date,
-                           observer: any RunObserver) async throws {
+    private func reconcile(
+        _ entry: inout SlurmRunState.Entry, job: SlurmJobState?,
+        disk: [Int: (start: [String: String], exit: [String: String]?)], state: SlurmRunState, now: Date,
+        observer: any RunObserver
+    ) async throws {
         let stage = entry.stage
         let stageDir = state.runDirectory + "/" + stage.name
         let latest = disk.keys.max() ?? 0
         func info(_ n: Int) -> AttemptInfo {
-            AttemptInfo(runID: state.runID, stage: stage.name, fingerprint: stage.fingerprint, number: n,
-                        directory: stageDir + "/attempt-\(n)", runner: "slurm",
-                        host: disk[n]?.start["host"] ?? "", processID: entry.jobID.flatMap { Int32($0) })
+            AttemptInfo(
+                runID: state.runID, stage: stage.name, fingerprint: stage.fingerprint, number: n,
+                directory: stageDir + "/attempt-\(n)", runner: "slurm",
+                host: disk[n]?.start["host"] ?? "", processID: entry.jobID.flatMap { Int32($0) })
         }
         func startDate(_ n: Int) -> Date {
             disk[n]?.start["started"].flatMap(Double.init).map { Date(timeIntervalSince1970: $0) } ?? now
@@ -106,7 +114,7 @@ extension SlurmController {
         }
         func record(_ n: Int, _ outcome: Outcome) async throws {
             var o = outcome
-            if let gpus = disk[n]?.start["gpus"].flatMap(Double.init), gpus > 0 {   // GPU accounting: what Slurm allocated
+            if let gpus = disk[n]?.start["gpus"].flatMap(Double.init), gpus > 0 {  // GPU accounting: what Slurm allocated
                 o.metrics.append(MetricPoint(name: "slurm/gpus_allocated", step: nil, value: gpus))
                 o.metrics.append(MetricPoint(name: "slurm/gpu_hours", step: nil, value: gpus * max(0, o.duration) / 3600))
             }
@@ -121,33 +129,47 @@ extension SlurmController {
             entry.started.append(n)
         }
         // Attempts superseded by a later one, or by the job going back to the queue: requeued.
-        let requeuedNow = job?.state == "PENDING" || job?.state == "REQUEUED" || job?.state == "REQUEUE_HOLD" || job?.state == "REQUEUE_FED"
+        let requeuedNow =
+            job?.state == "PENDING" || job?.state == "REQUEUED" || job?.state == "REQUEUE_HOLD" || job?.state == "REQUEUE_FED"
         for n in disk.keys.sorted() where !entry.ended.contains(n) && (n < latest || requeuedNow) {
             let code = disk[n]?.exit?["exit"].flatMap { Int32($0) }
-            try await record(n, builder.plain(stage, info(n), .requeued, started: startDate(n), ended: endDate(n), exit: code, signal: nil,
-                                              message: "requeued by Slurm (job \(entry.jobID ?? "?"): preemption, node failure or scontrol requeue); the next attempt runs the stage again"))
+            try await record(
+                n,
+                builder.plain(
+                    stage, info(n), .requeued, started: startDate(n), ended: endDate(n), exit: code, signal: nil,
+                    message:
+                        "requeued by Slurm (job \(entry.jobID ?? "?"): preemption, node failure or scontrol requeue); the next attempt runs the stage again"
+                ))
         }
         func settle(from exit: [String: String], _ n: Int, job: SlurmJobState?) async throws {
             let rc = exit["exit"].flatMap { Int32($0) } ?? -1
             let termination: Termination = rc > 128 ? .signaled(rc - 128) : .exited(rc)
             let stopped = state.cancelRequested || job?.state == "CANCELLED"
-            var o = builder.make(stage, info(n), termination, started: startDate(n), ended: endDate(n),
-                                 metricsPath: stageDir + "/attempt-\(n)/metrics.jsonl", cancelled: stopped, stopStatus: .cancelled)
-            if job?.state == "TIMEOUT" { o.status = .failed; o.message = "reached its time limit (--time) and was killed by Slurm" }
-            if job?.state == "OUT_OF_MEMORY" { o.status = .failed; o.message = "ran out of memory (--mem) and was killed by Slurm" }
+            var o = builder.make(
+                stage, info(n), termination, started: startDate(n), ended: endDate(n),
+                metricsPath: stageDir + "/attempt-\(n)/metrics.jsonl", cancelled: stopped, stopStatus: .cancelled)
+            if job?.state == "TIMEOUT" {
+                o.status = .failed; o.message = "reached its time limit (--time) and was killed by Slurm"
+            }
+            if job?.state == "OUT_OF_MEMORY" {
+                o.status = .failed; o.message = "ran out of memory (--mem) and was killed by Slurm"
+            }
             try await record(n, o)
             entry.final = o.status
         }
         guard let job, job.isTerminal else {
-            if job == nil {   // neither the queue nor accounting knows it
+            if job == nil {  // neither the queue nor accounting knows it
                 if let exit = disk[latest]?.exit, !entry.ended.contains(latest), latest > 0 {
                     try await settle(from: exit, latest, job: nil)
                     return
                 }
                 if entry.missingSince == nil { entry.missingSince = now }
                 if let since = entry.missingSince, now.timeIntervalSince(since) > vanishedGrace {
-                    try await record(max(latest, 1), builder.plain(stage, info(max(latest, 1)), .failed, started: startDate(latest), ended: now, exit: nil, signal: nil,
-                                                                   message: "Slurm no longer knows job \(entry.jobID ?? "?") and it left no exit record in \(stageDir)"))
+                    try await record(
+                        max(latest, 1),
+                        builder.plain(
+                            stage, info(max(latest, 1)), .failed, started: startDate(latest), ended: now, exit: nil, signal: nil,
+                            message: "Slurm no longer knows job \(entry.jobID ?? "?") and it left no exit record in \(stageDir)"))
                     entry.final = .failed
                 }
             }
@@ -155,7 +177,9 @@ extension SlurmController {
         }
         // The job ended and its latest attempt left an exit record: that is the outcome (even if the
         // attempt was recorded requeued when the job was seen pending; the record is replaced).
-        if latest > 0, let exit = disk[latest]?.exit, !entry.ended.contains(latest) || job.state == "COMPLETED" || job.state == "FAILED" {
+        if latest > 0, let exit = disk[latest]?.exit,
+            !entry.ended.contains(latest) || job.state == "COMPLETED" || job.state == "FAILED"
+        {
             entry.ended.removeAll { $0 == latest }
             try await settle(from: exit, latest, job: job)
             return
@@ -169,7 +193,8 @@ extension SlurmController {
             }
             let status: AttemptStatus = job.state == "CANCELLED" ? .cancelled : .failed
             let message = Self.explain(job, cancelRequested: state.cancelRequested)
-            var o = builder.plain(stage, info(latest), status, started: startDate(latest), ended: now, exit: nil, signal: nil, message: message)
+            var o = builder.plain(
+                stage, info(latest), status, started: startDate(latest), ended: now, exit: nil, signal: nil, message: message)
             o.errorTail = LogTail.read(stageDir + "/attempt-\(latest)/stderr.log", maxLines: 20)
             try await record(latest, o)
             entry.final = status
@@ -179,17 +204,28 @@ extension SlurmController {
         if job.state == "CANCELLED" {
             // Slurm may cancel a dependent (--kill-on-invalid-dep) in the same tick in which its
             // failed upstream is seen: name the upstream stages that did not complete.
-            let upstream = state.entries.filter { stage.dependencies.contains($0.stage.name) && $0.final != .completed }.map(\.stage.name)
-            let reason = job.reason == "DependencyNeverSatisfied"
-                ? "Slurm cancelled it: " + (upstream.isEmpty ? "an upstream job failed" : "upstream stage \(upstream.map { "'\($0)'" }.joined(separator: ", ")) failed")
-                : state.cancelRequested ? "cancelled (workbench cancel) before it started" : "cancelled (scancel) before it started"
+            let upstream = state.entries.filter { stage.dependencies.contains($0.stage.name) && $0.final != .completed }.map(
+                \.stage.name)
+            let reason =
+                job.reason == "DependencyNeverSatisfied"
+                ? "Slurm cancelled it: "
+                    + (upstream.isEmpty
+                        ? "an upstream job failed"
+                        : "upstream stage \(upstream.map { "'\($0)'" }.joined(separator: ", ")) failed")
+                : state.cancelRequested
+                    ? "cancelled (workbench cancel) before it started" : "cancelled (scancel) before it started"
             try await observer.stageCancelled(stage, runID: state.runID, reason: reason)
             entry.final = .cancelled
         } else {
             let tail = LogTail.read(Self.slurmLog(stageDir: stageDir, jobID: entry.jobID), maxLines: 10)
-            let when = latest > 0 ? "after attempt \(latest) was requeued, before attempt \(latest + 1) started" : "before its attempt started"
-            var o = builder.plain(stage, info(latest + 1), .failed, started: now, ended: now, exit: nil, signal: nil,
-                                  message: "job \(entry.jobID ?? "?") ended \(job.state) \(when) (Slurm's log: \(Self.slurmLog(stageDir: stageDir, jobID: entry.jobID)))")
+            let when =
+                latest > 0
+                ? "after attempt \(latest) was requeued, before attempt \(latest + 1) started" : "before its attempt started"
+            var o = builder.plain(
+                stage, info(latest + 1), .failed, started: now, ended: now, exit: nil, signal: nil,
+                message:
+                    "job \(entry.jobID ?? "?") ended \(job.state) \(when) (Slurm's log: \(Self.slurmLog(stageDir: stageDir, jobID: entry.jobID)))"
+            )
             o.errorTail = tail
             try await observer.stageFinished(stage, attempt: info(latest + 1), outcome: o)
             entry.final = .failed
@@ -221,12 +257,15 @@ extension SlurmController {
                 queue.append((d, root))
             }
         }
-        let targets = state.entries.indices.filter { state.entries[$0].final == nil && reasonOf[state.entries[$0].stage.name] != nil }
+        let targets = state.entries.indices.filter {
+            state.entries[$0].final == nil && reasonOf[state.entries[$0].stage.name] != nil
+        }
         guard !targets.isEmpty else { return }
         let ids = targets.compactMap { state.entries[$0].jobID }
         if !ids.isEmpty { _ = await client.run("scancel", ids) }
         for i in targets {
-            try await observer.stageCancelled(state.entries[i].stage, runID: state.runID, reason: reasonOf[state.entries[i].stage.name]!)
+            try await observer.stageCancelled(
+                state.entries[i].stage, runID: state.runID, reason: reasonOf[state.entries[i].stage.name]!)
             state.entries[i].final = .cancelled
             try state.save()
         }

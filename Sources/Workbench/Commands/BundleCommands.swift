@@ -7,7 +7,9 @@ import WorkbenchKit
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a run as one self-contained bundle: its recorded rows, per-example scores, spec, a lock of revisions, environment and reports.")
+        abstract:
+            "Write a run as one self-contained bundle: its recorded rows, per-example scores, spec, a lock of revisions, environment and reports."
+    )
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "Run id or prefix ('latest' for the newest).") var run: String
@@ -25,7 +27,8 @@ struct ExportCommand: AsyncParsableCommand {
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Verify a bundle's digests and add its run to this workspace; `report --run RUN` and `audit RUN` then work on it.")
+        abstract:
+            "Verify a bundle's digests and add its run to this workspace; `report --run RUN` and `audit RUN` then work on it.")
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "A bundle written by `workbench export`.") var file: String

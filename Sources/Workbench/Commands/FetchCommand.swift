@@ -24,16 +24,24 @@ struct FetchCommand: AsyncParsableCommand {
             """)
 
     @Argument(help: "ORG/NAME[@REVISION]; datasets as datasets/ORG/NAME[@REVISION] or with --dataset.") var repo: String?
-    @Option(help: "Fetch exactly what this manifest (an earlier --manifest) names: its repository at its commit (from the cache when it is there).")
+    @Option(
+        help:
+            "Fetch exactly what this manifest (an earlier --manifest) names: its repository at its commit (from the cache when it is there)."
+    )
     var from: String?
     @Flag(help: "The repository is a dataset.") var dataset = false
     @Option(help: "Only files matching this glob (repeatable), e.g. '*.safetensors' or 'config.json'.") var include: [String] = []
     @Option(help: "Downloads at once.") var jobs = 4
-    @Option(help: "Parallel ranges per large file (LFS files of at least two chunks of 64 MiB; WORKBENCH_FETCH_CHUNK_BYTES sets the chunk); 1: one stream.")
+    @Option(
+        help:
+            "Parallel ranges per large file (LFS files of at least two chunks of 64 MiB; WORKBENCH_FETCH_CHUNK_BYTES sets the chunk); 1: one stream."
+    )
     var segments = 4
     @Option(help: "Write what was fetched (commit, files, sizes, SHA-256) as JSON to this file.") var manifest: String?
     @Flag(help: "Do not ask the hub; use the cached snapshot.") var offline = false
-    @Flag(help: "Re-hash the files already in the cache against the hub's SHA-256 (a mismatch is quarantined and downloaded again).")
+    @Flag(
+        help: "Re-hash the files already in the cache against the hub's SHA-256 (a mismatch is quarantined and downloaded again)."
+    )
     var verify = false
     @Flag(help: "Print only errors.") var quiet = false
     @Flag(help: "Print the manifest JSON on stdout.") var json = false
@@ -41,7 +49,9 @@ struct FetchCommand: AsyncParsableCommand {
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if segments < 1 { throw ValidationError("--segments must be at least 1") }
-        if (repo == nil) == (from == nil) { throw ValidationError("give a repository (ORG/NAME[@REVISION]) or --from MANIFEST, not both") }
+        if (repo == nil) == (from == nil) {
+            throw ValidationError("give a repository (ORG/NAME[@REVISION]) or --from MANIFEST, not both")
+        }
     }
 
     func run() async throws {
@@ -74,7 +84,9 @@ struct FetchCommand: AsyncParsableCommand {
         let total = result.files.reduce(Int64(0)) { $0 + $1.size }
         let got = result.files.filter(\.downloaded)
         if !quiet {
-            console.note("\(hubRepo)@\(revision) = \(result.commit)\(result.offline ? " (offline)" : ""): \(result.files.count) file(s), \(ByteCount.text(total)); downloaded \(got.count) (\(ByteCount.text(got.reduce(Int64(0)) { $0 + $1.size }))), \(result.files.count - got.count) already in the cache")
+            console.note(
+                "\(hubRepo)@\(revision) = \(result.commit)\(result.offline ? " (offline)" : ""): \(result.files.count) file(s), \(ByteCount.text(total)); downloaded \(got.count) (\(ByteCount.text(got.reduce(Int64(0)) { $0 + $1.size }))), \(result.files.count - got.count) already in the cache"
+            )
             if revision != result.commit { console.note("pin it: revision: \(result.commit)") }
         }
         if !json { print(fetcher.cache.snapshot(hubRepo, commit: result.commit)) }
@@ -98,7 +110,10 @@ final class ProgressLine: @unchecked Sendable {
                 let bytes = counter.value
                 guard bytes != last else { continue }
                 last = bytes
-                let secs = max(0.001, Double((ContinuousClock.now - t0).components.seconds) + Double((ContinuousClock.now - t0).components.attoseconds) / 1e18)
+                let secs = max(
+                    0.001,
+                    Double((ContinuousClock.now - t0).components.seconds) + Double(
+                        (ContinuousClock.now - t0).components.attoseconds) / 1e18)
                 let rate = Double(bytes) / secs
                 let total = counter.total
                 var line = "\r\u{1B}[K  \(ByteCount.text(bytes))"

@@ -10,7 +10,8 @@ struct RunsCommand: AsyncParsableCommand {
 
     @OptionGroup var workspace: WorkspaceOptions
     @Option(help: "Only runs of this spec (name).") var spec: String?
-    @Option(help: "Only runs with this status (\(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))).") var status: RunStatus?
+    @Option(help: "Only runs with this status (\(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))).") var status:
+        RunStatus?
     @Option(help: "At most this many runs.") var limit = 50
     @Flag(help: "Machine-readable output.") var json = false
 
@@ -23,7 +24,9 @@ struct RunsCommand: AsyncParsableCommand {
         let shown: [AttemptStatus] = [.completed, .cached, .failed, .skipped, .interrupted, .orphaned, .running]
         for r in runs {
             let counts = shown.compactMap { k in r.counts[k.rawValue].map { "\($0) \(k.rawValue)" } }.joined(separator: ", ")
-            print("\(r.id.padding(20))  \("\(r.spec) v\(r.specVersion)".padding(16))  \(r.profile.padding(8))  \(r.status.rawValue.padding(11))  \(String(r.stages).padding(6))  \(r.startedAt)  \(counts)")
+            print(
+                "\(r.id.padding(20))  \("\(r.spec) v\(r.specVersion)".padding(16))  \(r.profile.padding(8))  \(r.status.rawValue.padding(11))  \(String(r.stages).padding(6))  \(r.startedAt)  \(counts)"
+            )
         }
     }
 }
@@ -47,13 +50,16 @@ struct ShowCommand: AsyncParsableCommand {
         var text = RunText.render(detail, showDiff: diff)
         let evaluations = try store.evaluations(runID: runID)
         if !evaluations.isEmpty {
-            text += "\nevaluations (\(evaluations.count), per-example scores stored; intervals: workbench evaluations --run \(runID)):\n"
+            text +=
+                "\nevaluations (\(evaluations.count), per-example scores stored; intervals: workbench evaluations --run \(runID)):\n"
             for e in evaluations.reversed() {
                 let scores = e.scores.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: "; ")
                 text += "  #\(e.id) \(e.task.padding(11)) n=\(e.testNum)  \(scores)  [\(e.agreement)]  \(e.stage ?? "")\n"
             }
         }
-        for c in try store.events(runID: runID, kind: "code-checkout") { text += "  upstream  \(c.subject ?? ""): \(c.payload)\n" }
+        for c in try store.events(runID: runID, kind: "code-checkout") {
+            text += "  upstream  \(c.subject ?? ""): \(c.payload)\n"
+        }
         print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
     }
 }
@@ -71,7 +77,8 @@ enum RunText {
         out += "  time      \(s.startedAt) -> \(s.endedAt ?? "(running)")\n"
         if let c = d.code {
             if c.isRepository {
-                out += "  code      \(c.commit ?? "(no commit yet)")\(c.branch.map { " on \($0)" } ?? "")\(c.dirty ? " + uncommitted changes (\(c.diffBytes) bytes\(c.diffTruncated ? ", stored truncated" : ""))" : "")\n"
+                out +=
+                    "  code      \(c.commit ?? "(no commit yet)")\(c.branch.map { " on \($0)" } ?? "")\(c.dirty ? " + uncommitted changes (\(c.diffBytes) bytes\(c.diffTruncated ? ", stored truncated" : ""))" : "")\n"
                 if let r = c.remoteURL { out += "            remote \(r)\n" }
             } else {
                 out += "  code      \(c.repoPath) is not a git repository\n"
@@ -82,7 +89,9 @@ enum RunText {
             out += "  gpus      \(e.gpus.isEmpty ? "none" : e.gpus.joined(separator: "; "))\n"
             if let p = e.python { out += "  python    \(p), \(e.pipFreeze?.count ?? 0) packages (pip freeze recorded)\n" }
             if !e.variables.isEmpty {
-                out += "  env       " + e.variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
+                out +=
+                    "  env       " + e.variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                    + "\n"
             }
         }
         if let err = s.error { out += "  error     " + err.replacingOccurrences(of: "\n", with: "\n            ") + "\n" }
@@ -94,10 +103,15 @@ enum RunText {
             if let sig = a.signal { line += " signal \(sig)" }
             out += line + "\n"
             if let m = a.message, a.status != .completed { out += "      \(m)\n" }
-            if !a.params.isEmpty { out += "      params  " + a.params.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + "\n" }
-            if !a.metrics.isEmpty { out += "      metrics " + a.metrics.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + "\n" }
+            if !a.params.isEmpty {
+                out += "      params  " + a.params.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + "\n"
+            }
+            if !a.metrics.isEmpty {
+                out += "      metrics " + a.metrics.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + "\n"
+            }
             for sr in a.series {
-                out += "      series  \(sr.name): \(sr.points) points, step \(sr.firstStep) = \(sr.firstValue) ... step \(sr.lastStep) = \(sr.lastValue)\n"
+                out +=
+                    "      series  \(sr.name): \(sr.points) points, step \(sr.firstStep) = \(sr.firstValue) ... step \(sr.lastStep) = \(sr.lastValue)\n"
             }
             for art in a.artifacts { out += "      output  \(art.name) \(art.digest.prefix(19)) \(art.size) B  \(art.path)\n" }
             if let d = a.directory, a.status != .cached { out += "      logs    \(d)\n" }

@@ -15,8 +15,9 @@ struct PlanCommand: AsyncParsableCommand {
     @Argument(help: "A spec path, a spec name, or a table id.") var target: String
     @Option(help: "Profile (default: the spec's first).") var profile: String?
     @Flag(help: "Machine-readable output.") var json = false
-    @Option(name: .customLong("cells"),
-            help: "Only these cells of the table: row=ID, column=ID or AXIS=VALUE, comma-joined; repeat for more.")
+    @Option(
+        name: .customLong("cells"),
+        help: "Only these cells of the table: row=ID, column=ID or AXIS=VALUE, comma-joined; repeat for more.")
     var cells: [String] = []
     @Flag(help: "Plan with the spec's PROFILE-released profile: released checkpoints are evaluated instead of trained.")
     var released = false
@@ -53,14 +54,19 @@ struct TablesCommand: AsyncParsableCommand {
         if json { return try printJSON(entries) }
         print("TABLE                 SPEC                                  PROFILE  CELLS  STAGES (CACHED)  GPU-HOURS  TITLE")
         for e in entries {
-            let hours = e.gpuHoursToRun > 0 || e.gpuStagesWithoutEstimate > 0
+            let hours =
+                e.gpuHoursToRun > 0 || e.gpuStagesWithoutEstimate > 0
                 ? String(format: "%.0f", e.gpuHoursToRun) + (e.gpuStagesWithoutEstimate > 0 ? "+" : "") : "-"
             let stages = e.error == nil ? "\(e.stages) (\(e.cached))" : "error"
             let cells = "\(e.cells)" + (e.referenceOnlyRows > 0 ? "+\(e.referenceOnlyRows)r" : "")
-            print("\(e.table.padding(20))  \(e.spec.padding(36))  \(e.profile.padding(7))  \(cells.padding(5))  \(stages.padding(15))  \(hours.padding(9))  \(e.title)")
+            print(
+                "\(e.table.padding(20))  \(e.spec.padding(36))  \(e.profile.padding(7))  \(cells.padding(5))  \(stages.padding(15))  \(hours.padding(9))  \(e.title)"
+            )
             if let err = e.error { print("  ! \(err)") }
         }
-        print("CELLS: metric cells (+Nr: reference-only rows). GPU-HOURS: GPUs x the spec's estimated hours of the stages still to run; '+': some GPU stages declare no estimate.")
+        print(
+            "CELLS: metric cells (+Nr: reference-only rows). GPU-HOURS: GPUs x the spec's estimated hours of the stages still to run; '+': some GPU stages declare no estimate."
+        )
     }
 }
 
@@ -86,19 +92,24 @@ enum PlanText {
         if sum.gpus > 0 { out += "; at most \(sum.gpus) GPU(s) per stage" }
         if sum.gpuHoursToRun > 0 || sum.gpuStagesWithoutEstimate > 0 {
             out += String(format: "\nestimated GPU-hours to run: %.1f", sum.gpuHoursToRun)
-            if sum.gpuStagesWithoutEstimate > 0 { out += " (\(sum.gpuStagesWithoutEstimate) GPU stage(s) declare no hours and are not counted)" }
+            if sum.gpuStagesWithoutEstimate > 0 {
+                out += " (\(sum.gpuStagesWithoutEstimate) GPU stage(s) declare no hours and are not counted)"
+            }
         }
         let measured = plan.stages.filter { $0.status == .run && past[$0.name] != nil }
         if !measured.isEmpty {
             let gpuHours = measured.reduce(0.0) { $0 + past[$1.name]!.seconds / 3600 * Double($1.resources.gpus) }
             let wall = measured.reduce(0.0) { $0 + past[$1.name]!.seconds }
-            out += "\nfrom past runs of profile \(plan.profile): \(measured.count) of \(plan.summary.toRun) stage(s) to run took \(duration(wall)) in all"
+            out +=
+                "\nfrom past runs of profile \(plan.profile): \(measured.count) of \(plan.summary.toRun) stage(s) to run took \(duration(wall)) in all"
             if gpuHours > 0 { out += String(format: ", %.1f GPU-hours", gpuHours) }
         }
         return out
     }
 
     static func duration(_ seconds: Double) -> String {
-        seconds < 90 ? String(format: "%.1f s", seconds) : seconds < 5400 ? String(format: "%.1f min", seconds / 60) : String(format: "%.1f h", seconds / 3600)
+        seconds < 90
+            ? String(format: "%.1f s", seconds)
+            : seconds < 5400 ? String(format: "%.1f min", seconds / 60) : String(format: "%.1f h", seconds / 3600)
     }
 }

@@ -8,7 +8,9 @@ import WorkbenchKit
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Re-verify recorded runs: the event log's hash chain, artifact digests, commits and specs, evaluation scores (predictions scored again), reported tables rebuilt from the store; exits 1 on any finding.")
+        abstract:
+            "Re-verify recorded runs: the event log's hash chain, artifact digests, commits and specs, evaluation scores (predictions scored again), reported tables rebuilt from the store; exits 1 on any finding."
+    )
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "Run id or prefix (default: the newest run).") var run: String?
@@ -25,8 +27,12 @@ struct AuditCommand: AsyncParsableCommand {
         if json {
             try printJSON(report)
         } else {
-            print("audit: \(report.runs) run(s), \(report.events) event(s) in the chain, \(report.artifacts) artifact(s), \(report.commits) commit(s), \(report.evaluations) evaluation(s) (\(report.rescored) re-scored), \(report.tables) reported table(s) checked; \(report.findings.count) finding(s)")
-            for f in report.findings { print("  FINDING \(f.kind.rawValue)\(f.runID.map { " (run \($0))" } ?? ""): \(f.message)") }
+            print(
+                "audit: \(report.runs) run(s), \(report.events) event(s) in the chain, \(report.artifacts) artifact(s), \(report.commits) commit(s), \(report.evaluations) evaluation(s) (\(report.rescored) re-scored), \(report.tables) reported table(s) checked; \(report.findings.count) finding(s)"
+            )
+            for f in report.findings {
+                print("  FINDING \(f.kind.rawValue)\(f.runID.map { " (run \($0))" } ?? ""): \(f.message)")
+            }
             for n in report.notes { print("  note: \(n)") }
         }
         if !report.findings.isEmpty { throw ExitCode(1) }
@@ -38,21 +44,27 @@ struct AuditCommand: AsyncParsableCommand {
 struct CompareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Show what differs between two runs (spec, params, code, environment, inputs, upstream code) and their metric deltas with paired bootstrap intervals.")
+        abstract:
+            "Show what differs between two runs (spec, params, code, environment, inputs, upstream code) and their metric deltas with paired bootstrap intervals."
+    )
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "The first run (id, prefix or 'latest').") var runA: String
     @Argument(help: "The second run.") var runB: String
     @Option(help: "Bootstrap resamples.") var resamples = 1000
     @Option(help: "With --cells: the table of run A's spec whose cells to compare (default: its only table).") var table: String?
-    @Option(name: .customLong("cells"),
-            help: "Only the stages behind these cells (and their upstream stages): row=ID, column=ID or AXIS=VALUE, comma-joined; repeat for more.")
+    @Option(
+        name: .customLong("cells"),
+        help:
+            "Only the stages behind these cells (and their upstream stages): row=ID, column=ID or AXIS=VALUE, comma-joined; repeat for more."
+    )
     var cells: [String] = []
     @Flag(help: "Machine-readable output.") var json = false
 
     func run() async throws {
         let (ws, store) = try workspace.openStore()
-        let r = try ComparisonFlow(workspace: ws, store: store).compare(runA, runB, table: table, cells: cells, resamples: resamples)
+        let r = try ComparisonFlow(workspace: ws, store: store).compare(
+            runA, runB, table: table, cells: cells, resamples: resamples)
         let c = r.comparison
         if json {
             struct Out: Encodable { var comparison: RunComparison; var deltas: [ComparisonFlow.Delta] }
@@ -63,12 +75,16 @@ struct CompareCommand: AsyncParsableCommand {
             print("  restricted to \(s.cells) cell(s) of table \(s.table): \(s.names.count) stage(s), upstream included")
         }
         if !c.sameSpec {
-            print("  the runs are of different specs: compared are their code, environment, and the stages and evaluations they share by name")
+            print(
+                "  the runs are of different specs: compared are their code, environment, and the stages and evaluations they share by name"
+            )
         }
         if c.run.isEmpty { print("  run: same spec, profile, code and environment") }
         for d in c.run { print("  \(d.what): \(d.a) -> \(d.b)") }
         let changed = c.stages.filter { !$0.sameFingerprint }
-        print("stages: \(c.stages.count) in both, \(changed.count) with different work\(c.onlyInA.isEmpty ? "" : ", \(c.onlyInA.count) only in A")\(c.onlyInB.isEmpty ? "" : ", \(c.onlyInB.count) only in B")")
+        print(
+            "stages: \(c.stages.count) in both, \(changed.count) with different work\(c.onlyInA.isEmpty ? "" : ", \(c.onlyInA.count) only in A")\(c.onlyInB.isEmpty ? "" : ", \(c.onlyInB.count) only in B")"
+        )
         for s in changed {
             print("  \(s.stage)")
             for d in s.differences { print("    \(d.what): \(d.a) -> \(d.b)") }
@@ -81,7 +97,9 @@ struct CompareCommand: AsyncParsableCommand {
         for d in r.deltas {
             var line = "  \(d.stage) \(d.task) \(d.metric): \(f(d.a)) -> \(f(d.b)), Δ \(d.delta >= 0 ? "+" : "")\(f(d.delta))"
             if let low = d.low, let high = d.high, let dist = d.distinguishable {
-                line += " [\(f(low)), \(f(high))] over \(d.pairs) paired examples: " + (dist ? "distinguishable from noise" : "not distinguishable from noise")
+                line +=
+                    " [\(f(low)), \(f(high))] over \(d.pairs) paired examples: "
+                    + (dist ? "distinguishable from noise" : "not distinguishable from noise")
             } else {
                 line += " (no paired examples)"
             }

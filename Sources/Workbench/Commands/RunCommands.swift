@@ -10,23 +10,34 @@ struct ExecutionOptions: ParsableArguments {
     @Option(help: "Stages run at once (default: the number of CPU cores).") var jobs: Int?
     @Option(help: "GPU ids to hand out, e.g. 0,1,2,3 (default: CUDA_VISIBLE_DEVICES, else all visible).") var gpus: String?
     @Flag(help: "Only print errors.") var quiet = false
-    @Option(name: .customLong("cells"),
-            help: "Only these cells of the table: row=ID, column=ID or AXIS=VALUE, comma-joined; repeat for more.")
+    @Option(
+        name: .customLong("cells"),
+        help: "Only these cells of the table: row=ID, column=ID or AXIS=VALUE, comma-joined; repeat for more.")
     var cells: [String] = []
-    @Flag(help: "Evaluate the authors' released checkpoints where the spec says there are some (its PROFILE-released profile) instead of training.")
+    @Flag(
+        help:
+            "Evaluate the authors' released checkpoints where the spec says there are some (its PROFILE-released profile) instead of training."
+    )
     var released = false
     @Option(help: "Where stages run: local (this machine) or slurm (one job per stage, chained with afterok).")
     var runner = "local"
     @Flag(help: "Slurm: exit right after submitting; `workbench status RUN` follows later.")
     var detach = false
-    @Option(name: .customLong("runner-config"),
-            help: "Slurm site settings (YAML: partition, account, qos, extra_args, poll_seconds, shared_filesystem; default: slurm.yaml in the workspace).")
+    @Option(
+        name: .customLong("runner-config"),
+        help:
+            "Slurm site settings (YAML: partition, account, qos, extra_args, poll_seconds, shared_filesystem; default: slurm.yaml in the workspace)."
+    )
     var runnerConfig: String?
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-        guard ["local", "slurm"].contains(runner) else { throw ValidationError("--runner must be local or slurm, not '\(runner)'") }
-        if detach && runner != "slurm" { throw ValidationError("--detach needs --runner slurm (a local run lives in its controller)") }
+        guard ["local", "slurm"].contains(runner) else {
+            throw ValidationError("--runner must be local or slurm, not '\(runner)'")
+        }
+        if detach && runner != "slurm" {
+            throw ValidationError("--detach needs --runner slurm (a local run lives in its controller)")
+        }
         if runnerConfig != nil && runner != "slurm" { throw ValidationError("--runner-config applies to --runner slurm") }
     }
 
@@ -34,12 +45,15 @@ struct ExecutionOptions: ParsableArguments {
     func flow(_ target: String, in options: WorkspaceOptions) throws -> RunFlow {
         let (ws, store) = try options.openStore()
         let (spec, table) = try ws.resolveSpec(target)
-        var request = RunRequest(spec: spec, table: table,
-                                 profile: try ProfileChoice.resolve(spec: spec, profile: profile, released: released),
-                                 target: try CellSelection.target(spec: spec, table: table, filters: cells),
-                                 jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount, gpus: gpus.map(GPUDiscovery.parse),
-                                 quiet: quiet, commandLine: commandLine)
-        if runner == "slurm" { request.runner = RunRequest.Runner.slurm(try SlurmFlow.loadConfig(ws, path: runnerConfig), detach: detach) }
+        var request = RunRequest(
+            spec: spec, table: table,
+            profile: try ProfileChoice.resolve(spec: spec, profile: profile, released: released),
+            target: try CellSelection.target(spec: spec, table: table, filters: cells),
+            jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount, gpus: gpus.map(GPUDiscovery.parse),
+            quiet: quiet, commandLine: commandLine)
+        if runner == "slurm" {
+            request.runner = RunRequest.Runner.slurm(try SlurmFlow.loadConfig(ws, path: runnerConfig), detach: detach)
+        }
         var flow = RunFlow(workspace: ws, store: store, request: request)
         flow.handlesSignals = true
         return flow
@@ -50,7 +64,9 @@ struct ExecutionOptions: ParsableArguments {
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a spec's stages (locally, or on Slurm with --runner slurm), recording everything; re-running resumes from the cache.")
+        abstract:
+            "Run a spec's stages (locally, or on Slurm with --runner slurm), recording everything; re-running resumes from the cache."
+    )
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "A spec path, a spec name, or a table id.") var target: String
@@ -80,7 +96,8 @@ struct ReproduceCommand: AsyncParsableCommand {
         let (ws, request) = (flow.workspace, flow.request)
         let dir = out.map(ws.absolute) ?? ws.reportsDirectory
         func report(runID: String) throws -> [String] {
-            let tables = try ReportFlow(workspace: ws, store: flow.store, spec: request.spec, profile: request.profile).build(only: request.table)
+            let tables = try ReportFlow(workspace: ws, store: flow.store, spec: request.spec, profile: request.profile).build(
+                only: request.table)
             for t in tables { print(ReportFormat.md.render(t)) }
             return try ReportFiles.writeAndRecord(tables, formats: formats, to: dir, store: flow.store, runID: runID)
         }
@@ -93,7 +110,9 @@ struct ReproduceCommand: AsyncParsableCommand {
             throw error
         }
         if result.detached {
-            console.note("run \(result.runID) submitted; when `workbench status \(result.runID)` says it ended, `workbench report \(request.table ?? request.spec.name)\(request.profile.map { " --profile \($0)" } ?? "")` renders the tables")
+            console.note(
+                "run \(result.runID) submitted; when `workbench status \(result.runID)` says it ended, `workbench report \(request.table ?? request.spec.name)\(request.profile.map { " --profile \($0)" } ?? "")` renders the tables"
+            )
             return
         }
         let written = try report(runID: result.runID)

@@ -8,7 +8,9 @@ import WorkbenchKit
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Reconcile runs (settle those whose controller died; ask Slurm about submitted jobs and record finished ones) and show where a run stands.")
+        abstract:
+            "Reconcile runs (settle those whose controller died; ask Slurm about submitted jobs and record finished ones) and show where a run stands."
+    )
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "Run id or prefix (default: the newest run).") var run: String?
@@ -20,17 +22,24 @@ struct StatusCommand: AsyncParsableCommand {
         let (ws, store) = try workspace.openStore()
         var control = RunControl(workspace: ws, store: store)
         control.handlesSignals = true
-        let status = try await control.status(of: run, follow: follow,
-                                              runnerConfig: try runnerConfig.map { try SlurmFlow.loadConfig(ws, path: $0) })
+        let status = try await control.status(
+            of: run, follow: follow,
+            runnerConfig: try runnerConfig.map { try SlurmFlow.loadConfig(ws, path: $0) })
         for line in status.jobLines { print(line) }
         let (d, s) = (status.detail, status.detail.summary)
         print("run \(s.id): \(s.status.rawValue) (spec \(s.spec) v\(s.specVersion), profile \(s.profile))")
         print("  started \(s.startedAt)" + (s.endedAt.map { ", ended \($0)" } ?? ""))
-        let order: [AttemptStatus] = [.completed, .cached, .running, .failed, .skipped, .cancelled, .requeued, .interrupted, .orphaned]
-        print("  stages: " + order.compactMap { k in s.counts[k.rawValue].map { "\($0) \(k.rawValue)" } }.joined(separator: ", ") + " of \(s.stages)")
+        let order: [AttemptStatus] = [
+            .completed, .cached, .running, .failed, .skipped, .cancelled, .requeued, .interrupted, .orphaned,
+        ]
+        print(
+            "  stages: " + order.compactMap { k in s.counts[k.rawValue].map { "\($0) \(k.rawValue)" } }.joined(separator: ", ")
+                + " of \(s.stages)")
         let unsettled: Set<AttemptStatus> = [.running, .failed, .orphaned, .cancelled, .requeued]
         for a in d.attempts where unsettled.contains(a.status) {
-            print("  \(a.status.rawValue.padding(9)) \(a.stage)" + (a.number > 1 ? " (attempt \(a.number))" : "") + (a.message.map { ": \($0)" } ?? ""))
+            print(
+                "  \(a.status.rawValue.padding(9)) \(a.stage)" + (a.number > 1 ? " (attempt \(a.number))" : "")
+                    + (a.message.map { ": \($0)" } ?? ""))
         }
         if let e = s.error { print("  error: " + e.split(separator: "\n").first.map(String.init)!) }
     }
@@ -40,7 +49,8 @@ struct StatusCommand: AsyncParsableCommand {
 struct CancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel",
-        abstract: "Cancel a run: scancel all of its Slurm jobs and record it cancelled, or stop a local run's controller (SIGTERM).")
+        abstract:
+            "Cancel a run: scancel all of its Slurm jobs and record it cancelled, or stop a local run's controller (SIGTERM).")
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "Run id or prefix.") var run: String

@@ -24,8 +24,11 @@ struct ScoreCommand: AsyncParsableCommand {
     @Option(help: "The benchmark task (\(ScoringTask.allCases.map(\.rawValue).joined(separator: ", "))).")
     var task: String?
     @Option(help: "Predictions file (JSON lines).") var predictions: String?
-    @Option(name: .customLong("domain-average-of"), parsing: .upToNextOption,
-            help: "Inside a stage, after scoring these tasks with --record: emit score/domain-average, the plain mean of their columns (the paper's domain average).")
+    @Option(
+        name: .customLong("domain-average-of"), parsing: .upToNextOption,
+        help:
+            "Inside a stage, after scoring these tasks with --record: emit score/domain-average, the plain mean of their columns (the paper's domain average)."
+    )
     var domainAverageOf: [String] = []
     @Option(name: .customLong("per-example"), help: "Write one JSON object a line: syn_id and the upstream per-example fields.")
     var perExample: String?
@@ -52,8 +55,12 @@ struct ScoreCommand: AsyncParsableCommand {
         PredictionsScoring.tell(scored, path: predictions, resultsPath: results, to: console)
         if let perExample { try PredictionsScoring.writePerExample(scored, to: perExample) }
         if record { try recording.record(scored, workspacePath: workspace.workspace) }
-        print(JSONWriter.write(json ? PredictionsScoring.summary(scored.result, options: BootstrapOptions(resamples: max(1, resamples), seed: seed))
-                                    : scored.result.aggregate))
+        print(
+            JSONWriter.write(
+                json
+                    ? PredictionsScoring.summary(
+                        scored.result, options: BootstrapOptions(resamples: max(1, resamples), seed: seed))
+                    : scored.result.aggregate))
     }
 }
 
@@ -78,21 +85,24 @@ struct EvaluationsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (ws, store) = try workspace.openStore()
-        let listing = try EvaluationListing(store: store, runID: try run.map { try store.resolveRun($0) }, task: task,
-                                            options: BootstrapOptions(resamples: max(1, resamples), seed: seed))
+        let listing = try EvaluationListing(
+            store: store, runID: try run.map { try store.resolveRun($0) }, task: task,
+            options: BootstrapOptions(resamples: max(1, resamples), seed: seed))
         if json { return print(JSONWriter.write(listing.json)) }
         if listing.items.isEmpty { return print("no evaluations recorded in \(ws.relative(ws.databasePath))") }
         func interval(_ ci: ConfidenceInterval?) -> String { ci.map { String(format: " [%.2f, %.2f]", $0.low, $0.high) } ?? "" }
         print("95% bootstrap intervals, \(listing.options.resamples) resamples, seed \(listing.options.seed)")
         for item in listing.items {
             let e = item.evaluation
-            let text = item.metrics.map { String(format: "%@ %.2f", $0.key, $0.value) + interval($0.interval) }.joined(separator: "; ")
+            let text = item.metrics.map { String(format: "%@ %.2f", $0.key, $0.value) + interval($0.interval) }.joined(
+                separator: "; ")
             let origin = e.runID.map { "run \($0) \(e.stage ?? "")" } ?? "ingested"
             print("#\(e.id)  \(e.task)  n=\(e.testNum)  \(text)  [\(e.agreement)]  \(origin)\(e.label.map { "  \($0)" } ?? "")")
         }
         for a in listing.averages {
-            print(String(format: "%@ average over %d columns: %.2f", a.domain.rawValue, a.columns, a.value) + interval(a.interval)
-                  + "  (evaluations \(a.evaluations.map { "#\($0)" }.joined(separator: ", ")))")
+            print(
+                String(format: "%@ average over %d columns: %.2f", a.domain.rawValue, a.columns, a.value) + interval(a.interval)
+                    + "  (evaluations \(a.evaluations.map { "#\($0)" }.joined(separator: ", ")))")
         }
     }
 }
@@ -119,7 +129,9 @@ struct IngestCommand: AsyncParsableCommand {
 
     func validate() throws {
         if predictions == nil && directories.isEmpty { throw ValidationError("give attempt directories, or --predictions FILE") }
-        if predictions == nil && (results != nil || task != nil) { throw ValidationError("--results and --task go with --predictions") }
+        if predictions == nil && (results != nil || task != nil) {
+            throw ValidationError("--results and --task go with --predictions")
+        }
     }
 
     func run() async throws {
@@ -129,8 +141,11 @@ struct IngestCommand: AsyncParsableCommand {
             print("ingested \(o.stage) attempt \(o.attempt): \(o.status.rawValue)")
         }
         guard let predictions else { return }
-        let (id, scored) = try PredictionsScoring.ingest(predictions: predictions, results: results, task: task, label: label,
-                                                         store: store, messages: console)
-        print("ingested evaluation #\(id): \(scored.result.task.rawValue) \(JSONWriter.write(scored.result.aggregate)) [\(scored.record.agreement.rawValue)]")
+        let (id, scored) = try PredictionsScoring.ingest(
+            predictions: predictions, results: results, task: task, label: label,
+            store: store, messages: console)
+        print(
+            "ingested evaluation #\(id): \(scored.result.task.rawValue) \(JSONWriter.write(scored.result.aggregate)) [\(scored.record.agreement.rawValue)]"
+        )
     }
 }

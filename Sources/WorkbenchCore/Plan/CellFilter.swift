@@ -21,7 +21,10 @@ package struct CellFilter: Sendable, Equatable {
             for term in expression.split(separator: ",") {
                 let parts = term.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
                 guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                    throw Failure(description: "cannot read '\(term)' in --cells '\(expression)': write KEY=VALUE (row=ID, column=ID or AXIS=VALUE), terms joined by commas")
+                    throw Failure(
+                        description:
+                            "cannot read '\(term)' in --cells '\(expression)': write KEY=VALUE (row=ID, column=ID or AXIS=VALUE), terms joined by commas"
+                    )
                 }
                 terms.append((parts[0], parts[1]))
             }
@@ -47,20 +50,27 @@ package struct CellFilter: Sendable, Equatable {
         let axes = Set(coordinatesOf.values.flatMap(\.keys))
         for alternative in alternatives {
             for term in alternative where term.key != "row" && term.key != "column" && !axes.contains(term.key) {
-                throw Failure(description: "unknown key '\(term.key)' in --cells (keys: row, column, \(axes.sorted().joined(separator: ", ")))")
+                throw Failure(
+                    description:
+                        "unknown key '\(term.key)' in --cells (keys: row, column, \(axes.sorted().joined(separator: ", ")))")
             }
             let matches = cells.filter { cell in
                 alternative.allSatisfy { term in
                     switch term.key {
                     case "row": return cell.rowID == term.value
                     case "column": return cell.columnID == term.value
-                    default: return (coordinatesOf["\(cell.rowID)/\(cell.columnID)"]?[term.key] ?? cell.coordinates[term.key]) == term.value
+                    default:
+                        return (coordinatesOf["\(cell.rowID)/\(cell.columnID)"]?[term.key] ?? cell.coordinates[term.key])
+                            == term.value
                     }
                 }
             }
             if matches.isEmpty {
                 let text = alternative.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-                throw Failure(description: "no cell of table '\(table.id)' matches '\(text)' (rows: \(table.rows.filter { !$0.referenceOnly }.map(\.id).joined(separator: ", ")); columns: \(table.columns.map(\.id).joined(separator: ", ")))")
+                throw Failure(
+                    description:
+                        "no cell of table '\(table.id)' matches '\(text)' (rows: \(table.rows.filter { !$0.referenceOnly }.map(\.id).joined(separator: ", ")); columns: \(table.columns.map(\.id).joined(separator: ", ")))"
+                )
             }
             for m in matches { selected.insert("\(m.rowID)/\(m.columnID)") }
         }

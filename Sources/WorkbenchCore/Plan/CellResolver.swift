@@ -26,27 +26,34 @@ package struct CellResolver: Sendable {
             for column in table.columns {
                 guard case .metric(let metric, let stageName, let scale) = column.kind else { continue }
                 let stageID = stageName ?? table.stage ?? ""
-                guard let stage = spec.stages[stageID] else { continue }   // validated at load
+                guard let stage = spec.stages[stageID] else { continue }  // validated at load
                 var coords: Cell = table.where
                 for (k, v) in row.where { coords[k] = v }
                 for (k, v) in column.where { coords[k] = v }
                 let missing = stage.vary.filter { coords[$0] == nil }
                 func fail(_ message: String, hint: String? = nil) -> SpecError {
-                    SpecError(file: spec.path, location: table.location, keyPath: "tables.\(table.id)",
-                              message: "cell (row '\(row.id)', column '\(column.id)'): " + message, hint: hint)
+                    SpecError(
+                        file: spec.path, location: table.location, keyPath: "tables.\(table.id)",
+                        message: "cell (row '\(row.id)', column '\(column.id)'): " + message, hint: hint)
                 }
                 if !missing.isEmpty {
-                    throw fail("stage '\(stage.name)' varies over \(missing.joined(separator: ", ")), which neither the row, the column nor the table pins",
-                               hint: "add \(missing.map { "\($0): VALUE" }.joined(separator: ", ")) to the row's, column's or table's 'where'")
+                    throw fail(
+                        "stage '\(stage.name)' varies over \(missing.joined(separator: ", ")), which neither the row, the column nor the table pins",
+                        hint:
+                            "add \(missing.map { "\($0): VALUE" }.joined(separator: ", ")) to the row's, column's or table's 'where'"
+                    )
                 }
                 guard let cell = matrixCells.first(where: { Matrix.matches($0, coords) }) else {
-                    throw fail("no matrix cell has \(coords.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) (excluded?)",
-                               hint: "remove the cell or the matrix 'exclude' entry that removes it")
+                    throw fail(
+                        "no matrix cell has \(coords.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) (excluded?)",
+                        hint: "remove the cell or the matrix 'exclude' entry that removes it")
                 }
                 let projected = Matrix.project(cell, onto: stage.vary)
-                out.append(TableCell(rowID: row.id, columnID: column.id, stage: stage.name, coordinates: projected,
-                                     metric: metric, scale: scale,
-                                     instanceName: Planner.instanceName(stage: stage.name, coordinates: projected)))
+                out.append(
+                    TableCell(
+                        rowID: row.id, columnID: column.id, stage: stage.name, coordinates: projected,
+                        metric: metric, scale: scale,
+                        instanceName: Planner.instanceName(stage: stage.name, coordinates: projected)))
             }
         }
         return out

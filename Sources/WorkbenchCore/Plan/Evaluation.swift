@@ -58,9 +58,11 @@ package struct EvaluationRecord: Sendable, Codable, Hashable {
     package var label: String?
     package var examples: [Example]
 
-    package init(task: String, predictionsPath: String, predictionsDigest: String, resultsPath: String?,
-                 recordedScores: String?, agreement: Agreement, disagreements: [String], testNum: Int,
-                 scores: [Score], label: String?, examples: [Example]) {
+    package init(
+        task: String, predictionsPath: String, predictionsDigest: String, resultsPath: String?,
+        recordedScores: String?, agreement: Agreement, disagreements: [String], testNum: Int,
+        scores: [Score], label: String?, examples: [Example]
+    ) {
         self.task = task
         self.predictionsPath = predictionsPath
         self.predictionsDigest = predictionsDigest

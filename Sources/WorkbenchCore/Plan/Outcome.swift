@@ -70,10 +70,12 @@ package struct Outcome: Sendable, Codable, Hashable {
     package var errorTail: String?
     package var message: String?
 
-    package init(runID: String, stage: String, fingerprint: String, attempt: Int, status: AttemptStatus,
-                 exitCode: Int32?, signal: Int32?, startedAt: Date, endedAt: Date, host: String, runner: String,
-                 jobID: String?, outputs: [ArtifactRecord], metrics: [MetricPoint], errorTail: String?,
-                 message: String?) {
+    package init(
+        runID: String, stage: String, fingerprint: String, attempt: Int, status: AttemptStatus,
+        exitCode: Int32?, signal: Int32?, startedAt: Date, endedAt: Date, host: String, runner: String,
+        jobID: String?, outputs: [ArtifactRecord], metrics: [MetricPoint], errorTail: String?,
+        message: String?
+    ) {
         self.runID = runID
         self.stage = stage
         self.fingerprint = fingerprint
@@ -121,9 +123,12 @@ package enum MetricsFile {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             guard let obj = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any],
-                  let name = obj["name"] as? String, !name.isEmpty,
-                  let value = (obj["value"] as? NSNumber)?.doubleValue else {
-                warnings.append("metrics line \(i + 1): expected {\"name\": ..., \"value\": number[, \"step\": int]}, got: \(trimmed.prefix(120))")
+                let name = obj["name"] as? String, !name.isEmpty,
+                let value = (obj["value"] as? NSNumber)?.doubleValue
+            else {
+                warnings.append(
+                    "metrics line \(i + 1): expected {\"name\": ..., \"value\": number[, \"step\": int]}, got: \(trimmed.prefix(120))"
+                )
                 continue
             }
             let step = (obj["step"] as? NSNumber)?.intValue

@@ -70,7 +70,11 @@ package struct PlannedStage: Sendable, Hashable, Codable {
     /// The attempt whose outputs a cache hit reuses.
     package var cachedFrom: AttemptID?
 
-    package init(name: String, stage: String, coordinates: [Coordinate], fingerprint: String, fingerprintDescription: String, command: String, env: [NamedValue], params: [NamedValue], outdir: String, outputs: [NamedValue], inputs: [PlannedInput], dependencies: [String], resources: Resources, aliases: [String], status: Status, cachedFrom: AttemptID?) {
+    package init(
+        name: String, stage: String, coordinates: [Coordinate], fingerprint: String, fingerprintDescription: String,
+        command: String, env: [NamedValue], params: [NamedValue], outdir: String, outputs: [NamedValue], inputs: [PlannedInput],
+        dependencies: [String], resources: Resources, aliases: [String], status: Status, cachedFrom: AttemptID?
+    ) {
         self.name = name
         self.stage = stage
         self.coordinates = coordinates
@@ -113,10 +117,11 @@ package struct Plan: Sendable, Codable {
 
     package var summary: Summary {
         let toRun = stages.filter { $0.status == .run }
-        return Summary(total: stages.count, cached: stages.filter { $0.status == .cached }.count,
-                       toRun: toRun.count, gpus: stages.map(\.resources.gpus).max() ?? 0,
-                       gpuHoursToRun: toRun.reduce(0) { $0 + Double($1.resources.gpus) * ($1.resources.estimatedHours ?? 0) },
-                       gpuStagesWithoutEstimate: toRun.filter { $0.resources.gpus > 0 && $0.resources.estimatedHours == nil }.count)
+        return Summary(
+            total: stages.count, cached: stages.filter { $0.status == .cached }.count,
+            toRun: toRun.count, gpus: stages.map(\.resources.gpus).max() ?? 0,
+            gpuHoursToRun: toRun.reduce(0) { $0 + Double($1.resources.gpus) * ($1.resources.estimatedHours ?? 0) },
+            gpuStagesWithoutEstimate: toRun.filter { $0.resources.gpus > 0 && $0.resources.estimatedHours == nil }.count)
     }
 
     /// Counts shown under a plan.
@@ -147,7 +152,9 @@ package struct SpecSummary: Sendable, Codable, Hashable {
     package var contentHash: String
     package var gitBlobID: String
 
-    package init(name: String, path: String, version: Int, specVersion: Int, title: String, contentHash: String, gitBlobID: String) {
+    package init(
+        name: String, path: String, version: Int, specVersion: Int, title: String, contentHash: String, gitBlobID: String
+    ) {
         self.name = name
         self.path = path
         self.version = version
@@ -161,7 +168,8 @@ package struct SpecSummary: Sendable, Codable, Hashable {
 extension Spec {
     /// The identity of this spec.
     package var summary: SpecSummary {
-        SpecSummary(name: name, path: path, version: version, specVersion: specVersion, title: title,
-                    contentHash: contentHash, gitBlobID: gitBlobID)
+        SpecSummary(
+            name: name, path: path, version: version, specVersion: specVersion, title: title,
+            contentHash: contentHash, gitBlobID: gitBlobID)
     }
 }

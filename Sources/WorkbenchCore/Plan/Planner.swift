@@ -22,8 +22,10 @@ package struct Planner {
     /// Where outputs live: `<outputsRoot>/<stage>/<fingerprint prefix>`.
     package var outputsRoot: String
 
-    package init(spec: Spec, profile: String? = nil, workspace: String, digester: any FileDigesting,
-                 outputsRoot: String? = nil) {
+    package init(
+        spec: Spec, profile: String? = nil, workspace: String, digester: any FileDigesting,
+        outputsRoot: String? = nil
+    ) {
         self.spec = spec
         self.profile = profile ?? spec.defaultProfile
         self.workspace = workspace
@@ -37,14 +39,15 @@ package struct Planner {
         for (stage, cell) in try roots(target, references: state.references) {
             _ = try instantiate(stage, cell: cell, state: &state, demandedBy: nil)
         }
-        return Plan(spec: spec.summary, profile: profile, workspace: workspace,
-                    table: {
-                        switch target {
-                        case .table(let id), .tableCells(let id, _): return id
-                        case .all: return nil
-                        }
-                    }(),
-                    stages: state.order.map { state.byFingerprint[$0]! })
+        return Plan(
+            spec: spec.summary, profile: profile, workspace: workspace,
+            table: {
+                switch target {
+                case .table(let id), .tableCells(let id, _): return id
+                case .all: return nil
+                }
+            }(),
+            stages: state.order.map { state.byFingerprint[$0]! })
     }
 
     /// The names of the stage instances a target needs (its cells' stages and everything upstream
@@ -56,7 +59,8 @@ package struct Planner {
         var names = Set<String>()
         func visit(_ stage: StageTemplate, _ cell: Cell) {
             guard whenMatches(stage, cell),
-                  names.insert(Self.instanceName(stage: stage.name, coordinates: Matrix.project(cell, onto: stage.vary))).inserted else { return }
+                names.insert(Self.instanceName(stage: stage.name, coordinates: Matrix.project(cell, onto: stage.vary))).inserted
+            else { return }
             for up in references.upstream(of: stage, profile: profile, cell: cell) {
                 if let upstream = spec.stages[up] { visit(upstream, cell) }
             }
@@ -69,9 +73,10 @@ package struct Planner {
     /// every matrix cell it runs for, or the stage of each selected table cell at its matrix cell.
     private func roots(_ target: Target, references: StageReferences) throws(SpecError) -> [(StageTemplate, Cell)] {
         guard spec.profiles.contains(profile) else {
-            throw SpecError(file: spec.path, keyPath: "profiles",
-                            message: "unknown profile '\(profile)' (profiles: \(spec.profiles.joined(separator: ", ")))",
-                            hint: DidYouMean.hint(for: profile, in: spec.profiles))
+            throw SpecError(
+                file: spec.path, keyPath: "profiles",
+                message: "unknown profile '\(profile)' (profiles: \(spec.profiles.joined(separator: ", ")))",
+                hint: DidYouMean.hint(for: profile, in: spec.profiles))
         }
         let cells = Matrix.expand(spec)
         var out: [(StageTemplate, Cell)] = []
@@ -85,8 +90,10 @@ package struct Planner {
             }
         case .table(let id), .tableCells(let id, _):
             guard let table = spec.tables.first(where: { $0.id == id }) else {
-                throw SpecError(file: spec.path, keyPath: "tables", message: "no table '\(id)' in this spec",
-                                hint: DidYouMean.hint(for: id, in: spec.tables.map(\.id)) ?? "tables: \(spec.tables.map(\.id).joined(separator: ", "))")
+                throw SpecError(
+                    file: spec.path, keyPath: "tables", message: "no table '\(id)' in this spec",
+                    hint: DidYouMean.hint(for: id, in: spec.tables.map(\.id))
+                        ?? "tables: \(spec.tables.map(\.id).joined(separator: ", "))")
             }
             for cell in try CellResolver(spec: spec).cells(of: table) {
                 if case .tableCells(_, let keys) = target, !keys.contains("\(cell.rowID)/\(cell.columnID)") { continue }
@@ -120,13 +127,16 @@ package struct Planner {
     }
 
     private func fail(_ stage: StageTemplate, _ field: String, _ message: String, hint: String? = nil) -> SpecError {
-        SpecError(file: stage.file, location: stage.location(of: field), keyPath: "stages.\(stage.name).\(field)",
-                  message: message, hint: hint)
+        SpecError(
+            file: stage.file, location: stage.location(of: field), keyPath: "stages.\(stage.name).\(field)",
+            message: message, hint: hint)
     }
 
     /// Returns the fingerprint of the instance of `stage` for `cell`, creating it (and its upstream) once.
-    private func instantiate(_ stage: StageTemplate, cell: Cell, state: inout State,
-                             demandedBy: String?) throws(SpecError) -> String {
+    private func instantiate(
+        _ stage: StageTemplate, cell: Cell, state: inout State,
+        demandedBy: String?
+    ) throws(SpecError) -> String {
         let coords = Matrix.project(cell, onto: stage.vary)
         let name = Self.instanceName(stage: stage.name, coordinates: coords)
         if let fp = state.names[name] { return fp }
@@ -136,11 +146,15 @@ package struct Planner {
         }
         if !whenMatches(stage, cell) {
             let cond = stage.when.map { "\($0.key) in [\($0.value.joined(separator: ", "))]" }.sorted().joined(separator: ", ")
-            throw fail(stage, "when", "'\(demandedBy ?? "a table cell")' needs '\(name)', but stage '\(stage.name)' only runs when \(cond)")
+            throw fail(
+                stage, "when",
+                "'\(demandedBy ?? "a table cell")' needs '\(name)', but stage '\(stage.name)' only runs when \(cond)")
         }
         guard let commandTemplate = stage.command(for: profile) else {
-            throw fail(stage, "command", "stage '\(stage.name)' has no command for profile '\(profile)' (it has: \(stage.command.keys.sorted().joined(separator: ", ")))",
-                       hint: "add a 'default' command or one for '\(profile)'")
+            throw fail(
+                stage, "command",
+                "stage '\(stage.name)' has no command for profile '\(profile)' (it has: \(stage.command.keys.sorted().joined(separator: ", ")))",
+                hint: "add a 'default' command or one for '\(profile)'")
         }
         state.visiting.append(name)
         defer { state.visiting.removeLast() }
@@ -162,13 +176,16 @@ package struct Planner {
         for (inputName, text) in stage.inputs(for: profile) {
             let rendered = try ctx.render(text, field: "inputs.\(inputName)", symbolic: false)
             if let producer = ctx.lastProducer {
-                inputs.append(PlannedInput(name: inputName, path: rendered.value, digest: producer.digest, producer: producer.name))
+                inputs.append(
+                    PlannedInput(name: inputName, path: rendered.value, digest: producer.digest, producer: producer.name))
             } else {
                 let path = Paths.absolute(rendered.value, base: workspace)
                 let digest: String
                 do { digest = try digester.digest(ofPath: path) } catch {
-                    throw fail(stage, "inputs.\(inputName)", "input '\(inputName)' of '\(name)': \(path) does not exist or cannot be read",
-                               hint: "create it, or correct the path (relative paths start at the workspace root)")
+                    throw fail(
+                        stage, "inputs.\(inputName)",
+                        "input '\(inputName)' of '\(name)': \(path) does not exist or cannot be read",
+                        hint: "create it, or correct the path (relative paths start at the workspace root)")
                 }
                 inputs.append(PlannedInput(name: inputName, path: path, digest: digest, producer: nil))
             }
@@ -182,7 +199,9 @@ package struct Planner {
         let symbolicCommand = try ctx.render(commandTemplate, field: "command", symbolic: true, shell: true).value
         var envTemplates = spec.env
         for (k, v) in stage.env(for: profile) { envTemplates[k] = v }
-        let symbolicEnv = try envTemplates.map { k, v throws(SpecError) in NamedValue(name: k, value: try ctx.render(v, field: "env.\(k)", symbolic: true).value) }
+        let symbolicEnv = try envTemplates.map { k, v throws(SpecError) in
+            NamedValue(name: k, value: try ctx.render(v, field: "env.\(k)", symbolic: true).value)
+        }
         dependencies = ctx.dependencies
 
         let description = FingerprintDescription(
@@ -193,7 +212,7 @@ package struct Planner {
         let canonical = description.canonicalJSON
         let fingerprint = SHA256.hex(canonical)
 
-        if var existing = state.byFingerprint[fingerprint] {   // identical work: one node
+        if var existing = state.byFingerprint[fingerprint] {  // identical work: one node
             existing.aliases.append(name)
             state.byFingerprint[fingerprint] = existing
             state.names[name] = fingerprint
@@ -205,14 +224,17 @@ package struct Planner {
         if let t = resources.hoursTemplate {
             let text = try ctx.render(t, field: "resources.hours", symbolic: false).value
             guard let v = Double(text), v >= 0, v.isFinite else {
-                throw fail(stage, "resources.hours", "resources.hours of '\(name)' is '\(text)', not a number of hours",
-                           hint: "give the referenced attribute a number, e.g. hours: \"21\"")
+                throw fail(
+                    stage, "resources.hours", "resources.hours of '\(name)' is '\(text)', not a number of hours",
+                    hint: "give the referenced attribute a number, e.g. hours: \"21\"")
             }
             resources.estimatedHours = v
             resources.hoursTemplate = nil
         }
         let command = try ctx.render(commandTemplate, field: "command", symbolic: false, shell: true).value
-        let env = try envTemplates.map { k, v throws(SpecError) in NamedValue(name: k, value: try ctx.render(v, field: "env.\(k)", symbolic: false).value) }
+        let env = try envTemplates.map { k, v throws(SpecError) in
+            NamedValue(name: k, value: try ctx.render(v, field: "env.\(k)", symbolic: false).value)
+        }
         let planned = PlannedStage(
             name: name, stage: stage.name,
             coordinates: coords.map { Coordinate(axis: $0.key, value: $0.value) },

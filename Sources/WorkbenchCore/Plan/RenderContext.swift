@@ -26,13 +26,16 @@ struct RenderContext {
     struct Rendered { var value: String }
 
     private func fail(_ field: String, _ message: String, hint: String? = nil) -> SpecError {
-        SpecError(file: stage.file, location: stage.location(of: field), keyPath: "stages.\(stage.name).\(field)",
-                  message: message, hint: hint)
+        SpecError(
+            file: stage.file, location: stage.location(of: field), keyPath: "stages.\(stage.name).\(field)",
+            message: message, hint: hint)
     }
 
     /// Renders `text`. Symbolic rendering replaces machine paths with placeholders (for fingerprints).
-    mutating func render(_ text: String, field: String, symbolic: Bool, shell: Bool = false,
-                         depth: Int = 0) throws(SpecError) -> Rendered {
+    mutating func render(
+        _ text: String, field: String, symbolic: Bool, shell: Bool = false,
+        depth: Int = 0
+    ) throws(SpecError) -> Rendered {
         guard depth < 8 else { throw fail(field, "references nest too deeply (a value refers to itself?)") }
         let template: Template
         do { template = try Template(text) } catch { throw fail(field, error.description, hint: error.hint) }
@@ -52,8 +55,10 @@ struct RenderContext {
         return Rendered(value: out)
     }
 
-    private mutating func resolve(_ path: [String], field: String, symbolic: Bool, shell: Bool,
-                                  depth: Int) throws(SpecError) -> (String, (String, String)?) {
+    private mutating func resolve(
+        _ path: [String], field: String, symbolic: Bool, shell: Bool,
+        depth: Int
+    ) throws(SpecError) -> (String, (String, String)?) {
         let shown = "${\(path.joined(separator: "."))}"
         func q(_ s: String) -> String { shell ? ShellQuote.quote(s) : s }
         switch path[0] {
@@ -63,8 +68,11 @@ struct RenderContext {
             let attr = path.dropFirst(2).joined(separator: ".")
             guard let text = planner.spec.axes[path[1]]?.value(value)?.attributes[attr] else {
                 let known = planner.spec.axes[path[1]]?.value(value)?.attributes.keys.sorted() ?? []
-                throw fail(field, "undefined reference \(shown): value '\(value)' of axis '\(path[1])' has no attribute '\(attr)'",
-                           hint: known.isEmpty ? "give the axis values as a mapping: \(value): { \(attr): ... }" : "attributes: \(known.joined(separator: ", "))")
+                throw fail(
+                    field, "undefined reference \(shown): value '\(value)' of axis '\(path[1])' has no attribute '\(attr)'",
+                    hint: known.isEmpty
+                        ? "give the axis values as a mapping: \(value): { \(attr): ... }"
+                        : "attributes: \(known.joined(separator: ", "))")
             }
             let r = try render(text, field: field, symbolic: symbolic, shell: shell, depth: depth + 1)
             return (r.value, lastProducer)
@@ -98,7 +106,8 @@ struct RenderContext {
             return (q(try render(v, field: field, symbolic: symbolic, depth: depth + 1).value), nil)
         case "stages":
             guard path.count == 4, let up = upstream[path[1]],
-                  let rel = planner.spec.stages[path[1]]?.outputs[path[3]] else {
+                let rel = planner.spec.stages[path[1]]?.outputs[path[3]]
+            else {
                 throw fail(field, "undefined reference \(shown)")
             }
             if !dependencies.contains(up.name) { dependencies.append(up.name) }

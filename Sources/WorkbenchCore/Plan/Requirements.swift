@@ -19,16 +19,20 @@ package enum RequirementCheck {
                     // followed for one requirement must not carry over to the next).
                     var (value, text, axis, valueName, attribute) = (own, ownText, c.axis, c.value, r.attribute)
                     if let (ref, name) = indirection(ownText), let target = coordinates[ref],
-                       let referenced = spec.axes[ref]?.value(target), let t = referenced.attributes[name] {
+                        let referenced = spec.axes[ref]?.value(target), let t = referenced.attributes[name]
+                    {
                         (value, text, axis, valueName, attribute) = (referenced, t, ref, target, name)
                     }
                     guard text.allSatisfy(\.isWhitespace),
-                          seen.insert("\(axis)/\(valueName)/\(attribute)").inserted else { continue }
+                        seen.insert("\(axis)/\(valueName)/\(attribute)").inserted
+                    else { continue }
                     let location = value.attributeLocations[attribute]
-                    out.append(SpecError(file: location?.file ?? spec.path, location: location,
-                                         keyPath: "axes.\(axis).\(valueName).\(attribute)",
-                                         message: "empty, but profile '\(plan.profile)' needs it filled in (used by \(stage.name))",
-                                         hint: r.hint))
+                    out.append(
+                        SpecError(
+                            file: location?.file ?? spec.path, location: location,
+                            keyPath: "axes.\(axis).\(valueName).\(attribute)",
+                            message: "empty, but profile '\(plan.profile)' needs it filled in (used by \(stage.name))",
+                            hint: r.hint))
                 }
             }
         }

@@ -11,8 +11,10 @@ package struct AttemptInfo: Sendable, Hashable {
     /// Process id (local) or job id (cluster), once known.
     package var processID: Int32?
 
-    package init(runID: String, stage: String, fingerprint: String, number: Int, directory: String,
-                 runner: String, host: String, processID: Int32? = nil) {
+    package init(
+        runID: String, stage: String, fingerprint: String, number: Int, directory: String,
+        runner: String, host: String, processID: Int32? = nil
+    ) {
         self.runID = runID
         self.stage = stage
         self.fingerprint = fingerprint

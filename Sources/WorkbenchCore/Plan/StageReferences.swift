@@ -17,12 +17,15 @@ package final class StageReferences {
     func texts(of stage: StageTemplate, profile: String?) -> [String] {
         let out: [String], hours: [String], env: OrderedDictionary<String, String>
         if let profile {
-            out = [stage.command(for: profile) ?? ""] + Array(stage.inputs(for: profile).values) + Array(stage.params(for: profile).values)
+            out =
+                [stage.command(for: profile) ?? ""] + Array(stage.inputs(for: profile).values)
+                + Array(stage.params(for: profile).values)
             hours = [stage.resources(for: profile).hoursTemplate].compactMap { $0 }
             env = stage.env(for: profile)
         } else {
             let overrides = stage.profileOverrides.keys.sorted().map { stage.profileOverrides[$0]! }
-            out = stage.command.keys.sorted().map { stage.command[$0]! } + Array(stage.inputs.values) + Array(stage.params.values)
+            out =
+                stage.command.keys.sorted().map { stage.command[$0]! } + Array(stage.inputs.values) + Array(stage.params.values)
                 + overrides.flatMap(\.params.values) + overrides.flatMap(\.inputs.values) + overrides.flatMap(\.env.values)
             hours = ([stage.resources] + overrides.compactMap(\.resources)).compactMap(\.hoursTemplate)
             env = stage.env
@@ -53,7 +56,8 @@ package final class StageReferences {
                 if ref[0] == "stages", ref.count > 1 {
                     if !out.contains(ref[1]) { out.append(ref[1]) }
                 } else if ref[0] == "matrix", ref.count > 2, stage.vary.contains(ref[1]),
-                          seen.insert(ref[1] + "." + ref[2]).inserted {
+                    seen.insert(ref[1] + "." + ref[2]).inserted
+                {
                     let values = spec.axes[ref[1]]?.values.filter { v in cell.map { $0[ref[1]] == v.name } ?? true } ?? []
                     pending += values.compactMap { $0.attributes[ref[2]] }
                 }

@@ -38,14 +38,14 @@ package enum ResourceParsing {
         let p = parts.map { $0! }
         let secs: Int
         if days > 0 {
-            switch p.count {   // D-HH, D-HH:MM, D-HH:MM:SS
+            switch p.count {  // D-HH, D-HH:MM, D-HH:MM:SS
             case 1: secs = p[0] * 3600
             case 2: secs = p[0] * 3600 + p[1] * 60
             case 3: secs = p[0] * 3600 + p[1] * 60 + p[2]
             default: return nil
             }
         } else {
-            switch p.count {   // M, M:S, H:M:S
+            switch p.count {  // M, M:S, H:M:S
             case 1: secs = p[0] * 60
             case 2: secs = p[0] * 60 + p[1]
             case 3: secs = p[0] * 3600 + p[1] * 60 + p[2]

@@ -18,8 +18,9 @@ extension SpecLoader {
                     guard seen.insert(v.name).inserted else { throw value.error("value '\(v.name)' is listed twice") }
                     if let known = catalog.axes[key] {
                         guard let base = known[v.name] else {
-                            throw value.error("unknown value '\(v.name)' for axis '\(key)' (known: \(catalog.axisOrder[key, default: []].joined(separator: ", ")))",
-                                              hint: DidYouMean.hint(for: v.name, in: catalog.axisOrder[key, default: []]))
+                            throw value.error(
+                                "unknown value '\(v.name)' for axis '\(key)' (known: \(catalog.axisOrder[key, default: []].joined(separator: ", ")))",
+                                hint: DidYouMean.hint(for: v.name, in: catalog.axisOrder[key, default: []]))
                         }
                         values[i].attributes = base.attributes.merging(v.attributes) { _, new in new }
                         values[i].attributeLocations = base.attributeLocations.merging(v.attributeLocations) { _, new in new }
@@ -35,12 +36,15 @@ extension SpecLoader {
                 let entry = try parseEntry(item, axes: spec.axes, allowNewValues: true)
                 guard entry.coordinates.count == axisNames.count else {
                     let missing = axisNames.filter { entry.coordinates[$0] == nil }
-                    throw item.error("an include entry must give every axis; missing: \(missing.joined(separator: ", "))",
-                                     hint: "per-value settings belong in the axis itself, written as a mapping value -> attributes")
+                    throw item.error(
+                        "an include entry must give every axis; missing: \(missing.joined(separator: ", "))",
+                        hint: "per-value settings belong in the axis itself, written as a mapping value -> attributes")
                 }
                 for (axis, value) in entry.coordinates where spec.axes[axis]?.value(value) == nil {
                     if let known = catalog.axes[axis], known[value] == nil {
-                        throw item.error("unknown value '\(value)' for axis '\(axis)' (known: \(catalog.axisOrder[axis, default: []].joined(separator: ", ")))")
+                        throw item.error(
+                            "unknown value '\(value)' for axis '\(axis)' (known: \(catalog.axisOrder[axis, default: []].joined(separator: ", ")))"
+                        )
                     }
                     spec.axes[axis]!.values.append(catalog.axes[axis]?[value] ?? AxisValue(name: value, attributes: [:]))
                 }
@@ -54,18 +58,22 @@ extension SpecLoader {
         }
     }
 
-    func parseEntry(_ node: YNode, axes: OrderedDictionary<String, Axis>,
-                            allowNewValues: Bool) throws(SpecError) -> MatrixEntry {
+    func parseEntry(
+        _ node: YNode, axes: OrderedDictionary<String, Axis>,
+        allowNewValues: Bool
+    ) throws(SpecError) -> MatrixEntry {
         var coordinates: OrderedDictionary<String, String> = [:]
         for (key, value) in try node.mapping() {
             guard let axis = axes[key] else {
-                throw value.error("unknown axis '\(key)' (axes: \(axes.keys.joined(separator: ", ")))",
-                                  hint: DidYouMean.hint(for: key, in: axes.keys))
+                throw value.error(
+                    "unknown axis '\(key)' (axes: \(axes.keys.joined(separator: ", ")))",
+                    hint: DidYouMean.hint(for: key, in: axes.keys))
             }
             let v = try value.string()
             if !allowNewValues, axis.value(v) == nil {
-                throw value.error("unknown value '\(v)' for axis '\(key)' (known: \(axis.valueNames.joined(separator: ", ")))",
-                                  hint: DidYouMean.hint(for: v, in: axis.valueNames))
+                throw value.error(
+                    "unknown value '\(v)' for axis '\(key)' (known: \(axis.valueNames.joined(separator: ", ")))",
+                    hint: DidYouMean.hint(for: v, in: axis.valueNames))
             }
             coordinates[key] = v
         }

@@ -4,8 +4,10 @@ import OrderedCollections
 extension SpecLoader {
     // MARK: - Stages
 
-    static let stageKeys = ["description", "vary", "when", "inputs", "outputs", "params", "env", "resources",
-                            "command", "code", "profiles"]
+    static let stageKeys = [
+        "description", "vary", "when", "inputs", "outputs", "params", "env", "resources",
+        "command", "code", "profiles",
+    ]
 
     func parseStage(name: String, node: YNode, profiles: [String]?) throws(SpecError) -> StageTemplate {
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -83,8 +85,9 @@ extension SpecLoader {
         }
         if let t = e["time"] {
             guard let s = ResourceParsing.seconds(try t.string()) else {
-                throw t.error("cannot read time '\(try t.string())'",
-                              hint: "write minutes (90), HH:MM:SS, D-HH:MM:SS, or 30m / 4h")
+                throw t.error(
+                    "cannot read time '\(try t.string())'",
+                    hint: "write minutes (90), HH:MM:SS, D-HH:MM:SS, or 30m / 4h")
             }
             r.timeSeconds = s
         }
@@ -94,8 +97,11 @@ extension SpecLoader {
                 r.hoursTemplate = text
             } else {
                 guard let v = Double(text), v >= 0, v.isFinite else {
-                    throw h.error("hours must be a number of hours, 0 or more",
-                                  hint: "the estimated wall-clock hours of one instance, e.g. 10.5, or a reference such as ${matrix.source.hours}")
+                    throw h.error(
+                        "hours must be a number of hours, 0 or more",
+                        hint:
+                            "the estimated wall-clock hours of one instance, e.g. 10.5, or a reference such as ${matrix.source.hours}"
+                    )
                 }
                 r.estimatedHours = v
             }

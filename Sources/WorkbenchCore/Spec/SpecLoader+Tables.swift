@@ -26,10 +26,11 @@ extension SpecLoader {
                 combos = combos.flatMap { c in axis.values.map { c + [(axisName, $0)] } }
             }
             for combo in combos {
-                rows.append(TableRow(
-                    id: combo.map { $0.1.name }.joined(separator: "/"),
-                    label: combo.map { $0.1.attributes[labelAttr] ?? $0.1.name }.joined(separator: " / "),
-                    where: OrderedDictionary(uniqueKeysWithValues: combo.map { ($0.0, $0.1.name) })))
+                rows.append(
+                    TableRow(
+                        id: combo.map { $0.1.name }.joined(separator: "/"),
+                        label: combo.map { $0.1.attributes[labelAttr] ?? $0.1.name }.joined(separator: " / "),
+                        where: OrderedDictionary(uniqueKeysWithValues: combo.map { ($0.0, $0.1.name) })))
             }
         } else {
             for item in try rowsNode.sequence() {
@@ -37,9 +38,12 @@ extension SpecLoader {
                 guard let rid = re["id"] else { throw item.error("a row needs an 'id'") }
                 let rowID = try rid.string()
                 let referenceOnly = try re["reference_only"]?.bool() ?? false
-                rows.append(TableRow(id: rowID, label: try re["label"]?.string() ?? rowID,
-                                     where: referenceOnly ? [:] : try re["where"].map { n throws(SpecError) in try coordinates(n, spec: spec) } ?? [:],
-                                     referenceOnly: referenceOnly))
+                rows.append(
+                    TableRow(
+                        id: rowID, label: try re["label"]?.string() ?? rowID,
+                        where: referenceOnly
+                            ? [:] : try re["where"].map { n throws(SpecError) in try coordinates(n, spec: spec) } ?? [:],
+                        referenceOnly: referenceOnly))
             }
         }
         var columns: [TableColumn] = []
@@ -47,7 +51,7 @@ extension SpecLoader {
             let ce = try item.entries(allowed: ["id", "label", "where", "metric", "stage", "scale", "mean"], what: "a column")
             guard let cid = ce["id"] else { throw item.error("a column needs an 'id'") }
             let colID = try cid.string()
-            if colID.contains("/") {   // a cell is named `row/column`: row ids may hold slashes, column ids not
+            if colID.contains("/") {  // a cell is named `row/column`: row ids may hold slashes, column ids not
                 throw cid.error("column id '\(colID)' contains '/'", hint: "name it without '/' (cells are named ROW/COLUMN)")
             }
             let kind: TableColumn.Kind
@@ -58,9 +62,11 @@ extension SpecLoader {
             } else {
                 throw item.error("column '\(colID)' needs 'metric' (a stage metric) or 'mean' (a list of column ids)")
             }
-            columns.append(TableColumn(id: colID, label: try ce["label"]?.string() ?? colID,
-                                       where: try ce["where"].map { n throws(SpecError) in try coordinates(n, spec: spec) } ?? [:],
-                                       kind: kind))
+            columns.append(
+                TableColumn(
+                    id: colID, label: try ce["label"]?.string() ?? colID,
+                    where: try ce["where"].map { n throws(SpecError) in try coordinates(n, spec: spec) } ?? [:],
+                    kind: kind))
         }
         var reference: TableReference?
         if let r = e["reference"] {
@@ -71,13 +77,17 @@ extension SpecLoader {
             var values: [String: [String: Double]] = [:]
             for (rowID, cols) in try re["values"]?.mapping() ?? [] {
                 guard rows.contains(where: { $0.id == rowID }) else {
-                    throw cols.error("reference for unknown row '\(rowID)'",
-                                     hint: DidYouMean.hint(for: rowID, in: rows.map(\.id)) ?? "rows: \(rows.map(\.id).joined(separator: ", "))")
+                    throw cols.error(
+                        "reference for unknown row '\(rowID)'",
+                        hint: DidYouMean.hint(for: rowID, in: rows.map(\.id)) ?? "rows: \(rows.map(\.id).joined(separator: ", "))"
+                    )
                 }
                 for (colID, v) in try cols.mapping() {
                     guard columns.contains(where: { $0.id == colID }) else {
-                        throw v.error("reference for unknown column '\(colID)'",
-                                      hint: DidYouMean.hint(for: colID, in: columns.map(\.id)) ?? "columns: \(columns.map(\.id).joined(separator: ", "))")
+                        throw v.error(
+                            "reference for unknown column '\(colID)'",
+                            hint: DidYouMean.hint(for: colID, in: columns.map(\.id))
+                                ?? "columns: \(columns.map(\.id).joined(separator: ", "))")
                     }
                     values[rowID, default: [:]][colID] = try v.double()
                 }
@@ -85,7 +95,10 @@ extension SpecLoader {
             var tolerance = Tolerance.default
             if let t = re["tolerance"] {
                 let te = try t.entries(allowed: ["absolute", "relative"], what: "tolerance")
-                guard te.count == 1 else { throw t.error("give one of 'absolute' or 'relative'", hint: "e.g. tolerance: { absolute: 1.0 } or { relative: 0.05 }") }
+                guard te.count == 1 else {
+                    throw t.error(
+                        "give one of 'absolute' or 'relative'", hint: "e.g. tolerance: { absolute: 1.0 } or { relative: 0.05 }")
+                }
                 if let a = te["absolute"] {
                     let v = try a.double()
                     guard v >= 0 else { throw a.error("a tolerance cannot be negative") }
@@ -100,19 +113,22 @@ extension SpecLoader {
             var cellTolerances: [String: [String: Double]] = [:]
             for (rowID, cols) in try re["tolerances"]?.mapping() ?? [] {
                 guard rows.contains(where: { $0.id == rowID }) else {
-                    throw cols.error("tolerance for unknown row '\(rowID)'", hint: DidYouMean.hint(for: rowID, in: rows.map(\.id)))
+                    throw cols.error(
+                        "tolerance for unknown row '\(rowID)'", hint: DidYouMean.hint(for: rowID, in: rows.map(\.id)))
                 }
                 for (colID, v) in try cols.mapping() {
                     guard columns.contains(where: { $0.id == colID }) else {
-                        throw v.error("tolerance for unknown column '\(colID)'", hint: DidYouMean.hint(for: colID, in: columns.map(\.id)))
+                        throw v.error(
+                            "tolerance for unknown column '\(colID)'", hint: DidYouMean.hint(for: colID, in: columns.map(\.id)))
                     }
                     let x = try v.double()
                     guard x >= 0 else { throw v.error("a tolerance cannot be negative") }
                     cellTolerances[rowID, default: [:]][colID] = x
                 }
             }
-            reference = TableReference(paperVersion: try pv.string(), source: try re["source"]?.string(), values: values,
-                                       tolerance: tolerance, cellTolerances: cellTolerances)
+            reference = TableReference(
+                paperVersion: try pv.string(), source: try re["source"]?.string(), values: values,
+                tolerance: tolerance, cellTolerances: cellTolerances)
         }
         return TableLayout(
             id: id, title: try e["title"]?.string() ?? id, stage: try e["stage"]?.string(),
@@ -127,13 +143,15 @@ extension SpecLoader {
         var out: OrderedDictionary<String, String> = [:]
         for (axisName, valueNode) in try node.mapping() {
             guard let axis = spec.axes[axisName] else {
-                throw valueNode.error("unknown axis '\(axisName)' (axes: \(spec.axes.keys.joined(separator: ", ")))",
-                                      hint: DidYouMean.hint(for: axisName, in: spec.axes.keys))
+                throw valueNode.error(
+                    "unknown axis '\(axisName)' (axes: \(spec.axes.keys.joined(separator: ", ")))",
+                    hint: DidYouMean.hint(for: axisName, in: spec.axes.keys))
             }
             let v = try valueNode.string()
             guard axis.value(v) != nil else {
-                throw valueNode.error("unknown value '\(v)' for axis '\(axisName)' (known: \(axis.valueNames.joined(separator: ", ")))",
-                                      hint: DidYouMean.hint(for: v, in: axis.valueNames))
+                throw valueNode.error(
+                    "unknown value '\(v)' for axis '\(axisName)' (known: \(axis.valueNames.joined(separator: ", ")))",
+                    hint: DidYouMean.hint(for: v, in: axis.valueNames))
             }
             out[axisName] = v
         }

@@ -15,8 +15,10 @@ package struct SpecLoader: Sendable {
         try String(contentsOfFile: path, encoding: .utf8)
     }
 
-    static let topKeys = ["spec_version", "version", "title", "paper", "include", "profiles", "matrix",
-                          "stages", "tables", "code", "vars", "env", "require", "stand_ins"]
+    static let topKeys = [
+        "spec_version", "version", "title", "paper", "include", "profiles", "matrix",
+        "stages", "tables", "code", "vars", "env", "require", "stand_ins",
+    ]
     static let catalogKeys = ["catalog_version", "title", "include", "axes", "stages", "code", "vars"]
 
     /// Loads and validates `path`.
@@ -30,8 +32,9 @@ package struct SpecLoader: Sendable {
         var hashInput = text
         if let inc = top["include"] {
             for item in try inc.sequence() {
-                try loadCatalog(resolve(try item.string(), relativeTo: path), node: item, into: &catalog,
-                                chain: [path], included: &included, hashInput: &hashInput)
+                try loadCatalog(
+                    resolve(try item.string(), relativeTo: path), node: item, into: &catalog,
+                    chain: [path], included: &included, hashInput: &hashInput)
             }
         }
 
@@ -40,8 +43,9 @@ package struct SpecLoader: Sendable {
         }
         let specVersion = try specVersionNode.int()
         guard Spec.supportedSpecVersions.contains(specVersion) else {
-            throw specVersionNode.error("unsupported spec_version \(specVersion) (this workbench reads \(Spec.supportedSpecVersions.map(String.init).joined(separator: ", ")))",
-                                        hint: "upgrade workbench, or write the spec for spec_version 1")
+            throw specVersionNode.error(
+                "unsupported spec_version \(specVersion) (this workbench reads \(Spec.supportedSpecVersions.map(String.init).joined(separator: ", ")))",
+                hint: "upgrade workbench, or write the spec for spec_version 1")
         }
         guard let versionNode = top["version"] else {
             throw root.error("missing key 'version'", hint: "the experiment's own version, e.g. 'version: 1'")
@@ -81,11 +85,14 @@ package struct SpecLoader: Sendable {
                 guard let a = e["attribute"] else { throw item.error("a requirement needs an 'attribute'") }
                 let profiles = try e["profiles"]?.stringList() ?? spec.profiles
                 for p in profiles where !spec.profiles.contains(p) {
-                    throw (e["profiles"] ?? item).error("unknown profile '\(p)' (profiles: \(spec.profiles.joined(separator: ", ")))")
+                    throw (e["profiles"] ?? item).error(
+                        "unknown profile '\(p)' (profiles: \(spec.profiles.joined(separator: ", ")))")
                 }
                 let stages = try e["stages"]?.stringList()
-                spec.requirements.append(Requirement(attribute: try a.string(), profiles: profiles, hint: try e["hint"]?.string(),
-                                                     stages: stages))
+                spec.requirements.append(
+                    Requirement(
+                        attribute: try a.string(), profiles: profiles, hint: try e["hint"]?.string(),
+                        stages: stages))
             }
         }
         guard let matrix = top["matrix"] else {
@@ -115,8 +122,10 @@ package struct SpecLoader: Sendable {
         var vars: [String: String] = [:]
     }
 
-    private func loadCatalog(_ path: String, node: YNode, into catalog: inout Catalog, chain: [String],
-                             included: inout [String], hashInput: inout String) throws(SpecError) {
+    private func loadCatalog(
+        _ path: String, node: YNode, into catalog: inout Catalog, chain: [String],
+        included: inout [String], hashInput: inout String
+    ) throws(SpecError) {
         if chain.contains(path) {
             throw node.error("include cycle: \((chain + [path]).joined(separator: " -> "))")
         }
@@ -127,8 +136,9 @@ package struct SpecLoader: Sendable {
         let top = try root.entries(allowed: Self.catalogKeys, what: "a catalog")
         if let inc = top["include"] {
             for item in try inc.sequence() {
-                try loadCatalog(resolve(try item.string(), relativeTo: path), node: item, into: &catalog,
-                                chain: chain + [path], included: &included, hashInput: &hashInput)
+                try loadCatalog(
+                    resolve(try item.string(), relativeTo: path), node: item, into: &catalog,
+                    chain: chain + [path], included: &included, hashInput: &hashInput)
             }
         }
         if let v = top["vars"] { try parseVars(v, prefix: "", into: &catalog.vars) }
@@ -152,12 +162,14 @@ package struct SpecLoader: Sendable {
         do {
             return try readFile(path)
         } catch {
-            let message = FileManager.default.fileExists(atPath: path)
+            let message =
+                FileManager.default.fileExists(atPath: path)
                 ? "cannot read '\(path)': \(error.localizedDescription)"
                 : "file not found: '\(path)'"
             if let node { throw node.error(message, hint: "include paths are relative to the including file") }
-            throw SpecError(file: path, keyPath: "", message: message,
-                            hint: "give a spec path (experiments/NAME.yaml) or a table id")
+            throw SpecError(
+                file: path, keyPath: "", message: message,
+                hint: "give a spec path (experiments/NAME.yaml) or a table id")
         }
     }
 
@@ -172,15 +184,15 @@ package struct SpecLoader: Sendable {
     private func parsePaper(_ node: YNode) throws(SpecError) -> PaperReference {
         let e = try node.entries(allowed: ["arxiv", "version", "title"], what: "paper")
         guard let arxiv = e["arxiv"] else { throw node.error("missing key 'arxiv'") }
-        return PaperReference(arxiv: try arxiv.string(), version: try e["version"]?.string(),
-                              title: try e["title"]?.string())
+        return PaperReference(
+            arxiv: try arxiv.string(), version: try e["version"]?.string(),
+            title: try e["title"]?.string())
     }
 
     private func parseVars(_ node: YNode, prefix: String, into vars: inout [String: String]) throws(SpecError) {
         for (key, value) in try node.mapping() {
             let name = prefix.isEmpty ? key : "\(prefix).\(key)"
-            if value.isMapping { try parseVars(value, prefix: name, into: &vars) }
-            else { vars[name] = try value.string() }
+            if value.isMapping { try parseVars(value, prefix: name, into: &vars) } else { vars[name] = try value.string() }
         }
     }
 

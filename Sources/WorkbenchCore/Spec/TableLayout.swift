@@ -65,8 +65,10 @@ package struct TableReference: Sendable, Hashable {
     /// Row id -> column id -> absolute tolerance, overriding `tolerance` for those cells.
     package var cellTolerances: [String: [String: Double]] = [:]
 
-    package init(paperVersion: String, source: String?, values: [String: [String: Double]],
-                 tolerance: Tolerance = .default, cellTolerances: [String: [String: Double]] = [:]) {
+    package init(
+        paperVersion: String, source: String?, values: [String: [String: Double]],
+        tolerance: Tolerance = .default, cellTolerances: [String: [String: Double]] = [:]
+    ) {
         self.paperVersion = paperVersion
         self.source = source
         self.values = values

@@ -27,7 +27,7 @@ package struct Template: Sendable, Hashable {
             let c = text[i]
             if c == "$" {
                 let next = text.index(after: i)
-                if text[next...].hasPrefix("${") {           // "$${" -> literal "${"
+                if text[next...].hasPrefix("${") {  // "$${" -> literal "${"
                     literal += "${"
                     i = text.index(next, offsetBy: 2)
                     continue
@@ -41,7 +41,8 @@ package struct Template: Sendable, Hashable {
                     guard !body.isEmpty, path.allSatisfy({ !$0.isEmpty && $0.allSatisfy(Self.isNameCharacter) }) else {
                         throw TemplateError.malformed("${\(body)}")
                     }
-                    let valid = (Self.namespaces.contains(path[0]) && path.count >= 2)
+                    let valid =
+                        (Self.namespaces.contains(path[0]) && path.count >= 2)
                         || (Self.singles.contains(path[0]) && path.count == 1)
                     guard valid else { throw TemplateError.unknownNamespace("${\(body)}") }
                     if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
@@ -89,7 +90,8 @@ package enum TemplateError: Error, Sendable, Equatable, CustomStringConvertible 
         case .unclosed(let s): return "unclosed reference '\(s)'"
         case .malformed(let s): return "malformed reference '\(s)'"
         case .unknownNamespace(let s):
-            return "undefined reference '\(s)' (namespaces: \(Template.namespaces.joined(separator: ", ")); names: \(Template.singles.joined(separator: ", ")))"
+            return
+                "undefined reference '\(s)' (namespaces: \(Template.namespaces.joined(separator: ", ")); names: \(Template.singles.joined(separator: ", ")))"
         }
     }
 

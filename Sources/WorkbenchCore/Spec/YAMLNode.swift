@@ -18,8 +18,9 @@ package struct YNode {
     package static func parse(_ text: String, file: String) throws(SpecError) -> YNode {
         do {
             guard let root = try Yams.compose(yaml: text) else {
-                throw SpecError(file: file, keyPath: "", message: "the file is empty",
-                                hint: "a spec needs at least spec_version, version, title and stages")
+                throw SpecError(
+                    file: file, keyPath: "", message: "the file is empty",
+                    hint: "a spec needs at least spec_version, version, title and stages")
             }
             return YNode(node: root, file: file, path: "")
         } catch let error as SpecError {
@@ -35,15 +36,17 @@ package struct YNode {
         func loc(_ m: Mark) -> SourceLocation { SourceLocation(file: file, line: m.line, column: m.column) }
         switch error {
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-             let .composer(context, problem, mark, _):
+            let .composer(context, problem, mark, _):
             var message = "invalid YAML: \(problem)"
             if let context { message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))" }
-            return SpecError(file: file, location: loc(mark), keyPath: "", message: message,
-                             hint: problem.contains("tab") ? "indent with spaces, not tabs" : nil)
+            return SpecError(
+                file: file, location: loc(mark), keyPath: "", message: message,
+                hint: problem.contains("tab") ? "indent with spaces, not tabs" : nil)
         case let .duplicatedKeysInMapping(duplicates, context):
-            return SpecError(file: file, location: loc(context.mark), keyPath: "",
-                             message: "duplicate key(s) \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
-                             hint: "each key may appear once per mapping")
+            return SpecError(
+                file: file, location: loc(context.mark), keyPath: "",
+                message: "duplicate key(s) \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
+                hint: "each key may appear once per mapping")
         default:
             return SpecError(file: file, keyPath: "", message: "invalid YAML: \(error)")
         }
@@ -151,7 +154,8 @@ package struct YNode {
         var out: [String: YNode] = [:]
         for (key, value) in try mapping() {
             guard allowed.contains(key) else {
-                let hint = DidYouMean.hint(for: key, in: allowed)
+                let hint =
+                    DidYouMean.hint(for: key, in: allowed)
                     ?? "allowed keys: \(allowed.joined(separator: ", "))"
                 throw YNode(node: keyNode(key) ?? node, file: file, path: value.path)
                     .error("unknown key '\(key)' in \(what)", hint: hint)

@@ -25,7 +25,8 @@ package struct CellKey: Sendable, Hashable, Comparable, CustomStringConvertible,
     package init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let key = CellKey(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not ROW/COLUMN"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not ROW/COLUMN"))
         }
         self = key
     }
@@ -94,7 +95,8 @@ package struct ContentDigest: Sendable, Hashable, CustomStringConvertible, Codab
     package init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let d = ContentDigest(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a sha256 digest"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a sha256 digest"))
         }
         self = d
     }

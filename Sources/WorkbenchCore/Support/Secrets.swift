@@ -51,8 +51,10 @@ package struct Secrets: Sendable {
     package func redact(_ text: String?) -> String? { text.map { redact($0) } }
 
     /// Lower-case substrings at least one of which every pattern below needs.
-    private static let anchors: [[UInt8]] = ["token", "secret", "passw", "credential", "key", "://", "authorization", "hf_", "sk-",
-                                             "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "akia", "asia"].map { Array($0.utf8) }
+    private static let anchors: [[UInt8]] = [
+        "token", "secret", "passw", "credential", "key", "://", "authorization", "hf_", "sk-",
+        "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "akia", "asia",
+    ].map { Array($0.utf8) }
 
     /// For each byte value, the anchors starting with it (letters folded to lower case).
     private static let byFirstByte: [[Int]] = {
@@ -94,7 +96,8 @@ package struct Secrets: Sendable {
 
     private static let patterns: [(NSRegularExpression, String)] = {
         // A name with a secret-like part (see isSecretName), bounded on both sides.
-        let name = #"(?<![A-Za-z0-9])(?:[A-Za-z0-9]+[_.-])*(?:TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|API_?KEY|ACCESS_?KEY|KEY)(?:[_.-][A-Za-z0-9]+)*(?![A-Za-z0-9])"#
+        let name =
+            #"(?<![A-Za-z0-9])(?:[A-Za-z0-9]+[_.-])*(?:TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|API_?KEY|ACCESS_?KEY|KEY)(?:[_.-][A-Za-z0-9]+)*(?![A-Za-z0-9])"#
         let m = "[REDACTED]"
         let specs: [(String, String)] = [
             // Well-known token shapes.

@@ -15,11 +15,13 @@ package struct AuditFlow {
 
     /// The auditor of this workspace, its rescoring wired to the scorers.
     package var auditor: Auditor {
-        Auditor(store: store, workspace: workspace.root, rescore: { task, path in
-            guard let t = ScoringTask.named(task) else { return nil }
-            let scored = try PredictionsScoring.score(task: t, path: path, results: nil, label: nil)
-            return Dictionary(scored.result.metrics.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        })
+        Auditor(
+            store: store, workspace: workspace.root,
+            rescore: { task, path in
+                guard let t = ScoringTask.named(task) else { return nil }
+                let scored = try PredictionsScoring.score(task: t, path: path, results: nil, label: nil)
+                return Dictionary(scored.result.metrics.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            })
     }
 
     /// Every run (`all`, with the rows attached to none), else one run (default: the newest).

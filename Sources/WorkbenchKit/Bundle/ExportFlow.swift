@@ -24,16 +24,19 @@ package struct ExportFlow {
             return
         }
         if let by = try store.contextOnly(run: runID) {
-            throw WorkbenchError.invalidInput("run \(runID) is here only as context of imported run(s) \(by.joined(separator: ", ")): only the attempts they reused",
-                                              hint: "export it from the workspace that recorded it")
+            throw WorkbenchError.invalidInput(
+                "run \(runID) is here only as context of imported run(s) \(by.joined(separator: ", ")): only the attempts they reused",
+                hint: "export it from the workspace that recorded it")
         }
         let (spec, detail) = try workspace.recordedSpec(of: runID, store: store, strict: true)
         guard detail.summary.status != .running else {
-            throw WorkbenchError.invalidInput("run \(runID) is still running; a bundle holds a finished run",
-                                              hint: "wait for it (`workbench status \(runID) --follow`) or cancel it, then export")
+            throw WorkbenchError.invalidInput(
+                "run \(runID) is still running; a bundle holds a finished run",
+                hint: "wait for it (`workbench status \(runID) --follow`) or cancel it, then export")
         }
         var files = try specFiles(spec, runID: runID)
-        let tables = try ReportFlow(workspace: workspace, store: store, spec: spec, profile: detail.summary.profile, runID: runID).build(only: nil)
+        let tables = try ReportFlow(workspace: workspace, store: store, spec: spec, profile: detail.summary.profile, runID: runID)
+            .build(only: nil)
         for t in tables {
             for f in bundledReportFormats {
                 files.append(.init(path: "reports/\(t.id).\(f.fileExtension)", role: "report", content: Data(f.render(t).utf8)))
@@ -42,15 +45,20 @@ package struct ExportFlow {
         files.append(.init(path: "lock.json", role: "lock", content: try RunLock.data(store: store, detail: detail)))
         let manifest: String
         do {
-            manifest = try RunBundle.export(store: store, runID: runID, files: files, meta: [
-                "workbench_version": WorkbenchVersion.current, "source_workspace": workspace.root, "source_host": workspace.host,
-                "spec_path": spec.path, "profile": detail.summary.profile,
-            ], to: path)
+            manifest = try RunBundle.export(
+                store: store, runID: runID, files: files,
+                meta: [
+                    "workbench_version": WorkbenchVersion.current, "source_workspace": workspace.root,
+                    "source_host": workspace.host,
+                    "spec_path": spec.path, "profile": detail.summary.profile,
+                ], to: path)
         } catch let f as RunBundle.Failure {
             throw WorkbenchError.invalidInput(f.description, hint: f.hint)
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        workspace.messages.note("exported run \(runID): \(files.count) files (spec, lock, \(tables.count * bundledReportFormats.count) reports) and its rows, \(size / 1024) KiB, manifest sha256 \(manifest.prefix(12))")
+        workspace.messages.note(
+            "exported run \(runID): \(files.count) files (spec, lock, \(tables.count * bundledReportFormats.count) reports) and its rows, \(size / 1024) KiB, manifest sha256 \(manifest.prefix(12))"
+        )
     }
 
     /// The spec file and the catalogs it includes, as bundle files under `spec/`.
@@ -58,8 +66,9 @@ package struct ExportFlow {
         var files: [RunBundle.File] = []
         for rel in [spec.path] + spec.includedFiles where !files.contains(where: { $0.path == "spec/" + rel }) {
             guard RunBundle.isSafe(path: "spec/" + rel) else {
-                throw WorkbenchError.invalidInput("the spec file \(rel) of run \(runID) is outside the workspace; a bundle carries files inside it only",
-                                                  hint: "keep specs and the catalogs they include under the workspace")
+                throw WorkbenchError.invalidInput(
+                    "the spec file \(rel) of run \(runID) is outside the workspace; a bundle carries files inside it only",
+                    hint: "keep specs and the catalogs they include under the workspace")
             }
             guard let data = FileManager.default.contents(atPath: workspace.root + "/" + rel) else {
                 throw WorkbenchError.io("cannot read \(rel), a file of the spec of run \(runID)")
@@ -73,21 +82,25 @@ package struct ExportFlow {
     private func passOn(_ imported: (id: Int64, directory: String, bundleSHA256: String), runID: String, to path: String) throws {
         let original = imported.directory + "/bundle.wbbundle"
         guard (try? SHA256.hexOfFile(original)) == imported.bundleSHA256 else {
-            throw WorkbenchError.invalidInput("run \(runID) was imported, but its bundle \(original) is missing or changed",
-                                              hint: "export it again from the workspace it came from")
+            throw WorkbenchError.invalidInput(
+                "run \(runID) was imported, but its bundle \(original) is missing or changed",
+                hint: "export it again from the workspace it came from")
         }
         if (path as NSString).standardizingPath != (original as NSString).standardizingPath {
             let partial = path + ".partial"
             try? FileManager.default.removeItem(atPath: partial)
             var failure: String?
-            do { try FileManager.default.copyItem(atPath: original, toPath: partial) } catch { failure = error.localizedDescription }
-            if failure == nil, rename(partial, path) != 0 { failure = String(cString: strerror(errno)) }   // replaces atomically
+            do { try FileManager.default.copyItem(atPath: original, toPath: partial) } catch {
+                failure = error.localizedDescription
+            }
+            if failure == nil, rename(partial, path) != 0 { failure = String(cString: strerror(errno)) }  // replaces atomically
             if let failure {
                 try? FileManager.default.removeItem(atPath: partial)
                 throw WorkbenchError.io("cannot write \(path): \(failure)")
             }
         }
-        workspace.messages.note("run \(runID) was imported: wrote the bundle it came in (sha256 \(imported.bundleSHA256.prefix(12)))")
+        workspace.messages.note(
+            "run \(runID) was imported: wrote the bundle it came in (sha256 \(imported.bundleSHA256.prefix(12)))")
     }
 }
 
@@ -97,18 +110,25 @@ enum RunLock {
     static func data(store: Store, detail: RunDetail) throws -> Data {
         var lock: [String: Any] = [
             "run": detail.summary.id,
-            "spec": ["path": detail.specPath, "sha256": detail.specHash, "git_blob": detail.specGitBlob, "version": detail.summary.specVersion],
+            "spec": [
+                "path": detail.specPath, "sha256": detail.specHash, "git_blob": detail.specGitBlob,
+                "version": detail.summary.specVersion,
+            ],
             "profile": detail.summary.profile,
         ]
         if let c = detail.code {
             lock["code"] = ["commit": c.commit as Any, "branch": c.branch as Any, "dirty": c.dirty, "remote": c.remoteURL as Any]
         }
-        lock["upstream"] = try store.events(runID: detail.summary.id, kind: "code-checkout").map { ["name": $0.subject ?? "", "checkout": $0.payload] }
+        lock["upstream"] = try store.events(runID: detail.summary.id, kind: "code-checkout").map {
+            ["name": $0.subject ?? "", "checkout": $0.payload]
+        }
         var hub: [[String: Any]] = []
         for a in detail.attempts {
             for art in a.artifacts where art.name == "manifest" {
                 var entry: [String: Any] = ["stage": a.stage, "path": art.path, "digest": art.digest]
-                if let data = FileManager.default.contents(atPath: art.path), let json = try? JSONSerialization.jsonObject(with: data) {
+                if let data = FileManager.default.contents(atPath: art.path),
+                    let json = try? JSONSerialization.jsonObject(with: data)
+                {
                     entry["manifest"] = json
                 }
                 hub.append(entry)

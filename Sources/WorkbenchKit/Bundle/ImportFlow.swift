@@ -17,7 +17,8 @@ package struct ImportFlow {
     /// from the imported rows and compared with the ones it carries (told, not fatal).
     package func importBundle(at path: String) throws -> String {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw WorkbenchError.invalidInput("\(path): no such file", hint: "give the file `workbench export RUN --out FILE` wrote")
+            throw WorkbenchError.invalidInput(
+                "\(path): no such file", hint: "give the file `workbench export RUN --out FILE` wrote")
         }
         let messages = workspace.messages
         // Verify a private copy, and import that copy: the file cannot change in between.
@@ -34,8 +35,9 @@ package struct ImportFlow {
         let result: RunBundle.ImportResult
         do {
             contents = try RunBundle.read(incoming)
-            result = try RunBundle.importBundle(contents, bundlePath: incoming, into: store, importsDirectory: imports,
-                                                source: "\(contents.meta["source_host"] ?? "?"):\(contents.meta["source_workspace"] ?? "?")")
+            result = try RunBundle.importBundle(
+                contents, bundlePath: incoming, into: store, importsDirectory: imports,
+                source: "\(contents.meta["source_host"] ?? "?"):\(contents.meta["source_workspace"] ?? "?")")
         } catch let f as RunBundle.Failure {
             throw WorkbenchError.invalidInput(f.description.replacingOccurrences(of: incoming, with: path), hint: f.hint)
         }
@@ -45,7 +47,9 @@ package struct ImportFlow {
         }
         if let note = result.note { messages.note(note) }
         let rows = result.added.values.reduce(0, +)
-        messages.note("imported run \(result.runID): \(rows) rows (\(result.added.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), files under \(workspace.relative(result.directory))")
+        messages.note(
+            "imported run \(result.runID): \(rows) rows (\(result.added.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), files under \(workspace.relative(result.directory))"
+        )
         compareReports(contents, runID: result.runID)
         return result.runID
     }
@@ -54,8 +58,11 @@ package struct ImportFlow {
     private func compareReports(_ contents: RunBundle.Contents, runID: String) {
         let tables: [ReportTable]
         do {
-            let spec = try workspace.loadRunSpec(store: store, runID: runID, specPath: contents.meta["spec_path"] ?? "", specHash: nil, strict: false)
-            tables = try ReportFlow(workspace: workspace, store: store, spec: spec, profile: contents.meta["profile"], runID: runID).build(only: nil)
+            let spec = try workspace.loadRunSpec(
+                store: store, runID: runID, specPath: contents.meta["spec_path"] ?? "", specHash: nil, strict: false)
+            tables = try ReportFlow(
+                workspace: workspace, store: store, spec: spec, profile: contents.meta["profile"], runID: runID
+            ).build(only: nil)
         } catch {
             workspace.messages.warn("imported, but its reports could not be rendered here: \(error)")
             return
@@ -69,7 +76,8 @@ package struct ImportFlow {
             }
         }
         if differ.isEmpty {
-            workspace.messages.note("reports: \(same) file(s) render here exactly as in the bundle (`workbench report --run \(runID)`)")
+            workspace.messages.note(
+                "reports: \(same) file(s) render here exactly as in the bundle (`workbench report --run \(runID)`)")
         } else {
             workspace.messages.warn("reports: \(differ.joined(separator: ", ")) render differently here than in the bundle")
         }

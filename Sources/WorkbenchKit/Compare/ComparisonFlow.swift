@@ -57,12 +57,15 @@ package struct ComparisonFlow {
         guard !cells.isEmpty else { return nil }
         let (spec, detail) = try workspace.recordedSpec(of: runA, store: store, strict: false)
         guard let id = table ?? (spec.tables.count == 1 ? spec.tables[0].id : nil) else {
-            throw WorkbenchError.usage("--cells needs --table: run \(runA)'s spec \(spec.path) has tables \(spec.tables.map(\.id).joined(separator: ", "))")
+            throw WorkbenchError.usage(
+                "--cells needs --table: run \(runA)'s spec \(spec.path) has tables \(spec.tables.map(\.id).joined(separator: ", "))"
+            )
         }
         let target = try CellSelection.target(spec: spec, table: id, filters: cells)
         guard case .tableCells(_, let keys) = target else { return nil }
         // From the spec's structure: the upstream stages count even where the inputs are absent.
-        let names = try workspace.planner(spec, profile: detail.summary.profile, digester: FileDigester(store: store)).stageNames(target)
+        let names = try workspace.planner(spec, profile: detail.summary.profile, digester: FileDigester(store: store)).stageNames(
+            target)
         return Selection(names: names, table: id, cells: keys.count)
     }
 

@@ -62,14 +62,16 @@ package struct PlanFlow {
                 continue
             }
             let useProfile = profile.flatMap { spec.profiles.contains($0) ? $0 : nil }
-            if profile != nil, useProfile == nil { continue }   // that spec has no such profile
+            if profile != nil, useProfile == nil { continue }  // that spec has no such profile
             let planner = workspace.planner(spec, profile: useProfile, digester: digester)
             for layout in spec.tables {
-                let metricColumns = layout.columns.filter { if case .metric = $0.kind { return true } else { return false } }.count
-                var entry = TableEntry(table: layout.id, title: layout.title, spec: workspace.relative(file), profile: planner.profile,
-                                       cells: layout.rows.filter { !$0.referenceOnly }.count * metricColumns,
-                                       referenceOnlyRows: layout.rows.filter(\.referenceOnly).count, stages: 0, cached: 0,
-                                       gpuHoursToRun: 0, gpuStagesWithoutEstimate: 0, paperVersion: layout.reference?.paperVersion)
+                let metricColumns = layout.columns.filter { if case .metric = $0.kind { return true } else { return false } }
+                    .count
+                var entry = TableEntry(
+                    table: layout.id, title: layout.title, spec: workspace.relative(file), profile: planner.profile,
+                    cells: layout.rows.filter { !$0.referenceOnly }.count * metricColumns,
+                    referenceOnlyRows: layout.rows.filter(\.referenceOnly).count, stages: 0, cached: 0,
+                    gpuHoursToRun: 0, gpuStagesWithoutEstimate: 0, paperVersion: layout.reference?.paperVersion)
                 do {
                     var plan = try planner.plan(.table(layout.id))
                     try plan.markCached(using: cache)

@@ -30,8 +30,10 @@ package enum ReportFiles {
     }
 
     /// Writes the tables and records them: what `report --out` and `reproduce` do.
-    package static func writeAndRecord(_ tables: [ReportTable], formats: [ReportFormat], to dir: String,
-                                       store: Store, runID: String?) throws -> [String] {
+    package static func writeAndRecord(
+        _ tables: [ReportTable], formats: [ReportFormat], to dir: String,
+        store: Store, runID: String?
+    ) throws -> [String] {
         let written = try write(tables, formats: formats, to: dir)
         try record(tables, written: written, store: store, runID: runID)
         return written
@@ -66,7 +68,8 @@ package enum ReportFormats {
         try text.split(separator: ",").map { raw in
             let s = raw.trimmingCharacters(in: .whitespaces)
             guard let f = ReportFormat(rawValue: s) else {
-                throw WorkbenchError.usage("unknown report format '\(s)' (formats: \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw WorkbenchError.usage(
+                    "unknown report format '\(s)' (formats: \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             return f
         }

@@ -49,12 +49,15 @@ package struct ReportFlow {
     }
 
     /// One table from the metrics of its stages (the latest completed attempts, or the run's).
-    private func build(_ layout: TableLayout, stages: [(name: String, fingerprint: String)],
-                       attempts: [String: ResultAttempt]?, profile: String) throws -> ReportTable {
+    private func build(
+        _ layout: TableLayout, stages: [(name: String, fingerprint: String)],
+        attempts: [String: ResultAttempt]?, profile: String
+    ) throws -> ReportTable {
         let cells = try CellResolver(spec: spec).cells(of: layout)
         let byName = Dictionary(stages, uniquingKeysWith: { a, _ in a })
         let located = cells.compactMap { cell in byName[cell.instanceName].map { (cell, fingerprint: $0) } }
-        let recorded = try attempts.map { try store.metrics(of: $0) }
+        let recorded =
+            try attempts.map { try store.metrics(of: $0) }
             ?? store.recordedMetrics(located.map { ($0.fingerprint, $0.0.metric) })
         // One query for the evaluations behind the table's score/... cells.
         let scoreAttempts = located.compactMap { cell, fp in
@@ -68,10 +71,12 @@ package struct ReportFlow {
             let key = CellKey(row: cell.rowID, column: cell.columnID)
             let columns = try exampleColumns(cell.metric, scale: cell.scale, evaluations: evaluationsOf[m.attemptID] ?? [])
             sources[key] = CellSource(attemptID: m.attemptID, metric: cell.metric, scale: cell.scale)
-            values[key] = ReproducedValue(value: m.value * cell.scale, runID: m.runID, attemptID: m.attemptID, exampleColumns: columns)
+            values[key] = ReproducedValue(
+                value: m.value * cell.scale, runID: m.runID, attemptID: m.attemptID, exampleColumns: columns)
         }
-        var table = TableBuilder.build(layout: layout, spec: spec.summary, paper: spec.paper, profile: profile,
-                                       values: values, standIn: spec.standInProfiles.contains(profile))
+        var table = TableBuilder.build(
+            layout: layout, spec: spec.summary, paper: spec.paper, profile: profile,
+            values: values, standIn: spec.standInProfiles.contains(profile))
         table.cellSources = sources
         return table
     }
@@ -82,7 +87,7 @@ package struct ReportFlow {
     private func exampleColumns(_ metric: String, scale: Double, evaluations: [EvaluationSummary]) throws -> [[Double]]? {
         let parts = metric.split(separator: "/", maxSplits: 2).map(String.init)
         if parts.first == "score", parts.count == 3 {
-            guard let e = evaluations.first(where: { $0.task == parts[1] }) else { return nil }   // newest first
+            guard let e = evaluations.first(where: { $0.task == parts[1] }) else { return nil }  // newest first
             return [try store.exampleValues(evaluationID: e.id, metric: parts[2]).map { $0 * scale }]
         }
         guard metric == DomainAverage.metricName else { return nil }

@@ -23,9 +23,14 @@ package final class ProgressObserver: RunObserver, @unchecked Sendable {
 
     package func stagesCached(_ stages: [PlannedStage], runID: String) async throws {
         try await inner.stagesCached(stages, runID: runID)
-        let n = lock.withLock { done += stages.count; return done }
-        if stages.count > 3 { line("[\(n)/\(total)] \(stages.count) stages reused from the cache") }
-        else { for s in stages { line("[\(n)/\(total)] cached   \(s.name)") } }
+        let n = lock.withLock {
+            done += stages.count; return done
+        }
+        if stages.count > 3 {
+            line("[\(n)/\(total)] \(stages.count) stages reused from the cache")
+        } else {
+            for s in stages { line("[\(n)/\(total)] cached   \(s.name)") }
+        }
     }
 
     package func stageStarted(_ stage: PlannedStage, attempt: AttemptInfo) async throws {
@@ -46,7 +51,7 @@ package final class ProgressObserver: RunObserver, @unchecked Sendable {
         case .failed: line("[\(n)/\(total)] FAILED   \(stage.name) (\(secs)): \(outcome.message ?? "")")
         case .interrupted: line("[\(n)/\(total)] stopped  \(stage.name)")
         case .requeued:
-            lock.withLock { done -= 1 }   // the stage runs again
+            lock.withLock { done -= 1 }  // the stage runs again
             line("         requeued \(stage.name) (attempt \(outcome.attempt)): \(outcome.message ?? "")")
         default: line("[\(n)/\(total)] \(outcome.status.rawValue) \(stage.name)")
         }
@@ -54,13 +59,17 @@ package final class ProgressObserver: RunObserver, @unchecked Sendable {
 
     package func stageSkipped(_ stage: PlannedStage, runID: String, reason: String) async throws {
         try await inner.stageSkipped(stage, runID: runID, reason: reason)
-        let n = lock.withLock { done += 1; return done }
+        let n = lock.withLock {
+            done += 1; return done
+        }
         line("[\(n)/\(total)] skipped  \(stage.name): \(reason)")
     }
 
     package func stageCancelled(_ stage: PlannedStage, runID: String, reason: String) async throws {
         try await inner.stageCancelled(stage, runID: runID, reason: reason)
-        let n = lock.withLock { done += 1; return done }
+        let n = lock.withLock {
+            done += 1; return done
+        }
         line("[\(n)/\(total)] cancelled \(stage.name): \(reason)")
     }
 

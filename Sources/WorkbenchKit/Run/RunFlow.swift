@@ -25,8 +25,10 @@ package struct RunRequest: Sendable {
     /// Recorded with the run.
     package var commandLine: String
 
-    package init(spec: Spec, table: String?, profile: String?, target: Planner.Target, jobs: Int, gpus: [String]? = nil,
-                 runner: Runner = .local, quiet: Bool = false, commandLine: String) {
+    package init(
+        spec: Spec, table: String?, profile: String?, target: Planner.Target, jobs: Int, gpus: [String]? = nil,
+        runner: Runner = .local, quiet: Bool = false, commandLine: String
+    ) {
         self.spec = spec
         self.table = table
         self.profile = profile
@@ -85,42 +87,60 @@ package struct RunFlow: Sendable {
     /// for a run that ended without completing (its record is finished first).
     package func execute() async throws -> Result {
         let t0 = ContinuousClock.now
-        try workspace.recover(store)   // a run whose controller died is settled first: its stages run again
+        try workspace.recover(store)  // a run whose controller died is settled first: its stages run again
         let digester = FileDigester(store: store)
         let prepared = try await prepare(digester: digester)
         let plan = prepared.plan
         let runID = RunID.make(date: clock.now())
         let recorder = Recorder(store: store, clock: clock)
-        try recorder.beginRun(RunStart(runID: runID, spec: request.spec.summary, profile: plan.profile, table: request.table,
-                                       commandLine: request.commandLine, runner: request.runnerName, host: workspace.host,
-                                       pid: getpid(), code: prepared.code, environment: prepared.environment, plan: plan))
+        try recorder.beginRun(
+            RunStart(
+                runID: runID, spec: request.spec.summary, profile: plan.profile, table: request.table,
+                commandLine: request.commandLine, runner: request.runnerName, host: workspace.host,
+                pid: getpid(), code: prepared.code, environment: prepared.environment, plan: plan))
         for c in prepared.checkouts {
-            try store.appendEvent(runID: runID, kind: "code-checkout", subject: c.ref.name,
-                                  payload: "url=\(Redaction.stripCredentials(fromURL: c.ref.url)) commit=\(c.ref.commit) path=\(workspace.relative(c.path)) cloned=\(c.cloned)")
+            try store.appendEvent(
+                runID: runID, kind: "code-checkout", subject: c.ref.name,
+                payload:
+                    "url=\(Redaction.stripCredentials(fromURL: c.ref.url)) commit=\(c.ref.commit) path=\(workspace.relative(c.path)) cloned=\(c.cloned)"
+            )
         }
         let summary = plan.summary
-        note("run \(runID): \(summary.total) stage(s), \(summary.cached) cached, \(summary.toRun) to run (profile \(plan.profile))")
-        let trap = handlesSignals ? InterruptTrap(cancellation: cancellation) { [messages, runner = request.runner] in
-            if case .slurm = runner { messages.note("\ninterrupt: no longer following (the Slurm jobs keep running)") }
-            else { messages.note("\ninterrupt: stopping running stages (SIGTERM, then SIGKILL after 10 s)...") }
-        } : nil
+        note(
+            "run \(runID): \(summary.total) stage(s), \(summary.cached) cached, \(summary.toRun) to run (profile \(plan.profile))"
+        )
+        let trap =
+            handlesSignals
+            ? InterruptTrap(cancellation: cancellation) { [messages, runner = request.runner] in
+                if case .slurm = runner {
+                    messages.note("\ninterrupt: no longer following (the Slurm jobs keep running)")
+                } else {
+                    messages.note("\ninterrupt: stopping running stages (SIGTERM, then SIGKILL after 10 s)...")
+                }
+            } : nil
         defer { trap?.restore() }
         let progress = ProgressObserver(inner: recorder, total: summary.total, messages: request.quiet ? nil : messages)
         if case .slurm(let config, let detach) = request.runner {
-            let slurm = SlurmFlow(workspace: workspace, store: store, config: config, quiet: request.quiet,
-                                  client: slurmClient, clock: clock, toolPath: toolPath)
-            return try await slurm.execute(plan, runID: runID, recorder: recorder, progress: progress, digester: digester,
-                                           detach: detach, cancellation: cancellation)
+            let slurm = SlurmFlow(
+                workspace: workspace, store: store, config: config, quiet: request.quiet,
+                client: slurmClient, clock: clock, toolPath: toolPath)
+            return try await slurm.execute(
+                plan, runID: runID, recorder: recorder, progress: progress, digester: digester,
+                detach: detach, cancellation: cancellation)
         }
-        return try await executeLocally(plan, runID: runID, gpus: prepared.gpus, recorder: recorder, progress: progress,
-                                        digester: digester, cache: prepared.cache, started: t0)
+        return try await executeLocally(
+            plan, runID: runID, gpus: prepared.gpus, recorder: recorder, progress: progress,
+            digester: digester, cache: prepared.cache, started: t0)
     }
 
-    private func executeLocally(_ plan: Plan, runID: String, gpus: [String], recorder: Recorder, progress: ProgressObserver,
-                                digester: FileDigester, cache: StoreCache, started t0: ContinuousClock.Instant) async throws -> Result {
-        var scheduler = Scheduler(executor: executor, observer: progress, digester: digester, jobs: request.jobs, gpus: gpus,
-                                  workspace: workspace.root, runDirectory: workspace.runDirectory(runID), host: workspace.host,
-                                  cancellation: cancellation)
+    private func executeLocally(
+        _ plan: Plan, runID: String, gpus: [String], recorder: Recorder, progress: ProgressObserver,
+        digester: FileDigester, cache: StoreCache, started t0: ContinuousClock.Instant
+    ) async throws -> Result {
+        var scheduler = Scheduler(
+            executor: executor, observer: progress, digester: digester, jobs: request.jobs, gpus: gpus,
+            workspace: workspace.root, runDirectory: workspace.runDirectory(runID), host: workspace.host,
+            cancellation: cancellation)
         scheduler.clock = clock
         scheduler.grace = grace
         scheduler.locks = StageLocks()
@@ -145,10 +165,13 @@ package struct RunFlow: Sendable {
         case .completed: return Result(runID: runID, plan: plan)
         case .interrupted: throw WorkbenchError.interrupted(runID: runID)
         default:
-            throw WorkbenchError.runFailed(runID: runID, failures: result.failures.map {
-                .init(stage: $0.stage, message: $0.outcome.message ?? "failed", tail: $0.outcome.errorTail,
-                      directory: workspace.runDirectory(runID) + "/\($0.stage)/attempt-\($0.outcome.attempt)")
-            })
+            throw WorkbenchError.runFailed(
+                runID: runID,
+                failures: result.failures.map {
+                    .init(
+                        stage: $0.stage, message: $0.outcome.message ?? "failed", tail: $0.outcome.errorTail,
+                        directory: workspace.runDirectory(runID) + "/\($0.stage)/attempt-\($0.outcome.attempt)")
+                })
         }
     }
 }
@@ -159,8 +182,9 @@ package enum RunID {
         var t = time_t(date.timeIntervalSince1970)
         var tm = tm()
         gmtime_r(&t, &tm)
-        let stamp = String(format: "%04d%02d%02d-%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                           tm.tm_hour, tm.tm_min, tm.tm_sec)
+        let stamp = String(
+            format: "%04d%02d%02d-%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+            tm.tm_hour, tm.tm_min, tm.tm_sec)
         return stamp + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
     }
 }

@@ -41,9 +41,11 @@ extension RunFlow {
         case .slurm(let config, _):
             // Before anything is recorded: no sbatch, an unreachable controller, a stage no node can hold.
             if plan.summary.toRun > 0 {
-                try await SlurmFlow(workspace: workspace, store: store, config: config, quiet: request.quiet,
-                                    client: slurmClient, clock: clock, toolPath: toolPath)
-                    .controller(digester: digester).check(plan, workspace: workspace.root)
+                try await SlurmFlow(
+                    workspace: workspace, store: store, config: config, quiet: request.quiet,
+                    client: slurmClient, clock: clock, toolPath: toolPath
+                )
+                .controller(digester: digester).check(plan, workspace: workspace.root)
             }
         case .local:
             try Scheduler.check(plan, gpus: gpus)
@@ -52,12 +54,16 @@ extension RunFlow {
         if !code.isRepository {
             messages.warn("\(workspace.root) is not a git repository: the run is recorded without code provenance")
         } else if code.dirty {
-            messages.note("note: the working tree has uncommitted changes; their diff (\(code.diffBytes) bytes\(code.diffTruncated ? ", truncated" : "")) is recorded with the run")
+            messages.note(
+                "note: the working tree has uncommitted changes; their diff (\(code.diffBytes) bytes\(code.diffTruncated ? ", truncated" : "")) is recorded with the run"
+            )
         }
         let python = spec.vars["python"].map(workspace.absolute)
         if let python, plan.summary.toRun > 0, !FileManager.default.isExecutableFile(atPath: python) {
             let setup = spec.vars["python_setup"].map { "run \($0) first" } ?? "create it first"
-            throw WorkbenchError.setupMissing("the stages of \(spec.path) use the Python interpreter \(workspace.relative(python)) (vars.python), which does not exist", hint: setup)
+            throw WorkbenchError.setupMissing(
+                "the stages of \(spec.path) use the Python interpreter \(workspace.relative(python)) (vars.python), which does not exist",
+                hint: setup)
         }
         let environment = await EnvironmentCapture(version: WorkbenchVersion.current, runCommand: helperCommand)
             .capture(python: python, cacheDirectory: workspace.stateDirectory + "/cache")
@@ -70,10 +76,14 @@ package enum GPUDiscovery {
     package static func available() -> [String] {
         let env = ProcessInfo.processInfo.environment
         if let visible = env["CUDA_VISIBLE_DEVICES"] {
-            return visible.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0 != "-1" }
+            return visible.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty && $0 != "-1"
+            }
         }
-        for dir in (env["PATH"] ?? "").split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/nvidia-smi") {
-            let count = (try? FileManager.default.contentsOfDirectory(atPath: "/dev"))?
+        for dir in (env["PATH"] ?? "").split(separator: ":")
+        where FileManager.default.isExecutableFile(atPath: "\(dir)/nvidia-smi") {
+            let count =
+                (try? FileManager.default.contentsOfDirectory(atPath: "/dev"))?
                 .filter { $0.hasPrefix("nvidia") && Int($0.dropFirst(6)) != nil }.count ?? 0
             return (0..<count).map(String.init)
         }

@@ -13,9 +13,11 @@ package struct SlurmFlow: Sendable {
     package var clock: any Clock = SystemClock()
     package var toolPath: String? = Workspace.executablePath
 
-    package init(workspace: Workspace, store: Store, config: SlurmConfig, quiet: Bool,
-                 client: any SlurmClient = SlurmCLI(), clock: any Clock = SystemClock(),
-                 toolPath: String? = Workspace.executablePath) {
+    package init(
+        workspace: Workspace, store: Store, config: SlurmConfig, quiet: Bool,
+        client: any SlurmClient = SlurmCLI(), clock: any Clock = SystemClock(),
+        toolPath: String? = Workspace.executablePath
+    ) {
         self.workspace = workspace
         self.store = store
         self.config = config
@@ -26,8 +28,10 @@ package struct SlurmFlow: Sendable {
     }
 
     /// The flow for a recorded run, with the settings it was submitted with (or `config`).
-    package static func forRun(_ runID: String, workspace: Workspace, store: Store, config: SlurmConfig? = nil,
-                               quiet: Bool = false) throws -> SlurmFlow {
+    package static func forRun(
+        _ runID: String, workspace: Workspace, store: Store, config: SlurmConfig? = nil,
+        quiet: Bool = false
+    ) throws -> SlurmFlow {
         let recorded = try SlurmRunState.load(runDirectory: workspace.runDirectory(runID)).config
         return SlurmFlow(workspace: workspace, store: store, config: config ?? recorded, quiet: quiet)
     }
@@ -38,7 +42,9 @@ package struct SlurmFlow: Sendable {
         if let path {
             file = workspace.absolute(path)
             guard FileManager.default.fileExists(atPath: file) else {
-                throw WorkbenchError.invalidInput("runner config \(workspace.relative(file)) does not exist", hint: "give the path of a YAML file with partition, account, qos, extra_args, poll_seconds")
+                throw WorkbenchError.invalidInput(
+                    "runner config \(workspace.relative(file)) does not exist",
+                    hint: "give the path of a YAML file with partition, account, qos, extra_args, poll_seconds")
             }
         } else {
             file = workspace.root + "/slurm.yaml"
@@ -60,8 +66,10 @@ package struct SlurmFlow: Sendable {
     func note(_ s: String) { if !quiet { workspace.messages.note(s) } }
 
     /// Submits the DAG, then follows it (unless detached) until every stage is settled.
-    func execute(_ plan: Plan, runID: String, recorder: Recorder, progress: ProgressObserver, digester: FileDigester,
-                 detach: Bool, cancellation: CancellationFlag) async throws -> RunFlow.Result {
+    func execute(
+        _ plan: Plan, runID: String, recorder: Recorder, progress: ProgressObserver, digester: FileDigester,
+        detach: Bool, cancellation: CancellationFlag
+    ) async throws -> RunFlow.Result {
         let controller = self.controller(digester: digester)
         let dir = workspace.runDirectory(runID)
         let state: SlurmRunState
@@ -73,7 +81,7 @@ package struct SlurmFlow: Sendable {
             try? recorder.finishRun(runID, status: .failed, error: "submission: \(error)")
             throw error
         }
-        if state.entries.isEmpty {   // everything was cached: nothing went to Slurm
+        if state.entries.isEmpty {  // everything was cached: nothing went to Slurm
             try recorder.finishRun(runID, status: .completed, error: nil)
             return RunFlow.Result(runID: runID, plan: plan)
         }
@@ -89,18 +97,23 @@ package struct SlurmFlow: Sendable {
     func recordSubmission(_ state: SlurmRunState, detach: Bool) throws {
         for e in state.entries {
             let deps = e.stage.dependencies.compactMap { d in state.entries.first { $0.stage.name == d }?.jobID }
-            try store.appendEvent(runID: state.runID, kind: "slurm-submitted", subject: e.stage.name,
-                                  payload: "job=\(e.jobID ?? "-")" + (deps.isEmpty ? "" : " afterok=\(deps.joined(separator: ":"))")
-                                    + " gpus=\(e.stage.resources.gpus) cpus=\(e.stage.resources.cpus)")
+            try store.appendEvent(
+                runID: state.runID, kind: "slurm-submitted", subject: e.stage.name,
+                payload: "job=\(e.jobID ?? "-")" + (deps.isEmpty ? "" : " afterok=\(deps.joined(separator: ":"))")
+                    + " gpus=\(e.stage.resources.gpus) cpus=\(e.stage.resources.cpus)")
         }
         note("submitted \(state.entries.count) Slurm job(s) for run \(state.runID): \(state.jobIDs.joined(separator: " "))")
         if detach {
-            note("detached: `workbench status \(state.runID)` reconciles and records finished stages (--follow to wait); `workbench cancel \(state.runID)` stops them")
+            note(
+                "detached: `workbench status \(state.runID)` reconciles and records finished stages (--follow to wait); `workbench cancel \(state.runID)` stops them"
+            )
         }
     }
 
     /// One reconciliation under the run's lock; finishes the run in the store once every stage is settled.
-    package func tick(_ runID: String, controller: SlurmController, observer: any RunObserver) async throws -> (SlurmRunState, SlurmTick) {
+    package func tick(_ runID: String, controller: SlurmController, observer: any RunObserver) async throws -> (
+        SlurmRunState, SlurmTick
+    ) {
         let dir = workspace.runDirectory(runID)
         return try await SlurmStateLock.withLock(runDirectory: dir) {
             var state = try SlurmRunState.load(runDirectory: dir)
@@ -113,8 +126,10 @@ package struct SlurmFlow: Sendable {
     }
 
     /// Follows until every stage is settled, or until Ctrl-C (the jobs keep running).
-    package func follow(_ runID: String, controller: SlurmController, observer: any RunObserver,
-                        cancellation: CancellationFlag) async throws -> SlurmRunState {
+    package func follow(
+        _ runID: String, controller: SlurmController, observer: any RunObserver,
+        cancellation: CancellationFlag
+    ) async throws -> SlurmRunState {
         var unknownSince: Date?
         while true {
             let (state, tick) = try await self.tick(runID, controller: controller, observer: observer)
@@ -156,11 +171,15 @@ package struct SlurmFlow: Sendable {
         case .completed: return
         case .cancelled: throw WorkbenchError.cancelled(runID: state.runID)
         default:
-            throw WorkbenchError.runFailed(runID: state.runID, failures: state.entries.filter { $0.final == .failed }.map { e in
-                let o = lastOutcome(e, state: state)
-                return .init(stage: e.stage.name, message: o?.message ?? "failed (job \(e.jobID ?? "-"))", tail: o?.errorTail,
-                             directory: workspace.runDirectory(state.runID) + "/\(e.stage.name)" + (e.ended.max().map { "/attempt-\($0)" } ?? ""))
-            })
+            throw WorkbenchError.runFailed(
+                runID: state.runID,
+                failures: state.entries.filter { $0.final == .failed }.map { e in
+                    let o = lastOutcome(e, state: state)
+                    return .init(
+                        stage: e.stage.name, message: o?.message ?? "failed (job \(e.jobID ?? "-"))", tail: o?.errorTail,
+                        directory: workspace.runDirectory(state.runID) + "/\(e.stage.name)"
+                            + (e.ended.max().map { "/attempt-\($0)" } ?? ""))
+                })
         }
     }
 }

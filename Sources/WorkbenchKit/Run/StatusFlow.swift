@@ -30,18 +30,23 @@ package struct RunControl: Sendable {
         if let state = try store.runState(id), state.runner == "slurm", state.status == .running {
             let flow = try SlurmFlow.forRun(id, workspace: workspace, store: store, config: runnerConfig)
             let controller = flow.controller(digester: FileDigester(store: store))
-            let observer = ProgressObserver(inner: Recorder(store: store), total: try store.runDetail(id).summary.stages,
-                                            messages: follow ? workspace.messages : nil)
+            let observer = ProgressObserver(
+                inner: Recorder(store: store), total: try store.runDetail(id).summary.stages,
+                messages: follow ? workspace.messages : nil)
             if follow {
                 let cancellation = CancellationFlag()
-                let trap = handlesSignals ? InterruptTrap(cancellation: cancellation) { [messages = workspace.messages] in
-                    messages.note("\ninterrupt: no longer following (the Slurm jobs keep running)")
-                } : nil
+                let trap =
+                    handlesSignals
+                    ? InterruptTrap(cancellation: cancellation) { [messages = workspace.messages] in
+                        messages.note("\ninterrupt: no longer following (the Slurm jobs keep running)")
+                    } : nil
                 defer { trap?.restore() }
                 _ = try await flow.follow(id, controller: controller, observer: observer, cancellation: cancellation)
             } else {
                 let (state, tick) = try await flow.tick(id, controller: controller, observer: observer)
-                if let why = tick.unknown { workspace.messages.warn("cannot ask Slurm now (\(why)); nothing concluded, try again") }
+                if let why = tick.unknown {
+                    workspace.messages.warn("cannot ask Slurm now (\(why)); nothing concluded, try again")
+                }
                 lines = state.entries.map { e in
                     let word = e.final.map(\.rawValue) ?? tick.live[e.stage.name].map { $0.lowercased() } ?? "unknown"
                     return "  job \((e.jobID ?? "-").padding(8)) \(word.padding(10)) \(e.stage.name)"
@@ -71,7 +76,8 @@ package struct RunControl: Sendable {
         }
         if state.runner != "slurm" {
             guard state.host == workspace.host else {
-                throw WorkbenchError.usage("run \(id) runs on \(state.host): cancel it there (Ctrl-C, or `workbench cancel \(id)` on that host)")
+                throw WorkbenchError.usage(
+                    "run \(id) runs on \(state.host): cancel it there (Ctrl-C, or `workbench cancel \(id)` on that host)")
             }
             kill(state.pid, SIGTERM)
             return .signalledController(runID: id, pid: state.pid)
@@ -82,11 +88,13 @@ package struct RunControl: Sendable {
         try await SlurmStateLock.withLock(runDirectory: dir) {
             var s = try SlurmRunState.load(runDirectory: dir)
             try await controller.cancel(&s)
-            try store.appendEvent(runID: id, kind: "cancel-requested", subject: nil, payload: "scancel \(s.jobIDs.joined(separator: " "))")
+            try store.appendEvent(
+                runID: id, kind: "cancel-requested", subject: nil, payload: "scancel \(s.jobIDs.joined(separator: " "))")
         }
         // Slurm reports the cancellations within a few seconds; record them, then the run.
-        let observer = ProgressObserver(inner: Recorder(store: store), total: try store.runDetail(id).summary.stages,
-                                        messages: workspace.messages)
+        let observer = ProgressObserver(
+            inner: Recorder(store: store), total: try store.runDetail(id).summary.stages,
+            messages: workspace.messages)
         let deadline = ContinuousClock.now + confirmWithin
         while ContinuousClock.now < deadline {
             let (_, tick) = try await flow.tick(id, controller: controller, observer: observer)

@@ -37,20 +37,32 @@ package struct EvaluationListing {
         self.options = options
         let list = try store.evaluations(runID: runID, task: task)
         for e in list {
-            items.append(Item(evaluation: e, metrics: try e.scores.map { s in
-                let values = try store.exampleValues(evaluationID: e.id, metric: s.key)
-                return Metric(key: s.key, value: s.value, interval: Bootstrap.interval(columns: [values], options: options.stream(s.key)))
-            }))
+            items.append(
+                Item(
+                    evaluation: e,
+                    metrics: try e.scores.map { s in
+                        let values = try store.exampleValues(evaluationID: e.id, metric: s.key)
+                        return Metric(
+                            key: s.key, value: s.value,
+                            interval: Bootstrap.interval(columns: [values], options: options.stream(s.key)))
+                    }))
         }
         for domain in [ScoringTask.Domain.biomedicine, .food] {
             var used: [Int64] = []
-            guard let (mean, ci) = try DomainAverage.of(domain, options: options, column: { task, metric in
-                guard let e = list.first(where: { $0.task == task.rawValue }),
-                      let v = e.scores.first(where: { $0.key == metric })?.value else { return nil }
-                if !used.contains(e.id) { used.append(e.id) }
-                return (v, try store.exampleValues(evaluationID: e.id, metric: metric))
-            }) else { continue }
-            averages.append(Average(domain: domain, value: mean, columns: DomainAverage.columns(domain).count, interval: ci, evaluations: used))
+            guard
+                let (mean, ci) = try DomainAverage.of(
+                    domain, options: options,
+                    column: { task, metric in
+                        guard let e = list.first(where: { $0.task == task.rawValue }),
+                            let v = e.scores.first(where: { $0.key == metric })?.value
+                        else { return nil }
+                        if !used.contains(e.id) { used.append(e.id) }
+                        return (v, try store.exampleValues(evaluationID: e.id, metric: metric))
+                    })
+            else { continue }
+            averages.append(
+                Average(
+                    domain: domain, value: mean, columns: DomainAverage.columns(domain).count, interval: ci, evaluations: used))
         }
     }
 
@@ -62,9 +74,16 @@ package struct EvaluationListing {
                 ("id", .number(String(e.id))), ("task", .string(e.task)), ("run", e.runID.map { .string($0) } ?? .null),
                 ("stage", e.stage.map { .string($0) } ?? .null), ("label", e.label.map { .string($0) } ?? .null),
                 ("test_num", JSONWriter.int(e.testNum)),
-                ("metrics", .object(item.metrics.map { m in
-                    (m.key, .object([("value", JSONWriter.float(m.value))] + PredictionsScoring.intervalFields(m.interval)))
-                })),
+                (
+                    "metrics",
+                    .object(
+                        item.metrics.map { m in
+                            (
+                                m.key,
+                                .object([("value", JSONWriter.float(m.value))] + PredictionsScoring.intervalFields(m.interval))
+                            )
+                        })
+                ),
                 ("agreement", .string(e.agreement)), ("disagreements", .array(e.disagreements.map { .string($0) })),
                 ("predictions", .string(e.predictionsPath)),
                 ("predictions_sha256", .string(ContentDigest(e.predictionsDigest)?.hex ?? e.predictionsDigest)),
@@ -72,9 +91,15 @@ package struct EvaluationListing {
             ])
         }
         let domains: [(String, JSONValue)] = averages.map { a in
-            (a.domain.rawValue, .object([("value", JSONWriter.float(a.value)), ("columns", JSONWriter.int(a.columns)),
-                                         ("evaluations", .array(a.evaluations.map { .number(String($0)) }))]
-                                        + PredictionsScoring.intervalFields(a.interval)))
+            (
+                a.domain.rawValue,
+                .object(
+                    [
+                        ("value", JSONWriter.float(a.value)), ("columns", JSONWriter.int(a.columns)),
+                        ("evaluations", .array(a.evaluations.map { .number(String($0)) })),
+                    ]
+                        + PredictionsScoring.intervalFields(a.interval))
+            )
         }
         return .object([("evaluations", .array(evaluations)), ("domain_averages", .object(domains))])
     }

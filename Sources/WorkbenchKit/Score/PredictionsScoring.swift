@@ -15,13 +15,16 @@ package enum PredictionsScoring {
     package static func task(named name: String) throws -> ScoringTask {
         if let t = ScoringTask.named(name) { return t }
         let close = ScoringTask.allCases.map(\.rawValue).filter { $0.lowercased() == name.lowercased() }
-        throw WorkbenchError.usage("unknown task '\(name)' (known: \(ScoringTask.allCases.map(\.rawValue).joined(separator: ", ")))"
-                                   + (close.first.map { "; did you mean '\($0)'?" } ?? ""))
+        throw WorkbenchError.usage(
+            "unknown task '\(name)' (known: \(ScoringTask.allCases.map(\.rawValue).joined(separator: ", ")))"
+                + (close.first.map { "; did you mean '\($0)'?" } ?? ""))
     }
 
     static func read(_ path: String) throws -> [UInt8] {
         guard FileManager.default.fileExists(atPath: path) else { throw WorkbenchError.io("\(path): no such file") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw WorkbenchError.io("\(path): cannot read the file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw WorkbenchError.io("\(path): cannot read the file")
+        }
         return [UInt8](data)
     }
 
@@ -33,14 +36,18 @@ package enum PredictionsScoring {
         do {
             (rows, lines) = try PredictionsFile.parse(bytes)
         } catch {
-            throw WorkbenchError.invalidInput("\(path): \(error)", hint: error == .empty
-                ? "the upstream inference writes one prediction per line; is this the right file?" : "fix the line and score again")
+            throw WorkbenchError.invalidInput(
+                "\(path): \(error)",
+                hint: error == .empty
+                    ? "the upstream inference writes one prediction per line; is this the right file?"
+                    : "fix the line and score again")
         }
         let result: TaskResult
         do {
             result = try Scoring.scorer(for: task).score(rows: rows, lines: lines)
         } catch {
-            throw WorkbenchError.invalidInput("\(path):\(error)", hint: "every \(task.rawValue) row needs \(task.requiredFields.joined(separator: ", "))")
+            throw WorkbenchError.invalidInput(
+                "\(path):\(error)", hint: "every \(task.rawValue) row needs \(task.requiredFields.joined(separator: ", "))")
         }
         var disagreements: [String] = []
         var recorded: String?
@@ -52,24 +59,29 @@ package enum PredictionsScoring {
         if let results {
             let blocks: [UpstreamResults.Block]
             do { blocks = try UpstreamResults.parse(try read(results)) } catch let e as UpstreamResults.Failure {
-                throw WorkbenchError.invalidInput("\(results): \(e)", hint: "give the RESULTS_DIR/TASK.txt the upstream evaluation appended to")
+                throw WorkbenchError.invalidInput(
+                    "\(results): \(e)", hint: "give the RESULTS_DIR/TASK.txt the upstream evaluation appended to")
             }
             let block = UpstreamResults.block(for: path, in: blocks)!
             recorded = JSONWriter.write(block.scores)
             disagreements += UpstreamResults.compare(result, with: block).map { "\(results):\(block.line): \($0)" }
         }
         var agreement = EvaluationRecord.Agreement.unchecked
-        if results != nil || rows.contains(where: { row in result.examples.first?.fields.contains { row[$0.0] != nil } ?? false }) {
+        if results != nil || rows.contains(where: { row in result.examples.first?.fields.contains { row[$0.0] != nil } ?? false })
+        {
             agreement = disagreements.isEmpty ? .agree : .disagree
         } else if !disagreements.isEmpty {
             agreement = .disagree
         }
         let record = EvaluationRecord(
             task: task.rawValue, predictionsPath: Paths.absolute(path), predictionsDigest: ContentDigest.of(bytes).hex,
-            resultsPath: results.map { Paths.absolute($0) }, recordedScores: recorded, agreement: agreement, disagreements: disagreements,
+            resultsPath: results.map { Paths.absolute($0) }, recordedScores: recorded, agreement: agreement,
+            disagreements: disagreements,
             testNum: result.testNum, scores: result.metrics.map { .init(key: $0.key, value: $0.value) }, label: label,
             examples: result.examples.map {
-                .init(synID: JSONWriter.write($0.synID), metric: $0.metric, value: $0.value, fields: JSONWriter.write(.object($0.fields)))
+                .init(
+                    synID: JSONWriter.write($0.synID), metric: $0.metric, value: $0.value,
+                    fields: JSONWriter.write(.object($0.fields)))
             })
         return ScoredPredictions(result: result, record: record)
     }
@@ -79,7 +91,9 @@ package enum PredictionsScoring {
         for w in scored.result.warnings { messages.warn("\(path): \(w)") }
         switch scored.record.agreement {
         case .agree: messages.note("checked: re-scoring reproduces \(resultsPath ?? "the per-example fields in the file")")
-        case .disagree: messages.warn("re-scoring disagrees with what upstream recorded:\n  " + scored.record.disagreements.joined(separator: "\n  "))
+        case .disagree:
+            messages.warn(
+                "re-scoring disagrees with what upstream recorded:\n  " + scored.record.disagreements.joined(separator: "\n  "))
         case .unchecked: break
         }
     }
@@ -97,19 +111,24 @@ package enum PredictionsScoring {
 
     /// `ingest --predictions`: scores an upstream evaluation (task from `task` or the file name),
     /// takes its label from the results block when none is given, and records it in the store.
-    package static func ingest(predictions: String, results: String?, task: String?, label: String?, store: Store,
-                               messages: any MessageSink) throws -> (id: Int64, scored: ScoredPredictions) {
+    package static func ingest(
+        predictions: String, results: String?, task: String?, label: String?, store: Store,
+        messages: any MessageSink
+    ) throws -> (id: Int64, scored: ScoredPredictions) {
         let name = task ?? URL(fileURLWithPath: predictions).deletingPathExtension().lastPathComponent
         guard let t = ScoringTask.named(name) else {
             if task == nil {
-                throw WorkbenchError.usage("cannot tell the task from the file name '\(predictions)' (known tasks: \(ScoringTask.allCases.map(\.rawValue).joined(separator: ", "))); give --task")
+                throw WorkbenchError.usage(
+                    "cannot tell the task from the file name '\(predictions)' (known tasks: \(ScoringTask.allCases.map(\.rawValue).joined(separator: ", "))); give --task"
+                )
             }
             _ = try self.task(named: name)
             throw WorkbenchError.usage("unknown task '\(name)'")
         }
         var scored = try score(task: t, path: predictions, results: results, label: label)
         if scored.record.label == nil, let results, let blocks = try? UpstreamResults.parse(try read(results)),
-           let block = UpstreamResults.block(for: predictions, in: blocks) {
+            let block = UpstreamResults.block(for: predictions, in: blocks)
+        {
             scored.record.label = block.model
         }
         tell(scored, path: predictions, resultsPath: results, to: messages)
@@ -119,10 +138,15 @@ package enum PredictionsScoring {
     /// The `--json` shape of an interval (`{"interval": {...}}` or `{"interval": null}`).
     package static func intervalFields(_ ci: ConfidenceInterval?) -> [(String, JSONValue)] {
         guard let ci else { return [("interval", .null)] }
-        return [("interval", .object([
-            ("low", JSONWriter.float(ci.low)), ("high", JSONWriter.float(ci.high)), ("level", JSONWriter.float(ci.level)),
-            ("resamples", JSONWriter.int(ci.resamples)), ("seed", .number(String(ci.seed))),
-        ]))]
+        return [
+            (
+                "interval",
+                .object([
+                    ("low", JSONWriter.float(ci.low)), ("high", JSONWriter.float(ci.high)), ("level", JSONWriter.float(ci.level)),
+                    ("resamples", JSONWriter.int(ci.resamples)), ("seed", .number(String(ci.seed))),
+                ])
+            )
+        ]
     }
 
     /// The aggregate with intervals: `{"task", "test_num", "scores": {...}, "intervals": {key: {...}}}`.
@@ -131,9 +155,13 @@ package enum PredictionsScoring {
             ("task", .string(result.task.rawValue)),
             ("test_num", JSONWriter.int(result.testNum)),
             ("scores", result.aggregate),
-            ("intervals", .object(Bootstrap.intervals(result, options: options).map { key, ci in
-                (key, intervalFields(ci).first!.1)
-            })),
+            (
+                "intervals",
+                .object(
+                    Bootstrap.intervals(result, options: options).map { key, ci in
+                        (key, intervalFields(ci).first!.1)
+                    })
+            ),
         ])
     }
 }

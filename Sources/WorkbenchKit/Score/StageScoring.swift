@@ -26,12 +26,18 @@ package struct ScoreRecording {
             if let metrics = metricsFile {
                 var text = ""
                 for m in scored.result.metrics {
-                    text += JSONWriter.write(.object([("name", .string("score/\(scored.result.task.rawValue)/\(m.key)")),
-                                                      ("value", JSONWriter.float(m.value))])) + "\n"
+                    text +=
+                        JSONWriter.write(
+                            .object([
+                                ("name", .string("score/\(scored.result.task.rawValue)/\(m.key)")),
+                                ("value", JSONWriter.float(m.value)),
+                            ])) + "\n"
                 }
                 try Self.append(text, to: metrics)
             }
-            messages.note("recorded \(scored.result.task.rawValue) with stage \(environment["WORKBENCH_STAGE"] ?? "?") (ingested when the stage ends)")
+            messages.note(
+                "recorded \(scored.result.task.rawValue) with stage \(environment["WORKBENCH_STAGE"] ?? "?") (ingested when the stage ends)"
+            )
             return
         }
         let workspace = try Workspace(path: workspacePath, messages: messages)
@@ -51,20 +57,27 @@ package struct ScoreRecording {
         // of the attempt's evaluations, so a subset would bracket a different number.
         let others = Set(records.map(\.task)).subtracting(tasks.map(\.rawValue))
         if !others.isEmpty {
-            throw WorkbenchError.usage("this stage also scored \(others.sorted().joined(separator: ", ")): --domain-average-of must list every task the stage scores")
+            throw WorkbenchError.usage(
+                "this stage also scored \(others.sorted().joined(separator: ", ")): --domain-average-of must list every task the stage scores"
+            )
         }
         var values: [Double] = []
         for (task, key) in DomainAverage.columns(of: tasks) {
             guard let r = records.last(where: { $0.task == task.rawValue }) else {
-                throw WorkbenchError.invalidInput("no recorded \(task.rawValue) evaluation in this stage", hint: "score it with --record first")
+                throw WorkbenchError.invalidInput(
+                    "no recorded \(task.rawValue) evaluation in this stage", hint: "score it with --record first")
             }
             guard let v = r.scores.first(where: { $0.key == key })?.value else {
                 throw WorkbenchError.invalidInput("the \(task.rawValue) evaluation has no '\(key)'", hint: nil)
             }
             values.append(v)
         }
-        guard let mean = DomainAverage.value(values) else { throw WorkbenchError.usage("--domain-average-of needs at least one task") }
-        try Self.append(JSONWriter.write(.object([("name", .string(DomainAverage.metricName)), ("value", JSONWriter.float(mean))])) + "\n", to: metrics)
+        guard let mean = DomainAverage.value(values) else {
+            throw WorkbenchError.usage("--domain-average-of needs at least one task")
+        }
+        try Self.append(
+            JSONWriter.write(.object([("name", .string(DomainAverage.metricName)), ("value", JSONWriter.float(mean))])) + "\n",
+            to: metrics)
         messages.note(String(format: "domain average over %d columns: %.2f", values.count, mean))
     }
 
@@ -75,6 +88,8 @@ package struct ScoreRecording {
         defer { close(fd) }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw WorkbenchError.io("cannot append to \(path): \(String(cString: strerror(errno)))") }
+        guard written == bytes.count else {
+            throw WorkbenchError.io("cannot append to \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }

@@ -48,7 +48,9 @@ package enum WorkbenchError: Error, CustomStringConvertible {
                 s += "\n  \(f.stage): \(f.message)"
                 if let d = f.directory { s += "\n    logs: \(d)" }
                 if let tail = f.tail, !tail.isEmpty {
-                    s += "\n    stderr (last lines):\n" + tail.split(separator: "\n", omittingEmptySubsequences: false)
+                    s +=
+                        "\n    stderr (last lines):\n"
+                        + tail.split(separator: "\n", omittingEmptySubsequences: false)
                         .map { "      | \($0)" }.joined(separator: "\n")
                 }
             }
@@ -67,7 +69,8 @@ package enum WorkbenchError: Error, CustomStringConvertible {
         case .runFailed: return "fix the stage and run the same command again: completed stages are reused from the cache"
         case let .setupMissing(_, hint): return hint
         case let .invalidInput(_, hint): return hint
-        case let .stoppedFollowing(runID): return "`workbench status \(runID) --follow` follows it again; `workbench cancel \(runID)` stops its jobs"
+        case let .stoppedFollowing(runID):
+            return "`workbench status \(runID) --follow` follows it again; `workbench cancel \(runID)` stops its jobs"
         case .cancelled: return "run the same command again to resume: completed stages are reused from the cache"
         default: return nil
         }

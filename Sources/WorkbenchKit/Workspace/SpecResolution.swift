@@ -6,7 +6,9 @@ extension Workspace {
     /// Resolves SPEC_OR_TABLE_ID: a file path, a spec name, or a table id found under experiments/.
     package func resolveSpec(_ argument: String) throws -> (spec: Spec, table: String?) {
         let root = self.root
-        let loader = SpecLoader(readFile: { path in try String(contentsOfFile: Paths.absolute(path, base: root), encoding: .utf8) })
+        let loader = SpecLoader(readFile: { path in
+            try String(contentsOfFile: Paths.absolute(path, base: root), encoding: .utf8)
+        })
         let direct = absolute(argument)
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: direct, isDirectory: &isDir) {
@@ -16,12 +18,12 @@ extension Workspace {
             throw WorkbenchError.ambiguousSpec(argument, matches: inside.map(relative))
         }
         if argument.hasSuffix(".yaml") || argument.hasSuffix(".yml") || argument.contains("/") {
-            return (try loader.load(relative(argument)), nil)   // reports "file not found" with the path
+            return (try loader.load(relative(argument)), nil)  // reports "file not found" with the path
         }
         var byName: [String] = []
         var byTable: [(String, String)] = []
         var known: [String] = []
-        var unloadable: [String] = []   // specs whose tables are unknown: the argument may be one of them
+        var unloadable: [String] = []  // specs whose tables are unknown: the argument may be one of them
         for file in specFiles(under: root + "/experiments") {
             let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
             known.append(name)
@@ -38,10 +40,12 @@ extension Workspace {
         if byName.count == 1 { return (try loader.load(relative(byName[0])), nil) }
         if byName.isEmpty, byTable.count == 1 { return (try loader.load(relative(byTable[0].0)), byTable[0].1) }
         if byName.count + byTable.count > 1 {
-            throw WorkbenchError.ambiguousSpec(argument, matches: byName.map(relative) + byTable.map { "\(relative($0.0)) (table \($0.1))" })
+            throw WorkbenchError.ambiguousSpec(
+                argument, matches: byName.map(relative) + byTable.map { "\(relative($0.0)) (table \($0.1))" })
         }
         let close = DidYouMean.suggestions(for: argument, in: Set(known))
-        throw WorkbenchError.specNotFound(argument, candidates: close.isEmpty ? Array(Set(known)).sorted() : close, unloadable: unloadable)
+        throw WorkbenchError.specNotFound(
+            argument, candidates: close.isEmpty ? Array(Set(known)).sorted() : close, unloadable: unloadable)
     }
 
     /// YAML files that look like specs (they declare spec_version), sorted.
@@ -52,7 +56,8 @@ extension Workspace {
             guard rel.hasSuffix(".yaml") || rel.hasSuffix(".yml") else { continue }
             let path = dir + "/" + rel
             if let text = try? String(contentsOfFile: path, encoding: .utf8),
-               text.split(separator: "\n").contains(where: { $0.hasPrefix("spec_version:") }) {
+                text.split(separator: "\n").contains(where: { $0.hasPrefix("spec_version:") })
+            {
                 out.append(path)
             }
         }
@@ -66,17 +71,20 @@ extension Workspace {
         if let imported = try store.importOf(run: runID) {
             let root = imported.directory + "/spec"
             let loader = SpecLoader(readFile: { path in
-                try String(contentsOfFile: root + "/" + path, encoding: .utf8)   // never the local disk's copy
+                try String(contentsOfFile: root + "/" + path, encoding: .utf8)  // never the local disk's copy
             })
             return try loader.load(specPath.isEmpty ? try store.runDetail(runID).specPath : specPath)
         }
         let spec = try resolveSpec(specPath).spec
         if let specHash, spec.contentHash != specHash {
             let commit = try store.runDetail(runID).code?.commit
-            let message = "the spec \(specPath) changed since run \(runID) (sha256 now \(spec.contentHash.prefix(12)), recorded \(specHash.prefix(12)))"
+            let message =
+                "the spec \(specPath) changed since run \(runID) (sha256 now \(spec.contentHash.prefix(12)), recorded \(specHash.prefix(12)))"
             if strict {
-                throw WorkbenchError.invalidInput(message, hint: commit.map { "check out the commit the run recorded (\($0.prefix(12))) and try again" }
-                                                  ?? "restore the spec the run used and try again")
+                throw WorkbenchError.invalidInput(
+                    message,
+                    hint: commit.map { "check out the commit the run recorded (\($0.prefix(12))) and try again" }
+                        ?? "restore the spec the run used and try again")
             }
             messages.warn(message + "; the tables use today's layout")
         }
@@ -86,7 +94,10 @@ extension Workspace {
     /// The spec a recorded run used (see `loadRunSpec`), with the run's detail.
     package func recordedSpec(of runID: String, store: Store, strict: Bool) throws -> (spec: Spec, detail: RunDetail) {
         let detail = try store.runDetail(runID)
-        return (try loadRunSpec(store: store, runID: runID, specPath: detail.specPath, specHash: detail.specHash, strict: strict), detail)
+        return (
+            try loadRunSpec(store: store, runID: runID, specPath: detail.specPath, specHash: detail.specHash, strict: strict),
+            detail
+        )
     }
 }
 
@@ -97,7 +108,9 @@ package enum ProfileChoice {
         let base = profile ?? spec.profiles.first ?? "default"
         let variant = base + "-released"
         guard spec.profiles.contains(variant) else {
-            throw WorkbenchError.usage("\(spec.path) has no released variant of profile '\(base)' (profiles: \(spec.profiles.joined(separator: ", "))): --released needs a '\(variant)' profile")
+            throw WorkbenchError.usage(
+                "\(spec.path) has no released variant of profile '\(base)' (profiles: \(spec.profiles.joined(separator: ", "))): --released needs a '\(variant)' profile"
+            )
         }
         return variant
     }
@@ -108,7 +121,8 @@ package enum CellSelection {
     package static func target(spec: Spec, table: String?, filters: [String]) throws -> Planner.Target {
         guard !filters.isEmpty else { return table.map { .table($0) } ?? .all }
         guard let table, let layout = spec.tables.first(where: { $0.id == table }) else {
-            throw WorkbenchError.usage("--cells selects cells of a table: give a table id (tables: \(spec.tables.map(\.id).joined(separator: ", ")))")
+            throw WorkbenchError.usage(
+                "--cells selects cells of a table: give a table id (tables: \(spec.tables.map(\.id).joined(separator: ", ")))")
         }
         do {
             let filter = try CellFilter.parse(filters)

@@ -14,8 +14,10 @@ package struct Workspace: Sendable {
     package let messages: any MessageSink
 
     /// `path` nil: the current directory.
-    package init(path: String?, messages: any MessageSink = StandardErrorMessages(),
-                 host: String = ProcessInfo.processInfo.hostName) throws {
+    package init(
+        path: String?, messages: any MessageSink = StandardErrorMessages(),
+        host: String = ProcessInfo.processInfo.hostName
+    ) throws {
         let fm = FileManager.default
         let raw = path ?? fm.currentDirectoryPath
         var isDir: ObjCBool = false

@@ -34,8 +34,9 @@ enum ScoringBench {
 
         // The parser and the accuracy, as the Python reference times them (inputs decoded beforehand).
         let foodRows = try rows(food)
-        let labelOf = Dictionary(uniqueKeysWithValues: ScorerVocabularies.shared.food101Classes.enumerated()
-            .map { ($0.element, String($0.offset)) })
+        let labelOf = Dictionary(
+            uniqueKeysWithValues: ScorerVocabularies.shared.food101Classes.enumerated()
+                .map { ($0.element, String($0.offset)) })
         let inputs: [(pred: String, seed: [UInt32], label: String)] = foodRows.map { r in
             var pred = "", seed: [UInt32] = [0], label = ""
             if case let .string(s)? = r["pred"] { pred = s }
@@ -68,13 +69,15 @@ enum ScoringBench {
         for e in result.examples { rowSum += e.value ?? 0 }
         let rowSeconds = Double(DispatchTime.now().uptimeNanoseconds - t2) / 1e9
         precondition(rowSum == accSum, "the per-row scorer and the parser disagree")
-        print(JSONWriter.write(.object([
-            ("rouge_seconds", JSONWriter.float(rougeSeconds)), ("rouge_pairs", JSONWriter.int(pairs.count)),
-            ("rouge_sum", JSONWriter.float(rougeSum)), ("mc_seconds", JSONWriter.float(mcSeconds)),
-            ("mc_rows", JSONWriter.int(foodRows.count)), ("mc_acc_sum", JSONWriter.float(accSum)),
-            ("mc_full_row_seconds", JSONWriter.float(rowSeconds)),
-            ("mc_random_rows", JSONWriter.int(fallback.count)), ("mc_random_seconds", JSONWriter.float(randomSeconds)),
-        ])))
+        print(
+            JSONWriter.write(
+                .object([
+                    ("rouge_seconds", JSONWriter.float(rougeSeconds)), ("rouge_pairs", JSONWriter.int(pairs.count)),
+                    ("rouge_sum", JSONWriter.float(rougeSum)), ("mc_seconds", JSONWriter.float(mcSeconds)),
+                    ("mc_rows", JSONWriter.int(foodRows.count)), ("mc_acc_sum", JSONWriter.float(accSum)),
+                    ("mc_full_row_seconds", JSONWriter.float(rowSeconds)),
+                    ("mc_random_rows", JSONWriter.int(fallback.count)), ("mc_random_seconds", JSONWriter.float(randomSeconds)),
+                ])))
     }
 
     static func rows(_ path: String) throws -> [JSONValue] {
