@@ -32,7 +32,7 @@ package struct AttemptOutcome: Sendable {
             var o = base(
                 status, exit: nil, signal: sig,
                 message: cancelled
-                    ? "\(stopStatus == .cancelled ? "cancelled" : "interrupted") (signal \(sig))"
+                    ? "\(stopStatus.rawValue) (signal \(sig))"
                     : "killed by signal \(sig) (\(Signals.name(sig)))")
             o.errorTail = stderrTail
             o.metrics = metrics

@@ -124,7 +124,7 @@ extension Store {
             sql += " ORDER BY e.id DESC LIMIT ?"
             args.append(limit)
             let decoder = JSONDecoder()
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)!).map { row in
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
                 EvaluationSummary(
                     id: row[0], runID: row[1], stage: row[2], attemptID: row[3], task: row[4], label: row[5],
                     predictionsPath: row[6], predictionsDigest: row[7], resultsPath: row[8], agreement: row[9],

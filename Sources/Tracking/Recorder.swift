@@ -139,7 +139,8 @@ package final class Recorder: RunObserver, @unchecked Sendable {
         let now = Timestamp.string(date)
         let rows: [[DatabaseValue]] = stages.map { s in
             [
-                dbv(runID), dbv(instanceID(s.fingerprint)), dbv(1), dbv("cached"), dbv("cache"), dbv(""), dbv(now), dbv(now),
+                dbv(runID), dbv(instanceID(s.fingerprint)), dbv(1), dbv(AttemptStatus.cached.rawValue), dbv("cache"), dbv(""),
+                dbv(now), dbv(now),
                 dbv(s.cachedFrom?.rawValue),
             ]
         }
@@ -195,7 +196,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
                     VALUES (?, ?, 1, 'skipped', 'none', '', ?, ?, ?)
                     """
             ).execute(arguments: [runID, instance, Timestamp.string(now), Timestamp.string(now), Redact.text(reason)])
-            try EventLog.append(db, runID: runID, events: [("skipped", stage.name, reason)], at: now)
+            try EventLog.append(db, runID: runID, events: [(AttemptStatus.skipped.rawValue, stage.name, reason)], at: now)
         }
     }
 
@@ -213,7 +214,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
                     INSERT INTO attempts (run_id, instance_id, number, status, runner, host, started_at, ended_at, message)
                     VALUES (?, ?, ?, 'cancelled', 'none', '', ?, ?, ?)
                     """, arguments: [runID, instance, number, Timestamp.string(now), Timestamp.string(now), Redact.text(reason)])
-            try EventLog.append(db, runID: runID, events: [("cancelled", stage.name, reason)], at: now)
+            try EventLog.append(db, runID: runID, events: [(AttemptStatus.cancelled.rawValue, stage.name, reason)], at: now)
         }
     }
 

@@ -54,7 +54,8 @@ package struct Recovery: Sendable {
                             Timestamp.string(now), "its controller (pid \(pid)) died before the attempt ended", attemptID,
                         ])
                     try EventLog.append(
-                        db, runID: runID, events: [("orphaned", String(attemptID), "controller pid \(pid) gone")], at: now)
+                        db, runID: runID,
+                        events: [(AttemptStatus.orphaned.rawValue, String(attemptID), "controller pid \(pid) gone")], at: now)
                 }
                 orphaned += 1
             }

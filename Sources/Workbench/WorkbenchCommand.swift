@@ -32,10 +32,13 @@ struct WorkspaceOptions: ParsableArguments {
     /// The workspace, its messages on stderr.
     func open() throws -> Workspace { try Workspace(path: workspace) }
 
+    /// The workspace with its store open.
+    func session() throws -> Session { try Session(open()) }
+
     /// The workspace and its store.
     func openStore() throws -> (Workspace, Store) {
-        let ws = try open()
-        return (ws, try ws.openStore())
+        let s = try session()
+        return (s.workspace, s.store)
     }
 }
 

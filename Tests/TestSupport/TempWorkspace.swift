@@ -26,11 +26,12 @@ package struct CommandResult: Sendable {
 
 /// A temporary workspace with its own git repository, and the built binary to run in it.
 package struct TempWorkspace: Sendable {
-    package let path: String
+    /// The directory, and its file helpers (write, read, exists).
+    package let dir: TempDir
+    package var path: String { dir.path }
 
     package init(git: Bool = true) async throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("wb-e2e-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        dir = try TempDir("wb-e2e")
         if git {
             try await sh(
                 "git -c init.defaultBranch=main init -q . && git config user.name t && git config user.email t@example.invalid")
@@ -47,17 +48,10 @@ package struct TempWorkspace: Sendable {
         return ws
     }
 
-    package func cleanup() { try? FileManager.default.removeItem(atPath: path) }
-
-    package func write(_ rel: String, _ text: String) throws {
-        let full = path + "/" + rel
-        try FileManager.default.createDirectory(
-            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: full))
-    }
-
-    package func read(_ rel: String) throws -> String { try String(contentsOfFile: path + "/" + rel, encoding: .utf8) }
-    package func exists(_ rel: String) -> Bool { FileManager.default.fileExists(atPath: path + "/" + rel) }
+    package func cleanup() { dir.cleanup() }
+    package func write(_ rel: String, _ text: String) throws { try dir.write(rel, text) }
+    package func read(_ rel: String) throws -> String { try dir.read(rel) }
+    package func exists(_ rel: String) -> Bool { dir.exists(rel) }
 
     package func commitAll() async throws { try await sh("git add -A && git commit -qm snapshot") }
 
@@ -83,9 +77,9 @@ package struct TempWorkspace: Sendable {
             output: .string(limit: 1 << 24), error: .string(limit: 1 << 24))
         switch r.terminationStatus {
         case .exited(let c):
-            return CommandResult(status: c, signaled: false, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
+            return CommandResult(status: c, signaled: false, stdout: r.standardOutput, stderr: r.standardError)
         case .signaled(let s):
-            return CommandResult(status: s, signaled: true, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
+            return CommandResult(status: s, signaled: true, stdout: r.standardOutput, stderr: r.standardError)
         }
     }
 
@@ -104,9 +98,9 @@ package struct TempWorkspace: Sendable {
         }
         switch r.terminationStatus {
         case .exited(let c):
-            return CommandResult(status: c, signaled: false, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
+            return CommandResult(status: c, signaled: false, stdout: r.standardOutput, stderr: r.standardError)
         case .signaled(let s):
-            return CommandResult(status: s, signaled: true, stdout: r.standardOutput ?? "", stderr: r.standardError ?? "")
+            return CommandResult(status: s, signaled: true, stdout: r.standardOutput, stderr: r.standardError)
         }
     }
 

@@ -34,9 +34,12 @@ import Testing
         let spec = try load(Self.tableSpec)
         let cells = try CellResolver(spec: spec).cells(of: spec.tables[0])
         let one = try CellFilter.parse(["row=a,column=synth"]).select(cells, in: spec.tables[0])
-        #expect(one == ["a/synth"])
+        #expect(one == [CellKey(row: "a", column: "synth")])
         let byAxis = try CellFilter.parse(["source=rules", "row=b"]).select(cells, in: spec.tables[0])
-        #expect(byAxis == ["a/rules", "b/rules", "b/synth"])
+        #expect(
+            byAxis == [
+                CellKey(row: "a", column: "rules"), CellKey(row: "b", column: "rules"), CellKey(row: "b", column: "synth"),
+            ])
         let p = try plan(Self.tableSpec, target: .tableCells("t", one))
         #expect(p.stages.map(\.name) == ["data", "train@model=a,source=synth"])
         #expect(throws: CellFilter.Failure.self) { try CellFilter.parse(["model=zzz"]).select(cells, in: spec.tables[0]) }

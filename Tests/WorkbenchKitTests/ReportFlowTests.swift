@@ -73,7 +73,7 @@ import WorkbenchKit
             tables, formats: [.md, .csv], to: ws.workspace.reportsDirectory,
             store: ws.store, runID: result.runID)
         #expect(written.map { ($0 as NSString).lastPathComponent } == ["t.md", "t.csv"])
-        let audit = try AuditFlow(workspace: ws.workspace, store: ws.store).audit(run: result.runID, all: false)
+        let audit = try Session(workspace: ws.workspace, store: ws.store).audit(run: result.runID, all: false)
         #expect(audit.findings.isEmpty && audit.tables == 1, "\(audit.findings)")
         // The rest of the table runs later; the report then has every cell.
         _ = try await ws.flow(table: "t").execute()

@@ -16,10 +16,10 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(help: "The bundle file to write.") var out: String
 
     func run() async throws {
-        let (ws, store) = try workspace.openStore()
+        let session = try workspace.session()
         let path = Paths.absolute(out)
-        try ExportFlow(workspace: ws, store: store).export(run, to: path)
-        print(ws.relative(path))
+        try session.export(run, to: path)
+        print(session.workspace.relative(path))
     }
 }
 
@@ -34,7 +34,6 @@ struct ImportCommand: AsyncParsableCommand {
     @Argument(help: "A bundle written by `workbench export`.") var file: String
 
     func run() async throws {
-        let (ws, store) = try workspace.openStore()
-        print(try ImportFlow(workspace: ws, store: store).importBundle(at: Paths.absolute(file)))
+        print(try workspace.session().importBundle(at: Paths.absolute(file)))
     }
 }

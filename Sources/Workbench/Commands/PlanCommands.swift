@@ -23,12 +23,12 @@ struct PlanCommand: AsyncParsableCommand {
     var released = false
 
     func run() async throws {
-        let (ws, store) = try workspace.openStore()
-        let (spec, table) = try ws.resolveSpec(target)
-        let r = try PlanFlow(workspace: ws, store: store).plan(
+        let session = try workspace.session()
+        let (spec, table) = try session.workspace.resolveSpec(target)
+        let r = try session.plan(
             spec, profile: try ProfileChoice.resolve(spec: spec, profile: profile, released: released),
             target: try CellSelection.target(spec: spec, table: table, filters: cells))
-        if json { return try printJSON(PlanDocument(plan: r.plan, workspace: ws.root, pastRuns: r.past)) }
+        if json { return try printJSON(PlanDocument(plan: r.plan, workspace: session.workspace.root, pastRuns: r.past)) }
         print(PlanText.render(r.plan, past: r.past))
         if !r.unmet.isEmpty {
             print("not runnable yet: \(r.unmet.count) required value(s) are empty (run refuses until they are filled in):")
@@ -49,8 +49,7 @@ struct TablesCommand: AsyncParsableCommand {
     @Flag(help: "Machine-readable output.") var json = false
 
     func run() async throws {
-        let (ws, store) = try workspace.openStore()
-        let entries = try PlanFlow(workspace: ws, store: store).tables(profile: profile)
+        let entries = try workspace.session().tables(profile: profile)
         if json { return try printJSON(entries) }
         print("TABLE                 SPEC                                  PROFILE  CELLS  STAGES (CACHED)  GPU-HOURS  TITLE")
         for e in entries {

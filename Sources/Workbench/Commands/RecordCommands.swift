@@ -22,8 +22,7 @@ struct AuditCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (ws, store) = try workspace.openStore()
-        let report = try AuditFlow(workspace: ws, store: store).audit(run: run, all: all)
+        let report = try workspace.session().audit(run: run, all: all)
         if json {
             try printJSON(report)
         } else {
@@ -62,12 +61,11 @@ struct CompareCommand: AsyncParsableCommand {
     @Flag(help: "Machine-readable output.") var json = false
 
     func run() async throws {
-        let (ws, store) = try workspace.openStore()
-        let r = try ComparisonFlow(workspace: ws, store: store).compare(
+        let r = try workspace.session().compare(
             runA, runB, table: table, cells: cells, resamples: resamples)
         let c = r.comparison
         if json {
-            struct Out: Encodable { var comparison: RunComparison; var deltas: [ComparisonFlow.Delta] }
+            struct Out: Encodable { var comparison: RunComparison; var deltas: [MetricDelta] }
             return try printJSON(Out(comparison: c, deltas: r.deltas))
         }
         print("compare \(c.runA) (A) with \(c.runB) (B)")

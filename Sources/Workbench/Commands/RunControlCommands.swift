@@ -19,12 +19,11 @@ struct StatusCommand: AsyncParsableCommand {
     var runnerConfig: String?
 
     func run() async throws {
-        let (ws, store) = try workspace.openStore()
-        var control = RunControl(workspace: ws, store: store)
-        control.handlesSignals = true
-        let status = try await control.status(
+        let session = try workspace.session()
+        let status = try await session.status(
             of: run, follow: follow,
-            runnerConfig: try runnerConfig.map { try SlurmFlow.loadConfig(ws, path: $0) })
+            runnerConfig: try runnerConfig.map { try SlurmFlow.loadConfig(session.workspace, path: $0) },
+            handlesSignals: true)
         for line in status.jobLines { print(line) }
         let (d, s) = (status.detail, status.detail.summary)
         print("run \(s.id): \(s.status.rawValue) (spec \(s.spec) v\(s.specVersion), profile \(s.profile))")
@@ -56,8 +55,7 @@ struct CancelCommand: AsyncParsableCommand {
     @Argument(help: "Run id or prefix.") var run: String
 
     func run() async throws {
-        let (ws, store) = try workspace.openStore()
-        switch try await RunControl(workspace: ws, store: store).cancel(run) {
+        switch try await workspace.session().cancel(run) {
         case let .signalledController(id, pid):
             print("run \(id): sent SIGTERM to its controller (pid \(pid)); it stops its stages and records them interrupted")
         case let .cancelled(id): print("run \(id) cancelled")

@@ -35,16 +35,16 @@ package struct CellFilter: Sendable, Equatable {
 
     /// The `row/column` keys of the selected cells; an unknown key or a filter that selects
     /// nothing is an error listing what exists.
-    package func select(_ cells: [TableCell], in table: TableLayout) throws(Failure) -> Set<String> {
-        var selected = Set<String>()
-        var coordinatesOf: [String: [String: String]] = [:]
+    package func select(_ cells: [TableCell], in table: TableLayout) throws(Failure) -> Set<CellKey> {
+        var selected = Set<CellKey>()
+        var coordinatesOf: [CellKey: [String: String]] = [:]
         for row in table.rows {
             for column in table.columns {
                 var c: [String: String] = [:]
                 for (k, v) in table.where { c[k] = v }
                 for (k, v) in row.where { c[k] = v }
                 for (k, v) in column.where { c[k] = v }
-                coordinatesOf["\(row.id)/\(column.id)"] = c
+                coordinatesOf[CellKey(row: row.id, column: column.id)] = c
             }
         }
         let axes = Set(coordinatesOf.values.flatMap(\.keys))
@@ -60,7 +60,7 @@ package struct CellFilter: Sendable, Equatable {
                     case "row": return cell.rowID == term.value
                     case "column": return cell.columnID == term.value
                     default:
-                        return (coordinatesOf["\(cell.rowID)/\(cell.columnID)"]?[term.key] ?? cell.coordinates[term.key])
+                        return (coordinatesOf[cell.key]?[term.key] ?? cell.coordinates[term.key])
                             == term.value
                     }
                 }
@@ -72,7 +72,7 @@ package struct CellFilter: Sendable, Equatable {
                         "no cell of table '\(table.id)' matches '\(text)' (rows: \(table.rows.filter { !$0.referenceOnly }.map(\.id).joined(separator: ", ")); columns: \(table.columns.map(\.id).joined(separator: ", ")))"
                 )
             }
-            for m in matches { selected.insert("\(m.rowID)/\(m.columnID)") }
+            for m in matches { selected.insert(m.key) }
         }
         return selected
     }

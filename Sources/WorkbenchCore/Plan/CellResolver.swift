@@ -4,6 +4,7 @@ import OrderedCollections
 package struct TableCell: Sendable, Hashable {
     package var rowID: String
     package var columnID: String
+    package var key: CellKey { CellKey(row: rowID, column: columnID) }
     package var stage: String
     /// Coordinates projected onto the stage's axes.
     package var coordinates: Cell

@@ -11,7 +11,7 @@ package struct Planner {
         /// The instances behind one table's cells, and their upstream.
         case table(String)
         /// Only the given cells (`row/column` keys) of a table.
-        case tableCells(String, Set<String>)
+        case tableCells(String, Set<CellKey>)
     }
 
     package var spec: Spec
@@ -96,7 +96,7 @@ package struct Planner {
                         ?? "tables: \(spec.tables.map(\.id).joined(separator: ", "))")
             }
             for cell in try CellResolver(spec: spec).cells(of: table) {
-                if case .tableCells(_, let keys) = target, !keys.contains("\(cell.rowID)/\(cell.columnID)") { continue }
+                if case .tableCells(_, let keys) = target, !keys.contains(cell.key) { continue }
                 guard let stage = spec.stages[cell.stage] else { continue }
                 guard let matrixCell = cells.first(where: { Matrix.matches($0, cell.coordinates) }) else { continue }
                 out.append((stage, matrixCell))

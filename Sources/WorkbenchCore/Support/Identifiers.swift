@@ -3,7 +3,7 @@ import Foundation
 /// A table cell: `row/column`. Row ids may hold slashes (`pmc-raw/qwen2-vl-2b/two/ours`), column
 /// ids may not (the loader refuses them), so the text form parses back at its last slash. It is
 /// written as that text wherever it is stored (reported tables, bundles), so records stay readable.
-package struct CellKey: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+package struct CellKey: Sendable, Hashable, Comparable, TextCodable {
     package var row: String
     package var column: String
 
@@ -22,19 +22,6 @@ package struct CellKey: Sendable, Hashable, Comparable, CustomStringConvertible,
 
     package static func < (a: CellKey, b: CellKey) -> Bool { a.description < b.description }
 
-    package init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let key = CellKey(text) else {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not ROW/COLUMN"))
-        }
-        self = key
-    }
-
-    package func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
 }
 
 /// A stage attempt's row id in the store: what cache hits, report cells and evaluations point to.
@@ -73,7 +60,7 @@ package enum RunStatus: String, Sendable, Codable, CaseIterable {
 
 /// A file's (or a directory tree's) content digest. Written one way everywhere, `sha256:<hex>`;
 /// parsing also takes bare hex, the form evaluations were recorded in before.
-package struct ContentDigest: Sendable, Hashable, CustomStringConvertible, Codable {
+package struct ContentDigest: Sendable, Hashable, TextCodable {
     package static let prefix = "sha256:"
     /// 64 lowercase hex digits.
     package var hex: String
@@ -92,20 +79,6 @@ package struct ContentDigest: Sendable, Hashable, CustomStringConvertible, Codab
 
     package var description: String { Self.prefix + hex }
 
-    package init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let d = ContentDigest(text) else {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a sha256 digest"))
-        }
-        self = d
-    }
-
-    package func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
-
     /// Whether two recorded digest texts name the same content (either form).
     package static func same(_ a: String, _ b: String) -> Bool {
         guard let x = ContentDigest(a), let y = ContentDigest(b) else { return a == b }
@@ -118,5 +91,27 @@ package struct ContentDigest: Sendable, Hashable, CustomStringConvertible, Codab
 package enum PlainMean {
     package static func of(_ values: [Double]) -> Double? {
         values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+    }
+}
+
+/// A value written as its text form wherever it is stored (JSON payloads, bundles), read back by
+/// parsing it: `description` out, `init?(_:)` in.
+package protocol TextCodable: Codable, CustomStringConvertible {
+    init?(_ text: String)
+}
+
+extension TextCodable {
+    package init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let value = Self(text) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a \(Self.self)"))
+        }
+        self = value
+    }
+
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
     }
 }

@@ -68,7 +68,7 @@ package struct ReportFlow {
         var sources: [CellKey: CellSource] = [:]
         for (cell, fp) in located {
             guard let m = recorded[fp]?[cell.metric] else { continue }
-            let key = CellKey(row: cell.rowID, column: cell.columnID)
+            let key = cell.key
             let columns = try exampleColumns(cell.metric, scale: cell.scale, evaluations: evaluationsOf[m.attemptID] ?? [])
             sources[key] = CellSource(attemptID: m.attemptID, metric: cell.metric, scale: cell.scale)
             values[key] = ReproducedValue(

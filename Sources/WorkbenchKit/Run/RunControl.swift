@@ -3,27 +3,30 @@ import Runners
 import Tracking
 import WorkbenchCore
 
-/// `status` and `cancel`: settle dead controllers, reconcile Slurm runs with the cluster, stop runs.
-package struct RunControl: Sendable {
-    package let workspace: Workspace
-    package let store: Store
-    /// SIGINT stops following (the command line sets it).
-    package var handlesSignals = false
+/// Where a run stands (`status`).
+package struct RunStatusReport: Sendable {
+    package var detail: RunDetail
+    /// Slurm runs: one line per stage with its job id and Slurm's word for it (empty when followed).
+    package var jobLines: [String] = []
+}
 
-    package init(workspace: Workspace, store: Store) {
-        self.workspace = workspace
-        self.store = store
-    }
+/// What `cancel` did.
+package enum CancelResult: Sendable, Equatable {
+    /// A local run: its controller was sent SIGTERM (it stops its stages and records them interrupted).
+    case signalledController(runID: String, pid: Int32)
+    /// Every Slurm job is confirmed cancelled and the run recorded so.
+    case cancelled(runID: String)
+    /// scancel was sent; Slurm has not confirmed every job within the wait.
+    case cancelSent(runID: String)
+}
 
-    package struct Status: Sendable {
-        package var detail: RunDetail
-        /// Slurm runs: one line per stage with its job id and Slurm's word for it (empty when followed).
-        package var jobLines: [String] = []
-    }
-
+extension Session {
     /// Settles runs whose controller died, reconciles a running Slurm run once (or until it is
     /// settled with `follow`), and returns where the run stands.
-    package func status(of run: String?, follow: Bool, runnerConfig: SlurmConfig?) async throws -> Status {
+    /// `handlesSignals`: SIGINT stops following (the command line sets it).
+    package func status(of run: String?, follow: Bool, runnerConfig: SlurmConfig?, handlesSignals: Bool = false) async throws
+        -> RunStatusReport
+    {
         try workspace.recover(store)
         let id = try store.resolveRun(run ?? "latest")
         var lines: [String] = []
@@ -53,16 +56,7 @@ package struct RunControl: Sendable {
                 }
             }
         }
-        return Status(detail: try store.runDetail(id), jobLines: lines)
-    }
-
-    package enum CancelResult: Sendable, Equatable {
-        /// A local run: its controller was sent SIGTERM (it stops its stages and records them interrupted).
-        case signalledController(runID: String, pid: Int32)
-        /// Every Slurm job is confirmed cancelled and the run recorded so.
-        case cancelled(runID: String)
-        /// scancel was sent; Slurm has not confirmed every job within a minute.
-        case cancelSent(runID: String)
+        return RunStatusReport(detail: try store.runDetail(id), jobLines: lines)
     }
 
     /// Stops a running run: scancel of all its Slurm jobs, or SIGTERM to a local run's controller.

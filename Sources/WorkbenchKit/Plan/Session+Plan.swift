@@ -2,48 +2,41 @@ import Foundation
 import Tracking
 import WorkbenchCore
 
-/// `plan`: the DAG a target needs, which stages the store already holds, how long the others
-/// took last time, and which required values are still empty.
-package struct PlanFlow {
-    package let workspace: Workspace
-    package let store: Store
+/// A plan with what the store knows of it.
+package struct PlanReport: Sendable {
+    package var plan: Plan
+    /// Stage name -> how long it last took under this profile (any fingerprint), for stages to run.
+    package var past: [String: PastDuration]
+    /// Required values still empty: a run refuses until they are filled in.
+    package var unmet: [SpecError]
+}
 
-    package init(workspace: Workspace, store: Store) {
-        self.workspace = workspace
-        self.store = store
-    }
+/// What reproducing one table takes.
+package struct TableEntry: Encodable, Sendable {
+    package var table: String
+    package var title: String
+    package var spec: String
+    package var profile: String
+    package var cells: Int
+    package var referenceOnlyRows: Int
+    package var stages: Int
+    package var cached: Int
+    package var gpuHoursToRun: Double
+    package var gpuStagesWithoutEstimate: Int
+    package var paperVersion: String?
+    package var error: String?
+}
 
-    package struct Result: Sendable {
-        package var plan: Plan
-        /// Stage name -> how long it last took under this profile (any fingerprint), for stages to run.
-        package var past: [String: PastDuration]
-        /// Required values still empty: a run refuses until they are filled in.
-        package var unmet: [SpecError]
-    }
-
-    package func plan(_ spec: Spec, profile: String?, target: Planner.Target) throws -> Result {
+extension Session {
+    /// `plan`: the DAG a target needs, which stages the store already holds, how long the others
+    /// took last time, and which required values are still empty.
+    package func plan(_ spec: Spec, profile: String?, target: Planner.Target) throws -> PlanReport {
         let digester = FileDigester(store: store)
         defer { try? digester.flush() }
         var plan = try workspace.planner(spec, profile: profile, digester: digester).plan(target)
         try plan.markCached(using: StoreCache(store: store, digester: digester, warn: workspace.messages.warn))
         let past = try store.pastDurations(names: plan.stages.filter { $0.status == .run }.map(\.name), profile: plan.profile)
-        return Result(plan: plan, past: past, unmet: RequirementCheck.unmet(plan, spec: spec))
-    }
-
-    /// What reproducing each table of each spec under experiments/ takes.
-    package struct TableEntry: Encodable, Sendable {
-        package var table: String
-        package var title: String
-        package var spec: String
-        package var profile: String
-        package var cells: Int
-        package var referenceOnlyRows: Int
-        package var stages: Int
-        package var cached: Int
-        package var gpuHoursToRun: Double
-        package var gpuStagesWithoutEstimate: Int
-        package var paperVersion: String?
-        package var error: String?
+        return PlanReport(plan: plan, past: past, unmet: RequirementCheck.unmet(plan, spec: spec))
     }
 
     /// Every table of every spec (with `profile`: only specs that have it), planned: cells, stages,

@@ -3,17 +3,8 @@ import Reports
 import Tracking
 import WorkbenchCore
 
-/// `import`: verifies a bundle and adds its run to this workspace's store.
-package struct ImportFlow {
-    package let workspace: Workspace
-    package let store: Store
-
-    package init(workspace: Workspace, store: Store) {
-        self.workspace = workspace
-        self.store = store
-    }
-
-    /// Imports the bundle at `path`; returns the run id. The bundle's reports are rendered again
+extension Session {
+    /// `import`: verifies a bundle and adds its run to this workspace's store. Imports the bundle at `path`; returns the run id. The bundle's reports are rendered again
     /// from the imported rows and compared with the ones it carries (told, not fatal).
     package func importBundle(at path: String) throws -> String {
         guard FileManager.default.fileExists(atPath: path) else {

@@ -6,17 +6,8 @@ import WorkbenchCore
 /// The report formats a bundle carries, rendered at export and compared after import.
 package let bundledReportFormats: [ReportFormat] = [.md, .csv, .tex, .html]
 
-/// `export`: one run as one self-contained, digest-checked bundle file.
-package struct ExportFlow {
-    package let workspace: Workspace
-    package let store: Store
-
-    package init(workspace: Workspace, store: Store) {
-        self.workspace = workspace
-        self.store = store
-    }
-
-    /// Writes run `run`'s bundle to `path`; an imported run is passed on as the bundle it came in.
+extension Session {
+    /// `export`: one run as one self-contained, digest-checked bundle file. Writes run `run`'s bundle to `path`; an imported run is passed on as the bundle it came in.
     package func export(_ run: String, to path: String) throws {
         let runID = try store.resolveRun(run)
         if let imported = try store.importOf(run: runID) {

@@ -4,14 +4,7 @@ import Tracking
 import WorkbenchCore
 
 /// `audit`: re-verifies recorded runs; evaluations are scored again by the native scorers.
-package struct AuditFlow {
-    package let workspace: Workspace
-    package let store: Store
-
-    package init(workspace: Workspace, store: Store) {
-        self.workspace = workspace
-        self.store = store
-    }
+extension Session {
 
     /// The auditor of this workspace, its rescoring wired to the scorers.
     package var auditor: Auditor {
@@ -24,7 +17,8 @@ package struct AuditFlow {
             })
     }
 
-    /// Every run (`all`, with the rows attached to none), else one run (default: the newest).
+    /// `audit`: re-verifies recorded runs, evaluations scored again by the native scorers: every run
+    /// (`all`, with the rows attached to none), else one run (default: the newest).
     package func audit(run: String?, all: Bool) throws -> AuditReport {
         let auditor = self.auditor
         let runs = all ? try auditor.allRuns() : [try store.resolveRun(run ?? "latest")]
