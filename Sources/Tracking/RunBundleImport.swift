@@ -2,10 +2,6 @@ import Foundation
 import GRDB
 import WorkbenchCore
 
-import Foundation
-import GRDB
-import WorkbenchCore
-
 extension RunBundle {
     package struct ImportResult: Sendable {
         package var runID: String

@@ -118,7 +118,7 @@ func chainSpec(extraStages: String = "", dataCommand: String = "seq 1 5 > ${outp
         try ws.write("experiments/chain.yaml", chainSpec(dataCommand: "seq 1 6 > ${outputs.pairs}"))
         let plan = try await ws.wb("plan", "chain", "--json")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
-        #expect(json["schema"] as? Int == 1)
+        #expect(json["schema"] as? Int == 2)
         let summary = try #require(json["summary"] as? [String: Any])
         #expect(summary["toRun"] as? Int == 5)
         let stages = try #require(json["stages"] as? [[String: Any]])

@@ -202,6 +202,11 @@ import Testing
                 && missing.launches.isEmpty, "\(missing.log)")
         let none = try await train(ws, "train-llama-factory.sh", Self.factoryFlags + " --out $PWD/o9")
         #expect(none.rc == "rc=2" && none.log.contains("no training file (--stage FILE"), "\(none.log)")
+        let unknown = try await train(
+            ws, "train-llama-factory.sh", Self.factoryFlags + " --stage $PWD/captions.json --out $PWD/o12 --epochs 3")
+        #expect(
+            unknown.rc == "rc=2" && unknown.log.contains("unknown flag --epochs (flags: --stage, --factory --base --template")
+                && unknown.launches.isEmpty, "\(unknown.log)")
         let positional = try await train(ws, "train-llama-factory.sh", "qwen2-vl single ours")
         #expect(
             positional.rc == "rc=2"

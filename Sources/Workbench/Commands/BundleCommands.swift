@@ -34,6 +34,6 @@ struct ImportCommand: AsyncParsableCommand {
     @Argument(help: "A bundle written by `workbench export`.") var file: String
 
     func run() async throws {
-        print(try workspace.session().importBundle(at: Paths.absolute(file)))
+        print(try workspace.open().importBundle(at: Paths.absolute(file)))
     }
 }

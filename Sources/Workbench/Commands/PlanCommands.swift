@@ -9,7 +9,7 @@ struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Show the stages a spec (or one table) needs, and which are cached.",
-        discussion: "--json prints the plan in the stable layout documented in docs/plan-json.md (schema 1).")
+        discussion: "--json prints the plan in the stable layout documented in docs/plan-json.md (schema 2).")
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "A spec path, a spec name, or a table id.") var target: String

@@ -20,10 +20,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let session = try workspace.session()
-        let status = try await session.status(
-            of: run, follow: follow,
-            runnerConfig: try runnerConfig.map { try SlurmFlow.loadConfig(session.workspace, path: $0) },
-            handlesSignals: true)
+        let status = try await session.status(of: run, follow: follow, runnerConfig: runnerConfig, handlesSignals: true)
         for line in status.jobLines { print(line) }
         let (d, s) = (status.detail, status.detail.summary)
         print("run \(s.id): \(s.status.rawValue) (spec \(s.spec) v\(s.specVersion), profile \(s.profile))")

@@ -97,7 +97,7 @@ package struct PlannedStage: Sendable, Hashable, Codable {
 /// The DAG of one spec under one profile, in topological order.
 package struct Plan: Sendable, Codable {
     /// Version of this JSON layout (`workbench plan --json`); bump on incompatible change.
-    package static let schemaVersion = 1
+    package static let schemaVersion = 2
 
     package var schema: Int = Plan.schemaVersion
     package var spec: SpecSummary

@@ -19,12 +19,14 @@ extension Session {
                 "run \(runID) is here only as context of imported run(s) \(by.joined(separator: ", ")): only the attempts they reused",
                 hint: "export it from the workspace that recorded it")
         }
-        let (spec, detail) = try workspace.recordedSpec(of: runID, store: store, strict: true)
+        let detail = try store.runDetail(runID)
         guard detail.summary.status != .running else {
             throw WorkbenchError.invalidInput(
                 "run \(runID) is still running; a bundle holds a finished run",
                 hint: "wait for it (`workbench status \(runID) --follow`) or cancel it, then export")
         }
+        let spec = try workspace.loadRunSpec(
+            store: store, runID: runID, specPath: detail.specPath, specHash: detail.specHash, strict: true)
         var files = try specFiles(spec, runID: runID)
         let tables = try ReportFlow(workspace: workspace, store: store, spec: spec, profile: detail.summary.profile, runID: runID)
             .build(only: nil)

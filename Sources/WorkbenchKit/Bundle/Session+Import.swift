@@ -3,14 +3,22 @@ import Reports
 import Tracking
 import WorkbenchCore
 
-extension Session {
-    /// `import`: verifies a bundle and adds its run to this workspace's store. Imports the bundle at `path`; returns the run id. The bundle's reports are rendered again
-    /// from the imported rows and compared with the ones it carries (told, not fatal).
+extension Workspace {
+    /// `import`: verifies the bundle at `path` and adds its run to this workspace's store (opened
+    /// only once the file is there); returns the run id.
     package func importBundle(at path: String) throws -> String {
         guard FileManager.default.fileExists(atPath: path) else {
             throw WorkbenchError.invalidInput(
                 "\(path): no such file", hint: "give the file `workbench export RUN --out FILE` wrote")
         }
+        return try Session(self).importBundle(verified: path)
+    }
+}
+
+extension Session {
+    /// Imports the bundle at `path` (which exists). The bundle's reports are rendered again from the
+    /// imported rows and compared with the ones it carries (told, not fatal).
+    func importBundle(verified path: String) throws -> String {
         let messages = workspace.messages
         // Verify a private copy, and import that copy: the file cannot change in between.
         let imports = workspace.stateDirectory + "/imports"

@@ -22,16 +22,18 @@ package enum CancelResult: Sendable, Equatable {
 
 extension Session {
     /// Settles runs whose controller died, reconciles a running Slurm run once (or until it is
-    /// settled with `follow`), and returns where the run stands.
-    /// `handlesSignals`: SIGINT stops following (the command line sets it).
-    package func status(of run: String?, follow: Bool, runnerConfig: SlurmConfig?, handlesSignals: Bool = false) async throws
+    /// settled with `follow`), and returns where the run stands. `runnerConfig`: a Slurm site
+    /// config file to use instead of the one the run was submitted with (read only for a running
+    /// Slurm run). `handlesSignals`: SIGINT stops following (the command line sets it).
+    package func status(of run: String?, follow: Bool, runnerConfig: String? = nil, handlesSignals: Bool = false) async throws
         -> RunStatusReport
     {
         try workspace.recover(store)
         let id = try store.resolveRun(run ?? "latest")
         var lines: [String] = []
         if let state = try store.runState(id), state.runner == "slurm", state.status == .running {
-            let flow = try SlurmFlow.forRun(id, workspace: workspace, store: store, config: runnerConfig)
+            let config = try runnerConfig.map { try SlurmFlow.loadConfig(workspace, path: $0) }
+            let flow = try SlurmFlow.forRun(id, workspace: workspace, store: store, config: config)
             let controller = flow.controller(digester: FileDigester(store: store))
             let observer = ProgressObserver(
                 inner: Recorder(store: store), total: try store.runDetail(id).summary.stages,

@@ -5,7 +5,8 @@
 # and reaches it as flags, never decided here:
 #   --NAME VALUE      into $NAME (dashes become underscores)
 #   --stage FILE      once per training stage, in order, into the array stages
-# Then: the REQUIRED flags must be given and every training file must exist; ngpus is the stage's
+# Then: exactly the REQUIRED flags are taken (another is refused), each must be given, and every
+# training file must exist; ngpus is the stage's
 # GPU count (CUDA_VISIBLE_DEVICES; unset: the upstream scripts' 8); base becomes the pinned base
 # snapshot's directory in the Hugging Face cache (from the fetch-model stage's manifest);
 # stage_output N is where training stage N writes (the last one: --out; earlier ones beside it).
@@ -20,8 +21,12 @@ while [ $# -gt 0 ]; do
     *) refuse "unexpected argument '$1' (every value comes as --NAME VALUE)" ;;
   esac
   name=${1#--} name=${name//-/_}
-  [[ $name =~ ^[a-z][a-z0-9_]*$ ]] || refuse "bad flag $1"
-  if [ "$name" = stage ]; then stages+=("$2"); else printf -v "$name" '%s' "$2"; fi
+  if [ "$name" = stage ]; then
+    stages+=("$2")
+  else
+    [[ " $required " == *" $name "* ]] || refuse "unknown flag $1 (flags: --stage, $(for f in $required; do printf -- '--%s ' "${f//_/-}"; done))"
+    printf -v "$name" '%s' "$2"
+  fi
   shift 2
 done
 for flag in $required; do

@@ -1,0 +1,50 @@
+import Foundation
+import TestSupport
+import Testing
+import Tracking
+import WorkbenchCore
+import WorkbenchKit
+
+/// The flows over the record, through the library.
+@Suite struct SessionTests {
+    @Test func importingAMissingFileLeavesTheWorkspaceUntouched() async throws {
+        let dir = try TempDir("wb-kit")
+        defer { dir.cleanup() }
+        let workspace = try Workspace(path: dir.path, messages: CollectedMessages())
+        #expect(throws: WorkbenchError.self) { _ = try workspace.importBundle(at: dir.path + "/nothing.wbbundle") }
+        #expect(!dir.exists(".workbench"), "no store is created for a bundle that is not there")
+    }
+
+    @Test func statusOfALocalRunReadsNoSlurmConfig() async throws {
+        let ws = try await FlowWorkspace(spec: RunFlowTests.chain)
+        defer { ws.cleanup() }
+        _ = try? await ws.flow().execute()
+        let session = Session(workspace: ws.workspace, store: ws.store)
+        let status = try await session.status(of: nil, follow: false, runnerConfig: "missing.yaml")
+        #expect(status.detail.summary.status == .failed && status.jobLines.isEmpty)
+    }
+
+    @Test func exportRefusesARunningRunBeforeLookingAtItsSpec() async throws {
+        let ws = try await FlowWorkspace(spec: RunFlowTests.chain)
+        defer { ws.cleanup() }
+        // A run that is still running (its controller is this process), whose spec changed since.
+        let (spec, _) = try ws.workspace.resolveSpec("experiments/flow.yaml")
+        let plan = try ws.workspace.planner(spec, profile: nil, digester: FileDigester(store: ws.store)).plan(.all)
+        try Recorder(store: ws.store).beginRun(
+            RunStart(
+                runID: "live", spec: spec.summary, profile: plan.profile, table: nil, commandLine: "workbench run flow",
+                runner: "local", host: "testhost", pid: getpid(), code: GitProvenance.capture(at: ws.dir.path),
+                environment: EnvironmentRecord(
+                    os: "os", kernel: "k", cpu: "c", cpuCount: 1, memoryMB: 1, gpus: [], python: nil, pipFreeze: nil,
+                    variables: [:], workbenchVersion: "t"),
+                plan: plan))
+        try ws.dir.write("experiments/flow.yaml", RunFlowTests.chain + "\n# edited\n")
+        let session = Session(workspace: ws.workspace, store: ws.store)
+        do {
+            try session.export("live", to: ws.dir.path + "/live.wbbundle")
+            Issue.record("a running run was exported")
+        } catch let error as WorkbenchError {
+            #expect(error.description.contains("run live is still running"), "\(error)")
+        }
+    }
+}
