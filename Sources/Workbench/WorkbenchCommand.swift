@@ -70,3 +70,8 @@ enum Entry {
         ErrorPresenter.finish(code)
     }
 }
+
+extension String {
+    /// Left-aligned in `width` columns (never truncated).
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

@@ -21,7 +21,7 @@ import WorkbenchKit
         _ = try? await ws.flow().execute()
         let session = Session(workspace: ws.workspace, store: ws.store)
         let status = try await session.status(of: nil, follow: false, runnerConfig: "missing.yaml")
-        #expect(status.detail.summary.status == .failed && status.jobLines.isEmpty)
+        #expect(status.detail.summary.status == .failed && status.jobs.isEmpty)
     }
 
     @Test func exportRefusesARunningRunBeforeLookingAtItsSpec() async throws {

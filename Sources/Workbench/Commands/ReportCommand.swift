@@ -24,39 +24,17 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let formats = try ReportFormats.parse(format)
-        let (ws, store) = try workspace.openStore()
-        let flow: ReportFlow, table: String?
-        let pinnedRun = try run.map { try store.resolveRun($0) }
-        if let runID = pinnedRun {
-            let (spec, detail) = try ws.recordedSpec(of: runID, store: store, strict: false)
-            table = target == spec.name || target == spec.path ? nil : target
-            if let table, !spec.tables.contains(where: { $0.id == table }) {
-                throw WorkbenchError.usage(
-                    "run \(runID)'s spec \(spec.path) has no table '\(table)' (tables: \(spec.tables.map(\.id).joined(separator: ", ")))"
-                )
-            }
-            let profile =
-                try self.profile.map { try ProfileChoice.resolve(spec: spec, profile: $0, released: released) }
-                ?? detail.summary.profile
-            flow = ReportFlow(workspace: ws, store: store, spec: spec, profile: profile, runID: runID)
-        } else {
-            guard let target else { throw WorkbenchError.usage("give a spec or table, or --run RUN") }
-            let (spec, resolved) = try ws.resolveSpec(target)
-            table = resolved
-            flow = ReportFlow(
-                workspace: ws, store: store, spec: spec,
-                profile: try ProfileChoice.resolve(spec: spec, profile: profile, released: released))
-        }
-        let tables = try flow.build(only: table)
-        if tables.isEmpty { throw WorkbenchError.usage("the spec declares no tables") }
+        let session = try workspace.session()
+        let r = try session.reportTables(target: target, run: run, profile: profile, released: released)
         if let out {
+            let ws = session.workspace
             for path in try ReportFiles.writeAndRecord(
-                tables, formats: formats, to: ws.absolute(out), store: store, runID: pinnedRun)
+                r.tables, formats: formats, to: ws.absolute(out), store: session.store, runID: r.runID)
             {
                 print(ws.relative(path))
             }
             return
         }
-        for f in formats { for t in tables { print(f.render(t), terminator: f == .md ? "\n" : "") } }
+        for f in formats { for t in r.tables { print(f.render(t), terminator: f == .md ? "\n" : "") } }
     }
 }

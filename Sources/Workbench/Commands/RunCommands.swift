@@ -91,31 +91,19 @@ struct ReproduceCommand: AsyncParsableCommand {
     @Option(help: "Directory for the report files (default: .workbench/reports).") var out: String?
 
     func run() async throws {
-        let formats = try ReportFormats.parse(format)
         let flow = try execution.flow(target, in: workspace)
         let (ws, request) = (flow.workspace, flow.request)
-        let dir = out.map(ws.absolute) ?? ws.reportsDirectory
-        func report(runID: String) throws -> [String] {
-            let tables = try ReportFlow(workspace: ws, store: flow.store, spec: request.spec, profile: request.profile).build(
-                only: request.table)
-            for t in tables { print(ReportFormat.md.render(t)) }
-            return try ReportFiles.writeAndRecord(tables, formats: formats, to: dir, store: flow.store, runID: runID)
-        }
-        let result: RunFlow.Result
-        do {
-            result = try await flow.execute()
-        } catch let error as WorkbenchError {
-            // A failed, interrupted or cancelled run still reports what it finished (the rest is pending).
-            if let id = error.unfinishedRunID { _ = try? report(runID: id) }
-            throw error
-        }
-        if result.detached {
-            console.note(
-                "run \(result.runID) submitted; when `workbench status \(result.runID)` says it ended, `workbench report \(request.table ?? request.spec.name)\(request.profile.map { " --profile \($0)" } ?? "")` renders the tables"
+        let r = try await flow.reproduce(
+            formats: try ReportFormats.parse(format), to: out.map(ws.absolute) ?? ws.reportsDirectory,
+            show: { tables in for t in tables { print(ReportFormat.md.render(t)) } })
+        let id = r.result.runID
+        if r.result.detached {
+            let profile = request.profile.map { " --profile \($0)" } ?? ""
+            ws.messages.note(
+                "run \(id) submitted; when `workbench status \(id)` says it ended, `workbench report \(request.table ?? request.spec.name)\(profile)` renders the tables"
             )
-            return
+        } else {
+            ws.messages.note("run \(id) completed; report written to \(r.written.map(ws.relative).joined(separator: ", "))")
         }
-        let written = try report(runID: result.runID)
-        console.note("run \(result.runID) completed; report written to \(written.map(ws.relative).joined(separator: ", "))")
     }
 }

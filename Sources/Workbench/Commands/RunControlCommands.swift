@@ -21,7 +21,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let session = try workspace.session()
         let status = try await session.status(of: run, follow: follow, runnerConfig: runnerConfig, handlesSignals: true)
-        for line in status.jobLines { print(line) }
+        for j in status.jobs { print("  job \((j.jobID ?? "-").padding(8)) \(j.state.padding(10)) \(j.stage)") }
         let (d, s) = (status.detail, status.detail.summary)
         print("run \(s.id): \(s.status.rawValue) (spec \(s.spec) v\(s.specVersion), profile \(s.profile))")
         print("  started \(s.startedAt)" + (s.endedAt.map { ", ended \($0)" } ?? ""))

@@ -6,8 +6,15 @@ import WorkbenchCore
 /// Where a run stands (`status`).
 package struct RunStatusReport: Sendable {
     package var detail: RunDetail
-    /// Slurm runs: one line per stage with its job id and Slurm's word for it (empty when followed).
-    package var jobLines: [String] = []
+    /// A running Slurm run reconciled once: each stage's job and where it stands (empty when followed).
+    package var jobs: [Job] = []
+
+    package struct Job: Sendable {
+        package var jobID: String?
+        /// The settled status, else Slurm's state word (lower case), else `unknown`.
+        package var state: String
+        package var stage: String
+    }
 }
 
 /// What `cancel` did.
@@ -30,7 +37,7 @@ extension Session {
     {
         try workspace.recover(store)
         let id = try store.resolveRun(run ?? "latest")
-        var lines: [String] = []
+        var jobs: [RunStatusReport.Job] = []
         if let state = try store.runState(id), state.runner == "slurm", state.status == .running {
             let config = try runnerConfig.map { try SlurmFlow.loadConfig(workspace, path: $0) }
             let flow = try SlurmFlow.forRun(id, workspace: workspace, store: store, config: config)
@@ -52,13 +59,15 @@ extension Session {
                 if let why = tick.unknown {
                     workspace.messages.warn("cannot ask Slurm now (\(why)); nothing concluded, try again")
                 }
-                lines = state.entries.map { e in
-                    let word = e.final.map(\.rawValue) ?? tick.live[e.stage.name].map { $0.lowercased() } ?? "unknown"
-                    return "  job \((e.jobID ?? "-").padding(8)) \(word.padding(10)) \(e.stage.name)"
+                jobs = state.entries.map { e in
+                    RunStatusReport.Job(
+                        jobID: e.jobID,
+                        state: e.final.map(\.rawValue) ?? tick.live[e.stage.name].map { $0.lowercased() } ?? "unknown",
+                        stage: e.stage.name)
                 }
             }
         }
-        return RunStatusReport(detail: try store.runDetail(id), jobLines: lines)
+        return RunStatusReport(detail: try store.runDetail(id), jobs: jobs)
     }
 
     /// Stops a running run: scancel of all its Slurm jobs, or SIGTERM to a local run's controller.
@@ -99,9 +108,4 @@ extension Session {
         }
         return try store.runState(id)?.status == .cancelled ? .cancelled(runID: id) : .cancelSent(runID: id)
     }
-}
-
-extension String {
-    /// Left-aligned in `width` columns (never truncated).
-    package func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }
