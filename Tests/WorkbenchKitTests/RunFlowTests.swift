@@ -106,4 +106,18 @@ import WorkbenchKit
         let run = try #require(try ws.store.runs(limit: 1).first)
         #expect(run.status == .interrupted)
     }
+
+    @Test func aQuietRunTellsNothingButWarnings() async throws {
+        let ws = try await FlowWorkspace(
+            spec: Self.chain.replacingOccurrences(of: "command: fail 3", with: "command: write ${outputs.model} w"))
+        defer { ws.cleanup() }
+        var quiet = try ws.flow()
+        quiet.request.quiet = true
+        _ = try await quiet.execute()
+        #expect(ws.messages.all.isEmpty, "\(ws.messages.all)")
+        try ws.dir.write("experiments/flow.yaml", Self.chain + "\n")  // the next run plans anew, from a dirty tree
+        _ = try? await ws.flow().execute()
+        #expect(ws.messages.all.contains { $0.hasPrefix("run ") && $0.contains("4 stage(s)") }, "\(ws.messages.all)")
+        #expect(ws.messages.all.contains { $0.hasPrefix("note: the working tree has uncommitted changes") })
+    }
 }

@@ -33,10 +33,21 @@ extension Session {
     package func plan(_ spec: Spec, profile: String?, target: Planner.Target) throws -> PlanReport {
         let digester = FileDigester(store: store)
         defer { try? digester.flush() }
+        let planned = try planned(spec, profile: profile, target: target, digester: digester)
+        let toRun = planned.plan.stages.filter { $0.status == .run }.map(\.name)
+        let past = try store.pastDurations(names: toRun, profile: planned.plan.profile)
+        return PlanReport(plan: planned.plan, past: past, unmet: planned.unmet)
+    }
+
+    /// A target planned, the stages the store holds marked cached, the required values checked:
+    /// what `plan` shows and a run starts from.
+    func planned(_ spec: Spec, profile: String?, target: Planner.Target, digester: FileDigester) throws
+        -> (plan: Plan, cache: StoreCache, unmet: [SpecError])
+    {
         var plan = try workspace.planner(spec, profile: profile, digester: digester).plan(target)
-        try plan.markCached(using: StoreCache(store: store, digester: digester, warn: workspace.messages.warn))
-        let past = try store.pastDurations(names: plan.stages.filter { $0.status == .run }.map(\.name), profile: plan.profile)
-        return PlanReport(plan: plan, past: past, unmet: RequirementCheck.unmet(plan, spec: spec))
+        let cache = StoreCache(store: store, digester: digester, warn: workspace.messages.warn)
+        try plan.markCached(using: cache)
+        return (plan, cache, RequirementCheck.unmet(plan, spec: spec))
     }
 
     /// Every table of every spec (with `profile`: only specs that have it), planned: cells, stages,

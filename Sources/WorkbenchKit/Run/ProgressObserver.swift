@@ -7,19 +7,19 @@ import WorkbenchCore
 package final class ProgressObserver: RunObserver, @unchecked Sendable {
     let inner: any RunObserver
     let total: Int
-    let messages: (any MessageSink)?
+    let messages: any MessageSink
     private let lock = NSLock()
     private var done = 0
     private var durations: [(String, Double)] = []
 
-    /// `messages` nil: quiet.
-    package init(inner: any RunObserver, total: Int, messages: (any MessageSink)?) {
+    /// `messages`: `WarningsOnly` for none of the lines.
+    package init(inner: any RunObserver, total: Int, messages: any MessageSink) {
         self.inner = inner
         self.total = total
         self.messages = messages
     }
 
-    private func line(_ s: String) { messages?.note(s) }
+    private func line(_ s: String) { messages.note(s) }
 
     package func stagesCached(_ stages: [PlannedStage], runID: String) async throws {
         try await inner.stagesCached(stages, runID: runID)

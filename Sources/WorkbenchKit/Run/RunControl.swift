@@ -44,13 +44,13 @@ extension Session {
             let controller = flow.controller(digester: FileDigester(store: store))
             let observer = ProgressObserver(
                 inner: Recorder(store: store), total: try store.runDetail(id).summary.stages,
-                messages: follow ? workspace.messages : nil)
+                messages: follow ? workspace.messages : WarningsOnly(workspace.messages))
             if follow {
                 let cancellation = CancellationFlag()
                 let trap =
                     handlesSignals
                     ? InterruptTrap(cancellation: cancellation) { [messages = workspace.messages] in
-                        messages.note("\ninterrupt: no longer following (the Slurm jobs keep running)")
+                        messages.note(InterruptTrap.stopFollowingNotice)
                     } : nil
                 defer { trap?.restore() }
                 _ = try await flow.follow(id, controller: controller, observer: observer, cancellation: cancellation)

@@ -80,8 +80,21 @@ package struct RunFlow: Sendable {
         package var detached = false
     }
 
-    var messages: any MessageSink { workspace.messages }
-    func note(_ s: String) { if !request.quiet { messages.note(s) } }
+    /// The workspace's messages: warnings always; notes unless the request is quiet.
+    var told: any MessageSink { request.quiet ? WarningsOnly(workspace.messages) : workspace.messages }
+
+    /// The Slurm side of this run.
+    func slurm(_ config: SlurmConfig) -> SlurmFlow {
+        SlurmFlow(
+            workspace: workspace, store: store, config: config, messages: told, client: slurmClient, clock: clock,
+            toolPath: toolPath)
+    }
+
+    /// What Ctrl-C says it does.
+    var interruptNotice: String {
+        if case .slurm = request.runner { return InterruptTrap.stopFollowingNotice }
+        return "\ninterrupt: stopping running stages (SIGTERM, then SIGKILL after \(grace.components.seconds) s)..."
+    }
 
     /// Settles runs whose controller died, then plans, records and runs; throws `WorkbenchError.runFailed` / `.interrupted` / `.cancelled`
     /// for a run that ended without completing (its record is finished first).
@@ -106,25 +119,18 @@ package struct RunFlow: Sendable {
             )
         }
         let summary = plan.summary
-        note(
+        told.note(
             "run \(runID): \(summary.total) stage(s), \(summary.cached) cached, \(summary.toRun) to run (profile \(plan.profile))"
         )
         let trap =
             handlesSignals
-            ? InterruptTrap(cancellation: cancellation) { [messages, runner = request.runner] in
-                if case .slurm = runner {
-                    messages.note("\ninterrupt: no longer following (the Slurm jobs keep running)")
-                } else {
-                    messages.note("\ninterrupt: stopping running stages (SIGTERM, then SIGKILL after 10 s)...")
-                }
+            ? InterruptTrap(cancellation: cancellation) { [messages = workspace.messages, interruptNotice] in
+                messages.note(interruptNotice)
             } : nil
         defer { trap?.restore() }
-        let progress = ProgressObserver(inner: recorder, total: summary.total, messages: request.quiet ? nil : messages)
+        let progress = ProgressObserver(inner: recorder, total: summary.total, messages: told)
         if case .slurm(let config, let detach) = request.runner {
-            let slurm = SlurmFlow(
-                workspace: workspace, store: store, config: config, quiet: request.quiet,
-                client: slurmClient, clock: clock, toolPath: toolPath)
-            return try await slurm.execute(
+            return try await slurm(config).execute(
                 plan, runID: runID, recorder: recorder, progress: progress, digester: digester,
                 detach: detach, cancellation: cancellation)
         }
@@ -160,7 +166,7 @@ package struct RunFlow: Sendable {
             "\(f.stage): \(f.outcome.message ?? "failed")" + (f.outcome.errorTail.map { "\n" + $0 } ?? "")
         }
         try recorder.finishRun(runID, status: result.status, error: errorText)
-        if !request.quiet { progress.printTimings(plan: t1 - t0, stages: t2 - t1, record: ContinuousClock.now - t2) }
+        progress.printTimings(plan: t1 - t0, stages: t2 - t1, record: ContinuousClock.now - t2)
         switch result.status {
         case .completed: return Result(runID: runID, plan: plan)
         case .interrupted: throw WorkbenchError.interrupted(runID: runID)

@@ -19,11 +19,10 @@ extension RunFlow {
     /// a stage no GPU pool or cluster node can hold, or a missing interpreter.
     func prepare(digester: FileDigester) async throws -> PreparedRun {
         let spec = request.spec
-        var plan = try workspace.planner(spec, profile: request.profile, digester: digester).plan(request.target)
-        let cache = StoreCache(store: store, digester: digester, warn: messages.warn)
-        try plan.markCached(using: cache)
-        let unmet = RequirementCheck.unmet(plan, spec: spec)
-        if !unmet.isEmpty { throw SpecErrors(unmet) }
+        let planned = try Session(workspace: workspace, store: store)
+            .planned(spec, profile: request.profile, target: request.target, digester: digester)
+        if !planned.unmet.isEmpty { throw SpecErrors(planned.unmet) }
+        let plan = planned.plan
         // Pinned upstream code the stages to run use: cloned with libgit2 at its commit.
         var checkouts: [(ref: CodeRef, path: String, cloned: Bool)] = []
         var names: [String] = []
@@ -33,7 +32,7 @@ extension RunFlow {
         for name in names {
             guard let ref = spec.code[name] else { continue }
             let (path, cloned) = try CodeCheckout.ensure(ref, workspace: workspace.root)
-            if cloned { note("code: cloned \(ref.url) at \(ref.commit.prefix(12)) into \(workspace.relative(path))") }
+            if cloned { told.note("code: cloned \(ref.url) at \(ref.commit.prefix(12)) into \(workspace.relative(path))") }
             checkouts.append((ref, path, cloned))
         }
         let gpus = request.gpus ?? GPUDiscovery.available()
@@ -41,20 +40,16 @@ extension RunFlow {
         case .slurm(let config, _):
             // Before anything is recorded: no sbatch, an unreachable controller, a stage no node can hold.
             if plan.summary.toRun > 0 {
-                try await SlurmFlow(
-                    workspace: workspace, store: store, config: config, quiet: request.quiet,
-                    client: slurmClient, clock: clock, toolPath: toolPath
-                )
-                .controller(digester: digester).check(plan, workspace: workspace.root)
+                try await slurm(config).controller(digester: digester).check(plan, workspace: workspace.root)
             }
         case .local:
             try Scheduler.check(plan, gpus: gpus)
         }
         let code = GitProvenance.capture(at: workspace.root)
         if !code.isRepository {
-            messages.warn("\(workspace.root) is not a git repository: the run is recorded without code provenance")
+            workspace.messages.warn("\(workspace.root) is not a git repository: the run is recorded without code provenance")
         } else if code.dirty {
-            messages.note(
+            workspace.messages.note(  // said even with --quiet: the record holds more than the commit
                 "note: the working tree has uncommitted changes; their diff (\(code.diffBytes) bytes\(code.diffTruncated ? ", truncated" : "")) is recorded with the run"
             )
         }
@@ -67,7 +62,8 @@ extension RunFlow {
         }
         let environment = await EnvironmentCapture(version: WorkbenchVersion.current, runCommand: helperCommand)
             .capture(python: python, cacheDirectory: workspace.stateDirectory + "/cache")
-        return PreparedRun(plan: plan, cache: cache, checkouts: checkouts, gpus: gpus, code: code, environment: environment)
+        return PreparedRun(
+            plan: plan, cache: planned.cache, checkouts: checkouts, gpus: gpus, code: code, environment: environment)
     }
 }
 

@@ -8,20 +8,21 @@ package struct SlurmFlow: Sendable {
     package let workspace: Workspace
     package let store: Store
     package let config: SlurmConfig
-    package let quiet: Bool
+    /// Where it tells what it submitted and what it cannot ask (`WarningsOnly` for `--quiet`).
+    package let messages: any MessageSink
     package var client: any SlurmClient = SlurmCLI()
     package var clock: any Clock = SystemClock()
     package var toolPath: String? = Workspace.executablePath
 
     package init(
-        workspace: Workspace, store: Store, config: SlurmConfig, quiet: Bool,
+        workspace: Workspace, store: Store, config: SlurmConfig, messages: any MessageSink,
         client: any SlurmClient = SlurmCLI(), clock: any Clock = SystemClock(),
         toolPath: String? = Workspace.executablePath
     ) {
         self.workspace = workspace
         self.store = store
         self.config = config
-        self.quiet = quiet
+        self.messages = messages
         self.client = client
         self.clock = clock
         self.toolPath = toolPath
@@ -29,11 +30,10 @@ package struct SlurmFlow: Sendable {
 
     /// The flow for a recorded run, with the settings it was submitted with (or `config`).
     package static func forRun(
-        _ runID: String, workspace: Workspace, store: Store, config: SlurmConfig? = nil,
-        quiet: Bool = false
+        _ runID: String, workspace: Workspace, store: Store, config: SlurmConfig? = nil
     ) throws -> SlurmFlow {
         let recorded = try SlurmRunState.load(runDirectory: workspace.runDirectory(runID)).config
-        return SlurmFlow(workspace: workspace, store: store, config: config ?? recorded, quiet: quiet)
+        return SlurmFlow(workspace: workspace, store: store, config: config ?? recorded, messages: workspace.messages)
     }
 
     /// `--runner-config FILE`, else `slurm.yaml` in the workspace when there is one, else defaults.
@@ -62,8 +62,6 @@ package struct SlurmFlow: Sendable {
         c.toolPath = toolPath
         return c
     }
-
-    func note(_ s: String) { if !quiet { workspace.messages.note(s) } }
 
     /// Submits the DAG, then follows it (unless detached) until every stage is settled.
     func execute(
@@ -102,9 +100,10 @@ package struct SlurmFlow: Sendable {
                 payload: "job=\(e.jobID ?? "-")" + (deps.isEmpty ? "" : " afterok=\(deps.joined(separator: ":"))")
                     + " gpus=\(e.stage.resources.gpus) cpus=\(e.stage.resources.cpus)")
         }
-        note("submitted \(state.entries.count) Slurm job(s) for run \(state.runID): \(state.jobIDs.joined(separator: " "))")
+        messages.note(
+            "submitted \(state.entries.count) Slurm job(s) for run \(state.runID): \(state.jobIDs.joined(separator: " "))")
         if detach {
-            note(
+            messages.note(
                 "detached: `workbench status \(state.runID)` reconciles and records finished stages (--follow to wait); `workbench cancel \(state.runID)` stops them"
             )
         }
@@ -137,7 +136,7 @@ package struct SlurmFlow: Sendable {
             if let why = tick.unknown {
                 // Never a failure: the jobs may be fine; say so once a minute and keep asking.
                 if unknownSince.map({ clock.now().timeIntervalSince($0) > 60 }) ?? true {
-                    workspace.messages.warn("cannot ask Slurm about run \(runID) (\(why)); will retry")
+                    messages.warn("cannot ask Slurm about run \(runID) (\(why)); will retry")
                     unknownSince = clock.now()
                 }
             } else {

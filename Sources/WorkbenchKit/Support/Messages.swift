@@ -15,6 +15,14 @@ package struct StandardErrorMessages: MessageSink {
     package func warn(_ text: String) { FileHandle.standardError.write(Data(("warning: " + text + "\n").utf8)) }
 }
 
+/// `--quiet`: warnings pass, notes (progress, what was done) are dropped.
+package struct WarningsOnly: MessageSink {
+    package let inner: any MessageSink
+    package init(_ inner: any MessageSink) { self.inner = inner }
+    package func note(_ text: String) {}
+    package func warn(_ text: String) { inner.warn(text) }
+}
+
 /// Keeps every message, in order (tests, and front ends that show them later).
 package final class CollectedMessages: MessageSink, @unchecked Sendable {
     private let lock = NSLock()
