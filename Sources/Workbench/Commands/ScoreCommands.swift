@@ -54,7 +54,7 @@ struct ScoreCommand: AsyncParsableCommand {
         let scored = try PredictionsScoring.score(task: task, path: predictions, results: results, label: label)
         PredictionsScoring.tell(scored, path: predictions, resultsPath: results, to: console)
         if let perExample { try PredictionsScoring.writePerExample(scored, to: perExample) }
-        if record { try recording.record(scored, workspacePath: workspace.workspace) }
+        if record { try recording.record(scored, workspace: try workspace.open()) }
         print(
             JSONWriter.write(
                 json

@@ -8,6 +8,8 @@ import WorkbenchCore
 package struct ScoredPredictions: Sendable {
     package var result: TaskResult
     package var record: EvaluationRecord
+    /// The model the upstream results block names, when a results file was given.
+    package var resultsModel: String?
 }
 
 /// Reading, scoring and checking an upstream predictions file, with errors that name the file.
@@ -50,7 +52,7 @@ package enum PredictionsScoring {
                 "\(path):\(error)", hint: "every \(task.rawValue) row needs \(task.requiredFields.joined(separator: ", "))")
         }
         var disagreements: [String] = []
-        var recorded: String?
+        var recorded: String?, resultsModel: String?
         let fields = UpstreamResults.compareFields(rows: rows, result: result)
         if fields.count > 0 {
             disagreements.append("\(fields.count) row(s) carry per-example fields that re-scoring does not reproduce")
@@ -63,6 +65,7 @@ package enum PredictionsScoring {
                     "\(results): \(e)", hint: "give the RESULTS_DIR/TASK.txt the upstream evaluation appended to")
             }
             let block = UpstreamResults.block(for: path, in: blocks)!
+            resultsModel = block.model
             recorded = JSONWriter.write(block.scores)
             disagreements += UpstreamResults.compare(result, with: block).map { "\(results):\(block.line): \($0)" }
         }
@@ -74,7 +77,7 @@ package enum PredictionsScoring {
             agreement = .disagree
         }
         let record = EvaluationRecord(
-            task: task.rawValue, predictionsPath: Paths.absolute(path), predictionsDigest: ContentDigest.of(bytes).hex,
+            task: task.rawValue, predictionsPath: Paths.absolute(path), predictionsDigest: SHA256.hex(bytes),
             resultsPath: results.map { Paths.absolute($0) }, recordedScores: recorded, agreement: agreement,
             disagreements: disagreements,
             testNum: result.testNum, scores: result.metrics.map { .init(key: $0.key, value: $0.value) }, label: label,
@@ -83,7 +86,7 @@ package enum PredictionsScoring {
                     synID: JSONWriter.write($0.synID), metric: $0.metric, value: $0.value,
                     fields: JSONWriter.write(.object($0.fields)))
             })
-        return ScoredPredictions(result: result, record: record)
+        return ScoredPredictions(result: result, record: record, resultsModel: resultsModel)
     }
 
     /// Tells the scorer's warnings and whether re-scoring agreed with what upstream recorded.
@@ -115,22 +118,19 @@ package enum PredictionsScoring {
         predictions: String, results: String?, task: String?, label: String?, store: Store,
         messages: any MessageSink
     ) throws -> (id: Int64, scored: ScoredPredictions) {
-        let name = task ?? URL(fileURLWithPath: predictions).deletingPathExtension().lastPathComponent
-        guard let t = ScoringTask.named(name) else {
-            if task == nil {
-                throw WorkbenchError.usage(
-                    "cannot tell the task from the file name '\(predictions)' (known tasks: \(ScoringTask.allCases.map(\.rawValue).joined(separator: ", "))); give --task"
-                )
-            }
-            _ = try self.task(named: name)
-            throw WorkbenchError.usage("unknown task '\(name)'")
+        let fileName = URL(fileURLWithPath: predictions).deletingPathExtension().lastPathComponent
+        let t: ScoringTask
+        if let task {
+            t = try self.task(named: task)
+        } else if let named = ScoringTask.named(fileName) {
+            t = named
+        } else {
+            throw WorkbenchError.usage(
+                "cannot tell the task from the file name '\(predictions)' (known tasks: \(ScoringTask.allCases.map(\.rawValue).joined(separator: ", "))); give --task"
+            )
         }
         var scored = try score(task: t, path: predictions, results: results, label: label)
-        if scored.record.label == nil, let results, let blocks = try? UpstreamResults.parse(try read(results)),
-            let block = UpstreamResults.block(for: predictions, in: blocks)
-        {
-            scored.record.label = block.model
-        }
+        if scored.record.label == nil { scored.record.label = scored.resultsModel }
         tell(scored, path: predictions, resultsPath: results, to: messages)
         return (try store.recordEvaluation(scored.record), scored)
     }

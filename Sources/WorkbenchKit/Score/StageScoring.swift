@@ -19,8 +19,8 @@ package struct ScoreRecording {
     var metricsFile: String? { environment["WORKBENCH_METRICS"].flatMap { $0.isEmpty ? nil : $0 } }
 
     /// Inside a stage: appends to `$WORKBENCH_EVALUATIONS` and the metrics file (`score/TASK/KEY`);
-    /// else records in the store of `workspacePath`.
-    package func record(_ scored: ScoredPredictions, workspacePath: String?) throws {
+    /// else records in the store of `workspace` (opened only then).
+    package func record(_ scored: ScoredPredictions, workspace: @autoclosure () throws -> Workspace) throws {
         if let path = evaluationsFile {
             try Self.append(try scored.record.jsonLine() + "\n", to: path)
             if let metrics = metricsFile {
@@ -40,7 +40,7 @@ package struct ScoreRecording {
             )
             return
         }
-        let workspace = try Workspace(path: workspacePath, messages: messages)
+        let workspace = try workspace()
         let id = try workspace.openStore().recordEvaluation(scored.record)
         messages.note("recorded evaluation #\(id) in \(workspace.relative(workspace.databasePath))")
     }
