@@ -128,7 +128,7 @@ extension Auditor {
             {
                 let payload: String = r["payload"]
                 guard let t = ReportedTable(payload: payload) else { continue }
-                if t.files.contains(where: { $0.path == path && ContentDigest.same($0.sha256, sha256) }) { return r["id"] }
+                if t.files.contains(where: { $0.path == path && $0.sha256 == sha256 }) { return r["id"] }
             }
             return nil
         }
@@ -204,7 +204,7 @@ extension Auditor {
                     continue
                 }
                 let now = try SHA256.hexOfFile(f.path)
-                let same = ContentDigest.same(now, f.sha256)
+                let same = now == f.sha256
                 if !same, let eventID, let later = try laterReport(of: f.path, after: eventID, sha256: now) {
                     report.notes.append("\(who): report file \(f.path) was rewritten by a later report (event #\(later))")
                 } else if !same {

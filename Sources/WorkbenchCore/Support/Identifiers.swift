@@ -31,12 +31,6 @@ package struct AttemptID: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     package init(_ rawValue: Int64) { self.rawValue = rawValue }
 
-    /// Parses the decimal form (`12`).
-    package init?(_ text: String) {
-        guard let v = Int64(text) else { return nil }
-        rawValue = v
-    }
-
     package var description: String { String(rawValue) }
 
     package static func < (a: AttemptID, b: AttemptID) -> Bool { a.rawValue < b.rawValue }
@@ -53,14 +47,13 @@ package struct AttemptID: Sendable, Hashable, Comparable, CustomStringConvertibl
 /// command finds its controller dead.
 package enum RunStatus: String, Sendable, Codable, CaseIterable {
     case running, completed, failed, interrupted, crashed, cancelled
-
-    /// The run has ended (any way).
-    package var isFinished: Bool { self != .running }
 }
 
-/// A file's (or a directory tree's) content digest. Written one way everywhere, `sha256:<hex>`;
-/// parsing also takes bare hex, the form evaluations were recorded in before.
-package struct ContentDigest: Sendable, Hashable, TextCodable {
+/// A content digest (SHA-256) and the rule for writing one: a digest field (artifacts, plan
+/// inputs) holds `sha256:<hex>`, this type's description; a field or column named `sha256` holds
+/// the bare hex. `same` compares two recorded texts in either form (the audit reads predictions
+/// digests that way).
+package struct ContentDigest: Sendable, Hashable, CustomStringConvertible {
     package static let prefix = "sha256:"
     /// 64 lowercase hex digits.
     package var hex: String
@@ -73,9 +66,6 @@ package struct ContentDigest: Sendable, Hashable, TextCodable {
         guard body.count == 64, body.allSatisfy({ $0.isHexDigit }) else { return nil }
         hex = body.lowercased()
     }
-
-    /// The digest of bytes.
-    package static func of<Bytes: ContiguousBytes>(_ bytes: Bytes) -> ContentDigest { ContentDigest(hex: SHA256.hex(bytes)) }
 
     package var description: String { Self.prefix + hex }
 

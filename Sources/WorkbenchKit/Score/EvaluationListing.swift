@@ -86,7 +86,7 @@ package struct EvaluationListing {
                 ),
                 ("agreement", .string(e.agreement)), ("disagreements", .array(e.disagreements.map { .string($0) })),
                 ("predictions", .string(e.predictionsPath)),
-                ("predictions_sha256", .string(ContentDigest(e.predictionsDigest)?.hex ?? e.predictionsDigest)),
+                ("predictions_sha256", .string(e.predictionsDigest)),
                 ("recorded_at", .string(e.recordedAt)),
             ])
         }
