@@ -35,11 +35,6 @@ struct WorkspaceOptions: ParsableArguments {
     /// The workspace with its store open.
     func session() throws -> Session { try Session(open()) }
 
-    /// The workspace and its store.
-    func openStore() throws -> (Workspace, Store) {
-        let s = try session()
-        return (s.workspace, s.store)
-    }
 }
 
 /// Pretty, sorted JSON for machine output.

@@ -61,20 +61,9 @@ import WorkbenchKit
             spec: Self.chain.replacingOccurrences(of: "command: fail 3", with: "command: write ${outputs.model} w"))
         defer { ws.cleanup() }
         // A controller (a pid no process has) that began a run and started `broken`, then died.
-        let (spec, _) = try ws.workspace.resolveSpec("experiments/flow.yaml")
-        var plan = try ws.workspace.planner(spec, profile: nil, digester: FileDigester(store: ws.store)).plan(.all)
-        try plan.markCached(using: StoreCache(store: ws.store, digester: FileDigester(store: ws.store), warn: { _ in }))
-        let recorder = Recorder(store: ws.store)
         let dead = Int32.max
-        try recorder.beginRun(
-            RunStart(
-                runID: "dead-run", spec: spec.summary, profile: plan.profile, table: nil,
-                commandLine: "workbench run flow", runner: "local", host: "testhost", pid: dead,
-                code: GitProvenance.capture(at: ws.dir.path),
-                environment: EnvironmentRecord(
-                    os: "os", kernel: "k", cpu: "c", cpuCount: 1, memoryMB: 1, gpus: [],
-                    python: nil, pipFreeze: nil, variables: [:], workbenchVersion: "t"),
-                plan: plan))
+        let plan = try ws.beginRun("dead-run", pid: dead)
+        let recorder = Recorder(store: ws.store)
         let broken = try #require(plan.stages.first { $0.name == "broken" })
         try await recorder.stageStarted(
             broken,

@@ -28,16 +28,7 @@ import WorkbenchKit
         let ws = try await FlowWorkspace(spec: RunFlowTests.chain)
         defer { ws.cleanup() }
         // A run that is still running (its controller is this process), whose spec changed since.
-        let (spec, _) = try ws.workspace.resolveSpec("experiments/flow.yaml")
-        let plan = try ws.workspace.planner(spec, profile: nil, digester: FileDigester(store: ws.store)).plan(.all)
-        try Recorder(store: ws.store).beginRun(
-            RunStart(
-                runID: "live", spec: spec.summary, profile: plan.profile, table: nil, commandLine: "workbench run flow",
-                runner: "local", host: "testhost", pid: getpid(), code: GitProvenance.capture(at: ws.dir.path),
-                environment: EnvironmentRecord(
-                    os: "os", kernel: "k", cpu: "c", cpuCount: 1, memoryMB: 1, gpus: [], python: nil, pipFreeze: nil,
-                    variables: [:], workbenchVersion: "t"),
-                plan: plan))
+        try ws.beginRun("live", pid: getpid())
         try ws.dir.write("experiments/flow.yaml", RunFlowTests.chain + "\n# edited\n")
         let session = Session(workspace: ws.workspace, store: ws.store)
         do {

@@ -59,14 +59,34 @@ struct FlowWorkspace {
     let messages = CollectedMessages()
 
     init(spec: String) async throws {
-        dir = try TempDir("wb-kit")
-        try dir.write("experiments/flow.yaml", spec)
-        try await sh("\(gitIdentity) init -q . && \(gitIdentity) add -A && \(gitIdentity) commit -qm spec", in: dir.path)
+        let temp = try await TempWorkspace()
+        try temp.write("experiments/flow.yaml", spec)
+        try await temp.commitAll()
+        dir = temp.dir
         workspace = try Workspace(path: dir.path, messages: messages, host: "testhost")
         store = try workspace.openStore()
     }
 
     func cleanup() { dir.cleanup() }
+
+    /// Records the start of a run of the whole spec by a local controller with process id `pid`,
+    /// as `run` does before its first stage (the stages the store holds marked cached).
+    @discardableResult
+    func beginRun(_ runID: String, pid: Int32) throws -> Plan {
+        let (spec, _) = try workspace.resolveSpec("experiments/flow.yaml")
+        let digester = FileDigester(store: store)
+        var plan = try workspace.planner(spec, profile: nil, digester: digester).plan(.all)
+        try plan.markCached(using: StoreCache(store: store, digester: digester, warn: { _ in }))
+        try Recorder(store: store).beginRun(
+            RunStart(
+                runID: runID, spec: spec.summary, profile: plan.profile, table: nil, commandLine: "workbench run flow",
+                runner: "local", host: "testhost", pid: pid, code: GitProvenance.capture(at: dir.path),
+                environment: EnvironmentRecord(
+                    os: "os", kernel: "k", cpu: "c", cpuCount: 1, memoryMB: 1, gpus: [], python: nil, pipFreeze: nil,
+                    variables: [:], workbenchVersion: "t"),
+                plan: plan))
+        return plan
+    }
 
     /// A run flow over the spec (a table, or the whole spec) with the scripted executor and no helper commands.
     func flow(table: String? = nil, cells: [String] = [], executor: ScriptedExecutor = ScriptedExecutor()) throws -> RunFlow {

@@ -8,8 +8,7 @@ struct HubHost {
     let pid: Int32
     let port: Int
     var endpoint: String { "http://127.0.0.1:\(port)" }
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/hub-test-host.py").path
+    static let script = repositoryRoot.appendingPathComponent("scripts/hub-test-host.py").path
 
     /// `repos`: "models/org/name" -> (commit -> (path -> contents)), refs "main" -> the first commit.
     static func start(

@@ -16,7 +16,8 @@ struct RunsCommand: AsyncParsableCommand {
     @Flag(help: "Machine-readable output.") var json = false
 
     func run() async throws {
-        let (ws, store) = try workspace.openStore()
+        let session = try workspace.session()
+        let (ws, store) = (session.workspace, session.store)
         let runs = try store.runs(limit: limit, spec: spec, status: status)
         if json { return try printJSON(runs) }
         if runs.isEmpty { return print("no runs recorded in \(ws.relative(ws.databasePath))") }
@@ -43,7 +44,7 @@ struct ShowCommand: AsyncParsableCommand {
     @Flag(help: "Print the recorded diff of uncommitted changes.") var diff = false
 
     func run() async throws {
-        let (_, store) = try workspace.openStore()
+        let store = try workspace.session().store
         let runID = try store.resolveRun(run)
         let detail = try store.runDetail(runID)
         if json { return try printJSON(detail) }

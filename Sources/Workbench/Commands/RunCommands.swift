@@ -43,7 +43,8 @@ struct ExecutionOptions: ParsableArguments {
 
     /// Opens the workspace and resolves the target into a run.
     func flow(_ target: String, in options: WorkspaceOptions) throws -> RunFlow {
-        let (ws, store) = try options.openStore()
+        let session = try options.session()
+        let (ws, store) = (session.workspace, session.store)
         let (spec, table) = try ws.resolveSpec(target)
         var request = RunRequest(
             spec: spec, table: table,

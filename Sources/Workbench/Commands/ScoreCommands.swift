@@ -84,7 +84,8 @@ struct EvaluationsCommand: AsyncParsableCommand {
     @Flag(help: "Machine-readable output.") var json = false
 
     func run() async throws {
-        let (ws, store) = try workspace.openStore()
+        let session = try workspace.session()
+        let (ws, store) = (session.workspace, session.store)
         let listing = try EvaluationListing(
             store: store, runID: try run.map { try store.resolveRun($0) }, task: task,
             options: BootstrapOptions(resamples: max(1, resamples), seed: seed))
@@ -135,7 +136,7 @@ struct IngestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (_, store) = try workspace.openStore()
+        let store = try workspace.session().store
         for d in directories {
             let o = try Ingest.directory(Paths.absolute(d), into: store)
             print("ingested \(o.stage) attempt \(o.attempt): \(o.status.rawValue)")

@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
   shift 2
 done
 for flag in $required; do
-  [ -n "${!flag:-}" ] && [ "${!flag}" != - ] || refuse "--${flag//_/-} is required"
+  [ -n "${!flag:-}" ] || refuse "--${flag//_/-} is required"
 done
 [ ${#stages[@]} -gt 0 ] || refuse "no training file (--stage FILE, once per training stage)"
 for i in "${!stages[@]}"; do
