@@ -4,15 +4,25 @@
 It serves the parts of the hub protocol `workbench fetch` uses, from a JSON config:
 
   GET  /api/{models|datasets}/ORG/NAME/revision/REV[?blobs=true]   -> {"id", "sha", "siblings": [...]}
+  GET  /api/{models|datasets}/ORG/NAME/commits/REV[?p=N]  -> the history, newest first, `page_size`
+       commits per page, the next page in `Link: <URL>; rel="next"` as the hub does
   GET|HEAD /ORG/NAME/resolve/REV/PATH  (datasets: /datasets/ORG/NAME/resolve/REV/PATH)
        -> the file, honouring one `Range: bytes=N-` / `bytes=N-M` (206, or 416 past the end),
           with X-Repo-Commit and ETag headers like the hub's
   GET  /_stats -> per-path request counts and the Range headers seen (for the tests)
   GET  /_set?rate=N&ignore_range=0|1&corrupt=a,b -> change the faults below while running
+  GET  /_set?private=models/org/name  -> the repository needs the token from now on (a gated one)
+  GET  /_set?remove=models/org/name   -> the repository disappears (401 RepoNotFound, as the hub answers)
+  GET  /_set?squash=models/org/name   -> its history becomes one new commit holding main's files, dated
+       now; the old commits are gone (404 on their revision)
 
 Config (JSON file given with --config):
   {"repos": {"models/org/name": {"refs": {"main": "<40 hex>"}, "private": false,
-                                 "commits": {"<40 hex>": {"path/in/repo": "/file/on/disk", ...}}}},
+                                 "commits": {"<40 hex>": {"path/in/repo": "/file/on/disk", ...}},
+                                 "history": [{"id": "<40 hex>", "date": "2024-05-01T10:00:00.000Z",
+                                              "title": "..."}, ...]}},   # newest first; default: main's
+                                                                          # commit dated 2024-01-01
+   "page_size": 50,             # commits per history page
    "token": "hf_...",           # when set, private repos need `Authorization: Bearer <token>`
    "ignore_range": false,       # answer 200 with the whole body even when asked for a range
    "corrupt": ["path/in/repo"], # serve these with one byte flipped (the API still lists the true digest)
@@ -124,6 +134,8 @@ class Handler(BaseHTTPRequestHandler):
             with self.hub.lock:
                 return self.send_json(200, self.hub.stats)
         if path == "/_set":  # tests change faults between requests: /_set?rate=0&ignore_range=1&corrupt=a,b
+            with self.hub.lock:
+                self.hub.meta.clear()  # files on disk may have changed: digest them again
             for key, values in parse_qs(url.query, keep_blank_values=True).items():
                 v = values[-1]
                 if key == "corrupt":
@@ -132,6 +144,18 @@ class Handler(BaseHTTPRequestHandler):
                     self.hub.config[key] = int(v)
                 elif key == "ignore_range":
                     self.hub.config[key] = v in ("1", "true")
+                elif key == "private":
+                    self.hub.config["repos"][v]["private"] = True
+                elif key == "remove":
+                    self.hub.config["repos"].pop(v, None)
+                elif key == "squash":
+                    repo = self.hub.config["repos"][v]
+                    main = repo["refs"]["main"]
+                    new = hashlib.sha1(f"squashed {v} {time.time()}".encode()).hexdigest()
+                    repo["commits"] = {new: repo["commits"][main]}
+                    repo["refs"] = {"main": new}
+                    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+                    repo["history"] = [{"id": new, "date": stamp, "title": "Squash history"}]
             return self.send_json(200, {k: v for k, v in self.hub.config.items() if k != "token"})
         m = re.match(r"^/api/(models|datasets)/([^/]+/[^/]+)/revision/([^/]+)$", path)
         if m:
@@ -149,6 +173,25 @@ class Handler(BaseHTTPRequestHandler):
                 siblings.append(entry)
             return self.send_json(200, {"id": name, "sha": commit, "siblings": siblings,
                                         "private": bool(repo.get("private"))})
+        m = re.match(r"^/api/(models|datasets)/([^/]+/[^/]+)/commits/([^/]+)$", path)
+        if m:
+            kind, name, rev = m.groups()
+            self.hub.count(f"commits:{kind}/{name}@{rev}", None)
+            repo, commit, err = self.find(kind, name, rev)
+            if err:
+                return self.error(*err)
+            history = repo.get("history") or [{"id": commit, "date": "2024-01-01T00:00:00.000Z", "title": "Initial commit"}]
+            ids = [c["id"] for c in history]
+            history = history[ids.index(commit):] if commit in ids else history
+            size = int(self.hub.config.get("page_size", 50))
+            page = int(parse_qs(url.query).get("p", ["0"])[0])
+            items = [{"id": c["id"], "title": c.get("title", ""), "message": "", "authors": [{"user": "tester"}],
+                      "date": c["date"]} for c in history[page * size:(page + 1) * size]]
+            extra = {}
+            if (page + 1) * size < len(history):
+                host = self.headers.get("Host", "127.0.0.1")
+                extra["Link"] = f'<http://{host}/api/{kind}/{name}/commits/{rev}?p={page + 1}>; rel="next"'
+            return self.send_json(200, items, extra)
         m = re.match(r"^(?:/(datasets))?/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$", path)
         if not m:
             return self.error(404, "Not Found", "EntryNotFound")

@@ -10,10 +10,12 @@ struct HubHost {
     var endpoint: String { "http://127.0.0.1:\(port)" }
     static let script = repositoryRoot.appendingPathComponent("scripts/hub-test-host.py").path
 
-    /// `repos`: "models/org/name" -> (commit -> (path -> contents)), refs "main" -> the first commit.
+    /// `repos`: "models/org/name" -> (commit -> (path -> contents)), refs "main" -> the first commit;
+    /// `histories`: "models/org/name" -> its commits newest first (id, ISO date, title).
     static func start(
         in ws: TempWorkspace, repos: [String: [(commit: String, files: [String: Data])]], token: String? = nil,
-        privateRepos: Set<String> = [], extra: [String: Any] = [:]
+        privateRepos: Set<String> = [], extra: [String: Any] = [:],
+        histories: [String: [(id: String, date: String, title: String)]] = [:]
     ) async throws -> HubHost {
         let dir = ws.path + "/hubhost"
         var config: [String: Any] = extra
@@ -31,7 +33,13 @@ struct HubHost {
                 }
                 cs[c.commit] = files
             }
-            repoConfig[name] = ["refs": ["main": commits[0].commit], "commits": cs, "private": privateRepos.contains(name)]
+            var repo: [String: Any] = [
+                "refs": ["main": commits[0].commit], "commits": cs, "private": privateRepos.contains(name),
+            ]
+            if let history = histories[name] {
+                repo["history"] = history.map { ["id": $0.id, "date": $0.date, "title": $0.title] }
+            }
+            repoConfig[name] = repo
         }
         config["repos"] = repoConfig
         if let token { config["token"] = token }

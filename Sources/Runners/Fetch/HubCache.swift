@@ -66,6 +66,7 @@ package struct HubRepo: Sendable, Hashable, Codable, CustomStringConvertible {
 package enum FetchError: Error, Sendable, CustomStringConvertible {
     case malformed(String, why: String)
     case unauthorized(HubRepo, message: String, hasToken: Bool)
+    case repositoryNotFound(HubRepo, hasToken: Bool)
     case notFound(HubRepo, revision: String, message: String)
     case fileNotFound(HubRepo, file: String)
     case network(String, offline: String?)
@@ -81,6 +82,7 @@ package enum FetchError: Error, Sendable, CustomStringConvertible {
         case let .malformed(text, why): return "'\(text)' is not a hub repository id: \(why)"
         case let .unauthorized(repo, message, _):
             return "the hub refused \(repo) (401: \(message)): it is gated or private, or it does not exist"
+        case let .repositoryNotFound(repo, _): return "the hub has no repository \(repo) (or it is private)"
         case let .notFound(repo, revision, message): return "\(repo) has no revision '\(revision)' (404: \(message))"
         case let .fileNotFound(repo, file): return "\(repo) lists \(file), but the hub has no such file (404)"
         case let .network(message, offline): return "cannot reach the hub: \(message)" + (offline.map { "; \($0)" } ?? "")
@@ -106,6 +108,10 @@ package enum FetchError: Error, Sendable, CustomStringConvertible {
             return hasToken
                 ? "check that the token in HF_TOKEN (or $HF_HOME/token) may read it, and accept the model's licence on its hub page"
                 : "set HF_TOKEN (or run `huggingface-cli login`) with a token that may read it, after accepting the model's licence on its hub page; check the id's spelling"
+        case let .repositoryNotFound(_, hasToken):
+            return hasToken
+                ? "check the id's spelling, and that the token in HF_TOKEN may read it"
+                : "check the id's spelling; a private repository needs HF_TOKEN with a token that may read it"
         case .notFound: return "give a branch, a tag or a full 40-hex commit of the repository"
         case .fileNotFound: return "the repository may have changed: pin a commit with @REVISION"
         case .network: return "check the connection or HF_ENDPOINT; a revision fetched before works offline (HF_HUB_OFFLINE=1)"

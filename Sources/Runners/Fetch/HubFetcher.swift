@@ -174,6 +174,9 @@ package struct HubFetcher: Sendable {
         // Status 0: no answer at all (refused, reset, timed out); the caller reports curlError.
         guard r.status != 0, r.status >= 400 || r.status < 200 else { return }
         let message = r.headers["x-error-message"] ?? String(decoding: r.body.prefix(300), as: UTF8.self)
+        if [401, 404].contains(r.status), r.headers["x-error-code"] == "RepoNotFound" {
+            throw .repositoryNotFound(repo, hasToken: token != nil)
+        }
         switch r.status {
         case 401, 403: throw .unauthorized(repo, message: message, hasToken: token != nil)
         case 404:

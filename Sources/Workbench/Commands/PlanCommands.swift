@@ -30,6 +30,18 @@ struct PlanCommand: AsyncParsableCommand {
             target: try CellSelection.target(spec: spec, table: table, filters: cells))
         if json { return try printJSON(PlanDocument(plan: r.plan, workspace: session.workspace.root, pastRuns: r.past)) }
         print(PlanText.render(r.plan, past: r.past))
+        let unlocked = r.unlocked
+        if !unlocked.isEmpty {
+            print(
+                "unlocked: \(unlocked.count) hub repositor\(unlocked.count == 1 ? "y has" : "ies have") no revision yet (run and reproduce lock them first; `workbench lock \(target)\(released ? " --released" : "")\(profile.map { " --profile \($0)" } ?? "")` does it now):"
+            )
+            for key in unlocked { print("  \(key)") }
+        } else if !r.hub.isEmpty {
+            let fromLock = Set(r.hub.filter(\.fromLock).map(\.key)).count
+            print(
+                "locked: every hub repository the plan fetches has a commit (\(Set(r.hub.map(\.key)).count) repositories, \(fromLock) from \(HubLock.path(forSpec: spec.path)))"
+            )
+        }
         if !r.unmet.isEmpty {
             print("not runnable yet: \(r.unmet.count) required value(s) are empty (run refuses until they are filled in):")
             for e in r.unmet.prefix(12) { print("  \(e.description.split(separator: "\n").first ?? "")") }

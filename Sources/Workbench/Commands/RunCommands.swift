@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Reports
+import Runners
 import WorkbenchCore
 import WorkbenchKit
 
@@ -29,6 +30,11 @@ struct ExecutionOptions: ParsableArguments {
             "Slurm site settings (YAML: partition, account, qos, extra_args, poll_seconds, shared_filesystem; default: slurm.yaml in the workspace)."
     )
     var runnerConfig: String?
+    @Flag(
+        help:
+            "Refuse to run when a hub repository the target fetches is not in the spec's lock file (without it, missing entries are locked first)."
+    )
+    var locked = false
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -42,14 +48,21 @@ struct ExecutionOptions: ParsableArguments {
     }
 
     /// Opens the workspace and resolves the target into a run.
-    func flow(_ target: String, in options: WorkspaceOptions) throws -> RunFlow {
+    func flow(_ target: String, in options: WorkspaceOptions) async throws -> RunFlow {
         let session = try options.session()
         let (ws, store) = (session.workspace, session.store)
-        let (spec, table) = try ws.resolveSpec(target)
+        let (loaded, table) = try ws.resolveSpec(target)
+        let useProfile = try ProfileChoice.resolve(spec: loaded, profile: profile, released: released)
+        let planTarget = try CellSelection.target(spec: loaded, table: table, filters: cells)
+        let lockCommand =
+            "workbench lock \(target)" + (released ? " --released" : "") + (profile.map { " --profile \($0)" } ?? "")
+        let spec = try await session.ensureLocked(
+            loaded, profile: useProfile, target: planTarget, locked: locked, lockCommand: lockCommand,
+            fetcher: HubFetcher.fromEnvironment())
         var request = RunRequest(
             spec: spec, table: table,
-            profile: try ProfileChoice.resolve(spec: spec, profile: profile, released: released),
-            target: try CellSelection.target(spec: spec, table: table, filters: cells),
+            profile: useProfile,
+            target: planTarget,
             jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount, gpus: gpus.map(GPUDiscovery.parse),
             quiet: quiet, commandLine: commandLine)
         if runner == "slurm" {
@@ -92,7 +105,7 @@ struct ReproduceCommand: AsyncParsableCommand {
     @Option(help: "Directory for the report files (default: .workbench/reports).") var out: String?
 
     func run() async throws {
-        let flow = try execution.flow(target, in: workspace)
+        let flow = try await execution.flow(target, in: workspace)
         let (ws, request) = (flow.workspace, flow.request)
         let r = try await flow.reproduce(
             formats: try ReportFormats.parse(format), to: out.map(ws.absolute) ?? ws.reportsDirectory,

@@ -3,8 +3,9 @@
 /// that is exactly `${matrix.AXIS.NAME}` is followed to that axis value's attribute (once), so a
 /// domain's `released_revision: ${matrix.model.released_biomed_revision}` is checked where the
 /// model writes it. A requirement with `stages:` applies to those stage templates only.
+/// `skipping` (`AXIS/VALUE/ATTRIBUTE`): empty values reported elsewhere (revisions `lock` fills).
 package enum RequirementCheck {
-    package static func unmet(_ plan: Plan, spec: Spec) -> [SpecError] {
+    package static func unmet(_ plan: Plan, spec: Spec, skipping: Set<String> = []) -> [SpecError] {
         let applicable = spec.requirements.filter { $0.profiles.contains(plan.profile) }
         guard !applicable.isEmpty else { return [] }
         var seen = Set<String>()
@@ -23,7 +24,7 @@ package enum RequirementCheck {
                     {
                         (value, text, axis, valueName, attribute) = (referenced, t, ref, target, name)
                     }
-                    guard text.allSatisfy(\.isWhitespace),
+                    guard text.allSatisfy(\.isWhitespace), !skipping.contains("\(axis)/\(valueName)/\(attribute)"),
                         seen.insert("\(axis)/\(valueName)/\(attribute)").inserted
                     else { continue }
                     let location = value.attributeLocations[attribute]

@@ -41,6 +41,12 @@ package struct Spec: Sendable {
     /// Profiles whose stages are stand-ins (CPU smoke runs of a paper's pipeline): their reports
     /// say so and compare nothing with the paper.
     package var standInProfiles: [String] = []
+    /// `pins:` where the spec names hub repositories and the attributes that pin them.
+    package var pins: [HubPin] = []
+    /// The lock file applied (`apply(_:path:)`), if any.
+    package var lockPath: String?
+    /// `axis/value/attribute` -> lock key, for each revision the lock filled in.
+    package var lockedAttributes: [String: String] = [:]
 
     /// The default profile.
     package var defaultProfile: String { profiles.first ?? "default" }
@@ -51,6 +57,8 @@ package struct PaperReference: Sendable, Hashable, Codable {
     package var arxiv: String
     package var version: String?
     package var title: String?
+    /// The version's date (YYYY-MM-DD): `workbench lock` pins hub repositories as of that day.
+    package var date: String?
 }
 
 /// One matrix axis and its values in declaration order.

@@ -17,7 +17,7 @@ package struct SpecLoader: Sendable {
 
     static let topKeys = [
         "spec_version", "version", "title", "paper", "include", "profiles", "matrix",
-        "stages", "tables", "code", "vars", "env", "require", "stand_ins",
+        "stages", "tables", "code", "vars", "env", "require", "stand_ins", "pins",
     ]
     static let catalogKeys = ["catalog_version", "title", "include", "axes", "stages", "code", "vars"]
 
@@ -95,6 +95,7 @@ package struct SpecLoader: Sendable {
                         stages: stages))
             }
         }
+        if let pins = top["pins"] { spec.pins = try parsePins(pins) }
         guard let matrix = top["matrix"] else {
             throw root.error("missing key 'matrix'", hint: "a spec with no axes can write 'matrix: {}'")
         }
@@ -182,11 +183,36 @@ package struct SpecLoader: Sendable {
     // MARK: - Small sections
 
     private func parsePaper(_ node: YNode) throws(SpecError) -> PaperReference {
-        let e = try node.entries(allowed: ["arxiv", "version", "title"], what: "paper")
+        let e = try node.entries(allowed: ["arxiv", "version", "title", "date"], what: "paper")
         guard let arxiv = e["arxiv"] else { throw node.error("missing key 'arxiv'") }
+        let date = try e["date"]?.string()
+        if let date, !Day.isValid(date) {
+            throw e["date"]!.error("'\(date)' is not a day", hint: "write the paper version's date as YYYY-MM-DD")
+        }
         return PaperReference(
             arxiv: try arxiv.string(), version: try e["version"]?.string(),
-            title: try e["title"]?.string())
+            title: try e["title"]?.string(), date: date)
+    }
+
+    private func parsePins(_ node: YNode) throws(SpecError) -> [HubPin] {
+        var out: [HubPin] = []
+        for item in try node.sequence() {
+            let e = try item.entries(allowed: ["axis", "repo", "revision", "kind"], what: "a pin")
+            var fields: [String] = []
+            for key in ["axis", "repo", "revision"] {
+                guard let v = e[key] else {
+                    throw item.error(
+                        "a pin needs '\(key)'", hint: "{axis: AXIS, repo: ATTRIBUTE, revision: ATTRIBUTE, kind: model|dataset}")
+                }
+                fields.append(try v.string())
+            }
+            let kindText = try e["kind"]?.string() ?? "model"
+            guard let kind = HubKind(rawValue: kindText) else {
+                throw e["kind"]!.error("unknown kind '\(kindText)' (model or dataset)")
+            }
+            out.append(HubPin(axis: fields[0], repo: fields[1], revision: fields[2], kind: kind, location: item.location))
+        }
+        return out
     }
 
     private func parseVars(_ node: YNode, prefix: String, into vars: inout [String: String]) throws(SpecError) {

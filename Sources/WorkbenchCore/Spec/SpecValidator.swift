@@ -8,6 +8,12 @@ struct SpecValidator {
         for stage in spec.stages.values { try validate(stage) }
         try checkTemplateCycles()
         for table in spec.tables { try validate(table) }
+        for pin in spec.pins where spec.axes[pin.axis] == nil {
+            throw SpecError(
+                file: spec.path, location: pin.location, keyPath: "pins",
+                message: "unknown axis '\(pin.axis)' (axes: \(spec.axes.keys.joined(separator: ", ")))",
+                hint: DidYouMean.hint(for: pin.axis, in: spec.axes.keys))
+        }
         for axis in spec.axes.values {
             for value in axis.values {
                 for (attr, text) in value.attributes {

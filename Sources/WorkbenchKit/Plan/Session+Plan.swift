@@ -9,6 +9,14 @@ package struct PlanReport: Sendable {
     package var past: [String: PastDuration]
     /// Required values still empty: a run refuses until they are filled in.
     package var unmet: [SpecError]
+    /// The hub repositories the plan fetches, with their revisions (empty: not locked yet).
+    package var hub: [HubReference] = []
+
+    /// Repositories not locked yet, by key, in first-use order.
+    package var unlocked: [String] {
+        var seen = Set<String>()
+        return hub.filter(\.isUnlocked).map(\.key).filter { seen.insert($0).inserted }
+    }
 }
 
 /// What reproducing one table takes.
@@ -36,18 +44,26 @@ extension Session {
         let planned = try planned(spec, profile: profile, target: target, digester: digester)
         let toRun = planned.plan.stages.filter { $0.status == .run }.map(\.name)
         let past = try store.pastDurations(names: toRun, profile: planned.plan.profile)
-        return PlanReport(plan: planned.plan, past: past, unmet: planned.unmet)
+        return PlanReport(plan: planned.plan, past: past, unmet: planned.unmet, hub: planned.hub)
     }
 
     /// A target planned, the stages the store holds marked cached, the required values checked:
     /// what `plan` shows and a run starts from.
     func planned(_ spec: Spec, profile: String?, target: Planner.Target, digester: FileDigester) throws
-        -> (plan: Plan, cache: StoreCache, unmet: [SpecError])
+        -> (plan: Plan, cache: StoreCache, unmet: [SpecError], hub: [HubReference])
     {
         var plan = try workspace.planner(spec, profile: profile, digester: digester).plan(target)
         let cache = StoreCache(store: store, digester: digester, warn: workspace.messages.warn)
         try plan.markCached(using: cache)
-        return (plan, cache, RequirementCheck.unmet(plan, spec: spec))
+        let hub = HubReferences.of(plan, spec: spec)
+        // A revision a pin names is `lock`'s to fill: the references say which ones the plan
+        // fetches (unlocked ones are reported as such); one whose repository is empty is reported
+        // through the repository's own requirement.
+        var pinned = Set<String>()
+        for pin in spec.pins {
+            for v in spec.axes[pin.axis]?.values ?? [] { pinned.insert("\(pin.axis)/\(v.name)/\(pin.revision)") }
+        }
+        return (plan, cache, RequirementCheck.unmet(plan, spec: spec, skipping: pinned), hub)
     }
 
     /// Every table of every spec (with `profile`: only specs that have it), planned: cells, stages,

@@ -22,6 +22,12 @@ extension RunFlow {
         let planned = try Session(workspace: workspace, store: store)
             .planned(spec, profile: request.profile, target: request.target, digester: digester)
         if !planned.unmet.isEmpty { throw SpecErrors(planned.unmet) }
+        let unlocked = Set(planned.hub.filter(\.isUnlocked).map(\.key)).sorted()
+        if !unlocked.isEmpty {  // a run never fetches `main`: the caller locks first (Session.ensureLocked)
+            throw WorkbenchError.invalidInput(
+                "\(unlocked.count) hub repositor\(unlocked.count == 1 ? "y has" : "ies have") no revision: \(unlocked.joined(separator: ", "))",
+                hint: "run `workbench lock \(request.table ?? spec.name)` first")
+        }
         let plan = planned.plan
         // Pinned upstream code the stages to run use: cloned with libgit2 at its commit.
         var checkouts: [(ref: CodeRef, path: String, cloned: Bool)] = []

@@ -6,9 +6,22 @@ extension Workspace {
     /// Resolves SPEC_OR_TABLE_ID: a file path, a spec name, or a table id found under experiments/.
     package func resolveSpec(_ argument: String) throws -> (spec: Spec, table: String?) {
         let root = self.root
-        let loader = SpecLoader(readFile: { path in
+        let plain = SpecLoader(readFile: { path in
             try String(contentsOfFile: Paths.absolute(path, base: root), encoding: .utf8)
         })
+        // A spec is read with its lock file applied (`NAME.lock` beside it): the loader below
+        // gives every spec a caller gets; the scan for table ids reads the plain spec.
+        struct Locked {
+            let plain: SpecLoader
+            let workspace: Workspace
+            func load(_ path: String) throws -> Spec {
+                var spec = try plain.load(path)
+                let lock = try workspace.readLock(spec)
+                if !lock.entries.isEmpty { spec.apply(lock, path: HubLock.path(forSpec: spec.path)) }
+                return spec
+            }
+        }
+        let loader = Locked(plain: plain, workspace: self)
         let direct = absolute(argument)
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: direct, isDirectory: &isDir) {
@@ -29,7 +42,7 @@ extension Workspace {
             known.append(name)
             if name == argument { byName.append(file) }
             do {
-                for id in try loader.load(relative(file)).tables.map(\.id) {
+                for id in try plain.load(relative(file)).tables.map(\.id) {
                     known.append(id)
                     if id == argument { byTable.append((file, id)) }
                 }

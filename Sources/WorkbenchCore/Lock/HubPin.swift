@@ -1,0 +1,54 @@
+/// Whether a hub repository holds a model or a dataset (the hub's two namespaces).
+package enum HubKind: String, Sendable, Hashable, Codable, CaseIterable {
+    case model, dataset
+
+    /// `models/ORG/NAME` or `datasets/ORG/NAME`: the lock's key for a repository.
+    package func key(_ id: String) -> String { "\(rawValue)s/\(id)" }
+}
+
+/// `pins:` one place a spec names a hub repository and the attribute that pins it to a commit:
+/// `{axis: model, repo: hub, revision: revision}` says that a model's `hub` attribute is a
+/// repository fetched at its `revision`. `workbench lock` fills an empty revision from the lock.
+package struct HubPin: Sendable, Hashable {
+    package var axis: String
+    /// The attribute holding the repository id (ORG/NAME); it may refer to its own axis value's
+    /// other attributes (`${matrix.source.hub}`), nothing else.
+    package var repo: String
+    /// The attribute holding the commit.
+    package var revision: String
+    package var kind: HubKind
+    package var location: SourceLocation?
+
+    package init(axis: String, repo: String, revision: String, kind: HubKind, location: SourceLocation? = nil) {
+        self.axis = axis
+        self.repo = repo
+        self.revision = revision
+        self.kind = kind
+        self.location = location
+    }
+
+    /// The repository id an axis value names through this pin; nil when the attribute is missing,
+    /// empty, or refers to anything but its own value's attributes.
+    package func repository(of value: AxisValue, axis: String) -> String? {
+        guard let text = value.attributes[repo] else { return nil }
+        let id = Self.expand(text, value: value, axis: axis, depth: 0)?.trimmingCharacters(in: .whitespaces) ?? ""
+        return id.isEmpty ? nil : id
+    }
+
+    /// `${matrix.AXIS.NAME}` of the same axis replaced by that value's attribute, recursively.
+    static func expand(_ text: String, value: AxisValue, axis: String, depth: Int) -> String? {
+        guard depth < 8, let template = try? Template(text) else { return nil }
+        var out = ""
+        for part in template.parts {
+            switch part {
+            case .literal(let s): out += s
+            case .reference(let path):
+                guard path.count == 3, path[0] == "matrix", path[1] == axis, let inner = value.attributes[path[2]],
+                    let expanded = expand(inner, value: value, axis: axis, depth: depth + 1)
+                else { return nil }
+                out += expanded
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `workbench lock` against the hub look-alike with commit histories (scripts/hub-test-host.py).
+@Suite(.serialized) struct LockEndToEndTests {
+    static let head = String(repeating: "e5", count: 20)  // 2025-09-01
+    static let afterMidnight = String(repeating: "a7", count: 20)  // 2025-03-11T00:00:01Z
+    static let onTheDay = String(repeating: "d3", count: 20)  // 2025-03-10T23:59:59Z
+    static let old = String(repeating: "01", count: 20)  // 2025-01-01
+    static let pairsNew = String(repeating: "b9", count: 20)  // 2025-06-01
+    static let pairsFirst = String(repeating: "b1", count: 20)  // 2025-05-01: newer than 2025-03-10
+    static let token = "hf_locktest_secret_0123456789"
+
+    static let config = Data("{\"model_type\": \"tiny\"}\n".utf8)
+
+    func setup() async throws -> (TempWorkspace, HubHost, [String: String?]) {
+        let ws = try await TempWorkspace()
+        let files: [String: Data] = ["config.json": Self.config, "model.safetensors": patterned(5000, seed: 1)]
+        let host = try await HubHost.start(
+            in: ws,
+            repos: [
+                "models/org/tiny": [Self.head, Self.afterMidnight, Self.onTheDay, Self.old].map { ($0, files) },
+                "datasets/org/pairs": [Self.pairsNew, Self.pairsFirst].map { ($0, ["train.jsonl": patterned(2000, seed: 3)]) },
+            ], token: Self.token, extra: ["page_size": 2],
+            histories: [
+                "models/org/tiny": [
+                    (Self.head, "2025-09-01T08:00:00.000Z", "Newest"),
+                    (Self.afterMidnight, "2025-03-11T00:00:01.000Z", "A second after midnight"),
+                    (Self.onTheDay, "2025-03-10T23:59:59.000Z", "Last of the day"),
+                    (Self.old, "2025-01-01T12:00:00.000Z", "Initial commit"),
+                ],
+                "datasets/org/pairs": [
+                    (Self.pairsNew, "2025-06-01T00:00:00.000Z", "More pairs"),
+                    (Self.pairsFirst, "2025-05-01T00:00:00.000Z", "Pairs"),
+                ],
+            ])
+        try ws.write("experiments/demo/demo.yaml", Self.spec(host: host, ws: ws))
+        try await ws.commitAll()
+        let env: [String: String?] = [
+            "HF_ENDPOINT": host.endpoint, "HF_HOME": ws.path + "/hf", "HF_TOKEN": Self.token, "HF_HUB_CACHE": nil,
+            "HF_HUB_OFFLINE": nil,
+        ]
+        return (ws, host, env)
+    }
+
+    static func spec(host: HubHost, ws: TempWorkspace, revision: String = "", pairsRevision: String = "") -> String {
+        """
+        spec_version: 1
+        version: 1
+        title: lock demo
+        paper: { arxiv: "0000.00000", version: v1, date: 2025-03-10 }
+        pins:
+          - { axis: model, repo: hub, revision: revision }
+          - { axis: model, repo: pairs, revision: pairs_revision, kind: dataset }
+        matrix:
+          model:
+            tiny: { hub: org/tiny, revision: "\(revision)", pairs: org/pairs, pairs_revision: "\(pairsRevision)" }
+        env: { HF_ENDPOINT: "\(host.endpoint)", HF_HOME: "\(ws.path)/hf" }
+        stages:
+          fetch:
+            vary: [model]
+            outputs: { manifest: manifest.json }
+            command: '"$WORKBENCH" fetch ${matrix.model.hub}@${matrix.model.revision} --manifest ${outputs.manifest} --quiet'
+          data:
+            vary: [model]
+            outputs: { manifest: manifest.json }
+            command: '"$WORKBENCH" fetch datasets/${matrix.model.pairs}@${matrix.model.pairs_revision} --manifest ${outputs.manifest} --quiet'
+        """
+    }
+
+    func sha256(_ data: Data) async throws -> String {
+        let ws = try await TempWorkspace()
+        defer { ws.cleanup() }
+        try data.write(to: URL(fileURLWithPath: ws.path + "/f"))
+        return try await ws.sh("sha256sum f | cut -d' ' -f1").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func lockPicksByDateFollowsPagesAndWritesTheSameBytesTwice() async throws {
+        let (ws, host, env) = try await setup()
+        defer { host.stop(); ws.cleanup() }
+        let r = try await ws.wbEnv(env, ["lock", "demo"])
+        #expect(r.status == 0, "\(r.stderr)")
+        // The first history page (2 commits) is all newer than the day: the second page is read;
+        // a commit at 23:59:59 is on the day, one a second after midnight is not.
+        #expect(
+            r.stdout.contains(
+                "models/org/tiny: \(Self.onTheDay) (2025-03-10T23:59:59Z, \"Last of the day\", as-of 2025-03-10, 2 history pages)"
+            ),
+            "\(r.stdout)")
+        // No commit of the dataset is that old: its first commit, said so and marked.
+        #expect(r.stdout.contains("datasets/org/pairs: \(Self.pairsFirst) (2025-05-01T00:00:00Z, \"Pairs\", as-of 2025-03-10)"))
+        #expect(r.stdout.contains("no commit is as old as as-of 2025-03-10: the first commit was taken"))
+        #expect(r.stdout.contains("experiments/demo/demo.lock: 2 resolved, 0 kept; written"))
+        let lock = try ws.read("experiments/demo/demo.lock")
+        let weights = try await sha256(patterned(5000, seed: 1))
+        let config = try await sha256(Self.config)
+        #expect(
+            lock.contains(
+                """
+                model org/tiny
+                  commit \(Self.onTheDay)
+                  date 2025-03-10T23:59:59Z
+                  title Last of the day
+                  rule as-of 2025-03-10
+                  file \(Self.config.count) computed \(config) config.json
+                  file 5000 hub \(weights) model.safetensors
+                """), "\(lock)")
+        #expect(
+            lock.contains(
+                "dataset org/pairs\n  commit \(Self.pairsFirst)\n  date 2025-05-01T00:00:00Z\n  title Pairs\n  rule as-of 2025-03-10\n  newer-than-rule\n"
+            ))
+        #expect(!lock.contains(Self.token) && !r.stdout.contains(Self.token) && !r.stderr.contains(Self.token))
+        // Locking again reads nothing and writes the same bytes.
+        let again = try await ws.wbEnv(env, ["lock", "demo"])
+        #expect(again.stdout.contains("0 resolved, 2 kept; unchanged"), "\(again.stdout)")
+        #expect(try ws.read("experiments/demo/demo.lock") == lock)
+        // Another day, today's head, and --update back to the paper's date.
+        let next = try await ws.wbEnv(env, ["lock", "demo", "--as-of", "2025-03-11"])
+        #expect(
+            next.stdout.contains("models/org/tiny: \(Self.afterMidnight)") && next.stdout.contains("was \(Self.onTheDay)"),
+            "\(next.stdout)")
+        let latest = try await ws.wbEnv(env, ["lock", "demo", "--latest"])
+        #expect(latest.stdout.contains("models/org/tiny: \(Self.head)"), "\(latest.stdout)")
+        #expect(try ws.read("experiments/demo/demo.lock").contains("rule latest "))
+        let back = try await ws.wbEnv(env, ["lock", "demo", "--update", "org/tiny"])
+        #expect(
+            back.stdout.contains("models/org/tiny: \(Self.onTheDay)") && back.stdout.contains("1 resolved, 1 kept"),
+            "\(back.stdout)")
+        let bad = try await ws.wbEnv(env, ["lock", "demo", "--update", "org/other"])
+        #expect(
+            bad.status == 64 && bad.stderr.contains("--update org/other: the target fetches no such repository"), "\(bad.stderr)")
+    }
+
+    @Test func planAndRunReadTheLockAndFingerprintAsHandWritten() async throws {
+        let (ws, host, env) = try await setup()
+        defer { host.stop(); ws.cleanup() }
+        let plan = try await ws.wbEnv(env, ["plan", "demo"])
+        #expect(plan.stdout.contains("unlocked: 2 hub repositories have no revision yet"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("  models/org/tiny\n  datasets/org/pairs\n"))
+        // --locked refuses, naming the command; nothing is recorded.
+        let refused = try await ws.wbEnv(env, ["run", "demo", "--locked"])
+        #expect(refused.status == 65, "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("--locked: 2 hub repositories are not in experiments/demo/demo.lock")
+                && refused.stderr.contains("run `workbench lock demo` and commit the lock"), "\(refused.stderr)")
+        #expect(!ws.exists("experiments/demo/demo.lock"))
+        // Without --locked the run locks first, says so in one line, and fetches the locked commits.
+        let run = try await ws.wbEnv(env, ["run", "demo"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(
+            run.stderr.contains("locked 2 hub repositories as of 2025-03-10 into experiments/demo/demo.lock"), "\(run.stderr)")
+        let manifest = try await ws.sh("cat .workbench/outputs/fetch/*/manifest.json")
+        #expect(manifest.contains(Self.onTheDay), "\(manifest)")
+        let locked = try await ws.wbEnv(env, ["plan", "demo", "--json"])
+        let text = try await ws.wbEnv(env, ["plan", "demo"])
+        #expect(text.stdout.contains("locked: every hub repository the plan fetches has a commit (2 repositories, 2 from"))
+        // The same revisions written by hand: the same fingerprints.
+        try ws.write(
+            "experiments/demo/demo.yaml", Self.spec(host: host, ws: ws, revision: Self.onTheDay, pairsRevision: Self.pairsFirst))
+        try FileManager.default.removeItem(atPath: ws.path + "/experiments/demo/demo.lock")
+        let byHand = try await ws.wbEnv(env, ["plan", "demo", "--json"])
+        func fingerprints(_ json: String) throws -> [String] {
+            let doc = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+            return (doc["stages"] as! [[String: Any]]).map { "\($0["name"]!) \($0["fingerprint"]!) \($0["status"]!)" }
+        }
+        #expect(try fingerprints(locked.stdout) == fingerprints(byHand.stdout))
+        #expect(try fingerprints(byHand.stdout).allSatisfy { $0.hasSuffix("cached") }, "the hand-written plan reuses the run")
+    }
+
+    @Test func checkReportsDriftWithoutWriting() async throws {
+        let (ws, host, env) = try await setup()
+        defer { host.stop(); ws.cleanup() }
+        #expect(try await ws.wbEnv(env, ["lock", "demo"]).status == 0)
+        let lock = try ws.read("experiments/demo/demo.lock")
+        let clean = try await ws.wbEnv(env, ["lock", "demo", "--check"])
+        #expect(clean.status == 0 && clean.stdout.contains("is locked and unchanged"), "\(clean.stdout)\(clean.stderr)")
+        // A file of the locked commit served with other bytes.
+        try patterned(5000, seed: 9).write(
+            to: URL(fileURLWithPath: ws.path + "/hubhost/data/models/org/tiny/\(Self.onTheDay)/model.safetensors"))
+        _ = try await host.get(ws, "/_set?rate=0")
+        let changed = try await ws.wbEnv(env, ["lock", "demo", "--check"])
+        #expect(changed.status == 1, "\(changed.stderr)")
+        let newSha = try await sha256(patterned(5000, seed: 9))
+        #expect(
+            changed.stdout.contains(
+                "fileChanged: models/org/tiny: model.safetensors: SHA-256 \(newSha) (5000 bytes), the lock holds"),
+            "\(changed.stdout)")
+        // A squashed history: the locked commit is gone.
+        _ = try await host.get(ws, "/_set?squash=models/org/tiny")
+        let squashed = try await ws.wbEnv(env, ["lock", "demo", "--check"])
+        #expect(
+            squashed.stdout.contains(
+                "commitGone: models/org/tiny: the locked commit \(Self.onTheDay) no longer exists on the hub")
+                && squashed.stdout.contains("as-of 2025-03-10 now picks "), "\(squashed.stdout)")
+        // Gated (401 without a token) and gone.
+        _ = try await host.get(ws, "/_set?private=datasets/org/pairs")
+        var noToken = env
+        noToken["HF_TOKEN"] = nil
+        noToken["HF_TOKEN_PATH"] = ws.path + "/no-token"
+        let gated = try await ws.wbEnv(noToken, ["lock", "demo", "--check"])
+        #expect(
+            gated.stdout.contains(
+                "refused: datasets/org/pairs: the hub refused it (gated or private): set HF_TOKEN and accept the licence on \(host.endpoint)/datasets/org/pairs"
+            ),
+            "\(gated.stdout)\(gated.stderr)")
+        _ = try await host.get(ws, "/_set?remove=datasets/org/pairs")
+        let gone = try await ws.wbEnv(env, ["lock", "demo", "--check"])
+        #expect(
+            gone.stdout.contains("repositoryGone: datasets/org/pairs: the hub no longer has this repository"), "\(gone.stdout)")
+        #expect(try ws.read("experiments/demo/demo.lock") == lock, "--check writes nothing")
+        #expect(!gone.stdout.contains(Self.token) && !gated.stderr.contains(Self.token))
+    }
+}
