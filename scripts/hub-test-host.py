@@ -9,7 +9,10 @@ It serves the parts of the hub protocol `workbench fetch` uses, from a JSON conf
   GET|HEAD /ORG/NAME/resolve/REV/PATH  (datasets: /datasets/ORG/NAME/resolve/REV/PATH)
        -> the file, honouring one `Range: bytes=N-` / `bytes=N-M` (206, or 416 past the end),
           with X-Repo-Commit and ETag headers like the hub's
-  GET  /_stats -> per-path request counts and the Range headers seen (for the tests)
+  GET|HEAD /files/HOST/PATH -> a plain file (config "files": {"HOST/PATH": "/file/on/disk"}), with
+       Range, as a mirror of https://HOST/PATH serves it (WORKBENCH_FILES_MIRROR=http://.../files)
+  GET  /_stats -> per-path request counts, the Range headers seen, and the plain files asked for
+       with an Authorization header (for the tests)
   GET  /_set?rate=N&ignore_range=0|1&corrupt=a,b -> change the faults below while running
   GET  /_set?private=models/org/name  -> the repository needs the token from now on (a gated one)
   GET  /_set?remove=models/org/name   -> the repository disappears (401 RepoNotFound, as the hub answers)
@@ -192,6 +195,16 @@ class Handler(BaseHTTPRequestHandler):
                 host = self.headers.get("Host", "127.0.0.1")
                 extra["Link"] = f'<http://{host}/api/{kind}/{name}/commits/{rev}?p={page + 1}>; rel="next"'
             return self.send_json(200, items, extra)
+        if path.startswith("/files/"):  # plain files, as a files mirror serves https://HOST/PATH
+            rel = path[len("/files/"):]
+            self.hub.count(f"url:{rel}", self.headers.get("Range"))
+            if self.headers.get("Authorization"):  # a token must never reach a plain file's server
+                with self.hub.lock:
+                    self.hub.stats.setdefault("authorized", []).append(rel)
+            disk = self.hub.config.get("files", {}).get(rel)
+            if disk is None or not os.path.exists(disk):
+                return self.error(404, f"Not found: {rel}", "EntryNotFound")
+            return self.send_file(disk, rel, None, None, None)
         m = re.match(r"^(?:/(datasets))?/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$", path)
         if not m:
             return self.error(404, "Not Found", "EntryNotFound")
@@ -206,6 +219,12 @@ class Handler(BaseHTTPRequestHandler):
         if disk is None:
             return self.error(404, f"Entry not found: {rel}", "EntryNotFound")
         size, sha, blob = self.hub.file_meta(disk)
+        return self.send_file(disk, rel, commit, sha, blob)
+
+    def send_file(self, disk, rel, commit, sha, blob):
+        """The file at `disk`, honouring one Range header; hub headers when `commit` is given."""
+        size = os.path.getsize(disk)
+        rng = self.headers.get("Range")
         start, end = 0, size - 1
         status = 200
         if rng and not self.hub.config.get("ignore_range"):
@@ -224,8 +243,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", str(end - start + 1))
         self.send_header("Accept-Ranges", "bytes")
-        self.send_header("X-Repo-Commit", commit)
-        self.send_header("ETag", f'"{sha or blob}"')
+        if commit:
+            self.send_header("X-Repo-Commit", commit)
+            self.send_header("ETag", f'"{sha or blob}"')
         if sha:
             self.send_header("X-Linked-Etag", f'"{sha}"')
             self.send_header("X-Linked-Size", str(size))

@@ -39,7 +39,8 @@ enum ErrorPresenter {
             case .malformed: code = 64
             case .digestMismatch, .sizeMismatch: code = 65
             case .diskFull, .io: code = 74
-            case .unauthorized, .repositoryNotFound, .notFound, .fileNotFound, .network, .server, .notCached: code = 69
+            case .unauthorized, .repositoryNotFound, .notFound, .fileNotFound, .network, .urlFailed, .server, .notCached:
+                code = 69
             }
             return emit(e.description, hint: e.hint, code: code)
         case let e as SlurmError:

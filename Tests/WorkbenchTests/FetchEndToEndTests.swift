@@ -176,7 +176,8 @@ import Testing
             missingRev.status == 69 && missingRev.stderr.contains("org/tiny has no revision 'nope' (404"), "\(missingRev.stderr)")
         let missingRepo = try await ws.wbEnv(env, ["fetch", "org/absent"])
         #expect(
-            missingRepo.status == 69 && missingRepo.stderr.contains("the hub refused org/absent (401: Repository Not Found)"),
+            missingRepo.status == 69 && missingRepo.stderr.contains("the hub has no repository org/absent (or it is private)")
+                && missingRepo.stderr.contains("check the id's spelling"),
             "\(missingRepo.stderr)")
         for bad in ["org//tiny", "a/b/c", "org/ti ny", "org/tiny@", "org/-tiny", "org/x..y"] {
             let m = try await ws.wbEnv(env, ["fetch", bad])

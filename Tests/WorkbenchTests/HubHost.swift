@@ -18,6 +18,7 @@ struct HubHost {
         histories: [String: [(id: String, date: String, title: String)]] = [:]
     ) async throws -> HubHost {
         let dir = ws.path + "/hubhost"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var config: [String: Any] = extra
         var repoConfig: [String: Any] = [:]
         for (name, commits) in repos {

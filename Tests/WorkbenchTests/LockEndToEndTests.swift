@@ -136,7 +136,7 @@ import Testing
         let (ws, host, env) = try await setup()
         defer { host.stop(); ws.cleanup() }
         let plan = try await ws.wbEnv(env, ["plan", "demo"])
-        #expect(plan.stdout.contains("unlocked: 2 hub repositories have no revision yet"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("unlocked: 2 hub repositories or files have no commit (or SHA-256) yet"), "\(plan.stdout)")
         #expect(plan.stdout.contains("  models/org/tiny\n  datasets/org/pairs\n"))
         // --locked refuses, naming the command; nothing is recorded.
         let refused = try await ws.wbEnv(env, ["run", "demo", "--locked"])
@@ -210,5 +210,78 @@ import Testing
             gone.stdout.contains("repositoryGone: datasets/org/pairs: the hub no longer has this repository"), "\(gone.stdout)")
         #expect(try ws.read("experiments/demo/demo.lock") == lock, "--check writes nothing")
         #expect(!gone.stdout.contains(Self.token) && !gated.stderr.contains(Self.token))
+    }
+
+    @Test func plainFilesAreLockedByTheirRecordedDigestAndFetchedFromTheStore() async throws {
+        let ws = try await TempWorkspace()
+        let pairs = patterned(3000, seed: 7)
+        try FileManager.default.createDirectory(atPath: ws.path + "/served", withIntermediateDirectories: true)
+        try pairs.write(to: URL(fileURLWithPath: ws.path + "/served/pairs.json"))
+        let host = try await HubHost.start(
+            in: ws, repos: [:], extra: ["files": ["example.org/data/pairs.json": ws.path + "/served/pairs.json"]])
+        defer { host.stop(); ws.cleanup() }
+        try ws.write(
+            "experiments/files/files.yaml",
+            """
+            spec_version: 1
+            version: 1
+            title: plain files
+            paper: { arxiv: "0000.00000", date: 2025-03-10 }
+            pins:
+              - { axis: source, url: pairs_url, sha256: pairs_sha256 }
+            matrix:
+              source:
+                web: { pairs_url: "https://example.org/data/pairs.json", pairs_sha256: "" }
+            stages:
+              fetch:
+                vary: [source]
+                outputs: { m: m.json }
+                command: '"$WORKBENCH" fetch ${matrix.source.pairs_url}#sha256=${matrix.source.pairs_sha256} --manifest ${outputs.m} --quiet'
+            """)
+        try await ws.commitAll()
+        let env: [String: String?] = [
+            "HF_ENDPOINT": host.endpoint, "HF_HOME": ws.path + "/hf", "HF_TOKEN": Self.token, "HF_HUB_CACHE": nil,
+            "WORKBENCH_FILES_MIRROR": host.endpoint + "/files",
+        ]
+        let sha = try await sha256(pairs)
+        let r = try await ws.wbEnv(env, ["lock", "files"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(
+            r.stdout.contains(
+                "urls/https://example.org/data/pairs.json: SHA-256 \(sha) (3000 bytes; recorded from the download, the source publishes none)"
+            ), "\(r.stdout)")
+        let lock = try ws.read("experiments/files/files.lock")
+        #expect(
+            lock.contains("url https://example.org/data/pairs.json\n  sha256 \(sha)\n  size 3000\n  digest recorded 20"),
+            "\(lock)")
+        // The file lies in the content-addressed store under its digest.
+        let stored = ws.path + "/hf/hub/files--sha256/blobs/\(sha)"
+        #expect(try Data(contentsOf: URL(fileURLWithPath: stored)) == pairs)
+        // The stage fetches it by URL and digest: from the store, without the server.
+        let run = try await ws.wbEnv(env, ["run", "files", "--locked"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let manifest = try await ws.sh("cat .workbench/outputs/fetch/*/m.json")
+        #expect(manifest.contains("\"commit\" : \"\(sha)\"") && manifest.contains("\"kind\" : \"file\""), "\(manifest)")
+        // A digest the download does not match is refused and the download quarantined.
+        let wrong = String(repeating: "0", count: 64)
+        let bad = try await ws.wbEnv(env, ["fetch", "https://example.org/data/pairs.json#sha256=\(wrong)"])
+        #expect(bad.status == 65 && bad.stderr.contains("does not match"), "\(bad.stderr)")
+        // --check: the server's file grew; then it is gone.
+        try patterned(3500, seed: 7).write(to: URL(fileURLWithPath: ws.path + "/served/pairs.json"))
+        let grown = try await ws.wbEnv(env, ["lock", "files", "--check"])
+        #expect(
+            grown.status == 1
+                && grown.stdout.contains(
+                    "fileChanged: urls/https://example.org/data/pairs.json: the server now gives 3500 bytes, the lock recorded 3000"
+                ),
+            "\(grown.stdout)\(grown.stderr)")
+        try FileManager.default.removeItem(atPath: ws.path + "/served/pairs.json")
+        let gone = try await ws.wbEnv(env, ["lock", "files", "--check"])
+        #expect(
+            gone.stdout.contains("repositoryGone: urls/https://example.org/data/pairs.json: the server answers 404"),
+            "\(gone.stdout)")
+        let stats = try await host.get(ws, "/_stats")
+        #expect((stats["requests"] as? [String: Int])?["url:example.org/data/pairs.json"] ?? 0 >= 3, "\(stats)")
+        #expect(stats["authorized"] == nil, "HF_TOKEN was sent to a plain file's server: \(stats)")
     }
 }

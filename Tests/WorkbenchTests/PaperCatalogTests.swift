@@ -119,9 +119,11 @@ import Testing
         let entries = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
         let t4 = try #require(entries.first { $0["table"] as? String == "table-4" })
         // Stages: the cells' trainings and evaluations, plus one fetch-model per base model, one
-        // fetch-data per training source (5), one fetch-benchmark per domain, LLaVA's fetch-vision,
-        // one fetch-synthesizer (the synthesizer and the checker).
-        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 87, "\(t4)")
+        // fetch-data per training source (6: LLaVA-Med's and LLaVA-Chef's are two, now that their
+        // files are named), one fetch-benchmark per domain, LLaVA's fetch-vision, one
+        // fetch-synthesizer (the synthesizer and the checker).
+        #expect(t4["cells"] as? Int == 36 && t4["stages"] as? Int == 88, "\(t4)")
+        #expect(t4["hubRepositories"] as? Int == 13 && t4["unlocked"] as? Int == 13, "\(t4)")
         // Table 11's hours: 8 GPUs x the training hours of the 36 post-trained cells' trainings.
         #expect(t4["gpuHoursToRun"] as? Double == 4080)
         let gpt = try #require(entries.first { $0["table"] as? String == "table-2-v1-gpt4o" })
@@ -158,13 +160,14 @@ import Testing
             (eval?["command"] as? String)?.contains(" \(manifest) med qwen2_vl ") == true,
             "\(String(describing: eval?["command"]))")
         #expect(names.filter { $0.hasPrefix("fetch-released@") }.count == 3)
-        // Its revision is required where the model writes it (the domain's attribute points there).
-        let run = try await ws.wb("run", "table-2", "--released")
+        // Its revision is locked where the model writes it (the domain's attribute points there):
+        // with --locked and no lock, the run refuses, naming the command that locks it.
+        #expect((doc["unlocked"] as? [String])?.contains("models/AdaptLLM/biomed-Qwen2-VL-2B-Instruct") == true)
+        let run = try await ws.wb("run", "table-2", "--released", "--locked")
         #expect(
             run.status == 65
-                && run.stderr.contains(
-                    "catalog/models.yaml:44:33: axes.model.qwen2-vl-2b.released_biomed_revision: empty, but profile 'paper-released' needs it filled in (used by fetch-released@model=qwen2-vl-2b,domain=biomed)"
-                ), "\(run.stderr)")
+                && run.stderr.contains("models/AdaptLLM/biomed-Qwen2-VL-2B-Instruct")
+                && run.stderr.contains("run `workbench lock table-2 --released` and commit the lock"), "\(run.stderr)")
         // PMCRaw has no released model: still trained, with the same fingerprint as in the paper profile.
         let paper = try await ws.wb("plan", "table-2", "--json")
         let paperStages =
@@ -226,20 +229,32 @@ import Testing
         defer { ws.cleanup() }
         let cells = ["--cells", "row=qwen2-vl-2b,column=pmc-refined-single-ours"]
         let plan = try await ws.wbArgs(["plan", "table-4"] + cells)
-        #expect(plan.status == 0 && plan.stdout.contains("not runnable yet: 6 required value(s) are empty"), "\(plan.stdout)")
-        // The data's repositories are pinned too: PMCRefined's pairs and, in another repository, its images.
+        // Every repository the cell fetches is named, the data's too: PMCRefined's pairs and, in
+        // another repository, its images.
         #expect(
-            plan.stdout.contains(
-                "catalog/sources.yaml:128:24: axes.source.pmc-refined.images_revision: empty, but profile 'paper' needs it filled in (used by fetch-data@source=pmc-refined)"
-            ), "\(plan.stdout)")
-        let run = try await ws.wbArgs(["run", "table-4"] + cells)
-        #expect(run.status == 65)
+            plan.status == 0
+                && plan.stdout.contains(
+                    """
+                    unlocked: 6 hub repositories or files have no commit (or SHA-256) yet (run and reproduce lock them first; `workbench lock table-4` does it now):
+                      datasets/AdaptLLM/biomed-VQA-benchmark
+                      models/Qwen/Qwen2-VL-2B-Instruct
+                      datasets/AdaptLLM/biomed-visual-instructions
+                      datasets/FreedomIntelligence/PubMedVision
+                      models/AdaptLLM/visual-instruction-synthesizer
+                      models/meta-llama/Meta-Llama-3-8B
+                    """),
+            "\(plan.stdout)")
+        #expect(!plan.stdout.contains("not runnable yet"), "\(plan.stdout)")
+        let locked = try await ws.wbArgs(["run", "table-4", "--locked"] + cells)
         #expect(
-            run.stderr.contains(
-                "experiments/adamllm/catalog/models.yaml:41:17: axes.model.qwen2-vl-2b.revision: empty, but profile 'paper' needs it filled in"
-            ), "\(run.stderr)")
-        #expect(run.stderr.contains("hint: write the hub commit"))
+            locked.status == 65
+                && locked.stderr.contains("--locked: 6 hub repositories are not in experiments/adamllm/adamllm.lock"))
+        #expect(locked.stderr.contains("hint: run `workbench lock table-4` and commit the lock"), "\(locked.stderr)")
+        // Without --locked the run locks first: here the hub cannot be reached, and nothing starts.
+        let run = try await ws.wbEnv(["HF_ENDPOINT": "http://127.0.0.1:9"], ["run", "table-4"] + cells)
+        #expect(run.status == 69 && run.stderr.contains("cannot reach the hub"), "\(run.stderr)")
         #expect(!ws.exists(".workbench/runs"), "nothing starts")
+        #expect(!ws.exists("experiments/adamllm/adamllm.lock"))
         // Filled in, the same selection passes the check (and would run on a GPU node).
         try await ws.sh(
             "sed -i -E 's/^      (images_|captions_|vision_tower_)?revision: \"\"/      \\1revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/models.yaml experiments/adamllm/catalog/sources.yaml && sed -i -E 's/(benchmark|synthesizer|checker)_revision: \"\"/\\1_revision: \"0123456789abcdef0123456789abcdef01234567\"/' experiments/adamllm/catalog/axes.yaml"

@@ -185,3 +185,50 @@ def test_two_preparations_of_one_snapshot_take_turns(tmp_path):
     assert len(os.listdir(folder)) == 200
     assert sorted(p.name for p in store.iterdir()) == sorted([folder.name, folder.name + ".complete", folder.name + ".lock"])
     assert all(os.path.realpath(tmp_path / f"out{n}" / "images") == str(folder) for n in range(3))
+
+
+@needs_binary
+def test_the_recipe_takes_plain_files_and_a_folder_put_there_by_hand(tmp_path):
+    """A source no hub repository serves (LLaVA-Med's): its instructions a plain file fetched by URL
+    and SHA-256 through the files mirror (LLaVA-Med's own spelling `conversatons`), its image-caption
+    pairs a local file, its images a folder put there by hand."""
+    import hashlib
+    files = tmp_path / "served"
+    files.mkdir()
+    row = llava_row("34713897_F1.jpg")
+    row["conversatons"] = row.pop("conversations")
+    (files / "instruct.json").write_text(json.dumps([row]))
+    sha = hashlib.sha256((files / "instruct.json").read_bytes()).hexdigest()
+    figures = tmp_path / "provided" / "pmc-figures"
+    figures.mkdir(parents=True)
+    (figures / "34713897_F1.jpg").write_bytes(b"F1")
+    (figures / "34713897_F2.jpg").write_bytes(b"F2")
+    pairs = tmp_path / "provided" / "pairs.json"
+    pairs.write_text(json.dumps([llava_row("34713897_F2.jpg", answer="A caption.")]))
+    config = {"repos": {}, "files": {"example.org/med/instruct.json": str(files / "instruct.json")}}
+    recipe = os.path.join(REPO, "experiments", "adamllm", "recipes", "prepare-data.sh")
+    with hub_host(tmp_path, config) as env:
+        env["WORKBENCH"] = BINARY
+        env["WORKBENCH_FILES_MIRROR"] = env["HF_ENDPOINT"] + "/files"
+        out = tmp_path / "stage" / "data"
+        run = subprocess.run(["bash", recipe, str(out), str(tmp_path / "store"), str(figures), "-",
+                              str(pairs), "-", f"https://example.org/med/instruct.json#sha256={sha}", "-"],
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert "images: 2 in" in run.stdout and "(given)" in run.stdout
+        # A digest the file does not have fails the stage.
+        bad = subprocess.run(["bash", recipe, str(tmp_path / "bad"), str(tmp_path / "store"), str(figures), "-", "-", "-",
+                              "https://example.org/med/instruct.json#sha256=" + "0" * 64, "-"],
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert bad.returncode != 0 and "does not match" in bad.stderr, bad.stderr
+        # A folder not put there yet fails, saying where.
+        empty = subprocess.run(["bash", recipe, str(tmp_path / "empty"), str(tmp_path / "store"), str(tmp_path / "nothing"), "-",
+                                "-", "-", "-", "-"], env=env, capture_output=True, text=True, timeout=120)
+        assert empty.returncode != 0 and "no images there" in empty.stderr, empty.stderr
+    assert json.loads((out / "instructions.json").read_text()) == [
+        {"messages": [{"role": "user", "content": "<image>\nWhat is shown?"}, {"role": "assistant", "content": "A cell."}],
+         "images": ["34713897_F1.jpg"]}]
+    assert json.loads((out / "image_caption_pairs.json").read_text())[0]["images"] == ["34713897_F2.jpg"]
+    assert os.path.realpath(out / "images") == str(figures)
+    manifest = json.loads((out / "manifests" / "instructions.json").read_text())
+    assert manifest["kind"] == "file" and manifest["commit"] == sha and manifest["repo"] == "https://example.org/med/instruct.json"

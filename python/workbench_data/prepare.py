@@ -2,19 +2,22 @@
 
     python3 -m workbench_data.prepare --out OUT --image-store STORE --archives SNAPSHOT
         [--archive-glob 'images_*.zip'] [--captions FILE] [--instructions FILE]
+    python3 -m workbench_data.prepare --out OUT --image-folder DIR [--captions FILE] [--instructions FILE]
 
 * Images: every archive under SNAPSHOT matching the glob (at any depth: some revisions of the
   AdaMLLM food data keep `images_N.zip` at the top, later ones under `images/`) is extracted,
   flattened to file names (as PubMedVision's card does with `unzip -j`), into one shared folder
   per snapshot, STORE/<snapshot folder name>, so two sources using the same images extract them
-  once. Extraction goes to a temporary folder renamed into place, with a `.complete` marker: a
+  once. With --image-folder instead, DIR already holds the image files, flat (a source whose
+  images no public archive serves, put there by hand). Extraction goes to a temporary folder renamed into place, with a `.complete` marker: a
   killed run leaves nothing half-made that a later run would trust; a lock file serialises two
   stages doing it at once (the second finds the folder complete). Two archive members with the
   same name and different contents are an error (flattening would lose one).
 * JSON: CAPTIONS is written as OUT/image_caption_pairs.json, INSTRUCTIONS as
   OUT/instructions.json, both in the ShareGPT layout the upstream scripts and LLaMA-Factory
   read (`messages` with role/content, `images`). LLaVA-layout rows (`conversations` with
-  from/value, `image`) are converted. Every image a row names must exist in the image folder,
+  from/value, `image`; LLaVA-Med's files spell it `conversatons`, which its own loader accepts too)
+  are converted. Every image a row names must exist in the image folder,
   as written or by its file name alone (rewritten then); a missing image fails the stage,
   naming the file, the row and the image.
 * OUT/images links to the image folder; OUT/data.json says what was made (rows, images,
@@ -182,9 +185,9 @@ def as_sharegpt(row, where):
     if "messages" in row:
         messages = row["messages"]
         images = row.get("images", [])
-    elif "conversations" in row:
+    elif "conversations" in row or "conversatons" in row:
         messages = []
-        for turn in row["conversations"]:
+        for turn in row.get("conversations", row.get("conversatons")):
             role = ROLES.get(str(turn.get("from", "")).lower())
             if role is None:
                 raise DataError(f"{where}: unknown speaker {turn.get('from')!r} (known: {', '.join(sorted(ROLES))})")
@@ -233,14 +236,22 @@ def prepare_rows(path, images_dir, names):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="workbench_data.prepare", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True)
-    ap.add_argument("--image-store", required=True, help="shared folder for extracted images, one folder per snapshot")
-    ap.add_argument("--archives", required=True, help="the fetched snapshot holding the image archives")
+    ap.add_argument("--image-store", help="shared folder for extracted images, one folder per snapshot")
+    ap.add_argument("--archives", help="the fetched snapshot holding the image archives")
+    ap.add_argument("--image-folder", help="a folder already holding the images, flat (instead of --archives)")
     ap.add_argument("--archive-glob", default="images_*.zip")
     ap.add_argument("--captions", help="image-caption pairs (ShareGPT or LLaVA layout)")
     ap.add_argument("--instructions", help="a baseline's instructions (ShareGPT or LLaVA layout)")
     args = ap.parse_args(argv)
+    if bool(args.archives) == bool(args.image_folder) or (args.archives and not args.image_store):
+        ap.error("give --archives SNAPSHOT with --image-store STORE, or --image-folder DIR")
     try:
-        images_dir, archives, extracted = image_folder(args.image_store, args.archives, args.archive_glob)
+        if args.image_folder:
+            images_dir, archives, extracted = os.path.abspath(args.image_folder), [], False
+            if not os.path.isdir(images_dir) or not os.listdir(images_dir):
+                raise DataError(f"{images_dir}: no images there; put the source's image files in it (flat), as `workbench plan` says")
+        else:
+            images_dir, archives, extracted = image_folder(args.image_store, args.archives, args.archive_glob)
         names = set(os.listdir(images_dir))   # flat: extract() keeps file names only
         link_images(args.out, images_dir)
         summary = {"images": len(names), "image_folder": images_dir, "archives": archives, "files": {}}
@@ -258,7 +269,8 @@ def main(argv=None):
         return 1
     for name, f in summary["files"].items():
         print(f"{name}: {f['rows']} rows")
-    print(f"images: {summary['images']} in {images_dir} ({'extracted now' if extracted else 'extracted before'})")
+    how = "given" if args.image_folder else "extracted now" if extracted else "extracted before"
+    print(f"images: {summary['images']} in {images_dir} ({how})")
     return 0
 
 

@@ -2,7 +2,8 @@ import Foundation
 
 /// A Hugging Face repository: `org/name` (a model), `datasets/org/name` or `--dataset`.
 package struct HubRepo: Sendable, Hashable, Codable, CustomStringConvertible {
-    package enum Kind: String, Sendable, Codable { case model, dataset }
+    /// `file`: the cache's store of plain files named by their SHA-256 (`files--sha256`).
+    package enum Kind: String, Sendable, Codable { case model, dataset, file }
     package var kind: Kind
     package var id: String
 
@@ -55,9 +56,9 @@ package struct HubRepo: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// `models--org--name`, the cache folder.
     package var folderName: String {
-        "\(kind == .model ? "models" : "datasets")--" + id.replacingOccurrences(of: "/", with: "--")
+        "\(kind == .model ? "models" : kind == .dataset ? "datasets" : "files")--" + id.replacingOccurrences(of: "/", with: "--")
     }
-    package var description: String { kind == .model ? id : "datasets/\(id)" }
+    package var description: String { kind == .model ? id : kind == .dataset ? "datasets/\(id)" : "files" }
     var apiPath: String { "/api/\(kind == .model ? "models" : "datasets")/\(id)" }
     var resolvePrefix: String { kind == .model ? "/\(id)" : "/datasets/\(id)" }
 }
@@ -70,6 +71,8 @@ package enum FetchError: Error, Sendable, CustomStringConvertible {
     case notFound(HubRepo, revision: String, message: String)
     case fileNotFound(HubRepo, file: String)
     case network(String, offline: String?)
+    /// A plain file's server answered an error.
+    case urlFailed(String, status: Int, message: String)
     case server(HubRepo, status: Int, message: String)
     case digestMismatch(HubRepo, file: String, expected: String, got: String, quarantined: String)
     case sizeMismatch(HubRepo, file: String, expected: Int64, got: Int64)
@@ -87,6 +90,7 @@ package enum FetchError: Error, Sendable, CustomStringConvertible {
         case let .fileNotFound(repo, file): return "\(repo) lists \(file), but the hub has no such file (404)"
         case let .network(message, offline): return "cannot reach the hub: \(message)" + (offline.map { "; \($0)" } ?? "")
         case let .server(repo, status, message): return "the hub answered \(status) for \(repo): \(message)"
+        case let .urlFailed(url, status, message): return "GET \(url) answered \(status): \(message)"
         case let .digestMismatch(repo, file, expected, got, quarantined):
             return
                 "\(repo): \(file) does not match the SHA-256 the hub publishes (expected \(expected), got \(got)); the download was moved to \(quarantined)"
@@ -116,6 +120,8 @@ package enum FetchError: Error, Sendable, CustomStringConvertible {
         case .fileNotFound: return "the repository may have changed: pin a commit with @REVISION"
         case .network: return "check the connection or HF_ENDPOINT; a revision fetched before works offline (HF_HUB_OFFLINE=1)"
         case .server: return "try again later"
+        case .urlFailed:
+            return "check the URL in the catalog; WORKBENCH_FILES_MIRROR=URL serves https://HOST/PATH from URL/HOST/PATH"
         case .digestMismatch:
             return "run the same command again to download it afresh; if it happens again, the mirror serves a different file"
         case .sizeMismatch: return "run the same command again"

@@ -63,7 +63,7 @@ extension HubFetcher {
     /// One file into `blobs/<etag>.incomplete` (resumed when it exists), verified, then renamed.
     /// A large LFS file goes through `blobs/<etag>.parts` instead (parallel ranges, see
     /// `downloadInRanges`). One process at a time per blob: the lock file huggingface_hub takes too.
-    func download(_ repo: HubRepo, commit: String, _ f: Listed) throws(FetchError) -> FetchedFile {
+    func download(_ repo: HubRepo, commit: String, _ f: Listed, from source: String? = nil) throws(FetchError) -> FetchedFile {
         let blob = cache.blob(repo, f.blob)
         let partial = blob + ".incomplete"
         let lock = try lockBlob(repo, f)
@@ -71,7 +71,7 @@ extension HubFetcher {
         if Self.complete(blob, size: f.size) {  // another process finished it while this one waited
             return FetchedFile(path: f.path, size: f.size, sha256: f.sha256, blob: f.blob, downloaded: false)
         }
-        let url = endpoint + repo.resolvePrefix + "/resolve/" + commit + "/" + Self.escapePath(f.path)
+        let url = source ?? endpoint + repo.resolvePrefix + "/resolve/" + commit + "/" + Self.escapePath(f.path)
         var st = stat()
         let prefix = stat(partial, &st) == 0 ? Int64(st.st_size) : 0
         // Large LFS files: parallel ranges (a .parts file means an earlier run did so: it is

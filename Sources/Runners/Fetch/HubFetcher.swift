@@ -18,6 +18,9 @@ package struct HubFetcher: Sendable {
     package var include: [String] = []
     /// Do not ask the hub; use the cached snapshot (`HF_HUB_OFFLINE=1`).
     package var offline = false
+    /// Plain files are fetched from here instead: `https://HOST/PATH` from `MIRROR/HOST/PATH`
+    /// (`WORKBENCH_FILES_MIRROR`).
+    package var filesMirror: String?
     /// Re-hash files already in the cache against the hub's SHA-256; a mismatch is quarantined and
     /// downloaded again.
     package var verify = false
@@ -46,6 +49,7 @@ package struct HubFetcher: Sendable {
             endpoint: env["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://huggingface.co",
             cache: HubCache.fromEnvironment(env), token: token)
         f.offline = ["1", "true", "yes", "on"].contains((env["HF_HUB_OFFLINE"] ?? "").lowercased())
+        f.filesMirror = env["WORKBENCH_FILES_MIRROR"].flatMap { $0.isEmpty ? nil : $0 }
         if let bytes = env["WORKBENCH_FETCH_CHUNK_BYTES"].flatMap({ Int64($0) }), bytes > 0 { f.chunkSize = bytes }
         return f
     }
@@ -174,6 +178,7 @@ package struct HubFetcher: Sendable {
         // Status 0: no answer at all (refused, reset, timed out); the caller reports curlError.
         guard r.status != 0, r.status >= 400 || r.status < 200 else { return }
         let message = r.headers["x-error-message"] ?? String(decoding: r.body.prefix(300), as: UTF8.self)
+        if repo.kind == .file { throw .urlFailed(file ?? revision, status: r.status, message: message) }
         if [401, 404].contains(r.status), r.headers["x-error-code"] == "RepoNotFound" {
             throw .repositoryNotFound(repo, hasToken: token != nil)
         }

@@ -19,11 +19,20 @@ struct FetchCommand: AsyncParsableCommand {
             as models--ORG--NAME/snapshots/COMMIT, where transformers, vLLM and LLaMA-Factory find them \
             offline. HF_ENDPOINT selects a mirror; HF_TOKEN (or the token file) authenticates and is never \
             printed or recorded; HF_HUB_OFFLINE=1 (or --offline) uses the cache only.
+            A plain file (https://HOST/PATH#sha256=HEX, a dataset's own download location) goes through \
+            the same resumable, verified download into a content-addressed store, \
+            $HF_HUB_CACHE/files--sha256/blobs/SHA256, whose path is printed; without #sha256 the \
+            download is hashed and the digest printed (workbench lock records it). The token is never \
+            sent to such a URL; WORKBENCH_FILES_MIRROR=URL fetches https://HOST/PATH from URL/HOST/PATH.
             In a spec, a fetch stage writes --manifest ${outputs.manifest}: stages that take it as an input \
             get the commit and every file's digest into their fingerprints.
             """)
 
-    @Argument(help: "ORG/NAME[@REVISION]; datasets as datasets/ORG/NAME[@REVISION] or with --dataset.") var repo: String?
+    @Argument(
+        help:
+            "ORG/NAME[@REVISION]; datasets as datasets/ORG/NAME[@REVISION] or with --dataset; a plain file as https://HOST/PATH[#sha256=HEX]."
+    )
+    var repo: String?
     @Option(
         help:
             "Fetch exactly what this manifest (an earlier --manifest) names: its repository at its commit (from the cache when it is there)."
@@ -56,6 +65,7 @@ struct FetchCommand: AsyncParsableCommand {
 
     func run() async throws {
         var fetcher = HubFetcher.fromEnvironment()
+        if let repo, let (url, sha256) = HubFetcher.parseFileReference(repo) { return try await fetchFile(url, sha256, fetcher) }
         let hubRepo: HubRepo, revision: String
         if let from {
             (hubRepo, revision) = try FetchManifests.target(from, fetcher: &fetcher, include: include)
@@ -90,6 +100,34 @@ struct FetchCommand: AsyncParsableCommand {
             if revision != result.commit { console.note("pin it: revision: \(result.commit)") }
         }
         if !json { print(fetcher.cache.snapshot(hubRepo, commit: result.commit)) }
+    }
+}
+
+extension FetchCommand {
+    /// `workbench fetch https://HOST/PATH[#sha256=HEX]`: a plain file into the content-addressed store.
+    func fetchFile(_ url: String, _ sha256: String?, _ base: HubFetcher) async throws {
+        var fetcher = base
+        if offline { fetcher.offline = true }
+        let tty = isatty(STDERR_FILENO) == 1
+        if !quiet { fetcher.report = { line in console.note((tty ? "\r\u{1B}[K" : "") + line) } }
+        let progress = quiet || !tty ? nil : ProgressLine(counter: fetcher.counter)
+        progress?.start()
+        let file: FetchedFile
+        do { file = try await fetcher.fetchFile(url: url, sha256: sha256) } catch {
+            progress?.stop()
+            throw error
+        }
+        progress?.stop()
+        let result = FetchManifest.file(url: url, requested: sha256, file)
+        if let manifest { try FetchManifests.write(result, to: manifest) }
+        if json { print(String(decoding: try result.encoded(), as: UTF8.self)) }
+        if !quiet {
+            console.note(
+                "\(url): \(ByteCount.text(file.size)), SHA-256 \(file.sha256 ?? "")\(file.downloaded ? "" : " (already in the cache)")"
+            )
+            if sha256 == nil { console.note("pin it: \(url)#sha256=\(file.sha256 ?? "")") }
+        }
+        if !json { print(fetcher.storedFile(sha256: file.sha256 ?? "")) }
     }
 }
 

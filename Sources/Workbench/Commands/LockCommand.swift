@@ -66,6 +66,12 @@ struct LockCommand: AsyncParsableCommand {
             fetcher: fetcher)
         for r in outcome.resolved {
             let e = r.entry
+            if e.kind == .url {
+                print(
+                    "  \(e.key): SHA-256 \(e.commit) (\(e.files.first?.size ?? 0) bytes; recorded from the download, the source publishes none)"
+                )
+                continue
+            }
             var line = "  \(e.key): \(e.commit) (\(e.date), \"\(e.title)\", \(e.rule)"
             line += r.pages > 1 ? ", \(r.pages) history pages)" : ")"
             if let previous = r.previous, previous != e.commit { line += ", was \(previous)" }

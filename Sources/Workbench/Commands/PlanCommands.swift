@@ -28,12 +28,15 @@ struct PlanCommand: AsyncParsableCommand {
         let r = try session.plan(
             spec, profile: try ProfileChoice.resolve(spec: spec, profile: profile, released: released),
             target: try CellSelection.target(spec: spec, table: table, filters: cells))
-        if json { return try printJSON(PlanDocument(plan: r.plan, workspace: session.workspace.root, pastRuns: r.past)) }
+        if json {
+            return try printJSON(
+                PlanDocument(plan: r.plan, workspace: session.workspace.root, pastRuns: r.past, unlocked: r.unlocked))
+        }
         print(PlanText.render(r.plan, past: r.past))
         let unlocked = r.unlocked
         if !unlocked.isEmpty {
             print(
-                "unlocked: \(unlocked.count) hub repositor\(unlocked.count == 1 ? "y has" : "ies have") no revision yet (run and reproduce lock them first; `workbench lock \(target)\(released ? " --released" : "")\(profile.map { " --profile \($0)" } ?? "")` does it now):"
+                "unlocked: \(unlocked.count) hub repositor\(unlocked.count == 1 ? "y or file has" : "ies or files have") no commit (or SHA-256) yet (run and reproduce lock them first; `workbench lock \(target)\(released ? " --released" : "")\(profile.map { " --profile \($0)" } ?? "")` does it now):"
             )
             for key in unlocked { print("  \(key)") }
         } else if !r.hub.isEmpty {
@@ -43,8 +46,12 @@ struct PlanCommand: AsyncParsableCommand {
             )
         }
         if !r.unmet.isEmpty {
-            print("not runnable yet: \(r.unmet.count) required value(s) are empty (run refuses until they are filled in):")
-            for e in r.unmet.prefix(12) { print("  \(e.description.split(separator: "\n").first ?? "")") }
+            print(
+                "not runnable yet: \(r.unmet.count) required value(s) are empty or missing (run refuses until they are there):")
+            for e in r.unmet.prefix(12) {
+                print("  \(e.description.split(separator: "\n").first ?? "")")
+                if let hint = e.hint { print("    hint: \(hint)") }
+            }
             if r.unmet.count > 12 { print("  ... and \(r.unmet.count - 12) more") }
         }
     }
@@ -63,20 +70,25 @@ struct TablesCommand: AsyncParsableCommand {
     func run() async throws {
         let entries = try workspace.session().tables(profile: profile)
         if json { return try printJSON(entries) }
-        print("TABLE                 SPEC                                  PROFILE  CELLS  STAGES (CACHED)  GPU-HOURS  TITLE")
+        print(
+            "TABLE                 SPEC                                  PROFILE  CELLS  STAGES (CACHED)  GPU-HOURS  LOCKED  TITLE"
+        )
         for e in entries {
             let hours =
                 e.gpuHoursToRun > 0 || e.gpuStagesWithoutEstimate > 0
                 ? String(format: "%.0f", e.gpuHoursToRun) + (e.gpuStagesWithoutEstimate > 0 ? "+" : "") : "-"
             let stages = e.error == nil ? "\(e.stages) (\(e.cached))" : "error"
             let cells = "\(e.cells)" + (e.referenceOnlyRows > 0 ? "+\(e.referenceOnlyRows)r" : "")
+            let locked =
+                e.error != nil || e.hubRepositories == 0
+                ? "-" : e.unlocked == 0 ? "yes" : "\(e.hubRepositories - e.unlocked)/\(e.hubRepositories)"
             print(
-                "\(e.table.padding(20))  \(e.spec.padding(36))  \(e.profile.padding(7))  \(cells.padding(5))  \(stages.padding(15))  \(hours.padding(9))  \(e.title)"
+                "\(e.table.padding(20))  \(e.spec.padding(36))  \(e.profile.padding(7))  \(cells.padding(5))  \(stages.padding(15))  \(hours.padding(9))  \(locked.padding(6))  \(e.title)"
             )
             if let err = e.error { print("  ! \(err)") }
         }
         print(
-            "CELLS: metric cells (+Nr: reference-only rows). GPU-HOURS: GPUs x the spec's estimated hours of the stages still to run; '+': some GPU stages declare no estimate."
+            "CELLS: metric cells (+Nr: reference-only rows). GPU-HOURS: GPUs x the spec's estimated hours of the stages still to run; '+': some GPU stages declare no estimate. LOCKED: yes when every hub repository the table fetches has a commit (in the spec or its lock), else locked/all; '-': it fetches none."
         )
     }
 }

@@ -18,11 +18,14 @@ package struct HubLock: Sendable, Equatable {
         case asOf(String)
         /// The default branch's head on that day.
         case latest(String)
+        /// A file's SHA-256, hashed from the download on that day (its source publishes none).
+        case recorded(String)
 
         package var description: String {
             switch self {
             case .asOf(let day): return "as-of \(day)"
             case .latest(let day): return "latest \(day)"
+            case .recorded(let day): return "recorded \(day)"
             }
         }
     }
@@ -30,7 +33,8 @@ package struct HubLock: Sendable, Equatable {
     package struct File: Sendable, Equatable {
         /// `hub`: the SHA-256 the hub publishes (an LFS file); `computed`: hashed by `workbench
         /// lock` from the downloaded file (the hub publishes only a git blob id for it).
-        package enum Origin: String, Sendable, Equatable { case hub, computed }
+        /// `recorded`: a plain file's SHA-256, hashed by `workbench lock` on first resolution.
+        package enum Origin: String, Sendable, Equatable { case hub, computed, recorded }
         package var path: String
         package var size: Int64
         package var sha256: String
@@ -46,7 +50,9 @@ package struct HubLock: Sendable, Equatable {
 
     package struct Entry: Sendable, Equatable {
         package var kind: HubKind
+        /// ORG/NAME, or the URL of a file.
         package var id: String
+        /// The commit (a file: its SHA-256): the value the pin's revision attribute gets.
         package var commit: String
         /// The commit's date as the hub gives it, normalized to `YYYY-MM-DDTHH:MM:SSZ`.
         package var date: String
@@ -94,12 +100,20 @@ package struct HubLock: Sendable, Equatable {
             # rule latest DAY: the default branch's head on DAY; newer-than-rule: no commit was that old, so
             # the first one was taken. file SIZE ORIGIN SHA256 PATH: ORIGIN hub is the SHA-256 the hub
             # publishes (an LFS file), computed is the SHA-256 workbench lock hashed from the downloaded file.
+            # url URL: a plain file; its sha256 was recorded by workbench lock from the download on that
+            # day, not published by its source.
             lock-version \(Self.formatVersion)
 
             """
         for key in entries.keys.sorted() {
             let e = entries[key]!
             out += "\n\(e.kind.rawValue) \(e.id)\n"
+            if e.kind == .url {
+                out += "  sha256 \(e.commit)\n"
+                out += "  size \(e.files.first?.size ?? 0)\n"
+                out += "  digest \(e.rule)\n"
+                continue
+            }
             out += "  commit \(e.commit)\n"
             out += "  date \(e.date)\n"
             out += "  title \(Self.oneLine(e.title))\n"
@@ -129,7 +143,9 @@ package struct HubLock: Sendable, Equatable {
         }
         func finish(_ line: Int) throws(SpecError) {
             guard let e = current else { return }
-            guard !e.commit.isEmpty, !e.date.isEmpty else { throw fail(line, "\(e.key) has no commit or no date") }
+            guard !e.commit.isEmpty, !e.date.isEmpty else {
+                throw fail(line, "\(e.key) has no \(e.kind == .url ? "sha256 or digest" : "commit or date")")
+            }
             guard lock.entries[e.key] == nil else { throw fail(line, "\(e.key) is locked twice") }
             lock.entries[e.key] = e
             current = nil
@@ -151,7 +167,7 @@ package struct HubLock: Sendable, Equatable {
                     continue
                 }
                 guard parts.count == 2, let kind = HubKind(rawValue: parts[0]) else {
-                    throw fail(n, "expected 'model ORG/NAME' or 'dataset ORG/NAME', found '\(line)'")
+                    throw fail(n, "expected 'model ORG/NAME', 'dataset ORG/NAME' or 'url URL', found '\(line)'")
                 }
                 current = Entry(
                     kind: kind, id: parts[1], commit: "", date: "", title: "", rule: .latest(""), newerThanRule: false,
@@ -181,6 +197,18 @@ package struct HubLock: Sendable, Equatable {
                 default: throw fail(n, "unknown rule '\(r[0])' (as-of or latest)")
                 }
             case "newer-than-rule": e.newerThanRule = true
+            case "sha256" where e.kind == .url:
+                guard value.count == 64, value.allSatisfy(\.isHexDigit) else { throw fail(n, "'\(value)' is not a SHA-256") }
+                e.commit = value.lowercased()
+            case "size" where e.kind == .url:
+                guard let size = Int64(value) else { throw fail(n, "'\(value)' is not a size in bytes") }
+                e.files = [File(path: e.id, size: size, sha256: e.commit, origin: .recorded)]
+            case "digest" where e.kind == .url:
+                let r = value.split(separator: " ").map(String.init)
+                guard r.count == 2, r[0] == "recorded", Day.isValid(r[1]) else {
+                    throw fail(n, "a digest line is 'digest recorded YYYY-MM-DD'")
+                }
+                (e.rule, e.date) = (.recorded(r[1]), r[1])
             case "file":
                 let f = value.split(separator: " ", maxSplits: 3).map(String.init)
                 guard f.count == 4, let size = Int64(f[0]), let origin = File.Origin(rawValue: f[1]),

@@ -1,20 +1,23 @@
-/// Whether a hub repository holds a model or a dataset (the hub's two namespaces).
+/// What a pin names: a hub repository holding a model or a dataset (the hub's two namespaces),
+/// or a plain HTTPS file pinned by its SHA-256.
 package enum HubKind: String, Sendable, Hashable, Codable, CaseIterable {
-    case model, dataset
+    case model, dataset, url
 
-    /// `models/ORG/NAME` or `datasets/ORG/NAME`: the lock's key for a repository.
+    /// `models/ORG/NAME`, `datasets/ORG/NAME`, `urls/URL`: the lock's key.
     package func key(_ id: String) -> String { "\(rawValue)s/\(id)" }
 }
 
 /// `pins:` one place a spec names a hub repository and the attribute that pins it to a commit:
 /// `{axis: model, repo: hub, revision: revision}` says that a model's `hub` attribute is a
-/// repository fetched at its `revision`. `workbench lock` fills an empty revision from the lock.
+/// repository fetched at its `revision`; `{axis: source, url: captions_url, sha256:
+/// captions_sha256}` (kind `url`) that a source's `captions_url` is a file pinned by the SHA-256 in
+/// `captions_sha256`. `workbench lock` fills an empty revision (or SHA-256) from the lock.
 package struct HubPin: Sendable, Hashable {
     package var axis: String
-    /// The attribute holding the repository id (ORG/NAME); it may refer to its own axis value's
-    /// other attributes (`${matrix.source.hub}`), nothing else.
+    /// The attribute holding the repository id (ORG/NAME; kind `url`: the URL); it may refer to
+    /// its own axis value's other attributes (`${matrix.source.hub}`), nothing else.
     package var repo: String
-    /// The attribute holding the commit.
+    /// The attribute holding the commit (kind `url`: the SHA-256).
     package var revision: String
     package var kind: HubKind
     package var location: SourceLocation?

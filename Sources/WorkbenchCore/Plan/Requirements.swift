@@ -4,8 +4,12 @@
 /// domain's `released_revision: ${matrix.model.released_biomed_revision}` is checked where the
 /// model writes it. A requirement with `stages:` applies to those stage templates only.
 /// `skipping` (`AXIS/VALUE/ATTRIBUTE`): empty values reported elsewhere (revisions `lock` fills).
+/// An `exists: true` requirement renders the attribute as a path and asks `exists` whether it is
+/// there (a missing one is reported once, however many values name it).
 package enum RequirementCheck {
-    package static func unmet(_ plan: Plan, spec: Spec, skipping: Set<String> = []) -> [SpecError] {
+    package static func unmet(
+        _ plan: Plan, spec: Spec, skipping: Set<String> = [], exists: (String) -> Bool = { _ in true }
+    ) -> [SpecError] {
         let applicable = spec.requirements.filter { $0.profiles.contains(plan.profile) }
         guard !applicable.isEmpty else { return [] }
         var seen = Set<String>()
@@ -24,6 +28,22 @@ package enum RequirementCheck {
                     {
                         (value, text, axis, valueName, attribute) = (referenced, t, ref, target, name)
                     }
+                    if r.mustExist {
+                        guard !text.allSatisfy(\.isWhitespace),
+                            let path = renderPath(text, spec: spec, value: value, axis: axis, workspace: plan.workspace),
+                            !exists(path), seen.insert("path:\(path)").inserted
+                        else { continue }
+                        let location = value.attributeLocations[attribute]
+                        let shown = path.hasPrefix(plan.workspace + "/") ? String(path.dropFirst(plan.workspace.count + 1)) : path
+                        out.append(
+                            SpecError(
+                                file: location?.file ?? spec.path, location: location,
+                                keyPath: "axes.\(axis).\(valueName).\(attribute)",
+                                message: "\(shown) is missing or empty (used by \(stage.name))"
+                                    + (r.what.flatMap { value.attributes[$0] }.map { "; put there: \($0)" } ?? ""),
+                                hint: r.hint))
+                        continue
+                    }
                     guard text.allSatisfy(\.isWhitespace), !skipping.contains("\(axis)/\(valueName)/\(attribute)"),
                         seen.insert("\(axis)/\(valueName)/\(attribute)").inserted
                     else { continue }
@@ -38,6 +58,33 @@ package enum RequirementCheck {
             }
         }
         return out
+    }
+
+    /// A path attribute with `${vars.X}`, `${workspace}` and its own value's attributes expanded
+    /// (relative: against the workspace); nil when it refers to anything else.
+    static func renderPath(_ text: String, spec: Spec, value: AxisValue, axis: String, workspace: String, depth: Int = 0)
+        -> String?
+    {
+        guard depth < 8, let template = try? Template(text) else { return nil }
+        var out = ""
+        for part in template.parts {
+            switch part {
+            case .literal(let s): out += s
+            case .reference(let path):
+                let inner: String?
+                switch path[0] {
+                case "workspace": inner = workspace
+                case "vars": inner = spec.vars[path.dropFirst().joined(separator: ".")]
+                case "matrix" where path.count == 3 && path[1] == axis: inner = value.attributes[path[2]]
+                default: inner = nil
+                }
+                guard let inner,
+                    let expanded = renderPath(inner, spec: spec, value: value, axis: axis, workspace: workspace, depth: depth + 1)
+                else { return nil }
+                out += expanded
+            }
+        }
+        return depth == 0 ? Paths.absolute(out, base: workspace) : out
     }
 
     /// `${matrix.AXIS.NAME}` -> (AXIS, NAME); nil for anything else.

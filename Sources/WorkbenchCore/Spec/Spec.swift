@@ -100,6 +100,12 @@ package struct Requirement: Sendable, Hashable {
     package var hint: String?
     /// Only stages of these templates (nil: every stage).
     package var stages: [String]? = nil
+    /// `exists: true`: the attribute is a path (`${vars...}`, `${workspace}` allowed) that must
+    /// exist and not be empty: files no public location serves, which the user puts there (the
+    /// hint says which).
+    package var mustExist = false
+    /// With `exists`: the attribute (of the same axis value) saying what to put there.
+    package var what: String? = nil
 }
 
 /// An `include`/`exclude` entry: axis coordinates plus extra variables (include only).

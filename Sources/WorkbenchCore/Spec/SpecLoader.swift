@@ -81,7 +81,8 @@ package struct SpecLoader: Sendable {
         }
         if let req = top["require"] {
             for item in try req.sequence() {
-                let e = try item.entries(allowed: ["attribute", "profiles", "hint", "stages"], what: "a requirement")
+                let e = try item.entries(
+                    allowed: ["attribute", "profiles", "hint", "stages", "exists", "what"], what: "a requirement")
                 guard let a = e["attribute"] else { throw item.error("a requirement needs an 'attribute'") }
                 let profiles = try e["profiles"]?.stringList() ?? spec.profiles
                 for p in profiles where !spec.profiles.contains(p) {
@@ -92,7 +93,7 @@ package struct SpecLoader: Sendable {
                 spec.requirements.append(
                     Requirement(
                         attribute: try a.string(), profiles: profiles, hint: try e["hint"]?.string(),
-                        stages: stages))
+                        stages: stages, mustExist: try e["exists"]?.bool() ?? false, what: try e["what"]?.string()))
             }
         }
         if let pins = top["pins"] { spec.pins = try parsePins(pins) }
@@ -196,19 +197,29 @@ package struct SpecLoader: Sendable {
 
     private func parsePins(_ node: YNode) throws(SpecError) -> [HubPin] {
         var out: [HubPin] = []
+        let shape =
+            "{axis: AXIS, repo: ATTRIBUTE, revision: ATTRIBUTE, kind: model|dataset} or {axis: AXIS, url: ATTRIBUTE, sha256: ATTRIBUTE}"
         for item in try node.sequence() {
-            let e = try item.entries(allowed: ["axis", "repo", "revision", "kind"], what: "a pin")
+            let e = try item.entries(allowed: ["axis", "repo", "revision", "kind", "url", "sha256"], what: "a pin")
+            let isURL = e["url"] != nil || e["sha256"] != nil
             var fields: [String] = []
-            for key in ["axis", "repo", "revision"] {
-                guard let v = e[key] else {
-                    throw item.error(
-                        "a pin needs '\(key)'", hint: "{axis: AXIS, repo: ATTRIBUTE, revision: ATTRIBUTE, kind: model|dataset}")
-                }
+            for key in isURL ? ["axis", "url", "sha256"] : ["axis", "repo", "revision"] {
+                guard let v = e[key] else { throw item.error("a pin needs '\(key)'", hint: shape) }
                 fields.append(try v.string())
             }
-            let kindText = try e["kind"]?.string() ?? "model"
-            guard let kind = HubKind(rawValue: kindText) else {
-                throw e["kind"]!.error("unknown kind '\(kindText)' (model or dataset)")
+            let kind: HubKind
+            if isURL {
+                guard e["repo"] == nil, e["revision"] == nil, e["kind"] == nil else {
+                    throw item.error(
+                        "a pin names a hub repository (repo, revision, kind) or a file (url, sha256), not both", hint: shape)
+                }
+                kind = .url
+            } else {
+                let kindText = try e["kind"]?.string() ?? "model"
+                guard let k = HubKind(rawValue: kindText), k != .url else {
+                    throw e["kind"]!.error("unknown kind '\(kindText)' (model or dataset; a file is {url, sha256})")
+                }
+                kind = k
             }
             out.append(HubPin(axis: fields[0], repo: fields[1], revision: fields[2], kind: kind, location: item.location))
         }

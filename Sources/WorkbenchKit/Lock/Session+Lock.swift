@@ -102,6 +102,16 @@ extension Session {
         var resolved: [LockResolution] = []
         for key in order {
             let r = todo[key]!
+            if r.kind == .url {  // a plain file: its digest is recorded from the download, whatever the rule
+                let file = try await fetcher.fetchFile(url: r.id, sha256: nil)
+                let sha = file.sha256 ?? ""
+                let entry = HubLock.Entry(
+                    kind: .url, id: r.id, commit: sha, date: Day.of(today), title: "", rule: .recorded(Day.of(today)),
+                    newerThanRule: false, files: [HubLock.File(path: r.id, size: file.size, sha256: sha, origin: .recorded)])
+                resolved.append(LockResolution(entry: entry, previous: lock.entries[key]?.commit, pages: 0))
+                lock.entries[key] = entry
+                continue
+            }
             let repo = HubRepo(kind: r.kind == .model ? .model : .dataset, id: r.id)
             let chosen = try fetcher.choose(repo, asOf: day)
             let files = try await fetcher.describe(repo, commit: chosen.commit.id)
@@ -143,6 +153,22 @@ extension Session {
                 continue
             }
             guard r.fromLock, let entry = lock.entries[r.key] else { continue }
+            if r.kind == .url {
+                do {
+                    let size = try fetcher.remoteSize(url: r.id)
+                    if let size, let locked = entry.files.first?.size, size != locked {
+                        out.append(
+                            LockDrift(
+                                kind: .fileChanged, key: r.key,
+                                message:
+                                    "the server now gives \(size) bytes, the lock recorded \(locked): its SHA-256 will not match")
+                        )
+                    }
+                } catch let FetchError.urlFailed(_, status, message) {
+                    out.append(LockDrift(kind: .repositoryGone, key: r.key, message: "the server answers \(status): \(message)"))
+                }
+                continue
+            }
             let repo = HubRepo(kind: r.kind == .model ? .model : .dataset, id: r.id)
             do {
                 guard try fetcher.hasCommit(repo, entry.commit) else {

@@ -32,6 +32,10 @@ package struct TableEntry: Encodable, Sendable {
     package var gpuHoursToRun: Double
     package var gpuStagesWithoutEstimate: Int
     package var paperVersion: String?
+    /// Hub repositories the table's plan fetches, and how many of them have no commit yet
+    /// (neither written in the spec nor in its lock).
+    package var hubRepositories = 0
+    package var unlocked = 0
     package var error: String?
 }
 
@@ -63,7 +67,16 @@ extension Session {
         for pin in spec.pins {
             for v in spec.axes[pin.axis]?.values ?? [] { pinned.insert("\(pin.axis)/\(v.name)/\(pin.revision)") }
         }
-        return (plan, cache, RequirementCheck.unmet(plan, spec: spec, skipping: pinned), hub)
+        let unmet = RequirementCheck.unmet(plan, spec: spec, skipping: pinned, exists: Self.holdsSomething)
+        return (plan, cache, unmet, hub)
+    }
+
+    /// A file that is not empty, or a directory with at least one entry.
+    static func holdsSomething(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return false }
+        if isDir.boolValue { return !((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).isEmpty }
+        return ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) > 0
     }
 
     /// Every table of every spec (with `profile`: only specs that have it), planned: cells, stages,
@@ -98,6 +111,9 @@ extension Session {
                     let s = plan.summary
                     (entry.stages, entry.cached) = (s.total, s.cached)
                     (entry.gpuHoursToRun, entry.gpuStagesWithoutEstimate) = (s.gpuHoursToRun, s.gpuStagesWithoutEstimate)
+                    let hub = HubReferences.of(plan, spec: spec)
+                    entry.hubRepositories = Set(hub.map(\.key)).count
+                    entry.unlocked = Set(hub.filter(\.isUnlocked).map(\.key)).count
                 } catch {
                     entry.error = "\(error)"
                 }
@@ -119,8 +135,10 @@ package struct PlanDocument: Encodable {
     package var stages: [PlannedStage]
     /// Stage name -> how long it last took under this profile (any fingerprint), for stages to run.
     package var pastRuns: [String: PastDuration] = [:]
+    /// Hub repositories the plan fetches that have no commit yet (`workbench lock` pins them).
+    package var unlocked: [String] = []
 
-    package init(plan: Plan, workspace: String, pastRuns: [String: PastDuration]) {
+    package init(plan: Plan, workspace: String, pastRuns: [String: PastDuration], unlocked: [String] = []) {
         schema = plan.schema
         spec = plan.spec
         profile = plan.profile
@@ -129,5 +147,6 @@ package struct PlanDocument: Encodable {
         summary = plan.summary
         stages = plan.stages
         self.pastRuns = pastRuns
+        self.unlocked = unlocked
     }
 }
