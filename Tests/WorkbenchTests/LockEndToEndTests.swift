@@ -154,7 +154,9 @@ import Testing
         #expect(manifest.contains(Self.onTheDay), "\(manifest)")
         let locked = try await ws.wbEnv(env, ["plan", "demo", "--json"])
         let text = try await ws.wbEnv(env, ["plan", "demo"])
-        #expect(text.stdout.contains("locked: every hub repository the plan fetches has a commit (2 repositories, 2 from"))
+        #expect(
+            text.stdout.contains(
+                "locked: every hub repository and file the plan fetches is pinned (2, 2 by experiments/demo/demo.lock)"))
         // The same revisions written by hand: the same fingerprints.
         try ws.write(
             "experiments/demo/demo.yaml", Self.spec(host: host, ws: ws, revision: Self.onTheDay, pairsRevision: Self.pairsFirst))

@@ -61,7 +61,9 @@ import Testing
         // Planned again: nothing unlocked, no empty revision; only the figures no location serves.
         let plan = try await ws.wbEnv(env, ["plan", "table-2", "--released"])
         #expect(!plan.stdout.contains("unlocked:") && !plan.stdout.contains("revision: empty"), "\(plan.stdout)")
-        #expect(plan.stdout.contains("locked: every hub repository the plan fetches has a commit (14 repositories, 14 from"))
+        #expect(
+            plan.stdout.contains(
+                "locked: every hub repository and file the plan fetches is pinned (14, 14 by experiments/adamllm/adamllm.lock)"))
         #expect(
             plan.stdout.contains("not runnable yet: 1 required value(s)")
                 && plan.stdout.contains(".workbench/data/adamllm/provided/pmc-figures is missing or empty"), "\(plan.stdout)")

@@ -184,6 +184,25 @@ import Testing
                 && badShape.log.contains("bad/train.json: row 0: the first message must start with <image>"), "\(badShape.log)")
     }
 
+    /// The train command the catalog plans for each model family gets past its recipe's flag check
+    /// (every flag it passes is one the recipe takes, every flag it needs is given): it stops only at
+    /// the training files, which no stage has written here.
+    @Test func theCatalogsTrainCommandOfEachFamilyPassesItsRecipesFlags() async throws {
+        let ws = try await TempWorkspace.withCatalog()
+        defer { ws.cleanup() }
+        let r = try await ws.wb("plan", "table-4", "--json")
+        let stages =
+            (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
+        for model in ["llava-v1.6-8b", "qwen2-vl-2b", "llama-3.2-11b"] {
+            let train = try #require(
+                stages.first { ($0["name"] as! String).hasPrefix("train@model=\(model),source=pmc-refined,pipeline=two") })
+            let out = try await ws.sh("(\(train["command"] as! String)) 2>&1; echo rc=$?")
+            #expect(
+                out.contains("training stage 1: ") && out.contains("does not exist") && out.hasSuffix("rc=2\n")
+                    && !out.contains("unknown flag") && !out.contains("is required"), "\(model): \(out)")
+        }
+    }
+
     @Test func recipesRefuseWhatTheyAreNotGivenBeforeAnyLaunch() async throws {
         let ws = try await trainingWorkspace()
         defer { ws.cleanup() }

@@ -42,7 +42,7 @@ struct PlanCommand: AsyncParsableCommand {
         } else if !r.hub.isEmpty {
             let fromLock = Set(r.hub.filter(\.fromLock).map(\.key)).count
             print(
-                "locked: every hub repository the plan fetches has a commit (\(Set(r.hub.map(\.key)).count) repositories, \(fromLock) from \(HubLock.path(forSpec: spec.path)))"
+                "locked: every hub repository and file the plan fetches is pinned (\(Set(r.hub.map(\.key)).count), \(fromLock) by \(HubLock.path(forSpec: spec.path)))"
             )
         }
         if !r.unmet.isEmpty {
