@@ -152,6 +152,15 @@ import Testing
             run.stderr.contains("locked 2 hub repositories as of 2025-03-10 into experiments/demo/demo.lock"), "\(run.stderr)")
         let manifest = try await ws.sh("cat .workbench/outputs/fetch/*/manifest.json")
         #expect(manifest.contains(Self.onTheDay), "\(manifest)")
+        // The lock travels with the run's spec in a bundle.
+        let exported = try await ws.wbEnv(env, ["export", "latest", "--out", ws.path + "/run.wbbundle"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let other = try await TempWorkspace()
+        defer { other.cleanup() }
+        let imported = try await other.wb("import", ws.path + "/run.wbbundle")
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let carried = try await other.sh("find .workbench/imports -path '*spec/experiments/demo/demo.lock' | head -1")
+        #expect(!carried.isEmpty, "the bundle carries the lock")
         let locked = try await ws.wbEnv(env, ["plan", "demo", "--json"])
         let text = try await ws.wbEnv(env, ["plan", "demo"])
         #expect(

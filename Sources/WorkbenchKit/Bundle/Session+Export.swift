@@ -54,10 +54,12 @@ extension Session {
         )
     }
 
-    /// The spec file and the catalogs it includes, as bundle files under `spec/`.
+    /// The spec file, the catalogs it includes and its hub lock, as bundle files under `spec/`.
     private func specFiles(_ spec: Spec, runID: String) throws -> [RunBundle.File] {
         var files: [RunBundle.File] = []
-        for rel in [spec.path] + spec.includedFiles where !files.contains(where: { $0.path == "spec/" + rel }) {
+        // The hub lock goes with the spec: the imported spec pins the same commits.
+        let lock = spec.lockPath.map { [$0] } ?? []
+        for rel in [spec.path] + spec.includedFiles + lock where !files.contains(where: { $0.path == "spec/" + rel }) {
             guard RunBundle.isSafe(path: "spec/" + rel) else {
                 throw WorkbenchError.invalidInput(
                     "the spec file \(rel) of run \(runID) is outside the workspace; a bundle carries files inside it only",

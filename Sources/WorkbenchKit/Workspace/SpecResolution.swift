@@ -86,7 +86,12 @@ extension Workspace {
             let loader = SpecLoader(readFile: { path in
                 try String(contentsOfFile: root + "/" + path, encoding: .utf8)  // never the local disk's copy
             })
-            return try loader.load(specPath.isEmpty ? try store.runDetail(runID).specPath : specPath)
+            var spec = try loader.load(specPath.isEmpty ? try store.runDetail(runID).specPath : specPath)
+            let lockPath = HubLock.path(forSpec: spec.path)
+            if let text = try? String(contentsOfFile: root + "/" + lockPath, encoding: .utf8) {
+                spec.apply(try HubLock.parse(text, file: lockPath), path: lockPath)
+            }
+            return spec
         }
         let spec = try resolveSpec(specPath).spec
         if let specHash, spec.contentHash != specHash {
