@@ -145,6 +145,10 @@ import Testing
             refused.stderr.contains("--locked: 2 hub repositories are not in experiments/demo/demo.lock")
                 && refused.stderr.contains("run `workbench lock demo` and commit the lock"), "\(refused.stderr)")
         #expect(!ws.exists("experiments/demo/demo.lock"))
+        var offline = env
+        offline["HF_HUB_OFFLINE"] = "1"
+        let cannot = try await ws.wbEnv(offline, ["run", "demo"])
+        #expect(cannot.status == 69 && cannot.stderr.contains("and HF_HUB_OFFLINE forbids asking the hub"), "\(cannot.stderr)")
         // Without --locked the run locks first, says so in one line, and fetches the locked commits.
         let run = try await ws.wbEnv(env, ["run", "demo"])
         #expect(run.status == 0, "\(run.stderr)")

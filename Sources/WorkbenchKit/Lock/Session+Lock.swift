@@ -99,6 +99,11 @@ extension Session {
         case .latest:
             (day, ruleValue) = (nil, { .latest($0) })
         }
+        if fetcher.offline, !order.isEmpty {
+            throw WorkbenchError.setupMissing(
+                "\(order.count) hub repositor\(order.count == 1 ? "y or file is" : "ies or files are") not in \(path) (\(order.joined(separator: ", "))), and HF_HUB_OFFLINE forbids asking the hub",
+                hint: "unset HF_HUB_OFFLINE to lock them, or bring the lock from a machine that can reach the hub")
+        }
         var resolved: [LockResolution] = []
         for key in order {
             let r = todo[key]!
