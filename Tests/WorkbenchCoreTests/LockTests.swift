@@ -173,6 +173,12 @@ import Testing
         let refs = HubReferences.of(try plan(locked, profile: "paper-released"), spec: locked)
         let allFromLock = refs.allSatisfy { !$0.isUnlocked && $0.fromLock }
         #expect(allFromLock)
+        // Applying a newer lock replaces what the older one filled.
+        var relocked = locked
+        var newer = lock
+        newer.entries["models/org/tiny"]!.commit = Self.commit2
+        relocked.apply(newer, path: "spec.lock")
+        #expect(relocked.axes["model"]?.value("tiny")?.attributes["revision"] == Self.commit2)
         // A revision written in the spec wins over the lock.
         var written = try load(Self.spec(revision: Self.commit2))
         written.apply(lock, path: "spec.lock")

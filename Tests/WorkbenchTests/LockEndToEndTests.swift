@@ -132,6 +132,16 @@ import Testing
             bad.status == 64 && bad.stderr.contains("--update org/other: the target fetches no such repository"), "\(bad.stderr)")
     }
 
+    @Test func anInterruptedLockKeepsWhatItResolved() async throws {
+        let (ws, host, env) = try await setup()
+        defer { host.stop(); ws.cleanup() }
+        _ = try await host.get(ws, "/_set?remove=datasets/org/pairs")
+        let r = try await ws.wbEnv(env, ["lock", "demo"])
+        #expect(r.status == 69 && r.stderr.contains("the hub has no repository datasets/org/pairs"), "\(r.stderr)")
+        let kept = try ws.read("experiments/demo/demo.lock")
+        #expect(kept.contains("model org/tiny\n  commit \(Self.onTheDay)") && !kept.contains("dataset org/pairs"), "\(kept)")
+    }
+
     @Test func planAndRunReadTheLockAndFingerprintAsHandWritten() async throws {
         let (ws, host, env) = try await setup()
         defer { host.stop(); ws.cleanup() }

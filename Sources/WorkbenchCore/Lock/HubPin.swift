@@ -34,20 +34,35 @@ package struct HubPin: Sendable, Hashable {
     /// empty, or refers to anything but its own value's attributes.
     package func repository(of value: AxisValue, axis: String) -> String? {
         guard let text = value.attributes[repo] else { return nil }
-        let id = Self.expand(text, value: value, axis: axis, depth: 0)?.trimmingCharacters(in: .whitespaces) ?? ""
+        let id = AttributeExpansion.expand(text, value: value, axis: axis)?.trimmingCharacters(in: .whitespaces) ?? ""
         return id.isEmpty ? nil : id
     }
 
-    /// `${matrix.AXIS.NAME}` of the same axis replaced by that value's attribute, recursively.
-    static func expand(_ text: String, value: AxisValue, axis: String, depth: Int) -> String? {
+}
+
+/// An axis value's attribute with its references expanded without a planner: the value's own
+/// attributes (`${matrix.AXIS.NAME}` of its axis), and, when given, `${vars.NAME}` and
+/// `${workspace}`. Nil when it refers to anything else (another axis, a stage's output).
+package enum AttributeExpansion {
+    package static func expand(
+        _ text: String, value: AxisValue, axis: String, vars: [String: String] = [:], workspace: String? = nil,
+        depth: Int = 0
+    ) -> String? {
         guard depth < 8, let template = try? Template(text) else { return nil }
         var out = ""
         for part in template.parts {
             switch part {
             case .literal(let s): out += s
             case .reference(let path):
-                guard path.count == 3, path[0] == "matrix", path[1] == axis, let inner = value.attributes[path[2]],
-                    let expanded = expand(inner, value: value, axis: axis, depth: depth + 1)
+                let inner: String?
+                switch path[0] {
+                case "workspace": inner = workspace
+                case "vars": inner = vars[path.dropFirst().joined(separator: ".")]
+                case "matrix" where path.count == 3 && path[1] == axis: inner = value.attributes[path[2]]
+                default: inner = nil
+                }
+                guard let inner,
+                    let expanded = expand(inner, value: value, axis: axis, vars: vars, workspace: workspace, depth: depth + 1)
                 else { return nil }
                 out += expanded
             }

@@ -51,7 +51,7 @@ package enum HubReferences {
                     continue
                 }
                 let written = value.attributes[pin.revision] ?? ""
-                let revision = HubPin.expand(written, value: value, axis: pin.axis, depth: 0) ?? written
+                let revision = AttributeExpansion.expand(written, value: value, axis: pin.axis) ?? written
                 found[k] = HubReference(
                     pin: pin, value: valueName, id: id, revision: revision,
                     fromLock: spec.lockedAttributes[k] != nil, stages: [stage.name],
@@ -87,11 +87,20 @@ package enum HubReferences {
 }
 
 extension Spec {
-    /// Fills every empty revision a pin names with the lock's commit for that repository. A
-    /// revision written in the spec is kept. The filled value is the commit itself, so a locked
+    /// Fills every empty revision a pin names with the lock's commit for that repository (those an
+    /// earlier `apply` filled are replaced). A revision written in the spec is kept. The filled value is the commit itself, so a locked
     /// plan and the same plan written by hand render, and fingerprint, identically.
     package mutating func apply(_ lock: HubLock, path: String) {
         lockPath = path
+        for (key, _) in lockedAttributes {  // what an earlier lock filled is the new lock's to fill
+            let parts = key.split(separator: "/", maxSplits: 2).map(String.init)
+            guard parts.count == 3, var axis = axes[parts[0]],
+                let i = axis.values.firstIndex(where: { $0.name == parts[1] })
+            else { continue }
+            axis.values[i].attributes[parts[2]] = ""
+            axes[parts[0]] = axis
+        }
+        lockedAttributes = [:]
         for pin in pins {
             guard var axis = axes[pin.axis] else { continue }
             for (i, value) in axis.values.enumerated() {

@@ -60,31 +60,12 @@ package enum RequirementCheck {
         return out
     }
 
-    /// A path attribute with `${vars.X}`, `${workspace}` and its own value's attributes expanded
-    /// (relative: against the workspace); nil when it refers to anything else.
-    static func renderPath(_ text: String, spec: Spec, value: AxisValue, axis: String, workspace: String, depth: Int = 0)
-        -> String?
-    {
-        guard depth < 8, let template = try? Template(text) else { return nil }
-        var out = ""
-        for part in template.parts {
-            switch part {
-            case .literal(let s): out += s
-            case .reference(let path):
-                let inner: String?
-                switch path[0] {
-                case "workspace": inner = workspace
-                case "vars": inner = spec.vars[path.dropFirst().joined(separator: ".")]
-                case "matrix" where path.count == 3 && path[1] == axis: inner = value.attributes[path[2]]
-                default: inner = nil
-                }
-                guard let inner,
-                    let expanded = renderPath(inner, spec: spec, value: value, axis: axis, workspace: workspace, depth: depth + 1)
-                else { return nil }
-                out += expanded
-            }
+    /// A path attribute with `${vars.X}`, `${workspace}` and its own value's attributes expanded,
+    /// made absolute against the workspace; nil when it refers to anything else.
+    static func renderPath(_ text: String, spec: Spec, value: AxisValue, axis: String, workspace: String) -> String? {
+        AttributeExpansion.expand(text, value: value, axis: axis, vars: spec.vars, workspace: workspace).map {
+            Paths.absolute($0, base: workspace)
         }
-        return depth == 0 ? Paths.absolute(out, base: workspace) : out
     }
 
     /// `${matrix.AXIS.NAME}` -> (AXIS, NAME); nil for anything else.

@@ -104,6 +104,17 @@ extension Session {
                 "\(order.count) hub repositor\(order.count == 1 ? "y or file is" : "ies or files are") not in \(path) (\(order.joined(separator: ", "))), and HF_HUB_OFFLINE forbids asking the hub",
                 hint: "unset HF_HUB_OFFLINE to lock them, or bring the lock from a machine that can reach the hub")
         }
+        let absolute = workspace.absolute(path)
+        let before = try? String(contentsOfFile: absolute, encoding: .utf8)
+        // Written after every repository: an interrupted lock keeps what it resolved, and the
+        // next one resolves only the rest.
+        func save() throws {
+            let text = lock.render(specPath: spec.path)
+            guard text != ((try? String(contentsOfFile: absolute, encoding: .utf8)) ?? "") else { return }
+            do { try AtomicFile.write(Data(text.utf8), to: absolute) } catch {
+                throw WorkbenchError.io("cannot write \(path): \(error.localizedDescription)")
+            }
+        }
         var resolved: [LockResolution] = []
         for key in order {
             let r = todo[key]!
@@ -115,6 +126,7 @@ extension Session {
                     newerThanRule: false, files: [HubLock.File(path: r.id, size: file.size, sha256: sha, origin: .recorded)])
                 resolved.append(LockResolution(entry: entry, previous: lock.entries[key]?.commit, pages: 0))
                 lock.entries[key] = entry
+                try save()
                 continue
             }
             let repo = HubRepo(kind: r.kind == .model ? .model : .dataset, id: r.id)
@@ -125,16 +137,9 @@ extension Session {
                 rule: ruleValue(day ?? Day.of(today)), newerThanRule: chosen.newerThanRule, files: files)
             resolved.append(LockResolution(entry: entry, previous: lock.entries[key]?.commit, pages: chosen.pages))
             lock.entries[key] = entry
+            try save()
         }
-        let text = lock.render(specPath: spec.path)
-        let absolute = workspace.absolute(path)
-        let before = try? String(contentsOfFile: absolute, encoding: .utf8)
-        let changed = before != text && !(lock.entries.isEmpty && before == nil)
-        if changed {
-            do { try AtomicFile.write(Data(text.utf8), to: absolute) } catch {
-                throw WorkbenchError.io("cannot write \(path): \(error.localizedDescription)")
-            }
-        }
+        let changed = before != (try? String(contentsOfFile: absolute, encoding: .utf8))
         var applied = spec
         applied.apply(lock, path: path)
         return LockOutcome(
