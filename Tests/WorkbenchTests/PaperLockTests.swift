@@ -57,6 +57,10 @@ import Testing
         #expect(lock.stdout.contains("models/AdaptLLM/biomed-Qwen2-VL-2B-Instruct: \(Self.releasedLater)"))
         #expect(lock.stdout.contains("no commit is as old as as-of 2025-08-27: the first commit was taken"))
         let text = try ws.read("experiments/adamllm/adamllm.lock")
+        // Again: every one kept (PubMedVision's images follow its own revision: one entry), same bytes.
+        let again = try await ws.wbEnv(env, ["lock", "table-2", "--released"])
+        #expect(again.stdout.contains("adamllm.lock: 0 resolved, 14 kept; unchanged"), "\(again.stdout)")
+        #expect(try ws.read("experiments/adamllm/adamllm.lock") == text)
         #expect(text.components(separatedBy: "\n  newer-than-rule").count - 1 == 3, "the three released biomed checkpoints")
         // Planned again: nothing unlocked, no empty revision; only the figures no location serves.
         let plan = try await ws.wbEnv(env, ["plan", "table-2", "--released"])

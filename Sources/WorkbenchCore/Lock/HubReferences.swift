@@ -9,6 +9,9 @@ package struct HubReference: Sendable, Hashable {
     package var revision: String
     /// The revision came from the lock file, not from the spec.
     package var fromLock: Bool
+    /// The revision is written as a reference to another attribute of its value (PubMedVision's
+    /// `images_revision: ${matrix.source.revision}`): it follows that one and is not locked itself.
+    package var derived = false
     /// Planned stages that use it.
     package var stages: [String]
     /// Where the revision attribute is written.
@@ -54,7 +57,7 @@ package enum HubReferences {
                 let revision = AttributeExpansion.expand(written, value: value, axis: pin.axis) ?? written
                 found[k] = HubReference(
                     pin: pin, value: valueName, id: id, revision: revision,
-                    fromLock: spec.lockedAttributes[k] != nil, stages: [stage.name],
+                    fromLock: spec.lockedAttributes[k] != nil, derived: written.contains("${"), stages: [stage.name],
                     location: value.attributeLocations[pin.revision])
                 order.append(k)
             }
@@ -88,8 +91,9 @@ package enum HubReferences {
 
 extension Spec {
     /// Fills every empty revision a pin names with the lock's commit for that repository (those an
-    /// earlier `apply` filled are replaced). A revision written in the spec is kept. The filled value is the commit itself, so a locked
-    /// plan and the same plan written by hand render, and fingerprint, identically.
+    /// earlier `apply` filled are replaced). A revision written in the spec is kept. The filled
+    /// value is the commit itself, so a locked plan and the same plan written by hand render, and
+    /// fingerprint, identically.
     package mutating func apply(_ lock: HubLock, path: String) {
         lockPath = path
         for (key, _) in lockedAttributes {  // what an earlier lock filled is the new lock's to fill

@@ -74,7 +74,7 @@ extension Session {
         var todo: [String: HubReference] = [:]
         var order: [String] = []
         var written = Set<String>()
-        for r in refs {
+        for r in refs where !r.derived {
             if !r.isUnlocked && !r.fromLock {
                 written.insert(r.key)  // the spec writes it, and the spec wins
                 continue
@@ -143,7 +143,8 @@ extension Session {
         var applied = spec
         applied.apply(lock, path: path)
         return LockOutcome(
-            path: path, resolved: resolved, kept: keys.count - written.count - resolved.count, written: written.count,
+            path: path, resolved: resolved,
+            kept: Set(refs.filter(\.fromLock).map(\.key)).subtracting(resolved.map(\.entry.key)).count, written: written.count,
             changed: changed, spec: applied)
     }
 
