@@ -175,6 +175,17 @@ import Testing
         #expect(imported.status == 0, "\(imported.stderr)")
         let carried = try await other.sh("find .workbench/imports -path '*spec/experiments/demo/demo.lock' | head -1")
         #expect(!carried.isEmpty, "the bundle carries the lock")
+        // The run recorded the lock with its spec: a changed lock reads as a changed spec.
+        #expect(try await ws.wbEnv(env, ["lock", "demo", "--as-of", "2025-03-11"]).status == 0)
+        let stale = try await ws.wbEnv(env, ["export", "latest", "--out", ws.path + "/again.wbbundle"])
+        #expect(
+            stale.status == 65
+                && stale.stderr.contains(
+                    "the spec experiments/demo/demo.yaml (or its lock experiments/demo/demo.lock) changed since run"),
+            "\(stale.stderr)")
+        #expect(try await ws.wbEnv(env, ["lock", "demo", "--as-of", "2025-03-10"]).status == 0)
+        let restored = try await ws.wbEnv(env, ["export", "latest", "--out", ws.path + "/again.wbbundle"])
+        #expect(restored.status == 0, "the same lock again: \(restored.stderr)")
         let locked = try await ws.wbEnv(env, ["plan", "demo", "--json"])
         let text = try await ws.wbEnv(env, ["plan", "demo"])
         #expect(

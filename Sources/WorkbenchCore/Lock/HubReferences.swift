@@ -93,7 +93,7 @@ extension Spec {
     /// Fills every empty revision a pin names with the lock's commit for that repository (those an
     /// earlier `apply` filled are replaced). A revision written in the spec is kept. The filled
     /// value is the commit itself, so a locked plan and the same plan written by hand render, and
-    /// fingerprint, identically.
+    /// fingerprint, identically. The lock's entries enter `contentHash` (what a run records).
     package mutating func apply(_ lock: HubLock, path: String) {
         lockPath = path
         for (key, _) in lockedAttributes {  // what an earlier lock filled is the new lock's to fill
@@ -105,6 +105,8 @@ extension Spec {
             axes[parts[0]] = axis
         }
         lockedAttributes = [:]
+        contentHash =
+            lock.entries.isEmpty ? filesHash : SHA256.hex(filesHash + "\n" + lock.render(specPath: self.path))
         for pin in pins {
             guard var axis = axes[pin.axis] else { continue }
             for (i, value) in axis.values.enumerated() {

@@ -30,8 +30,12 @@ package struct Spec: Sendable {
     package var vars: [String: String]
     /// Environment variables every stage gets (a stage's own `env` wins); they enter fingerprints.
     package var env: OrderedDictionary<String, String> = [:]
-    /// SHA-256 over the spec file and every included file, in order.
+    /// SHA-256 over the spec file and every included file, in order, and, once a lock is applied,
+    /// over the lock's entries too: a run records which pinned world it planned in, and a changed
+    /// lock reads as a changed spec (`filesHash` is the files' part alone).
     package var contentHash: String
+    /// SHA-256 over the spec file and every included file, in order.
+    package var filesHash = ""
     /// The spec file's bytes hashed as git does for a blob (`git hash-object`).
     package var gitBlobID: String
     /// Included catalogs (paths as given).

@@ -110,6 +110,7 @@ package struct SpecLoader: Sendable {
             for item in try tables.sequence() { spec.tables.append(try parseTable(item, spec: spec)) }
         }
         spec.contentHash = SHA256.hex(hashInput)
+        spec.filesHash = spec.contentHash
         try SpecValidator(spec: spec).validate()
         return spec
     }

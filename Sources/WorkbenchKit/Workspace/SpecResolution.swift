@@ -97,7 +97,7 @@ extension Workspace {
         if let specHash, spec.contentHash != specHash {
             let commit = try store.runDetail(runID).code?.commit
             let message =
-                "the spec \(specPath) changed since run \(runID) (sha256 now \(spec.contentHash.prefix(12)), recorded \(specHash.prefix(12)))"
+                "the spec \(specPath)\(spec.lockPath.map { " (or its lock \($0))" } ?? "") changed since run \(runID) (sha256 now \(spec.contentHash.prefix(12)), recorded \(specHash.prefix(12)))"
             if strict {
                 throw WorkbenchError.invalidInput(
                     message,
