@@ -61,28 +61,32 @@ struct LockCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let rule: LockRule = latest ? .latest : asOf.map { .asOf($0) } ?? .paperDate
+        // Each repository is printed as it is resolved (a real hub takes a while per repository).
         let outcome = try await session.lock(
             spec, profile: useProfile, target: planTarget, rule: rule, refresh: asOf != nil || latest, update: update,
-            fetcher: fetcher)
-        for r in outcome.resolved {
-            let e = r.entry
-            if e.kind == .url {
-                print(
-                    "  \(e.key): SHA-256 \(e.commit) (\(e.files.first?.size ?? 0) bytes; recorded from the download, the source publishes none)"
-                )
-                continue
-            }
-            var line = "  \(e.key): \(e.commit) (\(e.date), \"\(e.title)\", \(e.rule)"
-            line += r.pages > 1 ? ", \(r.pages) history pages)" : ")"
-            if let previous = r.previous, previous != e.commit { line += ", was \(previous)" }
-            print(line)
-            if e.newerThanRule {
-                print("    no commit is as old as \(e.rule): the first commit was taken, newer than the rule's day")
-            }
-        }
+            fetcher: fetcher, resolvedOne: Self.show)
         var summary = "\(outcome.path): \(outcome.resolved.count) resolved, \(outcome.kept) kept"
         if outcome.written > 0 { summary += ", \(outcome.written) pinned in the spec itself" }
         summary += outcome.changed ? "; written" : "; unchanged"
         print(summary)
+    }
+
+    static func show(_ r: LockResolution) {
+        let e = r.entry
+        if e.kind == .url {
+            print(
+                "  \(e.key): SHA-256 \(e.commit) (\(e.files.first?.size ?? 0) bytes; recorded from the download, the source publishes none)"
+            )
+            fflush(nil)  // every stream: stdout goes to a pipe block-buffered
+            return
+        }
+        var line = "  \(e.key): \(e.commit) (\(e.date), \"\(e.title)\", \(e.rule)"
+        line += r.pages > 1 ? ", \(r.pages) history pages)" : ")"
+        if let previous = r.previous, previous != e.commit { line += ", was \(previous)" }
+        print(line)
+        if e.newerThanRule {
+            print("    no commit is as old as \(e.rule): the first commit was taken, newer than the rule's day")
+        }
+        fflush(nil)  // every stream: stdout goes to a pipe block-buffered
     }
 }

@@ -57,11 +57,12 @@ extension Session {
 
     /// `workbench lock`: resolves every repository the target fetches whose revision the spec
     /// leaves empty and the lock does not hold yet (all the lock holds too with `refresh`; those
-    /// named in `update` whatever the lock holds), then writes the lock file beside the spec. The
-    /// token is never printed nor written.
+    /// named in `update` whatever the lock holds), writing the lock file beside the spec after
+    /// each one and telling `resolvedOne`. The token is never printed nor written.
     package func lock(
         _ spec: Spec, profile: String?, target: Planner.Target, rule: LockRule, refresh: Bool = false,
-        update: [String] = [], fetcher: HubFetcher, today: Date = Date()
+        update: [String] = [], fetcher: HubFetcher, today: Date = Date(),
+        resolvedOne: (LockResolution) -> Void = { _ in }
     ) async throws -> LockOutcome {
         let path = HubLock.path(forSpec: spec.path)
         var lock = try workspace.readLock(spec)
@@ -127,6 +128,7 @@ extension Session {
                 resolved.append(LockResolution(entry: entry, previous: lock.entries[key]?.commit, pages: 0))
                 lock.entries[key] = entry
                 try save()
+                resolvedOne(resolved.last!)
                 continue
             }
             let repo = HubRepo(kind: r.kind == .model ? .model : .dataset, id: r.id)
@@ -138,6 +140,7 @@ extension Session {
             resolved.append(LockResolution(entry: entry, previous: lock.entries[key]?.commit, pages: chosen.pages))
             lock.entries[key] = entry
             try save()
+            resolvedOne(resolved.last!)
         }
         let changed = before != (try? String(contentsOfFile: absolute, encoding: .utf8))
         var applied = spec
