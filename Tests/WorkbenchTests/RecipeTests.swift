@@ -116,7 +116,8 @@ import Testing
             ws, "train-llama-factory.sh", Self.factoryFlags + " --stage $PWD/syn/train.json --out $PWD/o1")
         #expect(single.rc == "rc=0" && single.launches.count == 1, "\(single.log)")
         #expect(
-            single.log.contains("--nproc_per_node=2") && single.log.contains("--dataset biomed-stage1")
+            single.log.contains("torch.distributed.launch --use_env --nproc_per_node=2")
+                && single.log.contains("--dataset biomed-stage1")
                 && single.log.contains("--output_dir \(ws.path)/o1"), "\(single.log)")
         #expect(ws.exists("o1/tokenizer.json"), "the base's tokenizer files go beside the model")
         // Two: the second from the first one's output, each with its own dataset beside the output.

@@ -26,7 +26,9 @@ info[name] = {"file_name": f"{name}.json", "formatting": "sharegpt",
               "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}}
 json.dump(info, open(path, "w"), indent=2)
 PY
-  (cd "$factory" && python3 -m torch.distributed.launch --nproc_per_node="$ngpus" src/train.py \
+  # --use_env as the docs pass it: without it the launcher adds --local-rank=N to train.py's
+  # arguments, which LLaMA-Factory refuses under the transformers 4.45 its requirements allow.
+  (cd "$factory" && python3 -m torch.distributed.launch --use_env --nproc_per_node="$ngpus" src/train.py \
     --model_name_or_path "$model" --stage sft --do_train --finetuning_type full \
     --dataset "$name" --dataset_dir "$out-inputs" --media_dir "$images" --template "$template" \
     --deepspeed "$deepspeed" --per_device_train_batch_size "$batch" --gradient_accumulation_steps "$accumulation" \
