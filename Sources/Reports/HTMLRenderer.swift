@@ -48,7 +48,7 @@ package enum HTMLRenderer {
         out += "<p class=\"meta\">\(meta.joined(separator: " · "))</p>\n"
         if t.standIn {
             out +=
-                "<p class=\"standin\">Stand-in run (profile <code>\(escape(t.profile))</code>): \(escape(ReportTable.standInNote))</p>\n"
+                "<p class=\"standin\">Stand-in run (profile <code>\(escape(t.profile))</code>): \(escape(t.standInText))</p>\n"
         }
         let counted = t.cells.filter { $0.state != .referenceOnly }
         out += "<p class=\"summary\">\(counted.filter { $0.state == .reproduced }.count) of \(counted.count) cells reproduced"

@@ -27,7 +27,7 @@ package enum MarkdownRenderer {
     package static func render(_ t: ReportTable) -> String {
         var out = "## \(t.title)\n\n"
         out += t.provenance(code: { "`\($0)`" }).joined(separator: " · ") + "\n\n"
-        if t.standIn { out += "**Stand-in run (profile `\(t.profile)`)**: \(ReportTable.standInNote)\n\n" }
+        if t.standIn { out += "**Stand-in run (profile `\(t.profile)`)**: \(t.standInText)\n\n" }
         let header = [t.rowHeader.isEmpty ? " " : t.rowHeader] + t.columns.map { $0.derived ? "\($0.label) (mean)" : $0.label }
         out += "| " + header.map(escape).joined(separator: " | ") + " |\n"
         out += "|" + ([":--"] + t.columns.map { _ in "--:" }).joined(separator: "|") + "|\n"

@@ -137,6 +137,8 @@ package struct ReportTable: Sendable, Hashable {
     package var tolerance: Tolerance = .default
     /// Filled by a stand-in profile (a smoke run): labelled as such, no verdicts against the paper.
     package var standIn = false
+    /// What the stand-in profile's values are (the spec's `stand_ins:` note; default `standInNote`).
+    package var standInText = ReportTable.standInNote
     /// Training-loss series of the table's stages (the HTML page draws them; other formats ignore them).
     package var lossCurves: [LossCurve] = []
     /// Where each reproduced metric cell's value came from (recorded with a written report so an
@@ -164,7 +166,8 @@ package struct ReportTable: Sendable, Hashable {
     /// `verdicts: 3 match, 1 within-noise, ...` over the cells that have one (reference-only rows excluded).
     package var verdictSummary: String {
         if standIn {
-            return "stand-in run (profile \(profile)): \(Self.standInNote.dropLast()); no verdicts"
+            return
+                "stand-in run (profile \(profile)): \(standInText.hasSuffix(".") ? String(standInText.dropLast()) : standInText); no verdicts"
         }
         let counted = cells.filter { $0.verdict != .referenceOnly }
         let parts = Verdict.allCases.filter { $0 != .referenceOnly && $0 != .standIn }.map { v in

@@ -47,7 +47,10 @@ package enum CodeCheckout {
         try? fm.removeItem(atPath: partial)
         try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         var repo: OpaquePointer?
-        guard git_clone(&repo, ref.url, partial, nil) == 0, let repo else {
+        // A url without a scheme that is not absolute is a repository in the workspace (the
+        // rehearsal's LLaMA-Factory, made from its released source archive).
+        let url = ref.url.contains("://") || ref.url.hasPrefix("/") || ref.url.contains("@") ? ref.url : workspace + "/" + ref.url
+        guard git_clone(&repo, url, partial, nil) == 0, let repo else {
             let message = lastError()
             try? fm.removeItem(atPath: partial)
             throw Failure(

@@ -203,6 +203,43 @@ import Testing
         #expect(loadError(bad)?.message.contains("unknown code repository 'elsewhere'") == true)
     }
 
+    /// A profile can take a code repository from elsewhere (the rehearsal's local clone of a
+    /// released source): its url and commit are then the ones cloned, checked out under
+    /// `${code.NAME}` and entered into the fingerprint; other profiles keep the spec's.
+    @Test func aProfileCanTakeACodeRepositoryFromElsewhere() throws {
+        let (a, b) = (String(repeating: "a", count: 40), String(repeating: "b", count: 40))
+        let text = """
+            spec_version: 1
+            version: 1
+            title: t
+            profiles: [paper, rehearsal]
+            code:
+              upstream:
+                url: https://example.invalid/up
+                commit: \(a)
+                profiles:
+                  rehearsal: { url: .workbench/rehearsal/up.git, commit: \(b) }
+            matrix: {}
+            stages:
+              train:
+                code: [upstream]
+                command: bash run.sh ${code.upstream}
+            """
+        let spec = try load(text)
+        #expect(spec.code["upstream"]?.source(for: "rehearsal").url == ".workbench/rehearsal/up.git")
+        #expect(spec.code["upstream"]?.source(for: "paper").commit == a)
+        let paper = try Planner(spec: spec, profile: "paper", workspace: ws, digester: FakeDigester()).plan().stages[0]
+        let rehearsal = try Planner(spec: spec, profile: "rehearsal", workspace: ws, digester: FakeDigester()).plan().stages[0]
+        #expect(paper.command == "bash run.sh /ws/.workbench/cache/code/upstream-aaaaaaaaaaaa")
+        #expect(rehearsal.command == "bash run.sh /ws/.workbench/cache/code/upstream-bbbbbbbbbbbb")
+        #expect(paper.fingerprintDescription.contains(a) && rehearsal.fingerprintDescription.contains(b))
+        #expect(paper.fingerprint != rehearsal.fingerprint)
+        let unknown = text.replacingOccurrences(of: "      rehearsal: { url", with: "      rehersal: { url")
+        #expect(loadError(unknown)?.message == "unknown profile 'rehersal' (profiles: paper, rehearsal)")
+        let short = text.replacingOccurrences(of: "commit: \(b) }", with: "commit: main }")
+        #expect(loadError(short)?.message == "'main' is not a full commit id")
+    }
+
     @Test func standInProfilesMustBeDeclared() throws {
         let text = minimalSpec.replacingOccurrences(
             of: "title: t\n", with: "title: t\nprofiles: [paper, smoke]\nstand_ins: [smoke]\n")

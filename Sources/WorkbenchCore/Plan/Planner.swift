@@ -208,7 +208,9 @@ package struct Planner {
             stage: stage.name, command: symbolicCommand, env: symbolicEnv, params: resolvedParams,
             inputs: inputs.map { NamedValue(name: $0.name, value: $0.digest) },
             outputs: stage.outputs.map { NamedValue(name: $0.key, value: $0.value) },
-            code: stage.code(for: profile).compactMap { spec.code[$0] }.map { NamedValue(name: $0.name, value: $0.commit) })
+            code: stage.code(for: profile).compactMap { spec.code[$0]?.source(for: profile) }.map {
+                NamedValue(name: $0.name, value: $0.commit)
+            })
         let canonical = description.canonicalJSON
         let fingerprint = SHA256.hex(canonical)
 

@@ -93,7 +93,9 @@ struct RenderContext {
         case "workspace":
             return (q(symbolic ? "$WORKSPACE" : planner.workspace), nil)
         case "code":
-            guard path.count == 2, let ref = planner.spec.code[path[1]] else { throw fail(field, "undefined reference \(shown)") }
+            guard path.count == 2, let ref = planner.spec.code[path[1]]?.source(for: planner.profile) else {
+                throw fail(field, "undefined reference \(shown)")
+            }
             let rel = CodeCheckoutPath.relative(ref)
             return (q((symbolic ? "$WORKSPACE" : planner.workspace) + "/" + rel), nil)
         case "profile":

@@ -45,6 +45,8 @@ package struct Spec: Sendable {
     /// Profiles whose stages are stand-ins (CPU smoke runs of a paper's pipeline): their reports
     /// say so and compare nothing with the paper.
     package var standInProfiles: [String] = []
+    /// What each stand-in profile's values are, where `stand_ins:` says (a mapping profile: note).
+    package var standInNotes: [String: String] = [:]
     /// `pins:` where the spec names hub repositories and the attributes that pin them.
     package var pins: [HubPin] = []
     /// The lock file applied (`apply(_:path:)`), if any.
@@ -124,6 +126,27 @@ package struct CodeRef: Sendable, Hashable, Codable {
     package var name: String
     package var url: String
     package var commit: String
+    /// Where a profile takes the repository from instead (`profiles: {P: {url, commit}}`): the
+    /// rehearsal clones a local repository made from a released source archive, say.
+    package var profileSources: [String: Source] = [:]
+
+    package struct Source: Sendable, Hashable, Codable {
+        package var url: String
+        package var commit: String
+    }
+
+    package init(name: String, url: String, commit: String, profileSources: [String: Source] = [:]) {
+        self.name = name
+        self.url = url
+        self.commit = commit
+        self.profileSources = profileSources
+    }
+
+    /// The repository as a profile clones it: its own url and commit where it names them.
+    package func source(for profile: String) -> CodeRef {
+        guard let s = profileSources[profile] else { return CodeRef(name: name, url: url, commit: commit) }
+        return CodeRef(name: name, url: s.url, commit: s.commit)
+    }
 }
 
 /// Declared compute needs of one stage instance.

@@ -73,11 +73,20 @@ package struct SpecLoader: Sendable {
         if let v = top["vars"] { try parseVars(v, prefix: "", into: &spec.vars) }
         if let c = top["code"] { try parseCode(c, into: &spec.code) }
         if let env = top["env"] { for (k, v) in try env.mapping() { spec.env[k] = try v.string() } }
-        if let s = top["stand_ins"] {
-            for p in try s.stringList() where !spec.profiles.contains(p) {
+        if let s = top["stand_ins"] {  // a list of profiles, or a mapping profile: what its values are
+            var names: [String] = []
+            if s.isMapping {
+                for (p, note) in try s.mapping() {
+                    names.append(p)
+                    spec.standInNotes[p] = try note.string()
+                }
+            } else {
+                names = try s.stringList()
+            }
+            for p in names where !spec.profiles.contains(p) {
                 throw s.error("unknown profile '\(p)' in stand_ins (profiles: \(spec.profiles.joined(separator: ", ")))")
             }
-            spec.standInProfiles = try s.stringList()
+            spec.standInProfiles = names
         }
         if let req = top["require"] {
             for item in try req.sequence() {
@@ -235,17 +244,30 @@ package struct SpecLoader: Sendable {
     }
 
     private func parseCode(_ node: YNode, into code: inout OrderedDictionary<String, CodeRef>) throws(SpecError) {
+        func commitID(_ node: YNode) throws(SpecError) -> String {
+            let c = try node.string()
+            guard c.count == 40, c.allSatisfy(\.isHexDigit) else {
+                throw node.error("'\(c)' is not a full commit id", hint: "use the 40-hex commit, not a branch or tag")
+            }
+            return c.lowercased()
+        }
         for (name, value) in try node.mapping() {
-            let e = try value.entries(allowed: ["url", "commit"], what: "a code repository")
+            let e = try value.entries(allowed: ["url", "commit", "profiles"], what: "a code repository")
             guard let url = e["url"] else { throw value.error("missing key 'url'") }
             guard let commit = e["commit"] else {
                 throw value.error("missing key 'commit'", hint: "pin the repository to a full 40-hex commit id")
             }
-            let c = try commit.string()
-            guard c.count == 40, c.allSatisfy(\.isHexDigit) else {
-                throw commit.error("'\(c)' is not a full commit id", hint: "use the 40-hex commit, not a branch or tag")
+            var sources: [String: CodeRef.Source] = [:]
+            if let profiles = e["profiles"] {
+                for (profile, entry) in try profiles.mapping() {
+                    let o = try entry.entries(allowed: ["url", "commit"], what: "a profile's code repository")
+                    guard let u = o["url"], let c = o["commit"] else {
+                        throw entry.error("a profile's code repository needs both 'url' and 'commit'")
+                    }
+                    sources[profile] = CodeRef.Source(url: try u.string(), commit: try commitID(c))
+                }
             }
-            code[name] = CodeRef(name: name, url: try url.string(), commit: c.lowercased())
+            code[name] = CodeRef(name: name, url: try url.string(), commit: try commitID(commit), profileSources: sources)
         }
     }
 

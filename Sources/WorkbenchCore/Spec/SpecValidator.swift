@@ -8,6 +8,14 @@ struct SpecValidator {
         for stage in spec.stages.values { try validate(stage) }
         try checkTemplateCycles()
         for table in spec.tables { try validate(table) }
+        for ref in spec.code.values {
+            for profile in ref.profileSources.keys.sorted() where !spec.profiles.contains(profile) {
+                throw SpecError(
+                    file: spec.path, location: nil, keyPath: "code.\(ref.name).profiles.\(profile)",
+                    message: "unknown profile '\(profile)' (profiles: \(spec.profiles.joined(separator: ", ")))",
+                    hint: DidYouMean.hint(for: profile, in: spec.profiles))
+            }
+        }
         for pin in spec.pins where spec.axes[pin.axis] == nil {
             throw SpecError(
                 file: spec.path, location: pin.location, keyPath: "pins",

@@ -77,6 +77,7 @@ package struct ReportFlow {
         var table = TableBuilder.build(
             layout: layout, spec: spec.summary, paper: spec.paper, profile: profile,
             values: values, standIn: spec.standInProfiles.contains(profile))
+        if let note = spec.standInNotes[profile] { table.standInText = note }
         table.cellSources = sources
         return table
     }

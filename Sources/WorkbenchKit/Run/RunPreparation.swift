@@ -36,7 +36,7 @@ extension RunFlow {
             for name in spec.stages[stage.stage]?.code(for: plan.profile) ?? [] where !names.contains(name) { names.append(name) }
         }
         for name in names {
-            guard let ref = spec.code[name] else { continue }
+            guard let ref = spec.code[name]?.source(for: plan.profile) else { continue }
             let (path, cloned) = try CodeCheckout.ensure(ref, workspace: workspace.root)
             if cloned { told.note("code: cloned \(ref.url) at \(ref.commit.prefix(12)) into \(workspace.relative(path))") }
             checkouts.append((ref, path, cloned))
