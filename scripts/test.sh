@@ -40,6 +40,9 @@ step "swift test" swift test --disable-xctest --skip-build
 step "python environment" scripts/setup-ml.sh
 step "python stage tests" env OMP_NUM_THREADS=1 WORKBENCH_REQUIRE_BINARY=1 sh -c 'cd python && ../.venv-ml/bin/python -m pytest -q -p no:cacheprovider tests'
 step "smoke chain end to end" scripts/smoke-check.sh
+# The paper's recipes on the real LLaMA-Factory, transformers and datasets (CPU, tiny checkpoints):
+# scripts/rehearse.sh's default cells, checked (scripts/rehearsal-check.sh).
+step "rehearsal (real LLaMA-Factory)" scripts/rehearsal-check.sh
 [ $failed -eq 0 ] || echo "failed: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"
 [ $failed -eq 0 ]

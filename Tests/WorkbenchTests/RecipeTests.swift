@@ -40,7 +40,7 @@ import Testing
         try await ws.sh("chmod +x stub/wb && mkdir -p model")
         let r = try await ws.sh(
             """
-            WORKBENCH=$PWD/stub/wb bash experiments/adamllm/recipes/evaluate.sh $PWD/qa $PWD/model med qwen2_vl $PWD/bench.json $PWD/eval SLAKE PathVQA 2>&1; echo rc=$?
+            WORKBENCH=$PWD/stub/wb bash experiments/adamllm/recipes/evaluate.sh /usr/bin/python3 $PWD/qa $PWD/model med qwen2_vl $PWD/bench.json $PWD/eval SLAKE PathVQA 2>&1; echo rc=$?
             """)
         #expect(r.hasSuffix("rc=0\n"), "\(r)")
         #expect(
@@ -65,7 +65,7 @@ import Testing
             """
             #!/bin/sh
             case "$*" in
-              *torch.distributed.launch*) echo "launch $*" >> "$LOG"
+              *torch.distributed.launch*) echo "launch $* PYTHONPATH=$PYTHONPATH" >> "$LOG"
                 out=$(echo "$*" | sed 's/.*--output_dir \\([^ ]*\\).*/\\1/'); mkdir -p "$out"
                 case "$*" in *--tune_mm_mlp_adapter*) [ -n "$NO_PROJECTOR" ] || : > "$out/mm_projector.bin" ;; esac; exit 0 ;;
             esac
@@ -104,9 +104,9 @@ import Testing
     }
 
     static let factoryFlags =
-        "--factory $PWD/factory --template qwen2_vl --base base.json --images $PWD/images --dataset-name biomed --batch 8 --accumulation 2 --deepspeed ds.json --lr 1e-5"
+        "--python $PWD/stub/bin/python3 --factory $PWD/factory --template qwen2_vl --base base.json --images $PWD/images --dataset-name biomed --batch 8 --accumulation 2 --deepspeed ds.json --precision bf16 --processes gpus --lr 1e-5"
     static let llavaFlags =
-        "--qa $PWD/qa --vision vision.json --base base.json --images $PWD/images --batch 4 --accumulation 4 --deepspeed ds.json --lr 2e-5"
+        "--python $PWD/stub/bin/python3 --qa $PWD/qa --vision vision.json --base base.json --images $PWD/images --batch 4 --accumulation 4 --deepspeed ds.json --precision bf16 --processes gpus --lr 2e-5"
 
     @Test func llamaFactoryTrainsEachStageFromThePreviousOne() async throws {
         let ws = try await trainingWorkspace()
@@ -117,8 +117,19 @@ import Testing
         #expect(single.rc == "rc=0" && single.launches.count == 1, "\(single.log)")
         #expect(
             single.log.contains("torch.distributed.launch --use_env --nproc_per_node=2")
-                && single.log.contains("--dataset biomed-stage1")
-                && single.log.contains("--output_dir \(ws.path)/o1"), "\(single.log)")
+                && single.log.contains("--dataset biomed-stage1") && single.log.contains(" --deepspeed ds.json ")
+                && single.log.contains(" --bf16 ") && single.log.contains("--output_dir \(ws.path)/o1")
+                && single.log.contains("PYTHONPATH=\(ws.path)/factory/src"), "\(single.log)")
+        // The CPU rehearsal's: one process, fp32, no DeepSpeed.
+        let cpu = try await train(
+            ws, "train-llama-factory.sh",
+            Self.factoryFlags.replacingOccurrences(
+                of: "--deepspeed ds.json --precision bf16 --processes gpus",
+                with: "--deepspeed none --precision fp32 --processes 1")
+                + " --stage $PWD/syn/train.json --out $PWD/o3")
+        #expect(
+            cpu.rc == "rc=0" && cpu.launches.count == 1 && cpu.launches[0].contains("--nproc_per_node=1 ")
+                && !cpu.launches[0].contains("--deepspeed") && !cpu.launches[0].contains("--bf16"), "\(cpu.log)")
         #expect(ws.exists("o1/tokenizer.json"), "the base's tokenizer files go beside the model")
         // Two: the second from the first one's output, each with its own dataset beside the output.
         let two = try await train(
@@ -225,8 +236,29 @@ import Testing
         let unknown = try await train(
             ws, "train-llama-factory.sh", Self.factoryFlags + " --stage $PWD/captions.json --out $PWD/o12 --epochs 3")
         #expect(
-            unknown.rc == "rc=2" && unknown.log.contains("unknown flag --epochs (flags: --stage, --factory --base --template")
+            unknown.rc == "rc=2"
+                && unknown.log.contains("unknown flag --epochs (flags: --stage, --python --factory --base --template")
                 && unknown.launches.isEmpty, "\(unknown.log)")
+        for (flags, message) in [
+            ("--precision bf16", "--precision fp16: bf16 or fp32"), ("--processes gpus", "--processes all: 'gpus' or a number"),
+            ("--python $PWD/stub/bin/python3", "--python \(ws.path)/nowhere/python is not an executable interpreter"),
+        ] {
+            let wrong =
+                flags.hasPrefix("--precision")
+                ? "--precision fp16" : flags.hasPrefix("--processes") ? "--processes all" : "--python $PWD/nowhere/python"
+            let r = try await train(
+                ws, "train-llama-factory.sh",
+                Self.factoryFlags.replacingOccurrences(of: flags, with: wrong) + " --stage $PWD/captions.json --out $PWD/o13")
+            #expect(r.rc == "rc=2" && r.log.contains(message) && r.launches.isEmpty, "\(r.log)")
+        }
+        // LLaVA has no CPU path: its recipe takes the paper's bf16 and DeepSpeed only.
+        let llavaCPU = try await train(
+            ws, "train-llava.sh",
+            Self.llavaFlags.replacingOccurrences(of: "--precision bf16", with: "--precision fp32")
+                + " --stage $PWD/syn/train.json --out $PWD/o14")
+        #expect(
+            llavaCPU.rc == "rc=2" && llavaCPU.log.contains("LLaVA trains in bf16 only") && llavaCPU.launches.isEmpty,
+            "\(llavaCPU.log)")
         let positional = try await train(ws, "train-llama-factory.sh", "qwen2-vl single ours")
         #expect(
             positional.rc == "rc=2"

@@ -2,7 +2,8 @@
 # Evaluation recipe of the paper profile: the upstream inference script for one domain
 # (QA-Synthesizer vllm_inference/run_inference.sh), then the native scorers on its predictions,
 # cross-checked against the upstream results files.
-#   evaluate.sh QA_DIR CHECKPOINT INFER_DOMAIN MODEL_TYPE BENCHMARK_MANIFEST OUT TASK...
+#   evaluate.sh PYTHON QA_DIR CHECKPOINT INFER_DOMAIN MODEL_TYPE BENCHMARK_MANIFEST OUT TASK...
+# PYTHON: the vLLM environment's interpreter (the env-vllm stage's output).
 # CHECKPOINT: a trained model directory, or a fetch manifest (the general model or a released
 # checkpoint at its pinned revision), or a hub id (fetched unpinned, for a manual run).
 # BENCHMARK_MANIFEST: the fetch-benchmark stage's manifest. The upstream inference loads the
@@ -11,9 +12,11 @@
 # its files) whose working directory holds a folder of that name: the pinned snapshot, which
 # `datasets` loads as a local dataset. The shared checkout itself is not touched.
 set -euo pipefail
-qa=$1 checkpoint=$2 domain=$3 model_type=$4 benchmark=$5 out=$6
-shift 6
-manifest_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+python=$1 qa=$2 checkpoint=$3 domain=$4 model_type=$5 benchmark=$6 out=$7
+shift 7
+[ -x "$python" ] || { echo "evaluate.sh: $python is not an executable interpreter (the env-vllm stage's output)" >&2; exit 2; }
+export PATH="$(dirname "$python"):$PATH"   # the upstream scripts call `python`: the environment's
+manifest_field() { "$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 # Upstream run_inference.sh hands each process its GPU id as the shard index (inference.py splits the
 # data into one shard per GPU and takes shard number --cuda_device), so GPUs other than 0..N-1
 # (4,5,6,7, say) would ask for shards that do not exist and lose their rows: refused.

@@ -7,11 +7,14 @@
 # any set of GPUs works, and a failing shard fails the stage); then OUT/train.json: the kept tasks
 # in the same chain-of-thought format as the synthesized ones, without a caption turn
 # (python/workbench_data/post_train.py --syn-only), images in OUT/images.
-#   filter-seed.sh QA_DIR CHECKER SEED_DIR OUT
+#   filter-seed.sh PYTHON QA_DIR CHECKER SEED_DIR OUT
+# PYTHON: the vLLM environment's interpreter (the env-vllm stage's output).
 # CHECKER: the fetch-synthesizer stage's checker manifest (or a model folder).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
-qa=$1 checker=$2 seed=$3 out=$4
+python=$1 qa=$2 checker=$3 seed=$4 out=$5
+[ -x "$python" ] || { echo "filter-seed.sh: $python is not an executable interpreter (the env-vllm stage's output)" >&2; exit 2; }
+export PATH="$(dirname "$python"):$PATH"   # the upstream scripts call `python`: the environment's
 [ -d "$checker" ] || checker=$("$WORKBENCH" fetch --from "$checker" --quiet)
 [ -s "$seed/triplets.jsonl" ] || { echo "filter-seed.sh: no $seed/triplets.jsonl (the fetch-seed stage writes it)" >&2; exit 66; }
 IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0,1,2,3,4,5,6,7}"
@@ -19,7 +22,7 @@ mkdir -p "$out"
 ln -sfn "$(readlink -f "$seed/images")" "$out/images"
 pids=()
 for i in "${!gpus[@]}"; do
-  (cd "$qa/vllm_inference" && CUDA_VISIBLE_DEVICES=${gpus[$i]} python3 inference.py --model_weight_path "$checker" \
+  (cd "$qa/vllm_inference" && CUDA_VISIBLE_DEVICES=${gpus[$i]} "$python" inference.py --model_weight_path "$checker" \
     --task consistency_filter --data_path "$seed/triplets.jsonl" --image_folder "$seed/images" --cuda_device "$i" \
     --output_dir "$out/filtered_task_pairs" --remove_cache --data_parallel_size ${#gpus[@]} --model_type llama) &
   pids+=($!)
@@ -27,7 +30,7 @@ done
 failed=0   # every shard is waited for (one left running would hold its GPU past the stage)
 for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
 [ "$failed" = 0 ] || { echo "filter-seed.sh: a consistency-filter shard failed ($failed of ${#pids[@]})" >&2; exit 1; }
-(cd "$qa/vllm_inference" && python3 merge_predictions.py --output_dir "$out/filtered_task_pairs")
+(cd "$qa/vllm_inference" && "$python" merge_predictions.py --output_dir "$out/filtered_task_pairs")
 [ -s "$out/filtered_task_pairs.jsonl" ] || { echo "filter-seed.sh: merge_predictions.py wrote no $out/filtered_task_pairs.jsonl" >&2; exit 1; }
-PYTHONPATH="$repo/python" python3 -m workbench_data.post_train --qa "$qa" --filtered "$out/filtered_task_pairs.jsonl" \
+PYTHONPATH="$repo/python" "$python" -m workbench_data.post_train --qa "$qa" --filtered "$out/filtered_task_pairs.jsonl" \
   --image-folder "$out/images" --out "$out/train.json" --syn-only

@@ -6,8 +6,10 @@
 #   --NAME VALUE      into $NAME (dashes become underscores)
 #   --stage FILE      once per training stage, in order, into the array stages
 # Then: exactly the REQUIRED flags are taken (another is refused), each must be given, and every
-# training file must exist; ngpus is the stage's
-# GPU count (CUDA_VISIBLE_DEVICES; unset: the upstream scripts' 8); base becomes the pinned base
+# training file must exist; python (--python: the interpreter of the family's environment, an
+# env-* stage's output) must be executable; ngpus is the number of processes launched: --processes
+# gpus, one per GPU of the stage (CUDA_VISIBLE_DEVICES; unset: the upstream scripts' 8), or a number
+# (the CPU rehearsal's 1); base becomes the pinned base
 # snapshot's directory in the Hugging Face cache (from the fetch-model stage's manifest);
 # stage_output N is where training stage N writes (the last one: --out; earlier ones beside it).
 #   . train-common.sh RECIPE "REQUIRED..." "$@"
@@ -36,7 +38,13 @@ done
 for i in "${!stages[@]}"; do
   [ -f "${stages[$i]}" ] || refuse "training stage $((i + 1)): ${stages[$i]} does not exist (named by the catalog's train_single / train_two; did the stage that writes it complete?)"
 done
+[ -x "$python" ] || refuse "--python $python is not an executable interpreter (the env-* stage's output)"
 IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0,1,2,3,4,5,6,7}"
 ngpus=${#gpus[@]}
+case "$processes" in
+  gpus) ;;
+  [1-9] | [1-9][0-9]) ngpus=$processes ;;
+  *) refuse "--processes $processes: 'gpus' or a number of processes" ;;
+esac
 stage_output() { if [ "$1" -lt ${#stages[@]} ]; then echo "$out-stage$1"; else echo "$out"; fi; }
 base=$("$WORKBENCH" fetch --from "$base" --quiet)

@@ -4,8 +4,11 @@
 # paper's Table 10) and the catalog's batch, accumulation, ZeRO config and learning rate; the pinned
 # base and vision tower snapshots instead of the hub id and the /openai/... folder the script names,
 # the stage's GPUs and output instead of its 8 and its folder.
-#   train-llava.sh --qa DIR --base MANIFEST --vision MANIFEST --batch N --accumulation N
-#       --deepspeed JSON --lr LR --images DIR --out DIR --stage FILE [--stage FILE]
+#   train-llava.sh --python PY --qa DIR --base MANIFEST --vision MANIFEST --batch N --accumulation N
+#       --deepspeed JSON --precision bf16 --processes gpus|N --lr LR --images DIR --out DIR
+#       --stage FILE [--stage FILE]
+# PY: the interpreter of the LLaVA environment (the env-llava stage's). LLaVA is not rehearsed on a
+# CPU (its code may not be redistributed), so only the paper's bf16 and ZeRO config are taken.
 # Two training stages (the paper's two-stage pipeline; the release has no script for it): the
 # first trains the projector alone at 2e-3, as LLaVA's own first stage (train_mem.py then saves
 # only OUT-stage1/mm_projector.bin), the second starts from the base with that projector and the
@@ -13,10 +16,12 @@
 # image, <image> first, user/assistant turns): the first bad row is named before any GPU loads.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/train-common.sh" train-llava.sh \
-  "qa base vision batch accumulation deepspeed lr images out" "$@"
+  "python qa base vision batch accumulation deepspeed precision processes lr images out" "$@"
+[ "$precision" = bf16 ] || refuse "--precision $precision: LLaVA trains in bf16 only (the upstream script's --bf16 True)"
+[ "$deepspeed" != none ] || refuse "--deepspeed none: LLaVA's train_mem.py runs under DeepSpeed only"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 tower=$("$WORKBENCH" fetch --from "$vision" --quiet)
-PYTHONPATH="$repo/python" python3 -m workbench_data.rows check-llava "${stages[@]}" >&2
+PYTHONPATH="$repo/python" "$python" -m workbench_data.rows check-llava "${stages[@]}" >&2
 adapter=()
 for n in $(seq 1 ${#stages[@]}); do
   target=$(stage_output "$n")
@@ -25,7 +30,7 @@ for n in $(seq 1 ${#stages[@]}); do
   else
     tune=(--unfreeze_mm_vision_tower True --mm_vision_tower_lr 2e-6) stage_lr=$lr
   fi
-  (cd "$qa" && python3 -m torch.distributed.launch --use_env --nproc_per_node="$ngpus" llava/train/train_mem.py \
+  (cd "$qa" && "$python" -m torch.distributed.launch --use_env --nproc_per_node="$ngpus" llava/train/train_mem.py \
     --deepspeed "$deepspeed" --model_name_or_path "$base" "${adapter[@]}" --version llava_llama_3 \
     --data_path "${stages[$((n - 1))]}" --image_folder "$images" --vision_tower "$tower" \
     --mm_projector_type mlp2x_gelu "${tune[@]}" \

@@ -6,11 +6,13 @@
 # seed files, the stage's GPUs and output; BLANK_PERCENT is the share of images replaced by a blank
 # one (upstream: 10; Table 5's "w/o Blank Image": 0). The script names its base as a hub id, its
 # tower as a folder and 8 GPUs itself, which is why it is not run as it is.
-#   tune-synthesizer.sh QA_DIR SEED_DIR BASE VISION DEEPSPEED BLANK_PERCENT OUT
+#   tune-synthesizer.sh PYTHON QA_DIR SEED_DIR BASE VISION DEEPSPEED BLANK_PERCENT OUT
+# PYTHON: the LLaVA environment's interpreter (the env-llava stage's output).
 # BASE, VISION: the fetch-model and fetch-vision manifests. A blank share above 0 needs the blank
 # image upstream reads, QA_DIR/Blank.jpg.
 set -euo pipefail
-qa=$1 seed=$2 base=$3 vision=$4 deepspeed=$5 blank=$6 out=$7
+python=$1 qa=$2 seed=$3 base=$4 vision=$5 deepspeed=$6 blank=$7 out=$8
+[ -x "$python" ] || { echo "tune-synthesizer.sh: $python is not an executable interpreter (the env-llava stage's output)" >&2; exit 2; }
 for f in caption.json precise.json informative.json; do
   [ -s "$seed/$f" ] || { echo "tune-synthesizer.sh: no $seed/$f (the fetch-seed stage writes it)" >&2; exit 66; }
 done
@@ -23,7 +25,7 @@ base=$("$WORKBENCH" fetch --from "$base" --quiet)
 tower=$("$WORKBENCH" fetch --from "$vision" --quiet)
 IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0,1,2,3,4,5,6,7}"   # unset: the upstream scripts' 8
 ngpus=${#gpus[@]}
-(cd "$qa" && python3 -m torch.distributed.launch --use_env --nproc_per_node="$ngpus" llava/train/train_mem.py \
+(cd "$qa" && "$python" -m torch.distributed.launch --use_env --nproc_per_node="$ngpus" llava/train/train_mem.py \
   --deepspeed "$deepspeed" --model_name_or_path "$base" --version llava_llama_3 \
   --image_folder "$seed/images" --vision_tower "$tower" \
   --mm_projector_type mlp2x_gelu --unfreeze_mm_vision_tower True --mm_vision_tower_lr 2e-6 \
