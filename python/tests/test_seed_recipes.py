@@ -26,8 +26,9 @@ exec {sys.executable} "$@"
 def stubs(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "python3").write_text(STUB)
-    (bin_dir / "python3").chmod(0o755)
+    for name in ("python", "python3"):   # the environment's interpreter (the recipes' first argument)
+        (bin_dir / name).write_text(STUB)
+        (bin_dir / name).chmod(0o755)
     (tmp_path / "wb").write_text(f"#!/bin/sh\necho {tmp_path}/snapshot\n")
     (tmp_path / "wb").chmod(0o755)
     return dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", LOG=str(tmp_path / "log"), WORKBENCH=str(tmp_path / "wb"))
@@ -63,7 +64,7 @@ def test_filter_seed_shards_the_checker_over_the_stages_gpus_and_formats_the_kep
     merged.write_text("".join(json.dumps(r) + "\n" for r in (kept(0, "a.jpg", "Yes"), kept(1, "b.jpg", "No"))))
     env.update(MERGED=str(merged), CUDA_VISIBLE_DEVICES="5,7", FAIL_SHARD="none")
     (tmp_path / "checker").mkdir()
-    run = subprocess.run(["bash", os.path.join(RECIPES, "filter-seed.sh"), str(qa), str(tmp_path / "checker"), str(seed), str(out)],
+    run = subprocess.run(["bash", os.path.join(RECIPES, "filter-seed.sh"), str(tmp_path / "bin" / "python"), str(qa), str(tmp_path / "checker"), str(seed), str(out)],
                          env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     log = (tmp_path / "log").read_text().splitlines()
@@ -82,7 +83,7 @@ def test_filter_seed_shards_the_checker_over_the_stages_gpus_and_formats_the_kep
     # A failing shard fails the stage before anything is merged.
     (tmp_path / "log").unlink()
     env["FAIL_SHARD"] = "1"
-    bad = subprocess.run(["bash", os.path.join(RECIPES, "filter-seed.sh"), str(qa), str(tmp_path / "checker"), str(seed), str(tmp_path / "out2")],
+    bad = subprocess.run(["bash", os.path.join(RECIPES, "filter-seed.sh"), str(tmp_path / "bin" / "python"), str(qa), str(tmp_path / "checker"), str(seed), str(tmp_path / "out2")],
                          env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "shard failed" in bad.stderr, bad.stderr
     assert not any(line.startswith("merge ") for line in (tmp_path / "log").read_text().splitlines())
@@ -93,7 +94,7 @@ def test_tune_synthesizer_launches_upstream_training_on_the_seed_files(tmp_path)
     seed, qa = seed_dir(tmp_path), tmp_path / "qa"
     qa.mkdir()
     env["CUDA_VISIBLE_DEVICES"] = "0,1,2,3"
-    args = ["bash", os.path.join(RECIPES, "tune-synthesizer.sh"), str(qa), str(seed), "base.json", "vision.json", "./scripts/zero3.json"]
+    args = ["bash", os.path.join(RECIPES, "tune-synthesizer.sh"), str(tmp_path / "bin" / "python"), str(qa), str(seed), "base.json", "vision.json", "./scripts/zero3.json"]
     run = subprocess.run(args + ["0", str(tmp_path / "synth")], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     launch = (tmp_path / "log").read_text()
@@ -123,7 +124,7 @@ def test_synthesize_writes_both_training_files_once_and_refuses_gpus_upstream_wo
         for i, img in enumerate(["a.jpg", "b.jpg"])))
     env.update(MERGED=str(merged), CUDA_VISIBLE_DEVICES="0,1")
     (tmp_path / "synth").mkdir()
-    args = ["bash", os.path.join(RECIPES, "synthesize.sh"), str(qa), str(tmp_path / "synth"), "checker.json",
+    args = ["bash", os.path.join(RECIPES, "synthesize.sh"), str(tmp_path / "bin" / "python"), str(qa), str(tmp_path / "synth"), "checker.json",
             str(tmp_path / "pairs.json"), str(seed / "images")]
     out = tmp_path / "out"
     out.mkdir()
