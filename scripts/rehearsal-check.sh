@@ -5,13 +5,16 @@
 # in the stage output, its trainer_log.jsonl and weights beside the model), in the environment
 # built from the CPU lock (the freeze recorded with the attempt) satisfying the requirements of
 # the LLaMA-Factory checkout it ran, that every chosen cell has a value under the rehearsal's
-# label, and that a second invocation is all cache hits.
+# label, that each training changed the vision tower, the projector and the language model (the
+# catalog's freeze flags: Table 10 trains the whole model), and that a second invocation is all cache
+# hits.
 #   scripts/rehearsal-check.sh
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 root="$repo/.workbench/rehearsal"
 ws="$root/workspace"
 fail() { echo "rehearsal-check: FAILED: $*" >&2; exit 1; }
+mkdir -p "$root"
 rm -rf "$ws"
 t0=$(date +%s)
 "$repo/scripts/rehearse.sh" >"$root/first.md" 2>"$root/first.log" || { cat "$root/first.log" "$root/first.md"; fail "the first rehearsal failed"; }
@@ -82,6 +85,43 @@ for line in open(sys.argv[1]):
     if req.specifier and have not in req.specifier:
         bad.append(f"{req.name} {have} not {req.specifier}")
 print("rehearsal-check: the environment meets the checkout's requirements.txt" if not bad else "\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+# What each training trained: the catalog passes LLaMA-Factory --freeze_vision_tower false and
+# --freeze_multi_modal_projector false (Table 10 trains the whole model), so the vision tower, the
+# projector and the language model all differ from the base; a group left frozen would be equal.
+"$env_python" - "$attempts" "$root/hf" <<'PY' || fail "a training did not train what the catalog says"
+import glob, json, os, sys
+import torch
+from safetensors.torch import load_file
+attempts, hf = sys.argv[1], sys.argv[2]
+def group(name):
+    if "multi_modal_projector" in name or "visual.merger" in name:
+        return "projector"
+    if "vision_model" in name or "visual." in name:
+        return "vision"
+    return "language"
+def weights(folder):
+    out = {}
+    for f in sorted(glob.glob(os.path.join(folder, "*.safetensors"))):
+        out.update(load_file(f))
+    return out
+bad = []
+for attempt in sorted(glob.glob(os.path.join(attempts, "train@*", "attempt-*"))):
+    command = open(os.path.join(attempt, "command.sh")).read()
+    manifest = json.load(open(command.split("--base ")[-1].split()[0]))
+    base = os.path.join(hf, "hub", "models--" + manifest["repo"].replace("/", "--"), "snapshots", manifest["commit"])
+    out = command.split("--out ")[-1].split()[0]
+    before, after = weights(base), weights(out)
+    changed = {}
+    for name, tensor in after.items():
+        if name in before:
+            g = group(name)
+            changed[g] = changed.get(g, False) or not torch.equal(before[name], tensor)
+    stage = os.path.basename(os.path.dirname(attempt)).split(",")[0]
+    print(f"rehearsal-check: {stage}: changed " + ", ".join(f"{g} {'yes' if c else 'NO'}" for g, c in sorted(changed.items())))
+    if sorted(changed) != ["language", "projector", "vision"] or not all(changed.values()):
+        bad.append(stage)
 sys.exit(1 if bad else 0)
 PY
 "$repo/scripts/rehearse.sh" >"$root/second.md" 2>"$root/second.log" || { cat "$root/second.log"; fail "the second rehearsal failed"; }
