@@ -104,7 +104,7 @@ import Testing
     }
 
     static let factoryFlags =
-        "--python $PWD/stub/bin/python3 --factory $PWD/factory --template qwen2_vl --base base.json --images $PWD/images --dataset-name biomed --batch 8 --accumulation 2 --deepspeed ds.json --precision bf16 --processes gpus --lr 1e-5"
+        "--python $PWD/stub/bin/python3 --factory $PWD/factory --template qwen2_vl --base base.json --images $PWD/images --dataset-name biomed --batch 8 --accumulation 2 --deepspeed ds.json --precision bf16 --processes gpus --lr 1e-5 --freeze-vision-tower false --freeze-projector false"
     static let llavaFlags =
         "--python $PWD/stub/bin/python3 --qa $PWD/qa --vision vision.json --base base.json --images $PWD/images --batch 4 --accumulation 4 --deepspeed ds.json --precision bf16 --processes gpus --lr 2e-5"
 
@@ -119,7 +119,8 @@ import Testing
             single.log.contains("torch.distributed.launch --use_env --nproc_per_node=2")
                 && single.log.contains("--dataset biomed-stage1") && single.log.contains(" --deepspeed ds.json ")
                 && single.log.contains(" --bf16 ") && single.log.contains("--output_dir \(ws.path)/o1")
-                && single.log.contains("PYTHONPATH=\(ws.path)/factory/src"), "\(single.log)")
+                && single.log.contains("PYTHONPATH=\(ws.path)/factory/src")
+                && single.log.contains(" --freeze_vision_tower false --freeze_multi_modal_projector false "), "\(single.log)")
         // The CPU rehearsal's: one process, fp32, no DeepSpeed.
         let cpu = try await train(
             ws, "train-llama-factory.sh",
@@ -149,6 +150,16 @@ import Testing
         let info = try ws.read("o2-inputs/dataset_info.json")
         #expect(info.contains("biomed-stage1") && info.contains("biomed-stage2"))
         #expect(!ws.exists("images/dataset_info.json"), "the shared image folder is left as fetch-data made it")
+        // A requeued job skips the stage that finished (LLaMA-Factory refuses a non-empty output
+        // folder without checkpoints) and trains the last one again from it.
+        #expect(ws.exists("o2-stage1.done") && !ws.exists("o2.done"))
+        let again = try await train(
+            ws, "train-llama-factory.sh",
+            Self.factoryFlags + " --stage $PWD/captions.json --stage $PWD/syn/train_syn_only.json --out $PWD/o2")
+        #expect(
+            again.rc == "rc=0" && again.launches.count == 1
+                && again.launches[0].contains("--model_name_or_path \(ws.path)/o2-stage1 ")
+                && again.log.contains("training stage 1 finished in an earlier attempt"), "\(again.log)")
     }
 
     @Test func llavaTrainsTheProjectorFirstThenEverythingFromTheBase() async throws {
@@ -178,6 +189,22 @@ import Testing
                 && last.contains("--learning_rate 2e-5 ")
                 && !last.contains("--tune_mm_mlp_adapter") && last.contains("--output_dir \(ws.path)/o5 ")
                 && last.contains("--deepspeed ds.json --") && last.contains("--nproc_per_node=2 "), "\(last)")
+        // A requeue: stage 1 finished, so it is skipped and stage 2 takes its projector.
+        let requeued = try await train(
+            ws, "train-llava.sh",
+            Self.llavaFlags + " --stage $PWD/captions.json --stage $PWD/syn/train_syn_only.json --out $PWD/o5")
+        #expect(
+            requeued.rc == "rc=0" && requeued.launches.count == 1
+                && requeued.launches[0].contains("--pretrain_mm_mlp_adapter \(ws.path)/o5-stage1/mm_projector.bin "),
+            "\(requeued.log)")
+        // An interrupted projector stage's checkpoints hold only the projector: removed, not resumed.
+        try ws.write("o6-stage1/checkpoint-500/mm_projector.bin", "p")
+        let interrupted = try await train(
+            ws, "train-llava.sh",
+            Self.llavaFlags + " --stage $PWD/captions.json --stage $PWD/syn/train_syn_only.json --out $PWD/o6")
+        #expect(
+            interrupted.rc == "rc=0" && interrupted.launches.count == 2 && !ws.exists("o6-stage1/checkpoint-500")
+                && interrupted.log.contains("removing \(ws.path)/o6-stage1/checkpoint-500"), "\(interrupted.log)")
         // A caption stage that saved no projector stops the recipe before stage 2.
         let noProjector = try await train(
             ws, "train-llava.sh", Self.llavaFlags + " --stage $PWD/captions.json --stage $PWD/syn/train.json --out $PWD/o10",
@@ -242,10 +269,13 @@ import Testing
         for (flags, message) in [
             ("--precision bf16", "--precision fp16: bf16 or fp32"), ("--processes gpus", "--processes all: 'gpus' or a number"),
             ("--python $PWD/stub/bin/python3", "--python \(ws.path)/nowhere/python is not an executable interpreter"),
+            ("--freeze-projector false", "--freeze-projector no: true or false"),
         ] {
             let wrong =
-                flags.hasPrefix("--precision")
-                ? "--precision fp16" : flags.hasPrefix("--processes") ? "--processes all" : "--python $PWD/nowhere/python"
+                flags.hasPrefix("--freeze")
+                ? "--freeze-projector no"
+                : flags.hasPrefix("--precision")
+                    ? "--precision fp16" : flags.hasPrefix("--processes") ? "--processes all" : "--python $PWD/nowhere/python"
             let r = try await train(
                 ws, "train-llama-factory.sh",
                 Self.factoryFlags.replacingOccurrences(of: flags, with: wrong) + " --stage $PWD/captions.json --out $PWD/o13")

@@ -47,4 +47,8 @@ case "$processes" in
   *) refuse "--processes $processes: 'gpus' or a number of processes" ;;
 esac
 stage_output() { if [ "$1" -lt ${#stages[@]} ]; then echo "$out-stage$1"; else echo "$out"; fi; }
+# A training stage before the last that finished leaves OUTPUT.done beside its output: a requeued
+# job skips it instead of training it again (LLaMA-Factory would refuse its non-empty output folder).
+stage_done() { [ "$1" -lt ${#stages[@]} ] && [ -f "$(stage_output "$1").done" ]; }
+mark_done() { if [ "$1" -lt ${#stages[@]} ]; then : >"$(stage_output "$1").done"; fi; }
 base=$("$WORKBENCH" fetch --from "$base" --quiet)

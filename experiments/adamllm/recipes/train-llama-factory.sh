@@ -7,7 +7,10 @@
 # own src/ first on PYTHONPATH (the docs' `pip install -e .`).
 #   train-llama-factory.sh --python PY --factory DIR --base MANIFEST --template T --batch N --accumulation N
 #       --deepspeed JSON|none --precision bf16|fp32 --processes gpus|N --lr LR --images DIR
-#       --dataset-name NAME --out DIR --stage FILE [--stage FILE]
+#       --dataset-name NAME --freeze-vision-tower true|false --freeze-projector true|false
+#       --out DIR --stage FILE [--stage FILE]
+# The freeze flags are passed to LLaMA-Factory as they are given (its own defaults freeze both the
+# vision tower and the multi-modal projector, even in full tuning): the catalog decides.
 # --deepspeed none and --precision fp32 are the CPU rehearsal's (no DeepSpeed, no bf16 on a CPU).
 # LLaMA-Factory reads dataset_info.json and the datasets from --dataset_dir and the images from
 # --media_dir. The docs copy dataset_info.json into the image folder; here each stage writes its
@@ -15,7 +18,7 @@
 # on the source (fetch-data extracts it once).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/train-common.sh" train-llama-factory.sh \
-  "python factory base template batch accumulation deepspeed precision processes lr images dataset_name out" "$@"
+  "python factory base template batch accumulation deepspeed precision processes lr images dataset_name freeze_vision_tower freeze_projector out" "$@"
 launch=()
 [ "$deepspeed" = none ] || launch+=(--deepspeed "$deepspeed")
 case "$precision" in
@@ -23,11 +26,20 @@ case "$precision" in
   fp32) ;;
   *) refuse "--precision $precision: bf16 or fp32" ;;
 esac
+for flag in freeze_vision_tower freeze_projector; do
+  case "${!flag}" in true | false) ;; *) refuse "--${flag//_/-} ${!flag}: true or false" ;; esac
+done
+launch+=(--freeze_vision_tower "$freeze_vision_tower" --freeze_multi_modal_projector "$freeze_projector")
 export PYTHONPATH="$factory/src${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$out-inputs"
 model=$base
 for n in $(seq 1 ${#stages[@]}); do
   name="$dataset_name-stage$n" target=$(stage_output "$n")
+  if stage_done "$n"; then
+    echo "train-llama-factory.sh: training stage $n finished in an earlier attempt ($target.done): skipped" >&2
+    model=$target
+    continue
+  fi
   cp "${stages[$((n - 1))]}" "$out-inputs/$name.json"
   "$python" - "$out-inputs/dataset_info.json" "$name" <<'PY'
 import json, os, sys
@@ -48,6 +60,7 @@ PY
     --num_train_epochs 1 --cutoff_len 6144 --save_steps 500 --save_total_limit 1 \
     --overwrite_cache --ddp_timeout 180000000 --logging_steps 10 --report_to none --preprocessing_num_workers 32 \
     --output_dir "$target")
+  mark_done "$n"
   model=$target
 done
 for f in "$base"/*token* "$base"/*chat_template* "$base"/merges.txt "$base"/vocab.json "$base"/preprocessor_config.json; do

@@ -25,8 +25,18 @@ PYTHONPATH="$repo/python" "$python" -m workbench_data.rows check-llava "${stages
 adapter=()
 for n in $(seq 1 ${#stages[@]}); do
   target=$(stage_output "$n")
+  if stage_done "$n"; then
+    echo "train-llava.sh: training stage $n finished in an earlier attempt ($target.done): skipped" >&2
+    adapter=(--pretrain_mm_mlp_adapter "$target/mm_projector.bin")
+    continue
+  fi
   if [ "$n" -lt ${#stages[@]} ]; then
     tune=(--tune_mm_mlp_adapter True) stage_lr=2e-3
+    # A projector-only stage's checkpoints hold mm_projector.bin alone (llava_trainer.py saves
+    # nothing else), yet train.py resumes from any checkpoint-* it finds: a requeue starts it clean.
+    for c in "$target"/checkpoint-*; do
+      if [ -e "$c" ]; then echo "train-llava.sh: removing $c (a projector-only checkpoint cannot be resumed)" >&2; rm -rf "$c"; fi
+    done
   else
     tune=(--unfreeze_mm_vision_tower True --mm_vision_tower_lr 2e-6) stage_lr=$lr
   fi
@@ -46,4 +56,5 @@ for n in $(seq 1 ${#stages[@]}); do
   adapter=(--pretrain_mm_mlp_adapter "$target/mm_projector.bin")
   [ "$n" -eq ${#stages[@]} ] || [ -f "$target/mm_projector.bin" ] \
     || { echo "train-llava.sh: the caption stage wrote no $target/mm_projector.bin (train_mem.py with --tune_mm_mlp_adapter saves the projector there)" >&2; exit 1; }
+  mark_done "$n"
 done
