@@ -6,24 +6,36 @@ import Testing
 /// launch with what they are given, and clear refusals. What a cell trains on is the catalog's
 /// (PaperCatalogTests pins it); a training recipe only runs the program.
 @Suite(.serialized) struct RecipeTests {
-    /// evaluate.sh runs the upstream inference in a private view of the checkout whose working
-    /// directory shows the pinned benchmark snapshot under the hub name the upstream code loads.
-    @Test func evaluateShowsTheUpstreamInferenceThePinnedBenchmark() async throws {
+    /// evaluate.sh runs the upstream inference, data-parallel as run_inference.sh runs it, in a
+    /// private view of the checkout whose working directory shows the pinned benchmark snapshot
+    /// under the hub name the upstream code loads; a failed shard or a merged file short of rows
+    /// fails the stage (upstream's bare `wait` would score what the other shards wrote).
+    @Test func evaluateShardsTheUpstreamInferenceOverThePinnedBenchmark() async throws {
         let ws = try await TempWorkspace.withCatalog()
         defer { ws.cleanup() }
-        // A stand-in checkout: run_inference.sh reads what the real one reads (the benchmark by its
-        // hub name, ../process, ./utils) and writes predictions and results files per task.
+        // A stand-in checkout and interpreter: inference.py reads what the real one reads (the
+        // benchmark by its hub name, ../process, ./utils); merge_predictions.py writes ROWS rows;
+        // eval_predictions.py a results file; datasets says the benchmark has 2 rows.
         try ws.write("qa/process/syn_utils.py", "hint = 1\n")
         try ws.write("qa/vllm_inference/utils/map.json", "{}")
-        try ws.write(
-            "qa/vllm_inference/run_inference.sh",
-            """
-            set -e
-            cat AdaptLLM/biomed-VQA-benchmark/SLAKE/test.txt ../process/syn_utils.py ./utils/map.json > "$4/seen.txt"
-            echo "$1 $2 $3 HF_DATASETS_OFFLINE=$HF_DATASETS_OFFLINE" >> "$4/seen.txt"
-            for t in SLAKE PathVQA; do echo '{}' > "$4/$t.jsonl"; echo '{}' > "$5/$t.txt"; done
-            """)
+        try ws.write("qa/vllm_inference/inference.py", "")
         try ws.write("snap/bench/SLAKE/test.txt", "pinned rows\n")
+        try ws.write("preds.jsonl", "{}\n{}\n{}\n")
+        try ws.write(
+            "stub/python",
+            #"""
+            #!/bin/sh
+            case "$*" in
+              *inference.py*) echo "infer CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES HF_DATASETS_OFFLINE=$HF_DATASETS_OFFLINE $*" >> "$LOG"
+                cat AdaptLLM/biomed-VQA-benchmark/SLAKE/test.txt ../process/syn_utils.py ./utils/map.json > "$SEEN"
+                case "$*" in *"--cuda_device $FAIL_SHARD "*) exit 3 ;; esac; exit 0 ;;
+              *merge_predictions.py*) out=$(echo "$*" | sed 's/.*--output_dir \([^ ]*\).*/\1/')
+                head -n "$ROWS" "$PREDS" > "$out.jsonl"; echo "merge $out" >> "$LOG"; exit 0 ;;
+              *eval_predictions.py*) echo "eval $*" >> "$LOG"; exit 0 ;;
+              *load_dataset*) echo 2; exit 0 ;;
+            esac
+            exec /usr/bin/python3 "$@"
+            """#)
         try ws.write(
             "bench.json",
             #"{"repo": "AdaptLLM/biomed-VQA-benchmark", "kind": "dataset", "commit": "0123456789abcdef0123456789abcdef01234567"}"#
@@ -37,22 +49,47 @@ import Testing
               score) echo "score $*" >> "$PWD/log" ;;
             esac
             """)
-        try await ws.sh("chmod +x stub/wb && mkdir -p model")
-        let r = try await ws.sh(
-            """
-            WORKBENCH=$PWD/stub/wb bash experiments/adamllm/recipes/evaluate.sh /usr/bin/python3 $PWD/qa $PWD/model med qwen2_vl $PWD/bench.json $PWD/eval SLAKE PathVQA 2>&1; echo rc=$?
-            """)
+        try await ws.sh("chmod +x stub/wb stub/python && mkdir -p model")
+        func evaluate(_ env: String, out: String) async throws -> String {
+            try await ws.sh(
+                """
+                rm -f log; \(env) LOG=$PWD/log SEEN=$PWD/seen.txt PREDS=$PWD/preds.jsonl WORKBENCH=$PWD/stub/wb \\
+                  bash experiments/adamllm/recipes/evaluate.sh $PWD/stub/python $PWD/qa $PWD/model med qwen2_vl $PWD/bench.json $PWD/\(out) SLAKE PathVQA 2>&1; echo rc=$?
+                """)
+        }
+        let r = try await evaluate("CUDA_VISIBLE_DEVICES=4,5 ROWS=2 FAIL_SHARD=none", out: "eval")
         #expect(r.hasSuffix("rc=0\n"), "\(r)")
-        #expect(
-            try ws.read("eval/predictions/seen.txt")
-                == "pinned rows\nhint = 1\n{}\(ws.path)/model med qwen2_vl HF_DATASETS_OFFLINE=1\n")
+        #expect(try ws.read("seen.txt") == "pinned rows\nhint = 1\n{}")
         let log = try ws.read("log")
+        let infers = log.split(separator: "\n").filter { $0.hasPrefix("infer ") }
+        #expect(infers.count == 4, "two tasks, two shards each: \(log)")
+        #expect(
+            infers.allSatisfy {
+                $0.contains("HF_DATASETS_OFFLINE=1") && $0.contains("--model_weight_path \(ws.path)/model ")
+                    && $0.contains("--model_type qwen2_vl") && $0.contains("--data_parallel_size 2")
+            }, "\(log)")
+        #expect(
+            infers.contains {
+                $0.contains("CUDA_VISIBLE_DEVICES=5 ") && $0.contains("--task PathVQA") && $0.contains("--cuda_device 1 ")
+            },
+            "any GPUs: the shard index is the position, not the GPU id: \(log)")
+        #expect(
+            log.contains("merge \(ws.path)/eval/predictions/SLAKE\n")
+                && log.contains("--eval_results_dir \(ws.path)/eval/results"))
         #expect(
             log.contains(
                 "score score --record --task SLAKE --predictions \(ws.path)/eval/predictions/SLAKE.jsonl --results \(ws.path)/eval/results/SLAKE.txt"
             ), "\(log)")
         #expect(log.contains("--domain-average-of SLAKE PathVQA"), "\(log)")
         #expect(!ws.exists("qa/vllm_inference/AdaptLLM"), "the shared checkout is left as it was cloned")
+        let crashed = try await evaluate("CUDA_VISIBLE_DEVICES=4,5 ROWS=2 FAIL_SHARD=1", out: "eval2")
+        #expect(
+            crashed.hasSuffix("rc=1\n") && crashed.contains("evaluate.sh: SLAKE: shard 1 (GPU 5) failed")
+                && !((try? ws.read("log")) ?? "").contains("merge "), "\(crashed)")
+        let short = try await evaluate("CUDA_VISIBLE_DEVICES=0 ROWS=1 FAIL_SHARD=none", out: "eval3")
+        #expect(
+            short.hasSuffix("rc=1\n") && short.contains("SLAKE.jsonl has 1 rows, expected 2")
+                && !((try? ws.read("log")) ?? "").contains("score "), "\(short)")
     }
 
     /// A workspace with stand-ins: python3 logs torch launches and creates their output directory

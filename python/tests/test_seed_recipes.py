@@ -85,7 +85,7 @@ def test_filter_seed_shards_the_checker_over_the_stages_gpus_and_formats_the_kep
     env["FAIL_SHARD"] = "1"
     bad = subprocess.run(["bash", os.path.join(RECIPES, "filter-seed.sh"), str(tmp_path / "bin" / "python"), str(qa), str(tmp_path / "checker"), str(seed), str(tmp_path / "out2")],
                          env=env, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 1 and "shard failed" in bad.stderr, bad.stderr
+    assert bad.returncode == 1 and "shard 1 (GPU 7) failed" in bad.stderr and "1 of 2 shards failed" in bad.stderr, bad.stderr
     assert not any(line.startswith("merge ") for line in (tmp_path / "log").read_text().splitlines())
 
 
@@ -110,32 +110,46 @@ def test_tune_synthesizer_launches_upstream_training_on_the_seed_files(tmp_path)
     assert refused.returncode == 66 and "Blank.jpg" in refused.stderr
 
 
-def test_synthesize_writes_both_training_files_once_and_refuses_gpus_upstream_would_mis_shard(tmp_path):
+def test_synthesize_shards_synthesis_and_filter_checks_every_shard_and_row_and_writes_both_files(tmp_path):
     env = stubs(tmp_path)
     qa = checkout(tmp_path)
     (qa / "vllm_inference").mkdir()
-    # A stand-in for upstream run_synthesis.sh: logs its arguments, writes the filter's output.
-    (qa / "vllm_inference" / "run_synthesis.sh").write_text(
-        'echo "run_synthesis $*" >> "$LOG"; cp "$MERGED" "$5/filtered_task_pairs.jsonl"\n')
     seed = seed_dir(tmp_path)   # its images serve as the source's
-    merged = tmp_path / "merged.jsonl"
+    merged = tmp_path / "merged.jsonl"   # what the stand-in merge writes for either step
     merged.write_text("".join(json.dumps({**kept(i, img, "Yes"), "messages": [
         {"role": "user", "content": "<image>Describe."}, {"role": "assistant", "content": "c"}]}) + "\n"
         for i, img in enumerate(["a.jpg", "b.jpg"])))
-    env.update(MERGED=str(merged), CUDA_VISIBLE_DEVICES="0,1")
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(json.dumps([{"images": ["a.jpg"]}, {"images": ["b.jpg"]}]))
+    env.update(MERGED=str(merged), CUDA_VISIBLE_DEVICES="4,6", FAIL_SHARD="none")
     (tmp_path / "synth").mkdir()
-    args = ["bash", os.path.join(RECIPES, "synthesize.sh"), str(tmp_path / "bin" / "python"), str(qa), str(tmp_path / "synth"), "checker.json",
-            str(tmp_path / "pairs.json"), str(seed / "images")]
+    args = ["bash", os.path.join(RECIPES, "synthesize.sh"), str(tmp_path / "bin" / "python"), str(qa), str(tmp_path / "synth"),
+            "checker.json", str(pairs), str(seed / "images")]
     out = tmp_path / "out"
-    out.mkdir()
     run = subprocess.run(args + [str(out)], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    log = (tmp_path / "log").read_text()
-    assert f"run_synthesis {tmp_path}/synth {tmp_path}/snapshot {tmp_path}/pairs.json" in log   # the folder as is, the manifest resolved
+    log = (tmp_path / "log").read_text().splitlines()
+    infers = [line for line in log if line.startswith("infer ")]
+    synth = sorted((line for line in infers if "--task syn_task_triplet" in line), key=lambda line: line.split("--cuda_device ")[1])
+    judge = [line for line in infers if "--task consistency_filter" in line]
+    # Any GPUs: each shard sees its GPU and takes its position as the shard index.
+    assert [line.split()[1] for line in synth] == ["CUDA_VISIBLE_DEVICES=4", "CUDA_VISIBLE_DEVICES=6"] and len(judge) == 2
+    assert "--cuda_device 0 " in synth[0] and "--cuda_device 1 " in synth[1]
+    assert all(f"--model_weight_path {tmp_path}/synth " in line and f"--data_path {pairs} " in line
+               and "--model_type llava" in line for line in synth)   # the folder as is
+    assert all(f"--model_weight_path {tmp_path}/snapshot " in line and f"--data_path {out}/syn_task_triplets.jsonl " in line
+               and "--model_type llama" in line for line in judge)   # the manifest resolved
+    merges = [line.split("--output_dir ")[1] for line in log if line.startswith("merge ")]
+    assert merges == [f"{out}/syn_task_triplets", f"{out}/filtered_task_pairs"]
     full, syn_only = (json.loads((out / name).read_text()) for name in ("train.json", "train_syn_only.json"))
     assert len(full) == len(syn_only) == 2
     assert all(len(r["messages"]) == 4 for r in full) and all(len(r["messages"]) == 2 for r in syn_only)
-    # Upstream hands each process its GPU id as the shard index: GPUs 2,3 would lose the rows.
-    env["CUDA_VISIBLE_DEVICES"] = "2,3"
-    refused = subprocess.run(args + [str(tmp_path / "out2")], env=env, capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 2 and "needs GPUs 0..N-1" in refused.stderr, refused.stderr
+    # A crashed shard fails the stage (upstream's bare `wait` would merge what the others wrote).
+    env["FAIL_SHARD"] = "1"
+    crashed = subprocess.run(args + [str(tmp_path / "out2")], env=env, capture_output=True, text=True, timeout=60)
+    assert crashed.returncode == 1 and "synthesizer: shard 1 (GPU 6) failed" in crashed.stderr, crashed.stderr
+    # A merged file short of rows (a shard that lost some) fails it too.
+    env["FAIL_SHARD"] = "none"
+    pairs.write_text(json.dumps([{"images": ["a.jpg"]}, {"images": ["b.jpg"]}, {"images": ["a.jpg"]}]))
+    short = subprocess.run(args + [str(tmp_path / "out3")], env=env, capture_output=True, text=True, timeout=60)
+    assert short.returncode == 1 and "syn_task_triplets.jsonl has 2 rows, expected 3" in short.stderr, short.stderr

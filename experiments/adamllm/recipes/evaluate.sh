@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Evaluation recipe of the paper profile: the upstream inference script for one domain
-# (QA-Synthesizer vllm_inference/run_inference.sh), then the native scorers on its predictions,
-# cross-checked against the upstream results files.
+# Evaluation recipe of the paper profile: for each task of the domain, what the upstream
+# inference script (QA-Synthesizer vllm_inference/run_inference.sh) runs: inference.py
+# data-parallel over the stage's GPUs (recipes/shards.sh: every shard's exit checked, and the merged
+# predictions must hold one row per benchmark row), merge_predictions.py, eval_predictions.py;
+# then the native scorers on the predictions, cross-checked against the upstream results files.
 #   evaluate.sh PYTHON QA_DIR CHECKPOINT INFER_DOMAIN MODEL_TYPE BENCHMARK_MANIFEST OUT TASK...
 # PYTHON: the vLLM environment's interpreter (the env-vllm stage's output).
 # CHECKPOINT: a trained model directory, or a fetch manifest (the general model or a released
@@ -17,13 +19,9 @@ shift 7
 [ -x "$python" ] || { echo "evaluate.sh: $python is not an executable interpreter (the env-vllm stage's output)" >&2; exit 2; }
 export PATH="$(dirname "$python"):$PATH"   # the upstream scripts call `python`: the environment's
 manifest_field() { "$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
-# Upstream run_inference.sh hands each process its GPU id as the shard index (inference.py splits the
-# data into one shard per GPU and takes shard number --cuda_device), so GPUs other than 0..N-1
-# (4,5,6,7, say) would ask for shards that do not exist and lose their rows: refused.
-IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0}"
-for i in "${!gpus[@]}"; do
-  [ "${gpus[$i]}" = "$i" ] || { echo "evaluate.sh: CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES: upstream run_inference.sh needs GPUs 0..N-1 (it uses the GPU id as the shard index); give the stage whole nodes or renumbered devices" >&2; exit 2; }
-done
+recipe=evaluate.sh
+. "$(dirname "${BASH_SOURCE[0]}")/shards.sh"
+IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0}"   # unset: upstream's one GPU
 label=$checkpoint
 if [ -f "$checkpoint" ]; then   # a fetch manifest: its pinned snapshot in the cache
   repo_id=$(manifest_field "$checkpoint" repo)
@@ -46,7 +44,19 @@ for entry in "$qa"/vllm_inference/* "$qa"/vllm_inference/.[!.]*; do
 done
 ln -s "$bench_dir" "$view/vllm_inference/$bench_repo"
 mkdir -p "$out/predictions" "$out/results"
-(cd "$view/vllm_inference" && HF_DATASETS_OFFLINE=1 bash run_inference.sh "$checkpoint" "$domain" "$model_type" "$out/predictions" "$out/results")
+echo "evaluate.sh: domain $domain ($*), model type $model_type, ${#gpus[@]} shard(s)"
+(
+  cd "$view/vllm_inference"
+  export HF_DATASETS_OFFLINE=1
+  for task in "$@"; do
+    run_shards "$task" "$out/predictions/$task" --model_weight_path "$checkpoint" --task "$task" --model_type "$model_type"
+    rows=$("$python" -c 'import datasets, sys; print(len(datasets.load_dataset(sys.argv[1], sys.argv[2], split="test")))' \
+      "$bench_repo" "$task")
+    expect_rows "$out/predictions/$task.jsonl" "$rows" "$task"
+    "$python" eval_predictions.py --output_dir "$out/predictions/$task" --model_path "$checkpoint" --task_name "$task" \
+      --model_type "$model_type" --eval_results_dir "$out/results"
+  done
+)
 for task in "$@"; do
   "$WORKBENCH" score --record --task "$task" --predictions "$out/predictions/$task.jsonl" \
     --results "$out/results/$task.txt" --label "$label" >/dev/null

@@ -17,20 +17,16 @@ python=$1 qa=$2 checker=$3 seed=$4 out=$5
 export PATH="$(dirname "$python"):$PATH"   # the upstream scripts call `python`: the environment's
 [ -d "$checker" ] || checker=$("$WORKBENCH" fetch --from "$checker" --quiet)
 [ -s "$seed/triplets.jsonl" ] || { echo "filter-seed.sh: no $seed/triplets.jsonl (the fetch-seed stage writes it)" >&2; exit 66; }
+recipe=filter-seed.sh
+. "$(dirname "${BASH_SOURCE[0]}")/shards.sh"
 IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0,1,2,3,4,5,6,7}"
 mkdir -p "$out"
 ln -sfn "$(readlink -f "$seed/images")" "$out/images"
-pids=()
-for i in "${!gpus[@]}"; do
-  (cd "$qa/vllm_inference" && CUDA_VISIBLE_DEVICES=${gpus[$i]} "$python" inference.py --model_weight_path "$checker" \
-    --task consistency_filter --data_path "$seed/triplets.jsonl" --image_folder "$seed/images" --cuda_device "$i" \
-    --output_dir "$out/filtered_task_pairs" --remove_cache --data_parallel_size ${#gpus[@]} --model_type llama) &
-  pids+=($!)
-done
-failed=0   # every shard is waited for (one left running would hold its GPU past the stage)
-for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
-[ "$failed" = 0 ] || { echo "filter-seed.sh: a consistency-filter shard failed ($failed of ${#pids[@]})" >&2; exit 1; }
-(cd "$qa/vllm_inference" && "$python" merge_predictions.py --output_dir "$out/filtered_task_pairs")
+(
+  cd "$qa/vllm_inference"
+  run_shards "consistency filter" "$out/filtered_task_pairs" --model_weight_path "$checker" --task consistency_filter \
+    --data_path "$seed/triplets.jsonl" --image_folder "$seed/images" --model_type llama
+)
 [ -s "$out/filtered_task_pairs.jsonl" ] || { echo "filter-seed.sh: merge_predictions.py wrote no $out/filtered_task_pairs.jsonl" >&2; exit 1; }
 PYTHONPATH="$repo/python" "$python" -m workbench_data.post_train --qa "$qa" --filtered "$out/filtered_task_pairs.jsonl" \
   --image-folder "$out/images" --out "$out/train.json" --syn-only

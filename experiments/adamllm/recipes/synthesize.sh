@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Synthesis recipe of the paper profile: the upstream synthesis script (synthesizer, then the
-# consistency filter, then its post-training file), data-parallel over the stage's GPUs; then
+# Synthesis recipe of the paper profile: what the upstream synthesis script (run_synthesis.sh) runs,
+# the synthesizer and then the consistency filter (inference.py data-parallel over the stage's GPUs,
+# recipes/shards.sh: every shard's exit checked, one triplet row per image-caption pair), each
+# merged by merge_predictions.py (its third step, format_post_train_data.py, is post_train.py's
+# below, through the same upstream functions); then
 # OUT/train.json, the same rows through the same upstream formatting functions with each row's
 # images kept (python/workbench_data/post_train.py: the upstream file has none, so LLaMA-Factory
 # would find no image for the <image> token). Training takes OUT/train.json, and
@@ -15,17 +18,22 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 python=$1 qa=$2 synthesizer=$3 checker=$4 captions=$5 images=$6 out=$7
 [ -x "$python" ] || { echo "synthesize.sh: $python is not an executable interpreter (the env-vllm stage's output)" >&2; exit 2; }
 export PATH="$(dirname "$python"):$PATH"   # the upstream scripts call `python`: the environment's
-# Upstream run_synthesis.sh hands each process its GPU id as the shard index (inference.py splits the
-# data into one shard per GPU and takes shard number --cuda_device), so GPUs other than 0..N-1
-# (4,5,6,7, say) would ask for shards that do not exist and lose their rows: refused.
-IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0}"
-for i in "${!gpus[@]}"; do
-  [ "${gpus[$i]}" = "$i" ] || { echo "synthesize.sh: CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES: upstream run_synthesis.sh needs GPUs 0..N-1 (it uses the GPU id as the shard index); give the stage whole nodes or renumbered devices" >&2; exit 2; }
-done
+recipe=synthesize.sh
+. "$(dirname "${BASH_SOURCE[0]}")/shards.sh"
+IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0}"   # unset: upstream's one GPU
 [ -d "$synthesizer" ] || synthesizer=$("$WORKBENCH" fetch --from "$synthesizer" --quiet)
 [ -d "$checker" ] || checker=$("$WORKBENCH" fetch --from "$checker" --quiet)
-(cd "$qa/vllm_inference" && bash run_synthesis.sh "$synthesizer" "$checker" "$captions" "$images" "$out")
-test -s "$out/filtered_task_pairs.jsonl"
+pairs=$("$python" -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$captions")
+mkdir -p "$out"
+(
+  cd "$qa/vllm_inference"
+  run_shards synthesizer "$out/syn_task_triplets" --model_weight_path "$synthesizer" --task syn_task_triplet \
+    --data_path "$captions" --image_folder "$images" --model_type llava
+  expect_rows "$out/syn_task_triplets.jsonl" "$pairs" synthesizer
+  run_shards "consistency filter" "$out/filtered_task_pairs" --model_weight_path "$checker" --task consistency_filter \
+    --data_path "$out/syn_task_triplets.jsonl" --image_folder "$images" --model_type llama
+)
+test -s "$out/filtered_task_pairs.jsonl" || { echo "synthesize.sh: the consistency filter kept nothing ($out/filtered_task_pairs.jsonl is empty)" >&2; exit 1; }
 post_train() {
   PYTHONPATH="$repo/python" "$python" -m workbench_data.post_train --qa "$qa" --filtered "$out/filtered_task_pairs.jsonl" \
     --image-folder "$images" "$@"
