@@ -58,6 +58,7 @@ package struct TaskScorer: Sendable {
 
     /// Scores parsed rows; `lines[i]` is the file line of `rows[i]`, for error messages.
     package func score(rows: [JSONValue], lines: [Int]) throws(ScoringInputError) -> TaskResult {
+        try checkUniqueIDs(rows: rows, lines: lines)
         if task == .PMC_VQA || task == .Food101 { return try scoreChoices(rows: rows, lines: lines) }
         var examples: [ExampleScore] = []
         examples.reserveCapacity(rows.count)
@@ -79,6 +80,29 @@ package struct TaskScorer: Sendable {
     }
 
     // MARK: Rows
+
+    /// Every row's `syn_id` is a string or an integer, and no two rows share one: a duplicate
+    /// would count an example twice (merged shards written twice, say), named with both lines.
+    private func checkUniqueIDs(rows: [JSONValue], lines: [Int]) throws(ScoringInputError) {
+        var seen: [String: Int] = [:]
+        for (i, row) in rows.enumerated() {
+            let line = i < lines.count ? lines[i] : i + 1
+            guard let id = row["syn_id"] else { continue }  // reported as missing by validated()
+            let key: String
+            switch id {
+            case .string(let s): key = "s:" + s
+            case .number(let n) where n.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-") }): key = "n:" + n
+            default:
+                throw ScoringInputError(
+                    line: line, field: "syn_id", message: "expected a string or an integer, found \(JSONWriter.write(id))")
+            }
+            if let first = seen[key] {
+                throw ScoringInputError(
+                    line: line, field: "syn_id", message: "duplicate \(JSONWriter.write(id)) (first on line \(first))")
+            }
+            seen[key] = line
+        }
+    }
 
     /// The row as an object with the task's required fields; its `syn_id`.
     private func validated(_ row: JSONValue, line: Int) throws(ScoringInputError) -> JSONValue {

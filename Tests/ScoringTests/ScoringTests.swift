@@ -183,6 +183,26 @@ private func lines(_ url: URL) throws -> [JSONValue] {
         #expect(fail(.Food101, ok + "\n\n\n") == "no error")  // trailing blank lines: upstream strips them
     }
 
+    /// A syn_id is a string or an integer, and one per row: a duplicate would count an example
+    /// twice (a shard's rows merged twice, say).
+    @Test func synIDsAreStringsOrIntegersAndUnique() {
+        let row = { (id: String) in #"{"syn_id": "# + id + #", "label": "x", "pred": "x", "answer_type": "OPEN"}"# }
+        #expect(fail(.SLAKE, row("0") + "\n" + row("\"a\"") + "\n" + row("-3")) == "no error")
+        #expect(
+            fail(.SLAKE, row("0") + "\n" + row("1") + "\n" + row("0")) == "line 3: field 'syn_id': duplicate 0 (first on line 1)")
+        #expect(fail(.SLAKE, row("\"a\"") + "\n" + row("\"a\"")) == "line 2: field 'syn_id': duplicate \"a\" (first on line 1)")
+        #expect(fail(.SLAKE, row("0") + "\n" + row("\"0\"")) == "no error")  // a string and a number are two ids
+        for bad in ["1.5", "null", "true", "[1]", "{}"] {
+            #expect(fail(.SLAKE, row(bad)).hasPrefix("line 1: field 'syn_id': expected a string or an integer, found "), "\(bad)")
+        }
+        #expect(
+            fail(
+                .PMC_VQA,
+                #"{"syn_id": 2, "label": "A", "pred": "A", "A": "a", "B": "b", "C": "c", "D": "d"}"# + "\n"
+                    + #"{"syn_id": 2, "label": "A", "pred": "A", "A": "a", "B": "b", "C": "c", "D": "d"}"#)
+                == "line 2: field 'syn_id': duplicate 2 (first on line 1)")
+    }
+
     @Test func missingFieldsAndUnknownLabels() {
         #expect(fail(.SLAKE, #"{"syn_id": 0, "label": "x", "pred": "x"}"#).contains("line 1: field 'answer_type': missing"))
         #expect(

@@ -355,3 +355,28 @@ import Testing
         #expect(w[0].hasPrefix("metrics line 2:"))
     }
 }
+
+/// A spec that is not UTF-8 is named with the byte offset, line and column of its first bad byte.
+@Suite struct SpecEncodingTests {
+    @Test func aNonUTF8SpecNamesItsFirstBadByte() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wb-utf8-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("spec.yaml").path
+        // "titlé" in Latin-1 on line 3: é is the single byte 0xE9.
+        var bytes = Array("spec_version: 1\nversion: 1\ntitle: tit".utf8)
+        bytes += [0xE9] + Array("\n".utf8)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try SpecLoader().load(path)
+            Issue.record("a Latin-1 spec loaded")
+        } catch {
+            let text = "\(error)"
+            #expect(text.hasPrefix("\(path):3:11: not valid UTF-8 at byte offset 37 (line 3, column 11)"), "\(text)")
+            #expect(text.contains("hint: save the file as UTF-8"))
+        }
+        // Valid multi-byte text is read as it is.
+        try Data("title: \u{e9}t\u{e9} \u{1F600}\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try SpecLoader.readUTF8(path) == "title: \u{e9}t\u{e9} \u{1F600}\n")
+    }
+}

@@ -12,7 +12,37 @@ package struct SpecLoader: Sendable {
 
     /// The live file reader.
     package static let readFromDisk: @Sendable (String) throws -> String = { path in
-        try String(contentsOfFile: path, encoding: .utf8)
+        try readUTF8(path)
+    }
+
+    /// A spec or catalog file that is not valid UTF-8: where the first bad byte is.
+    package struct NotUTF8: Error, Sendable {
+        package var offset: Int
+        package var line: Int
+        package var column: Int
+    }
+
+    /// Reads a file as UTF-8, or throws `NotUTF8` naming the first byte that is not.
+    package static func readUTF8(_ path: String) throws -> String {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        // The longest valid prefix ends at the first bad byte; count lines and columns up to it.
+        var valid = 0
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            let width = b < 0x80 ? 1 : b >> 5 == 0b110 ? 2 : b >> 4 == 0b1110 ? 3 : b >> 3 == 0b11110 ? 4 : 0
+            guard width > 0, i + width <= bytes.count,
+                String(validating: bytes[i..<(i + width)], as: UTF8.self) != nil
+            else { break }
+            i += width
+            valid = i
+        }
+        let prefix = bytes[..<valid]
+        let line = prefix.filter { $0 == 0x0A }.count + 1
+        let lineStart = prefix.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        let column = (String(validating: bytes[lineStart..<valid], as: UTF8.self)?.count ?? 0) + 1
+        throw NotUTF8(offset: valid, line: line, column: column)
     }
 
     static let topKeys = [
@@ -173,6 +203,11 @@ package struct SpecLoader: Sendable {
     private func read(_ path: String, from node: YNode?) throws(SpecError) -> String {
         do {
             return try readFile(path)
+        } catch let bad as NotUTF8 {
+            throw SpecError(
+                file: path, location: SourceLocation(file: path, line: bad.line, column: bad.column), keyPath: "",
+                message: "not valid UTF-8 at byte offset \(bad.offset) (line \(bad.line), column \(bad.column))",
+                hint: "save the file as UTF-8 (iconv -f LATIN1 -t UTF-8, say)")
         } catch {
             let message =
                 FileManager.default.fileExists(atPath: path)

@@ -7,7 +7,7 @@ extension Workspace {
     package func resolveSpec(_ argument: String) throws -> (spec: Spec, table: String?) {
         let root = self.root
         let plain = SpecLoader(readFile: { path in
-            try String(contentsOfFile: Paths.absolute(path, base: root), encoding: .utf8)
+            try SpecLoader.readUTF8(Paths.absolute(path, base: root))
         })
         // A spec is read with its lock file applied (`NAME.lock` beside it): the loader below
         // gives every spec a caller gets; the scan for table ids reads the plain spec.
