@@ -380,3 +380,39 @@ import Testing
         #expect(try SpecLoader.readUTF8(path) == "title: \u{e9}t\u{e9} \u{1F600}\n")
     }
 }
+
+/// An output is a plain path inside the stage's own output folder: a reference there would stay in
+/// the path literally, and one naming the output itself could never resolve.
+@Suite struct OutputPathTests {
+    func spec(_ outputs: String) -> String {
+        """
+        spec_version: 1
+        version: 1
+        title: t
+        profiles: [default]
+        matrix:
+          size: [a, b]
+        stages:
+          make:
+            vary: [size]
+            outputs: \(outputs)
+            command: echo hi
+        """
+    }
+
+    @Test func outputsTakeNoReferencesAndStayInsideTheFolder() throws {
+        #expect(try load(spec("{ out: model/x.txt }")).stages["make"]?.outputs["out"] == "model/x.txt")
+        for (outputs, message) in [
+            ("{ out: \"${matrix.size.nothing}/x.txt\" }", "'${matrix.size.nothing}/x.txt' holds a ${...} reference"),
+            ("{ self: \"${outputs.self}/y\" }", "'${outputs.self}/y' holds a ${...} reference"),
+            ("{ out: /tmp/x }", "'/tmp/x' is not a relative path inside the stage's output folder"),
+            ("{ out: ../elsewhere }", "'../elsewhere' is not a relative path inside the stage's output folder"),
+        ] {
+            let error = loadError(spec(outputs))
+            #expect(error?.message.hasPrefix(message) == true, "\(outputs): \(String(describing: error))")
+            #expect(
+                error?.keyPath.hasPrefix("stages.make.outputs.") == true && error?.location?.line == 10,
+                "\(String(describing: error))")
+        }
+    }
+}

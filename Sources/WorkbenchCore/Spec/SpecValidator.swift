@@ -91,6 +91,22 @@ struct SpecValidator {
             fields += o.inputs.map { ("profiles.\(profile).inputs.\($0.key)", $0.value) }
             fields += o.env.map { ("profiles.\(profile).env.\($0.key)", $0.value) }
         }
+        // Outputs are plain paths inside the stage's own output folder: a reference there would be
+        // kept literally in the path (and one naming the output itself could never resolve).
+        for (name, path) in stage.outputs.sorted(by: { $0.key < $1.key }) {
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            if path.contains("${") {
+                throw fail(
+                    stage, "outputs.\(name)",
+                    "'\(path)' holds a ${...} reference; an output is a path inside the stage's output folder",
+                    hint: "write a plain relative path (the folder already differs per stage instance)")
+            }
+            if path.isEmpty || path.hasPrefix("/") || parts.contains("..") {
+                throw fail(
+                    stage, "outputs.\(name)", "'\(path)' is not a relative path inside the stage's output folder",
+                    hint: "write a plain relative path such as model or eval/scores.json")
+            }
+        }
         for (field, text) in fields {
             let template: Template
             do { template = try Template(text) } catch {
