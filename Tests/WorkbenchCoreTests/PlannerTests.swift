@@ -375,6 +375,10 @@ import Testing
             #expect(text.hasPrefix("\(path):3:11: not valid UTF-8 at byte offset 37 (line 3, column 11)"), "\(text)")
             #expect(text.contains("hint: save the file as UTF-8"))
         }
+        // A control character YAML's reader refuses: its line and column (counted in characters).
+        let nul = loadError("spec_version: 1\nversion: 1\ntitle: \u{e9}\u{0}x\n")
+        #expect(nul?.location?.line == 3 && nul?.location?.column == 9, "\(String(describing: nul))")
+        #expect(nul?.message.hasPrefix("invalid YAML: control characters are not allowed (character 0x00)") == true)
         // Valid multi-byte text is read as it is.
         try Data("title: \u{e9}t\u{e9} \u{1F600}\n".utf8).write(to: URL(fileURLWithPath: path))
         #expect(try SpecLoader.readUTF8(path) == "title: \u{e9}t\u{e9} \u{1F600}\n")

@@ -47,6 +47,20 @@ package struct YNode {
                 file: file, location: loc(context.mark), keyPath: "",
                 message: "duplicate key(s) \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
                 hint: "each key may appear once per mapping")
+        case let .reader(problem, offset?, value, yaml):
+            // The reader's offset is a byte offset into the text: its line and column.
+            let bytes = Array(yaml.utf8)
+            let end = min(max(offset, 0), bytes.count)
+            let line = bytes[..<end].filter { $0 == 0x0A }.count + 1
+            let start = bytes[..<end].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+            let column = String(decoding: bytes[start..<end], as: UTF8.self).unicodeScalars.count + 1
+            let shown =
+                value >= 0 && value < 0x20
+                ? String(format: "0x%02X", value) : "'\(UnicodeScalar(UInt32(value)).map(String.init) ?? "?")'"
+            return SpecError(
+                file: file, location: SourceLocation(file: file, line: line, column: column), keyPath: "",
+                message: "invalid YAML: \(problem) (character \(shown))",
+                hint: "remove the character, or quote it as an escape (\"\\u0000\") inside a double-quoted string")
         default:
             return SpecError(file: file, keyPath: "", message: "invalid YAML: \(error)")
         }
