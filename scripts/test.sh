@@ -38,7 +38,7 @@ fi
 export WORKBENCH_REQUIRE_BROWSER=1
 step "swift test" swift test --disable-xctest --skip-build
 step "python environment" scripts/setup-ml.sh
-step "python stage tests" env OMP_NUM_THREADS=1 WORKBENCH_REQUIRE_BINARY=1 sh -c 'cd python && ../.venv-ml/bin/python -m pytest -q -p no:cacheprovider tests'
+step "python stage tests" env OMP_NUM_THREADS=1 WORKBENCH_REQUIRE_BINARY=1 WORKBENCH_REQUIRE_TMPFS=1 sh -c 'cd python && ../.venv-ml/bin/python -m pytest -q -p no:cacheprovider tests'
 step "smoke chain end to end" scripts/smoke-check.sh
 # The paper's recipes on the real LLaMA-Factory, transformers and datasets (CPU, tiny checkpoints):
 # scripts/rehearse.sh's default cells, checked (scripts/rehearsal-check.sh).

@@ -49,6 +49,9 @@ enum ErrorPresenter {
             return emit(e.description, hint: e.hint, code: 65)
         case let e as CodeCheckout.Failure:
             return emit(e.description, hint: e.hint, code: 69)
+        case _ where FilesystemFailure.describe(error) != nil:
+            let failure = FilesystemFailure.describe(error)!
+            return emit(failure.message, hint: failure.hint, code: 74)
         default:
             let code = WorkbenchCommand.exitCode(for: error).rawValue
             if code == 0 || WorkbenchCommand.exitCode(for: error) == .validationFailure {
