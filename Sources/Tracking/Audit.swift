@@ -10,6 +10,9 @@ package struct AuditFinding: Sendable, Codable, Hashable {
         case eventChain = "event-chain"
         /// An artifact's content differs from its recorded digest.
         case artifactChanged = "artifact-changed"
+        /// An attempt's rows (status, exit code, times, metrics, series, artifacts) differ from the
+        /// digest its status event recorded, or the attempt is gone.
+        case attemptRowsChanged = "attempt-rows-changed"
         /// A recorded commit is not in the repository.
         case commitMissing = "commit-missing"
         /// A run's spec differs from the blob at its recorded commit (or an imported one is gone).
@@ -85,6 +88,7 @@ package struct Auditor: Sendable {
                 )
                 continue
             }
+            try checkAttemptRows(runID, &report)
             try checkArtifacts(runID, &report)
             try checkCode(runID, &report)
             try checkEvaluations(runID, &report)
@@ -126,6 +130,56 @@ package struct Auditor: Sendable {
                         ? "event #\(id) (\(kind)\(subject.map { " \($0)" } ?? "")) does not match its hash: it was edited, or a row before it was deleted"
                         : "event #\(id) (\(kind)) no longer links to the row before it"))
         }
+    }
+
+    /// Each attempt's rows against the digest its latest status event holds (events written before
+    /// the digest existed hold none and are not checked).
+    private func checkAttemptRows(_ runID: String, _ report: inout AuditReport) throws {
+        let found: [AuditFinding] = try store.read { db in
+            var out: [AuditFinding] = []
+            var latest: [String: (Int64, String)] = [:]  // "stage US attempt" -> (event id, rows digest)
+            for e in try Row.fetchAll(
+                db,
+                sql: "SELECT id, subject, payload FROM events WHERE run_id = ? AND payload LIKE 'attempt % rows=%' ORDER BY id",
+                arguments: [runID])
+            {
+                let payload: String = e["payload"]
+                guard let subject: String = e["subject"], let rows = AttemptRows.recorded(in: payload),
+                    let number = payload.split(separator: " ").dropFirst().first
+                else { continue }
+                latest["\(subject)\u{1f}\(number)"] = (e["id"], rows)
+            }
+            for (key, (eventID, recorded)) in latest.sorted(by: { $0.key < $1.key }) {
+                let parts = key.split(separator: "\u{1f}", maxSplits: 1).map(String.init)
+                let (stage, number) = (parts[0], Int64(parts[1]) ?? -1)
+                let shown = "\(stage) attempt \(number)"
+                guard
+                    let attemptID = try Int64.fetchOne(
+                        db,
+                        sql: """
+                            SELECT a.id FROM attempts a JOIN stage_instances si ON si.id = a.instance_id
+                            WHERE a.run_id = ? AND si.name = ? AND a.number = ?
+                            """, arguments: [runID, stage, number])
+                else {
+                    out.append(
+                        AuditFinding(
+                            kind: .attemptRowsChanged, runID: runID, subject: shown,
+                            message: "\(shown) was recorded (event #\(eventID)) but its row is gone"))
+                    continue
+                }
+                let now = try AttemptRows.digest(db, attemptID: attemptID)
+                if now != recorded {
+                    out.append(
+                        AuditFinding(
+                            kind: .attemptRowsChanged, runID: runID, subject: shown,
+                            message:
+                                "\(shown): its status, exit code, times, metrics, series or artifacts differ from what event #\(eventID) recorded (rows \(now), recorded \(recorded))"
+                        ))
+                }
+            }
+            return out
+        }
+        report.findings.append(contentsOf: found)
     }
 
     private func checkArtifacts(_ runID: String, _ report: inout AuditReport) throws {

@@ -59,6 +59,7 @@ package enum Ingest {
         if previous != o.status.rawValue {
             var payload = "attempt \(o.attempt) exit=\(o.exitCode.map(String.init) ?? "-")"
             for a in o.outputs { payload += " \(a.name)=\(a.digest)" }
+            payload += " rows=" + (try AttemptRows.digest(db, attemptID: attemptID))  // audit checks the rows against it
             try EventLog.append(db, runID: o.runID, events: [(o.status.rawValue, o.stage, payload)], at: o.endedAt)
         }
     }

@@ -36,6 +36,49 @@ import Testing
         try await ws.sh("sqlite3 .workbench/workbench.sqlite \"\(statement)\"")
     }
 
+    /// An attempt's rows (status, exit code, metrics, series, artifacts) are bound into the hash
+    /// chain by their digest in the attempt's status event: editing, adding or deleting one with
+    /// the sqlite3 shell is a finding even before any report was written.
+    @Test func editedAddedOrDeletedAttemptRowsAreFindings() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        #expect(try await ws.wb("audit").status == 0)
+        let edits: [(String, String)] = [
+            (
+                "UPDATE metrics SET value = value * 10 WHERE name = 'score/Food101/acc';",
+                "UPDATE metrics SET value = value / 10 WHERE name = 'score/Food101/acc';"
+            ),
+            (
+                "UPDATE attempts SET exit_code = 3 WHERE exit_code = 0 AND id = (SELECT min(id) FROM attempts);",
+                "UPDATE attempts SET exit_code = 0 WHERE id = (SELECT min(id) FROM attempts);"
+            ),
+            (
+                "INSERT INTO metrics (attempt_id, name, value) SELECT min(id), 'planted', 1 FROM attempts;",
+                "DELETE FROM metrics WHERE name = 'planted';"
+            ),
+            (
+                "CREATE TABLE kept AS SELECT * FROM artifacts WHERE name = 'rows'; DELETE FROM artifacts WHERE name = 'rows';",
+                "INSERT INTO artifacts SELECT * FROM kept; DROP TABLE kept;"
+            ),
+        ]
+        for (edit, undo) in edits {
+            try await sql(ws, edit)
+            let r = try await ws.wb("audit")
+            #expect(
+                r.status == 1 && r.stdout.contains("FINDING attempt-rows-changed")
+                    && r.stdout.contains("differ from what event #"), "\(edit): \(r.stdout)")
+            try await sql(ws, undo)
+            #expect(try await ws.wb("audit").status == 0, "undone: \(edit)")
+        }
+        // The attempt row itself deleted (with what hangs on it).
+        try await sql(
+            ws,
+            "DELETE FROM metrics WHERE attempt_id = (SELECT min(id) FROM attempts); DELETE FROM artifacts WHERE attempt_id = (SELECT min(id) FROM attempts); DELETE FROM attempts WHERE id = (SELECT min(id) FROM attempts);"
+        )
+        let gone = try await ws.wb("audit")
+        #expect(gone.status == 1 && gone.stdout.contains("but its row is gone"), "\(gone.stdout)")
+    }
+
     @Test func aCleanRunPassesAndEachTamperingIsNamed() async throws {
         let ws = try await workspace()
         defer { ws.cleanup() }
