@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import WorkbenchCore
 
 /// The digest of what the store holds for one attempt: its status, exit code, signal and times,
@@ -31,18 +32,41 @@ package enum AttemptRows {
             let value: Double = r["value"]
             h.update("metric\u{1f}\(name)\u{1f}\(value)\n")
         }
-        let points = try Row.fetchCursor(
-            db,
+        // Series points (a million, say) as bytes: the series name once, then each step and value's
+        // bits, hashed in blocks, read through the statement directly (no row objects, no text
+        // per point: this runs on the ingest path).
+        let statement = try db.cachedStatement(
             sql: """
-                SELECT sn.name, ms.step, ms.value FROM metric_series ms JOIN series_names sn ON sn.id = ms.series_id
-                WHERE ms.attempt_id = ? ORDER BY sn.name, ms.step
-                """, arguments: [attemptID])
-        while let r = try points.next() {
-            let name: String = r[0]
-            let step: Int64 = r[1]
-            let value: Double = r[2]
-            h.update("point\u{1f}\(name)\u{1f}\(step)\u{1f}\(value)\n")
+                SELECT ms.series_id, ms.step, ms.value, sn.name FROM metric_series ms
+                JOIN series_names sn ON sn.id = ms.series_id WHERE ms.attempt_id = ? ORDER BY sn.name, ms.step
+                """)
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        sqlite3_bind_int64(handle, 1, attemptID)
+        defer { sqlite3_reset(handle) }
+        var block: [UInt8] = []
+        block.reserveCapacity(1 << 16)
+        var currentSeries: Int64?
+        while true {
+            let rc = sqlite3_step(handle)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "reading series points")
+            }
+            let series = sqlite3_column_int64(handle, 0)
+            if series != currentSeries {  // the name, not the id (an imported copy has other ids)
+                let name = sqlite3_column_text(handle, 3).map { String(cString: $0) } ?? ""
+                block.append(contentsOf: Array("series\u{1f}\(name)\n".utf8))
+                currentSeries = series
+            }
+            withUnsafeBytes(of: sqlite3_column_int64(handle, 1).littleEndian) { block.append(contentsOf: $0) }
+            withUnsafeBytes(of: sqlite3_column_double(handle, 2).bitPattern.littleEndian) { block.append(contentsOf: $0) }
+            if block.count >= 1 << 16 {
+                block.withUnsafeBytes { h.update($0) }
+                block.removeAll(keepingCapacity: true)
+            }
         }
+        block.withUnsafeBytes { h.update($0) }
         for r in try Row.fetchAll(
             db, sql: "SELECT name, path, digest, size FROM artifacts WHERE attempt_id = ? ORDER BY name", arguments: [attemptID])
         {

@@ -57,6 +57,10 @@ import Testing
                 "DELETE FROM metrics WHERE name = 'planted';"
             ),
             (
+                "INSERT INTO series_names (name) VALUES ('planted'); INSERT INTO metric_series SELECT min(id), (SELECT id FROM series_names WHERE name = 'planted'), 1, 0.5 FROM attempts;",
+                "DELETE FROM metric_series WHERE series_id = (SELECT id FROM series_names WHERE name = 'planted');"
+            ),
+            (
                 "CREATE TABLE kept AS SELECT * FROM artifacts WHERE name = 'rows'; DELETE FROM artifacts WHERE name = 'rows';",
                 "INSERT INTO artifacts SELECT * FROM kept; DROP TABLE kept;"
             ),
