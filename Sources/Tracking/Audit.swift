@@ -88,6 +88,7 @@ package struct Auditor: Sendable {
                 )
                 continue
             }
+            try checkAnchor(runID, &report)
             try checkAttemptRows(runID, &report)
             try checkArtifacts(runID, &report)
             try checkCode(runID, &report)
@@ -129,6 +130,23 @@ package struct Auditor: Sendable {
                     message: first
                         ? "event #\(id) (\(kind)\(subject.map { " \($0)" } ?? "")) does not match its hash: it was edited, or a row before it was deleted"
                         : "event #\(id) (\(kind)) no longer links to the row before it"))
+        }
+    }
+
+    /// The run's last event as its anchor file outside the database names it (a cut-off tail).
+    private func checkAnchor(_ runID: String, _ report: inout AuditReport) throws {
+        guard let anchor = ChainAnchor.read(store: store, runID: runID) else { return }
+        let stored: String? = try store.read { db in
+            try String.fetchOne(db, sql: "SELECT hash FROM events WHERE id = ? AND run_id = ?", arguments: [anchor.id, runID])
+        }
+        if stored != anchor.hash {
+            report.findings.append(
+                AuditFinding(
+                    kind: .eventChain, runID: runID, subject: "event #\(anchor.id)",
+                    message: stored == nil
+                        ? "the event log was cut: event #\(anchor.id), the run's last when it ended (runs/\(runID)/chain-anchor), is gone"
+                        : "event #\(anchor.id) is not the one the run ended with (runs/\(runID)/chain-anchor holds another hash)")
+            )
         }
     }
 

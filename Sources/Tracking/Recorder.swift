@@ -130,6 +130,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
             ])
             try EventLog.append(db, runID: runID, events: [("run-\(status.rawValue)", nil, error ?? "")], at: now)
         }
+        try? ChainAnchor.write(store: store, runID: runID)
     }
 
     // MARK: - RunObserver

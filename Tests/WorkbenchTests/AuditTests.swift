@@ -83,6 +83,21 @@ import Testing
         #expect(gone.status == 1 && gone.stdout.contains("but its row is gone"), "\(gone.stdout)")
     }
 
+    /// A run's last event is anchored outside the database when it ends (runs/RUN/chain-anchor):
+    /// cutting the tail of the event log leaves a chain that still links, but not the anchored event.
+    @Test func aCutOffTailOfTheEventLogIsAFinding() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        let anchor = try await ws.sh("cat .workbench/runs/*/chain-anchor")
+        #expect(anchor.hasPrefix("event "), "\(anchor)")
+        #expect(try await ws.wb("audit").status == 0)
+        try await sql(ws, "DROP TRIGGER events_are_append_only_d; DELETE FROM events WHERE id = (SELECT max(id) FROM events);")
+        let cut = try await ws.wb("audit")
+        #expect(
+            cut.status == 1 && cut.stdout.contains("FINDING event-chain")
+                && cut.stdout.contains("the event log was cut: event #"), "\(cut.stdout)")
+    }
+
     @Test func aCleanRunPassesAndEachTamperingIsNamed() async throws {
         let ws = try await workspace()
         defer { ws.cleanup() }
