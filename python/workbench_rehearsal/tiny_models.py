@@ -111,10 +111,7 @@ def mllama(out: str, lines: list[str]) -> None:
     from transformers import (MllamaConfig, MllamaForConditionalGeneration, MllamaImageProcessor,
                               PreTrainedTokenizerFast)
     tok = train_tokenizer(LLAMA_SPECIAL, 512, lines)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>",
-                                        pad_token="<|finetune_right_pad_id|>", clean_up_tokenization_spaces=True,
-                                        model_input_names=["input_ids", "attention_mask"], model_max_length=131072)
-    bos = tokenizer.convert_tokens_to_ids("<|begin_of_text|>")
+    bos = tok.token_to_id("<|begin_of_text|>")
     tok.post_processor = processors.TemplateProcessing(single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A $B",
                                                        special_tokens=[("<|begin_of_text|>", bos)])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>",

@@ -26,18 +26,11 @@ package struct SpecLoader: Sendable {
     package static func readUTF8(_ path: String) throws -> String {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         if let text = String(validating: bytes, as: UTF8.self) { return text }
-        // The longest valid prefix ends at the first bad byte; count lines and columns up to it.
+        // The standard library's UTF-8 parser finds the first bad byte; lines and columns up to it.
+        var parser = Unicode.UTF8.ForwardParser()
+        var input = bytes.makeIterator()
         var valid = 0
-        var i = 0
-        while i < bytes.count {
-            let b = bytes[i]
-            let width = b < 0x80 ? 1 : b >> 5 == 0b110 ? 2 : b >> 4 == 0b1110 ? 3 : b >> 3 == 0b11110 ? 4 : 0
-            guard width > 0, i + width <= bytes.count,
-                String(validating: bytes[i..<(i + width)], as: UTF8.self) != nil
-            else { break }
-            i += width
-            valid = i
-        }
+        while case .valid(let scalar) = parser.parseScalar(from: &input) { valid += scalar.count }
         let prefix = bytes[..<valid]
         let line = prefix.filter { $0 == 0x0A }.count + 1
         let lineStart = prefix.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
