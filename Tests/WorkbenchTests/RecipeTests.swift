@@ -105,6 +105,8 @@ import Testing
               *torch.distributed.launch*) echo "launch $* PYTHONPATH=$PYTHONPATH" >> "$LOG"
                 out=$(echo "$*" | sed 's/.*--output_dir \\([^ ]*\\).*/\\1/'); mkdir -p "$out"
                 case "$*" in *--tune_mm_mlp_adapter*) [ -n "$NO_PROJECTOR" ] || : > "$out/mm_projector.bin" ;; esac; exit 0 ;;
+              *workbench_convert.llava_stage2*) echo "merge $*" >> "$LOG"
+                out=$(echo "$*" | sed 's/.*--out \\([^ ]*\\).*/\\1/'); mkdir -p "$out"; exit 0 ;;
             esac
             exec /usr/bin/python3 "$@"
             """)
@@ -218,10 +220,14 @@ import Testing
         #expect(
             first.contains("--tune_mm_mlp_adapter True ") && first.contains("--learning_rate 2e-3 ")
                 && !first.contains("--unfreeze_mm_vision_tower"), "\(first)")
-        // Stage 2 from the base with that projector, everything trained at the catalog's rate.
+        // Stage 2 from the base with that projector written into its weights (a plain
+        // --pretrain_mm_mlp_adapter load fails under ZeRO-3), everything trained at the catalog's rate.
         #expect(
-            last.contains(
-                "--model_name_or_path \(ws.path)/stub/snapshot --pretrain_mm_mlp_adapter \(ws.path)/o5-stage1/mm_projector.bin ")
+            r.log.contains(
+                "merge -m workbench_convert.llava_stage2 --base \(ws.path)/stub/snapshot --projector \(ws.path)/o5-stage1/mm_projector.bin --out \(ws.path)/o5-start"
+            ), "\(r.log)")
+        #expect(
+            last.contains("--model_name_or_path \(ws.path)/o5-start ") && !last.contains("--pretrain_mm_mlp_adapter")
                 && last.contains("--unfreeze_mm_vision_tower True --mm_vision_tower_lr 2e-6 ")
                 && last.contains("--learning_rate 2e-5 ")
                 && !last.contains("--tune_mm_mlp_adapter") && last.contains("--output_dir \(ws.path)/o5 ")
@@ -232,7 +238,8 @@ import Testing
             Self.llavaFlags + " --stage $PWD/captions.json --stage $PWD/syn/train_syn_only.json --out $PWD/o5")
         #expect(
             requeued.rc == "rc=0" && requeued.launches.count == 1
-                && requeued.launches[0].contains("--pretrain_mm_mlp_adapter \(ws.path)/o5-stage1/mm_projector.bin "),
+                && requeued.launches[0].contains("--model_name_or_path \(ws.path)/o5-start ")
+                && requeued.log.contains("--projector \(ws.path)/o5-stage1/mm_projector.bin --out \(ws.path)/o5-start"),
             "\(requeued.log)")
         // An interrupted projector stage's checkpoints hold only the projector: removed, not resumed.
         try ws.write("o6-stage1/checkpoint-500/mm_projector.bin", "p")

@@ -2,11 +2,13 @@
 repositories (config.json, generation_config.json, model.safetensors, tokenizer.json,
 tokenizer_config.json with the chat template, special_tokens_map.json, preprocessor_config.json,
 chat_template.json; Qwen2-VL also vocab.json and merges.txt), built from the real architectures'
-configurations with every size shrunk. The tokenizer is a byte-level BPE trained here on a small
+configurations with every size shrunk. LLaVA-v1.6-8B's is in the layout LLaVA's trainer saves
+(QA-Synthesizer's train_mem.py: model_type llava_llama, the tower and projector inside `model.`),
+with a CLIP tower snapshot in openai/clip-vit-large-patch14-336's layout beside it. The tokenizer is a byte-level BPE trained here on a small
 corpus, with the real models' special tokens, so the chat templates and LLaMA-Factory's templates
 find every token they name. Deterministic: the same arguments give the same files.
 
-    python -m workbench_rehearsal.tiny_models --family qwen2-vl|mllama --out DIR [--corpus FILE]
+    python -m workbench_rehearsal.tiny_models --family qwen2-vl|mllama|llava --out DIR [--tower DIR]
 """
 from __future__ import annotations
 
@@ -146,13 +148,85 @@ def mllama(out: str, lines: list[str]) -> None:
     write_json(os.path.join(out, "chat_template.json"), {"chat_template": LLAMA_TEMPLATE})
 
 
+LLAMA3_SPECIAL = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
+                  "<|reserved_special_token_2|>", "<|reserved_special_token_3|>", "<|start_header_id|>",
+                  "<|end_header_id|>", "<|reserved_special_token_4|>", "<|eot_id|>"]
+
+
+def clip_tower(out: str) -> dict:
+    """A CLIP snapshot in openai/clip-vit-large-patch14-336's layout (a full CLIPModel, config
+    model_type clip, CLIPImageProcessor at the tower's resolution), shrunk to 28 px and 2 layers."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+    config = CLIPConfig(
+        text_config={"vocab_size": 99, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                     "num_attention_heads": 2, "max_position_embeddings": 16},
+        vision_config={"image_size": 28, "patch_size": 14, "hidden_size": 32, "intermediate_size": 64,
+                       "num_hidden_layers": 3, "num_attention_heads": 2},
+        projection_dim=16, torch_dtype="float32")
+    torch.manual_seed(1)
+    CLIPModel(config).save_pretrained(out, safe_serialization=True)
+    CLIPImageProcessor(size={"shortest_edge": 28}, crop_size={"height": 28, "width": 28}).save_pretrained(out)
+    return config.vision_config.to_dict()
+
+
+def llava(out: str, lines: list[str], tower: str) -> None:
+    """LLaVA-v1.6-8B (open-llava-next-llama3-8b: Llama-3-8B with a CLIP-L/336 tower, mlp2x_gelu,
+    anyres, spatial_unpad) in the layout LLaVA's trainer saves, shrunk; the tower's weights in it
+    differ from the snapshot's, as after training with the tower unfrozen."""
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    vision = clip_tower(tower)
+    tok = train_tokenizer(LLAMA3_SPECIAL, 512, lines)
+    bos = tok.token_to_id("<|begin_of_text|>")
+    tok.post_processor = processors.TemplateProcessing(single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A $B",
+                                                       special_tokens=[("<|begin_of_text|>", bos)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>",
+                                        pad_token="<|end_of_text|>", model_max_length=6144, padding_side="right")
+    text = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192, rope_theta=500000.0,
+                       bos_token_id=bos, eos_token_id=tok.token_to_id("<|eot_id|>"), tie_word_embeddings=False,
+                       torch_dtype="float32")
+    torch.manual_seed(2)
+    weights = dict(LlamaForCausalLM(text).state_dict())
+    torch.manual_seed(3)
+    for key, tensor in CLIPVisionModel(CLIPVisionConfig(**vision)).state_dict().items():
+        # LLaVA's transformers (4.37) names the tower's weights vision_model.*; transformers 5 drops that level.
+        key = key if key.startswith("vision_model.") else "vision_model." + key
+        weights["model.vision_tower.vision_tower." + key] = tensor
+    g = torch.Generator().manual_seed(4)
+    hidden, mm_hidden = text.hidden_size, vision["hidden_size"]
+    for name, shape in {"model.mm_projector.0.weight": (hidden, mm_hidden), "model.mm_projector.0.bias": (hidden,),
+                        "model.mm_projector.2.weight": (hidden, hidden), "model.mm_projector.2.bias": (hidden,),
+                        "model.image_newline": (hidden,)}.items():
+        weights[name] = torch.randn(*shape, generator=g) * 0.1
+    save_file({k: v.contiguous() for k, v in weights.items()}, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
+    config = text.to_dict()
+    config.update({
+        "architectures": ["LlavaLlamaForCausalLM"], "model_type": "llava_llama", "mm_vision_tower": tower,
+        "mm_hidden_size": mm_hidden, "mm_projector_type": "mlp2x_gelu", "mm_vision_select_layer": -2,
+        "mm_vision_select_feature": "patch", "mm_patch_merge_type": "spatial_unpad", "image_aspect_ratio": "anyres",
+        "image_grid_pinpoints": [[28, 56], [56, 28], [56, 56], [28, 84], [84, 28]], "mm_use_im_start_end": False,
+        "mm_use_im_patch_token": False, "mm_projector_lr": None, "mm_vision_tower_lr": 2e-6,
+        "unfreeze_mm_vision_tower": True, "tune_mm_mlp_adapter": False, "freeze_mm_mlp_adapter": False,
+        "tokenizer_model_max_length": 6144, "tokenizer_padding_side": "right", "use_mm_proj": True})
+    write_json(os.path.join(out, "config.json"), config)
+    tokenizer.save_pretrained(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--family", choices=["qwen2-vl", "mllama"], required=True)
+    ap.add_argument("--family", choices=["qwen2-vl", "mllama", "llava"], required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--tower", help="llava: where to write the CLIP tower snapshot")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    {"qwen2-vl": qwen2_vl, "mllama": mllama}[a.family](a.out, world.corpus())
+    if a.family == "llava":
+        if not a.tower:
+            ap.error("--family llava needs --tower DIR")
+        os.makedirs(a.tower, exist_ok=True)
+        llava(a.out, world.corpus(), a.tower)
+    else:
+        {"qwen2-vl": qwen2_vl, "mllama": mllama}[a.family](a.out, world.corpus())
     print(f"tiny {a.family}: {a.out}")
 
 

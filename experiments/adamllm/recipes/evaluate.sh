@@ -23,6 +23,9 @@ recipe=evaluate.sh
 . "$(dirname "${BASH_SOURCE[0]}")/shards.sh"
 IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0}"   # unset: upstream's one GPU
 label=$checkpoint
+if [ -d "$checkpoint" ] && [ -f "$checkpoint/manifest.json" ] && [ ! -f "$checkpoint/config.json" ]; then
+  checkpoint="$checkpoint/manifest.json"   # convert-llava.sh kept a released LLaVA-NeXT checkpoint's manifest
+fi
 if [ -f "$checkpoint" ]; then   # a fetch manifest: its pinned snapshot in the cache
   repo_id=$(manifest_field "$checkpoint" repo)
   commit=$(manifest_field "$checkpoint" commit)
@@ -30,6 +33,10 @@ if [ -f "$checkpoint" ]; then   # a fetch manifest: its pinned snapshot in the c
   checkpoint=$("$WORKBENCH" fetch --from "$checkpoint" --quiet)
 elif [ ! -d "$checkpoint" ]; then   # a hub id (unpinned): fetched now
   checkpoint=$("$WORKBENCH" fetch "$checkpoint" --quiet)
+fi
+if [ "$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("model_type"))' "$checkpoint/config.json")" = llava_llama ]; then
+  echo "evaluate.sh: $checkpoint is in LLaVA's training layout (model_type llava_llama), which vLLM cannot load; the convert-llava stage converts it" >&2
+  exit 2
 fi
 bench_repo=$(manifest_field "$benchmark" repo)
 bench_dir=$("$WORKBENCH" fetch --from "$benchmark" --quiet)

@@ -12,7 +12,11 @@
 # Two training stages (the paper's two-stage pipeline; the release has no script for it): the
 # first trains the projector alone at 2e-3, as LLaVA's own first stage (train_mem.py then saves
 # only OUT-stage1/mm_projector.bin), the second starts from the base with that projector and the
-# full settings. Every training file is checked first for the row shape LLaVA's loader asserts (one
+# full settings. Not through --pretrain_mm_mlp_adapter: llava_arch.py loads it with a plain
+# load_state_dict into a projector ZeRO-3 has already partitioned (size mismatch, torch.Size([0]));
+# the second stage starts instead from OUT-start, the base's folder with the first stage's
+# projector written into its weights (python/workbench_convert/llava_stage2.py), which
+# from_pretrained loads under ZeRO-3 like any checkpoint. Every training file is checked first for the row shape LLaVA's loader asserts (one
 # image, <image> first, user/assistant turns): the first bad row is named before any GPU loads.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/train-common.sh" train-llava.sh \
@@ -22,13 +26,18 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 tower=$("$WORKBENCH" fetch --from "$vision" --quiet)
 PYTHONPATH="$repo/python" "$python" -m workbench_data.rows check-llava "${stages[@]}" >&2
-adapter=()
+start=$base   # where the next training stage starts
 for n in $(seq 1 ${#stages[@]}); do
   target=$(stage_output "$n")
   if stage_done "$n"; then
     echo "train-llava.sh: training stage $n finished in an earlier attempt ($target.done): skipped" >&2
-    adapter=(--pretrain_mm_mlp_adapter "$target/mm_projector.bin")
+    projector="$target/mm_projector.bin"
     continue
+  fi
+  if [ -n "${projector:-}" ]; then
+    start="$out-start"
+    rm -rf "$start"
+    PYTHONPATH="$repo/python" "$python" -m workbench_convert.llava_stage2 --base "$base" --projector "$projector" --out "$start" >&2
   fi
   if [ "$n" -lt ${#stages[@]} ]; then
     tune=(--tune_mm_mlp_adapter True) stage_lr=2e-3
@@ -41,7 +50,7 @@ for n in $(seq 1 ${#stages[@]}); do
     tune=(--unfreeze_mm_vision_tower True --mm_vision_tower_lr 2e-6) stage_lr=$lr
   fi
   (cd "$qa" && "$python" -m torch.distributed.launch --use_env --nproc_per_node="$ngpus" llava/train/train_mem.py \
-    --deepspeed "$deepspeed" --model_name_or_path "$base" "${adapter[@]}" --version llava_llama_3 \
+    --deepspeed "$deepspeed" --model_name_or_path "$start" --version llava_llama_3 \
     --data_path "${stages[$((n - 1))]}" --image_folder "$images" --vision_tower "$tower" \
     --mm_projector_type mlp2x_gelu "${tune[@]}" \
     --image_aspect_ratio anyres --group_by_modality_length True --mm_vision_select_layer -2 \
@@ -53,8 +62,9 @@ for n in $(seq 1 ${#stages[@]}); do
     --gradient_checkpointing True --lazy_preprocess True --dataloader_num_workers 16 \
     --evaluation_strategy no --save_strategy steps --save_steps 500 --save_total_limit 1 \
     --logging_steps 10 --report_to none --output_dir "$target" --run_name "$target")
-  adapter=(--pretrain_mm_mlp_adapter "$target/mm_projector.bin")
+  projector="$target/mm_projector.bin"
   [ "$n" -eq ${#stages[@]} ] || [ -f "$target/mm_projector.bin" ] \
     || { echo "train-llava.sh: the caption stage wrote no $target/mm_projector.bin (train_mem.py with --tune_mm_mlp_adapter saves the projector there)" >&2; exit 1; }
   mark_done "$n"
 done
+rm -rf "$out-start"   # the second stage's starting folder (rewritten weight files): the model is in OUT

@@ -1,0 +1,1 @@
+"""Checkpoint layout conversions the paper recipes need between the upstream programs."""
