@@ -15,9 +15,26 @@ package struct AttemptOutcome: Sendable {
     }
 
     /// `cancelled`: a stop was requested, so a TERM/KILL death is an interruption, not a failure.
+    /// The process has ended: its attempt files are redacted first (`AttemptRedaction`), so the
+    /// stderr tail, the message and `outcome.json` hold no secret either.
     package func make(
         _ stage: PlannedStage, _ info: AttemptInfo, _ termination: Termination, started: Date, ended: Date,
         metricsPath: String, cancelled: Bool, stopStatus: AttemptStatus = .interrupted
+    ) -> Outcome {
+        let secrets = AttemptRedaction.secrets(for: stage)
+        let notes = AttemptRedaction.redact(directory: info.directory, secrets: secrets)
+        var o = interpret(
+            stage, info, termination, started: started, ended: ended, metricsPath: metricsPath, cancelled: cancelled,
+            stopStatus: stopStatus)
+        o.errorTail = secrets.redact(o.errorTail)
+        let message = ([o.message].compactMap { $0 } + notes).joined(separator: "\n")
+        o.message = message.isEmpty ? nil : secrets.redact(message)
+        return o
+    }
+
+    private func interpret(
+        _ stage: PlannedStage, _ info: AttemptInfo, _ termination: Termination, started: Date, ended: Date,
+        metricsPath: String, cancelled: Bool, stopStatus: AttemptStatus
     ) -> Outcome {
         var stderrTail: String? { LogTail.read(info.directory + "/stderr.log", maxLines: 20) }  // read on failure only
         let (metrics, warnings) = MetricsFile.parse((try? String(contentsOfFile: metricsPath, encoding: .utf8)) ?? "")

@@ -70,6 +70,43 @@ import Testing
                 #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(file) contains \(secret)")
             }
         }
+
+        // Every other file the tool wrote under .workbench/ (attempt commands, logs, metrics and
+        // outcomes, run records): none either. The stage's declared output is its product, written
+        // by the stage, and is left as it is (it does hold the key the command echoed).
+        let all = try await ws.sh("cd .workbench && find . -type f ! -path './outputs/*' | sort")
+        let written = all.split(separator: "\n").map { ".workbench/" + $0.dropFirst(2) }
+        #expect(
+            written.contains { $0.hasSuffix("/stderr.log") } && written.contains { $0.hasSuffix("/command.sh") }, "\(written)")
+        for file in written {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: ws.path + "/" + file))
+            for secret in Self.all {
+                #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(file) contains \(secret)")
+            }
+        }
+        let stderrLog = try await ws.sh("cat .workbench/runs/*/work@model=b/attempt-1/stderr.log")
+        #expect(stderrLog.contains("auth failed for [REDACTED] and [REDACTED]"), "\(stderrLog)")
+        let product = try await ws.sh("cat .workbench/outputs/work/*/o.txt")
+        #expect(product.contains(Self.openai), "a stage's own output is not rewritten")
+
+        // A bundle of the run: its spec copy is masked (the spec names the token and the password).
+        let exported = try await ws.wbEnv(
+            ["MY_SERVICE_PASSWORD": Self.envValue], ["export", "latest", "--out", "leaky.wbbundle"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect(exported.stderr.contains("are masked in the bundle's copy"), "\(exported.stderr)")
+        let bundle = try Data(contentsOf: URL(fileURLWithPath: ws.path + "/leaky.wbbundle"))
+        #expect(bundle.range(of: Data("db_password: [REDACTED]".utf8)) != nil, "the spec copy is in the bundle, masked")
+        for secret in Self.all { #expect(bundle.range(of: Data(secret.utf8)) == nil, "the bundle contains \(secret)") }
+
+        // The terminal: the failing stage's stderr tail, the run's summary, the plan.
+        let plan = try await ws.wbEnv(["MY_SERVICE_PASSWORD": Self.envValue], ["plan", "leaky", "--json"])
+        for (what, text) in [
+            ("reproduce", r.stdout + r.stderr), ("show", show.stdout + show.stderr), ("plan", plan.stdout + plan.stderr),
+            ("export", exported.stdout + exported.stderr),
+        ] {
+            for secret in Self.all { #expect(!text.contains(secret), "\(what) printed \(secret)") }
+        }
+        #expect(r.stderr.contains("auth failed for [REDACTED]") || r.stdout.contains("auth failed for [REDACTED]"), "\(r.stderr)")
     }
 
     @Test func redactionRules() {

@@ -47,6 +47,9 @@ extension SlurmController {
             let disk =
                 job.map { !$0.isTerminal } ?? false ? (disks[name] ?? [:]) : attemptsOnDisk(state.runDirectory + "/" + name)
             try await reconcile(&state.entries[i], job: job, disk: disk, state: state, now: now, observer: observer)
+            if state.entries[i].final != nil {  // settled for good: no requeue reads its files again
+                Self.redactStage(state.runDirectory + "/" + name, stage: state.entries[i].stage)
+            }
             if let f = state.entries[i].final, f == .failed || f == .cancelled && !state.cancelRequested {
                 failedStages.append(state.entries[i].stage.name)
             }
@@ -100,6 +103,7 @@ extension SlurmController {
         let stage = entry.stage
         let stageDir = state.runDirectory + "/" + stage.name
         let latest = disk.keys.max() ?? 0
+        let secrets = AttemptRedaction.secrets(for: stage)
         func info(_ n: Int) -> AttemptInfo {
             AttemptInfo(
                 runID: state.runID, stage: stage.name, fingerprint: stage.fingerprint, number: n,
@@ -114,6 +118,8 @@ extension SlurmController {
         }
         func record(_ n: Int, _ outcome: Outcome) async throws {
             var o = outcome
+            o.errorTail = secrets.redact(o.errorTail)
+            o.message = secrets.redact(o.message)
             if let gpus = disk[n]?.start["gpus"].flatMap(Double.init), gpus > 0 {  // GPU accounting: what Slurm allocated
                 o.metrics.append(MetricPoint(name: "slurm/gpus_allocated", step: nil, value: gpus))
                 o.metrics.append(MetricPoint(name: "slurm/gpu_hours", step: nil, value: gpus * max(0, o.duration) / 3600))
@@ -226,9 +232,23 @@ extension SlurmController {
                 message:
                     "job \(entry.jobID ?? "?") ended \(job.state) \(when) (Slurm's log: \(Self.slurmLog(stageDir: stageDir, jobID: entry.jobID)))"
             )
-            o.errorTail = tail
+            o.errorTail = secrets.redact(tail)
             try await observer.stageFinished(stage, attempt: info(latest + 1), outcome: o)
             entry.final = .failed
+        }
+    }
+
+    /// A stage's job is over: its command template, Slurm's own logs and every attempt's files are
+    /// redacted (the settled attempt's already were, when its outcome was made).
+    static func redactStage(_ stageDir: String, stage: PlannedStage) {
+        let secrets = AttemptRedaction.secrets(for: stage)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: stageDir)) ?? []
+        for name in names.sorted() {
+            if name == "command.sh.in" || (name.hasPrefix("slurm-") && name.hasSuffix(".out")) {
+                _ = try? AttemptRedaction.redactFile(stageDir + "/" + name, secrets: secrets)
+            } else if name.hasPrefix("attempt-") {
+                AttemptRedaction.redact(directory: stageDir + "/" + name, secrets: secrets)
+            }
         }
     }
 

@@ -27,7 +27,8 @@ extension Session {
         }
         let spec = try workspace.loadRunSpec(
             store: store, runID: runID, specPath: detail.specPath, specHash: detail.specHash, strict: true)
-        var files = try specFiles(spec, runID: runID)
+        var redacted: [String] = []
+        var files = try specFiles(spec, runID: runID, redactedSpecFiles: &redacted)
         let tables = try ReportFlow(workspace: workspace, store: store, spec: spec, profile: detail.summary.profile, runID: runID)
             .build(only: nil)
         for t in tables {
@@ -44,18 +45,23 @@ extension Session {
                     "workbench_version": WorkbenchVersion.current, "source_workspace": workspace.root,
                     "source_host": workspace.host,
                     "spec_path": spec.path, "profile": detail.summary.profile,
-                ], to: path)
+                ].merging(redacted.isEmpty ? [:] : ["spec_redacted": redacted.joined(separator: ",")]) { a, _ in a }, to: path)
         } catch let f as RunBundle.Failure {
             throw WorkbenchError.invalidInput(f.description, hint: f.hint)
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        if !redacted.isEmpty {
+            workspace.messages.note(
+                "secret values in \(redacted.joined(separator: ", ")) are masked in the bundle's copy ([REDACTED]); that copy's SHA-256 differs from the spec the run recorded"
+            )
+        }
         workspace.messages.note(
             "exported run \(runID): \(files.count) files (spec, lock, \(tables.count * bundledReportFormats.count) reports) and its rows, \(size / 1024) KiB, manifest sha256 \(manifest.prefix(12))"
         )
     }
 
     /// The spec file, the catalogs it includes and its hub lock, as bundle files under `spec/`.
-    private func specFiles(_ spec: Spec, runID: String) throws -> [RunBundle.File] {
+    private func specFiles(_ spec: Spec, runID: String, redactedSpecFiles: inout [String]) throws -> [RunBundle.File] {
         var files: [RunBundle.File] = []
         // The hub lock goes with the spec: the imported spec pins the same commits.
         let lock = spec.lockPath.map { [$0] } ?? []
@@ -68,7 +74,17 @@ extension Session {
             guard let data = FileManager.default.contents(atPath: workspace.root + "/" + rel) else {
                 throw WorkbenchError.io("cannot read \(rel), a file of the spec of run \(runID)")
             }
-            files.append(.init(path: "spec/" + rel, role: "spec", content: data))
+            // Redacted as the store redacts (a password in a parameter, a token in `env`): the copy
+            // then differs from the recorded spec's SHA-256, which the export says.
+            var content = data
+            if let text = String(data: data, encoding: .utf8) {
+                let masked = Redact.text(text)
+                if masked != text {
+                    content = Data(masked.utf8)
+                    redactedSpecFiles.append(rel)
+                }
+            }
+            files.append(.init(path: "spec/" + rel, role: "spec", content: content))
         }
         return files
     }

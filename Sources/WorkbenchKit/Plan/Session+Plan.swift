@@ -1,4 +1,5 @@
 import Foundation
+import Runners
 import Tracking
 import WorkbenchCore
 
@@ -145,7 +146,19 @@ package struct PlanDocument: Encodable {
         table = plan.table
         self.workspace = workspace
         summary = plan.summary
-        stages = plan.stages
+        // Printed, so redacted as the store redacts (the plan itself keeps the values it runs with).
+        stages = plan.stages.map { stage in
+            let secrets = AttemptRedaction.secrets(for: stage)
+            var s = stage
+            func mask(_ v: NamedValue) -> NamedValue {
+                NamedValue(name: v.name, value: Secrets.isSecretName(v.name) ? Secrets.mask : secrets.redact(v.value))
+            }
+            s.command = secrets.redact(stage.command)
+            s.fingerprintDescription = secrets.redact(stage.fingerprintDescription)
+            s.env = stage.env.map(mask)
+            s.params = stage.params.map(mask)
+            return s
+        }
         self.pastRuns = pastRuns
         self.unlocked = unlocked
     }
