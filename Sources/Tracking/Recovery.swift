@@ -45,7 +45,12 @@ package struct Recovery: Sendable {
                     ingested += 1
                     continue
                 }
-                if let directory { Self.terminateLeftover(directory) }
+                if let directory {
+                    Self.terminateLeftover(directory)
+                    // Its process is gone: its files get the redaction an ended attempt gets (the
+                    // controller's secrets; the stage's own values died with its controller).
+                    AttemptRedaction.redact(directory: directory, secrets: AttemptRedaction.controller)
+                }
                 let now = clock.now()
                 try store.write { db in
                     try db.execute(

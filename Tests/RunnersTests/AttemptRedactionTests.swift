@@ -1,8 +1,8 @@
 import Foundation
 import Testing
-import WorkbenchCore
 
 @testable import Runners
+@testable import WorkbenchCore
 
 /// The attempt files' redaction, on its own: what it masks, what it keeps byte for byte, and that a
 /// file with nothing to mask is not rewritten.

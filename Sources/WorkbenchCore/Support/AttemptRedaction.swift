@@ -1,5 +1,4 @@
 import Foundation
-import WorkbenchCore
 
 /// Masks secrets in the files an attempt leaves in its directory once its process has ended
 /// (`command.sh`, `stdout.log`, `stderr.log`, `metrics.jsonl`), by the rules the store uses
@@ -14,7 +13,7 @@ import WorkbenchCore
 /// be rewritten (full disk, permissions) is left as it was and named in the returned notes.
 package enum AttemptRedaction {
     package static let fileNames = ["command.sh", "stdout.log", "stderr.log", "metrics.jsonl"]
-    static let controller = Secrets.fromEnvironment()
+    package static let controller = Secrets.fromEnvironment()
 
     /// The rules for one stage: the controller's secrets plus the stage's secret-named values.
     package static func secrets(for stage: PlannedStage) -> Secrets {
