@@ -77,7 +77,8 @@ grep -q "28 stage(s), 28 cached, 0 to run" "$ws/second.log" || { cat "$ws/second
 echo "smoke-check: second invocation: 28 of 28 stages from the cache"
 
 # The first run carried to an empty workspace as a bundle: every table renders there as here
-# (all formats), and the audit passes on both sides (predictions re-scored, tables rebuilt).
+# (all formats), and the audit passes on both sides (tables rebuilt; predictions re-scored here,
+# while the imported copy checks the stored per-example scores: its outputs stay in $ws).
 first=$("$bin" runs --json --workspace "$ws" | "$repo/.venv-ml/bin/python" -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
 "$bin" audit "$first" --workspace "$ws" >"$ws/audit.log" || { cat "$ws/audit.log"; echo "smoke-check: audit of the first run failed" >&2; exit 1; }
 wsi=$(mktemp -d /tmp/wb-smoke-import.XXXXXX)

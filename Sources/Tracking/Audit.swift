@@ -10,6 +10,9 @@ package struct AuditFinding: Sendable, Codable, Hashable {
         case eventChain = "event-chain"
         /// An artifact's content differs from its recorded digest.
         case artifactChanged = "artifact-changed"
+        /// A recorded output (or scored predictions file) is gone: missing, so it cannot be verified.
+        /// `audit --allow-missing` accepts these, for workspaces whose checkpoints are pruned.
+        case artifactMissing = "artifact-missing"
         /// An attempt's rows (status, exit code, times, metrics, series, artifacts) differ from the
         /// digest its status event recorded, or the attempt is gone.
         case attemptRowsChanged = "attempt-rows-changed"
@@ -200,6 +203,12 @@ package struct Auditor: Sendable {
         report.findings.append(contentsOf: found)
     }
 
+    /// An imported run (or one here only as an imported run's context): its files are in the
+    /// workspace that recorded it, never read from there.
+    private func recordedElsewhere(_ runID: String) throws -> Bool {
+        try store.importOf(run: runID) != nil || store.contextOnly(run: runID) != nil
+    }
+
     private func checkArtifacts(_ runID: String, _ report: inout AuditReport) throws {
         let rows: [(String, String, String, String)] = try store.read { db in
             try Row.fetchAll(
@@ -208,14 +217,23 @@ package struct Auditor: Sendable {
                     SELECT si.name, ar.name, ar.path, ar.digest FROM artifacts ar JOIN attempts a ON a.id = ar.attempt_id
                     JOIN stage_instances si ON si.id = a.instance_id WHERE a.run_id = ? AND a.status = 'completed' ORDER BY ar.path
                     """, arguments: [runID]
-            ).map { ($0[0], $0[1], $0[2], $0[3]) }
+            ).map { ($0[0], $0[1], WorkspacePath.resolved($0[2] as String, root: store.workspaceRoot), $0[3]) }
         }
         let digester = FileDigester(store: nil)  // no memo: every file is read again
+        let elsewhere = try recordedElsewhere(runID)
         for (stage, name, path, recorded) in rows {
             report.artifacts += 1
             guard FileManager.default.fileExists(atPath: path) else {
-                report.notes.append(
-                    "run \(runID): \(stage) output '\(name)' (\(path)) no longer exists; its digest cannot be checked")
+                if elsewhere {
+                    report.notes.append(
+                        "run \(runID) was imported: \(stage) output '\(name)' stays in the workspace that recorded it (a bundle carries no outputs); not checked"
+                    )
+                    continue
+                }
+                report.findings.append(
+                    AuditFinding(
+                        kind: .artifactMissing, runID: runID, subject: path,
+                        message: "\(stage) output '\(name)' (\(path)) is missing; its digest cannot be verified"))
                 continue
             }
             let now = try digester.digest(ofPath: path)
@@ -223,7 +241,7 @@ package struct Auditor: Sendable {
                 report.findings.append(
                     AuditFinding(
                         kind: .artifactChanged, runID: runID, subject: path,
-                        message: "\(stage) output '\(name)' has digest \(now), recorded \(recorded)"))
+                        message: "\(stage) output '\(name)' (\(path)) has digest \(now), recorded \(recorded)"))
             }
         }
     }
@@ -293,6 +311,7 @@ package struct Auditor: Sendable {
     /// aggregates are means over the examples of each metric: Store.metricExamples).
     private func checkEvaluations(_ runID: String, _ report: inout AuditReport) throws {
         let evaluations = try store.evaluations(runID: runID)
+        let elsewhere = try recordedElsewhere(runID)
         for e in evaluations {
             report.evaluations += 1
             for score in e.scores {
@@ -312,9 +331,18 @@ package struct Auditor: Sendable {
                 }
             }
             guard FileManager.default.fileExists(atPath: e.predictionsPath) else {
-                report.notes.append(
-                    "run \(runID): the \(e.task) predictions file \(e.predictionsPath) no longer exists; not re-scored (its stored per-example scores were checked)"
-                )
+                if elsewhere {
+                    report.notes.append(
+                        "run \(runID) was imported: the \(e.task) predictions file stays in the workspace that recorded it; not re-scored (its stored per-example scores were checked)"
+                    )
+                    continue
+                }
+                report.findings.append(
+                    AuditFinding(
+                        kind: .artifactMissing, runID: runID, subject: e.predictionsPath,
+                        message:
+                            "the \(e.task) predictions file \(e.predictionsPath) is missing; not re-scored (its stored per-example scores were checked)"
+                    ))
                 continue
             }
             if let now = try? FileDigester.hashFile(e.predictionsPath), !ContentDigest.same(now, e.predictionsDigest) {

@@ -35,7 +35,8 @@ package enum Evaluations {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
-            attemptID, r.task, r.label, r.predictionsPath, r.predictionsDigest, r.resultsPath,
+            attemptID, r.task, r.label, WorkspacePath.stored(r.predictionsPath, root: WorkspacePath.root(of: db)),
+            r.predictionsDigest, WorkspacePath.stored(optional: r.resultsPath, root: WorkspacePath.root(of: db)),
             r.recordedScores, r.agreement.rawValue, disagreements, r.testNum, scores,
             Timestamp.string(date),
         ])
@@ -127,7 +128,8 @@ extension Store {
             return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
                 EvaluationSummary(
                     id: row[0], runID: row[1], stage: row[2], attemptID: row[3], task: row[4], label: row[5],
-                    predictionsPath: row[6], predictionsDigest: row[7], resultsPath: row[8], agreement: row[9],
+                    predictionsPath: WorkspacePath.resolved(row[6] as String, root: workspaceRoot), predictionsDigest: row[7],
+                    resultsPath: WorkspacePath.resolved(optional: row[8] as String?, root: workspaceRoot), agreement: row[9],
                     disagreements: (try? decoder.decode([String].self, from: Data((row[10] as String).utf8))) ?? [],
                     testNum: row[11],
                     scores: (try? decoder.decode([EvaluationRecord.Score].self, from: Data((row[12] as String).utf8))) ?? [],

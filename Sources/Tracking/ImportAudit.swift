@@ -9,7 +9,7 @@ extension Store {
             try Row.fetchOne(
                 db, sql: "SELECT id, directory, bundle_sha256 FROM imports WHERE run_id = ? ORDER BY id DESC LIMIT 1",
                 arguments: [runID]
-            ).map { ($0[0], $0[1], $0[2]) }
+            ).map { ($0[0], WorkspacePath.resolved($0[1] as String, root: workspaceRoot), $0[2]) }
         }
     }
 }

@@ -9,6 +9,7 @@ package enum Ingest {
     /// Upserts the attempt, its metrics, series points and artifacts; appends one event if the
     /// attempt's status changed.
     static func outcome(_ db: Database, _ o: Outcome, instanceID: Int64, directory: String) throws {
+        let root = WorkspacePath.root(of: db)
         let previous = try String.fetchOne(
             db.cachedStatement(sql: "SELECT status FROM attempts WHERE run_id = ? AND instance_id = ? AND number = ?"),
             arguments: [o.runID, instanceID, o.attempt])
@@ -23,7 +24,8 @@ package enum Ingest {
                     error_tail = excluded.error_tail, message = excluded.message
                 """
         ).execute(arguments: [
-            o.runID, instanceID, o.attempt, o.status.rawValue, o.runner, o.host, o.jobID, directory,
+            o.runID, instanceID, o.attempt, o.status.rawValue, o.runner, o.host, o.jobID,
+            WorkspacePath.stored(directory, root: root),
             o.exitCode.map { Int($0) }, o.signal.map { Int($0) }, Timestamp.string(o.startedAt),
             Timestamp.string(o.endedAt), Redact.text(o.errorTail), Redact.text(o.message),
         ])
@@ -51,7 +53,9 @@ package enum Ingest {
         try insertSeries(db, attemptID: attemptID, series)
         try BatchInsert.insert(
             db, into: "artifacts", columns: ["attempt_id", "name", "path", "digest", "size"],
-            rows: o.outputs.map { [dbv(attemptID), dbv($0.name), dbv($0.path), dbv($0.digest), dbv($0.size)] },
+            rows: o.outputs.map {
+                [dbv(attemptID), dbv($0.name), dbv(WorkspacePath.stored($0.path, root: root)), dbv($0.digest), dbv($0.size)]
+            },
             conflict: "OR REPLACE")
         if o.status == .completed {
             try Evaluations.ingestAttempt(db, attemptID: attemptID, runID: o.runID, directory: directory, at: o.endedAt)

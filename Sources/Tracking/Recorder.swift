@@ -174,7 +174,8 @@ package final class Recorder: RunObserver, @unchecked Sendable {
                     """
             ).execute(arguments: [
                 attempt.runID, instance, attempt.number, attempt.runner, attempt.host,
-                attempt.processID.map(String.init), attempt.directory, Timestamp.string(now),
+                attempt.processID.map(String.init), WorkspacePath.stored(attempt.directory, root: WorkspacePath.root(of: db)),
+                Timestamp.string(now),
             ])
             try EventLog.append(db, runID: attempt.runID, events: [("started", stage.name, "attempt \(attempt.number)")], at: now)
         }
@@ -239,6 +240,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
     static func upsertCode(_ db: Database, _ raw: CodeProvenance) throws -> Int64 {
         var code = raw
         code.diff = Redact.text(raw.diff)  // redacted before hashing: the row matches its hash
+        code.repoPath = WorkspacePath.stored(raw.repoPath, root: WorkspacePath.root(of: db))  // likewise
         try db.cachedStatement(
             sql: """
                 INSERT OR IGNORE INTO code_refs (hash, repo_path, is_repository, commit_id, branch, dirty, remote_url, diff,

@@ -35,7 +35,7 @@ package struct Recovery: Sendable {
                 try Row.fetchAll(
                     db, sql: "SELECT id, directory FROM attempts WHERE run_id = ? AND status = 'running'", arguments: [runID]
                 )
-                .map { ($0["id"], $0["directory"]) }
+                .map { ($0["id"], WorkspacePath.resolved(optional: $0["directory"] as String?, root: store.workspaceRoot)) }
             }
             var ingested = 0, orphaned = 0
             for (attemptID, directory) in attempts {

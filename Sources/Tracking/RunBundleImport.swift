@@ -50,7 +50,11 @@ extension RunBundle {
             try db.execute(
                 sql: """
                     INSERT INTO imports (run_id, bundle_sha256, manifest_sha256, source, directory, imported_at) VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [c.runID, c.bundleSHA256, c.manifestSHA256, source, directory, Timestamp.string(Date())])
+                    """,
+                arguments: [
+                    c.runID, c.bundleSHA256, c.manifestSHA256, source,
+                    WorkspacePath.stored(directory, root: WorkspacePath.root(of: db)), Timestamp.string(Date()),
+                ])
             let importID = db.lastInsertedRowID
             for run in importer.contextRuns {
                 try db.execute(
@@ -103,7 +107,9 @@ extension RunBundle {
         if let r = try Row.fetchOne(
             db, sql: "SELECT id, directory FROM imports WHERE manifest_sha256 = ?", arguments: [c.manifestSHA256])
         {
-            return ImportResult(runID: c.runID, importID: r[0], alreadyImported: true, directory: r[1], added: [:], note: nil)
+            return ImportResult(
+                runID: c.runID, importID: r[0], alreadyImported: true,
+                directory: WorkspacePath.resolved(r[1] as String, root: WorkspacePath.root(of: db)), added: [:], note: nil)
         }
         if let r = try Row.fetchOne(
             db, sql: "SELECT id, directory, manifest_sha256, imported_at FROM imports WHERE run_id = ? ORDER BY id LIMIT 1",
@@ -111,7 +117,8 @@ extension RunBundle {
         {
             let manifest: String = r[2], at: String = r[3]
             return ImportResult(
-                runID: c.runID, importID: r[0], alreadyImported: true, directory: r[1], added: [:],
+                runID: c.runID, importID: r[0], alreadyImported: true,
+                directory: WorkspacePath.resolved(r[1] as String, root: WorkspacePath.root(of: db)), added: [:],
                 note:
                     "run \(c.runID) is already here, imported \(at) from another bundle of it (manifest \(manifest.prefix(12))); nothing was imported"
             )

@@ -201,10 +201,16 @@ extension Store {
                     db, sql: "SELECT name, path, digest, size FROM artifacts WHERE attempt_id = ? ORDER BY name",
                     arguments: [source]
                 )
-                .map { ArtifactRecord(name: $0["name"], path: $0["path"], digest: $0["digest"], size: $0["size"]) }
+                .map {
+                    ArtifactRecord(
+                        name: $0["name"], path: WorkspacePath.resolved($0["path"] as String, root: workspaceRoot),
+                        digest: $0["digest"],
+                        size: $0["size"])
+                }
                 return AttemptDetail(
                     id: AttemptID(aid), stage: a["stage_name"], fingerprint: a["fingerprint"], number: a["number"],
-                    status: a["status"], runner: a["runner"], jobID: a["job_id"], directory: a["directory"],
+                    status: a["status"], runner: a["runner"], jobID: a["job_id"],
+                    directory: WorkspacePath.resolved(optional: a["directory"] as String?, root: workspaceRoot),
                     exitCode: a["exit_code"], signal: a["signal"], startedAt: a["started_at"], endedAt: a["ended_at"],
                     cachedFrom: a["cached_from"], message: a["message"], errorTail: a["error_tail"],
                     params: params, metrics: metrics, series: series, artifacts: artifacts)

@@ -85,6 +85,42 @@ import Testing
 
     /// A run's last event is anchored outside the database when it ends (runs/RUN/chain-anchor):
     /// cutting the tail of the event log leaves a chain that still links, but not the anchored event.
+    /// Paths inside the workspace are stored relative to it: a copied or moved workspace audits
+    /// like the original, reads its own files (an output edited in the copy is caught there, and
+    /// the original stays clean), and a deleted output is "missing", which --allow-missing accepts.
+    @Test func aMovedOrCopiedWorkspaceAuditsItsOwnFiles() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        let stored = try await ws.sh(
+            "sqlite3 .workbench/workbench.sqlite \"SELECT path FROM artifacts UNION ALL SELECT directory FROM attempts UNION ALL SELECT predictions_path FROM evaluations\""
+        )
+        #expect(!stored.isEmpty && !stored.split(separator: "\n").contains { $0.hasPrefix("/") }, "\(stored)")
+        let copy = ws.path + "-copy", moved = ws.path + "-moved"
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        try await ws.sh("cp -a . '\(copy)'")
+        let clean = try await ws.wb("audit", "--all", "--workspace", copy)
+        #expect(clean.status == 0 && clean.stdout.contains("; 0 finding(s)"), "\(clean.stdout)\(clean.stderr)")
+        try await ws.sh("for f in '\(copy)'/.workbench/outputs/data/*/rows.txt; do echo planted >> \"$f\"; done")
+        let edited = try await ws.wb("audit", "--all", "--workspace", copy)
+        #expect(edited.status == 1 && edited.stdout.contains("FINDING artifact-changed"), "\(edited.stdout)")
+        #expect(edited.stdout.contains(copy + "/.workbench/outputs/data/"), "the copy's own file: \(edited.stdout)")
+        let original = try await ws.wb("audit", "--all")
+        #expect(original.status == 0 && original.stdout.contains("; 0 finding(s)"), "\(original.stdout)")
+
+        // Moved: the same audit; then a pruned output is missing, not changed.
+        try await ws.sh("mv '\(ws.path)' '\(moved)'")
+        defer { try? FileManager.default.moveItem(atPath: moved, toPath: ws.path) }
+        let there = try await sh("cd '\(moved)' && '\(workbenchBinary)' audit --all; echo rc=$?", in: "/")
+        #expect(there.contains("; 0 finding(s)") && there.contains("rc=0"), "\(there)")
+        try await sh("rm '\(moved)'/.workbench/outputs/eval/*/Food101.jsonl", in: "/")
+        let pruned = try await sh("cd '\(moved)' && '\(workbenchBinary)' audit --all; echo rc=$?", in: "/")
+        #expect(
+            pruned.contains("FINDING artifact-missing") && pruned.contains("is missing; its digest cannot be verified")
+                && !pruned.contains("artifact-changed") && pruned.contains("rc=1"), "\(pruned)")
+        let allowed = try await sh("cd '\(moved)' && '\(workbenchBinary)' audit --all --allow-missing; echo rc=$?", in: "/")
+        #expect(allowed.contains("(accepted: --allow-missing)") && allowed.contains("rc=0"), "\(allowed)")
+    }
+
     @Test func aCutOffTailOfTheEventLogIsAFinding() async throws {
         let ws = try await workspace()
         defer { ws.cleanup() }
@@ -115,7 +151,8 @@ import Testing
         let changed = try await ws.wb("audit")
         #expect(changed.status == 1)
         #expect(
-            changed.stdout.contains("FINDING artifact-changed") && changed.stdout.contains("data output 'rows' has digest"),
+            changed.stdout.contains("FINDING artifact-changed") && changed.stdout.contains("data output 'rows' (")
+                && changed.stdout.contains("rows.txt) has digest"),
             "\(changed.stdout)")
         try await ws.sh("seq 1 5 > \(rows)")
         #expect(try await ws.wb("audit").status == 0, "restored: clean again")

@@ -65,11 +65,13 @@ import Testing
         let html = try await b.wb("report", "--run", run, "--format", "html")
         #expect(html.stdout.contains("data-expected-curves=\"1\""), "the loss series came along")
 
-        // The audit there: chain, the bundle's events, re-scoring, the bundle's reported table rebuilt.
+        // The audit there: chain, the bundle's events, the stored per-example scores, the bundle's
+        // reported table rebuilt. The outputs and predictions stay in A: never read from there.
         let audit = try await b.wb("audit", run)
         #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
         #expect(
-            audit.stdout.contains("1 evaluation(s) (1 re-scored), 1 reported table(s) checked; 0 finding(s)"), "\(audit.stdout)")
+            audit.stdout.contains("1 evaluation(s) (0 re-scored), 1 reported table(s) checked; 0 finding(s)"), "\(audit.stdout)")
+        #expect(audit.stdout.contains("stays in the workspace that recorded it; not re-scored"), "\(audit.stdout)")
         #expect(audit.stdout.contains("was imported; its commit"), "\(audit.stdout)")
 
         // Importing again changes nothing; exporting the imported run passes the same bundle on.

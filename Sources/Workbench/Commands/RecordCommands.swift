@@ -16,6 +16,11 @@ struct AuditCommand: AsyncParsableCommand {
     @Argument(help: "Run id or prefix (default: the newest run).") var run: String?
     @Flag(help: "Every recorded run.") var all = false
     @Flag(help: "Machine-readable output.") var json = false
+    @Flag(
+        help:
+            "Accept missing output files (artifact-missing: pruned checkpoints, say): they are listed, but only changed or inconsistent records make the exit status 1."
+    )
+    var allowMissing = false
 
     func validate() throws {
         if all && run != nil { throw ValidationError("give a run or --all, not both") }
@@ -30,11 +35,12 @@ struct AuditCommand: AsyncParsableCommand {
                 "audit: \(report.runs) run(s), \(report.events) event(s) in the chain, \(report.artifacts) artifact(s), \(report.commits) commit(s), \(report.evaluations) evaluation(s) (\(report.rescored) re-scored), \(report.tables) reported table(s) checked; \(report.findings.count) finding(s)"
             )
             for f in report.findings {
-                print("  FINDING \(f.kind.rawValue)\(f.runID.map { " (run \($0))" } ?? ""): \(f.message)")
+                let accepted = allowMissing && f.kind == .artifactMissing ? " (accepted: --allow-missing)" : ""
+                print("  FINDING \(f.kind.rawValue)\(f.runID.map { " (run \($0))" } ?? "")\(accepted): \(f.message)")
             }
             for n in report.notes { print("  note: \(n)") }
         }
-        if !report.findings.isEmpty { throw ExitCode(1) }
+        if report.findings.contains(where: { !(allowMissing && $0.kind == .artifactMissing) }) { throw ExitCode(1) }
     }
 }
 
