@@ -83,7 +83,14 @@ enum CanonicalJSON {
 
 extension Store {
     /// Appends one `reported` event per table (attached to `runID` when a run wrote the report).
+    /// Report files inside the workspace are named relative to it (a moved copy audits its own).
     package func recordReported(_ tables: [ReportedTable], runID: String?, at date: Date = Date()) throws {
+        let root = workspaceRoot
+        let tables = tables.map { t in
+            var t = t
+            t.files = t.files.map { ReportedTable.File(path: WorkspacePath.stored($0.path, root: root), sha256: $0.sha256) }
+            return t
+        }
         let events = try tables.map { (kind: ReportedTable.eventKind, subject: Optional($0.table), payload: try $0.payload()) }
         try write { db in try EventLog.append(db, runID: runID, events: events, at: date) }
     }
@@ -197,7 +204,9 @@ extension Auditor {
                         ))
                 }
             }
-            for f in recorded.files {
+            for recordedFile in recorded.files {
+                var f = recordedFile
+                f.path = WorkspacePath.resolved(recordedFile.path, root: store.workspaceRoot)  // this workspace's copy
                 guard FileManager.default.fileExists(atPath: f.path) else {
                     report.notes.append(
                         "\(who): report file \(f.path) no longer exists; its table was rebuilt from the store instead")
@@ -205,7 +214,7 @@ extension Auditor {
                 }
                 let now = try SHA256.hexOfFile(f.path)
                 let same = now == f.sha256
-                if !same, let eventID, let later = try laterReport(of: f.path, after: eventID, sha256: now) {
+                if !same, let eventID, let later = try laterReport(of: recordedFile.path, after: eventID, sha256: now) {
                     report.notes.append("\(who): report file \(f.path) was rewritten by a later report (event #\(later))")
                 } else if !same {
                     report.findings.append(
