@@ -81,7 +81,10 @@ package enum AttemptRows {
 
     /// The `rows=` value of an event payload, if it has one.
     static func recorded(in payload: String) -> String? {
-        guard let r = payload.range(of: " rows=", options: .backwards) else { return nil }  // ours is written last
+        // Ours is written last (an output named `rows` may come before it), or alone.
+        guard let r = payload.range(of: " rows=", options: .backwards) ?? payload.range(of: "rows=", options: .anchored) else {
+            return nil
+        }
         return String(payload[r.upperBound...].prefix { !$0.isWhitespace })
     }
 }

@@ -16,6 +16,11 @@ package struct AuditFinding: Sendable, Codable, Hashable {
         /// An attempt's rows (status, exit code, times, metrics, series, artifacts) differ from the
         /// digest its status event recorded, or the attempt is gone.
         case attemptRowsChanged = "attempt-rows-changed"
+        /// A run's rows (its row, spec, code, environment, stages, params; how it ended) differ
+        /// from the digests its start and end events recorded.
+        case runRowsChanged = "run-rows-changed"
+        /// An evaluation's row or per-example scores differ from the digest its event recorded.
+        case evaluationRowsChanged = "evaluation-rows-changed"
         /// A recorded commit is not in the repository.
         case commitMissing = "commit-missing"
         /// A run's spec differs from the blob at its recorded commit (or an imported one is gone).
@@ -93,13 +98,17 @@ package struct Auditor: Sendable {
             }
             try checkAnchor(runID, &report)
             try checkAttemptRows(runID, &report)
+            try checkRunRows(runID, &report)
             try checkArtifacts(runID, &report)
             try checkCode(runID, &report)
             try checkEvaluations(runID, &report)
             try checkReports(runID, &report)
             try checkImport(runID, &report)
         }
-        if unattached { try checkReports(nil, &report) }
+        if unattached {
+            try checkReports(nil, &report)
+            try checkRunRows(nil, &report)
+        }
         return report
     }
 
@@ -151,6 +160,66 @@ package struct Auditor: Sendable {
                         : "event #\(anchor.id) is not the one the run ended with (runs/\(runID)/chain-anchor holds another hash)")
             )
         }
+    }
+
+    /// The run's definition and ending against the digests of its `run-started` and latest
+    /// `run-*` ending event, and each evaluation's rows against its `evaluated` event (nil: the
+    /// evaluations recorded outside any run). Events from before these digests hold none.
+    private func checkRunRows(_ runID: String?, _ report: inout AuditReport) throws {
+        let found: [AuditFinding] = try store.read { db in
+            var out: [AuditFinding] = []
+            let events = try Row.fetchAll(
+                db, sql: "SELECT id, kind, payload FROM events WHERE run_id IS ? AND payload LIKE '%rows=sha256:%' ORDER BY id",
+                arguments: [runID])
+            let shown = runID.map { "run \($0)" } ?? "evaluations recorded outside a run"
+            if let runID {
+                let ends = events.filter { ($0["kind"] as String).hasPrefix("run-") && $0["kind"] as String != "run-started" }
+                for (kind, event, compute) in [
+                    (
+                        "what the run was (its row, spec, code, environment, stages, params)",
+                        events.first { $0["kind"] as String == "run-started" }, { try RunRows.definition(db, runID: runID) }
+                    ),
+                    ("how the run ended (status, end time, error)", ends.last, { try RunRows.ending(db, runID: runID) }),
+                ] as [(String, Row?, () throws -> String)] {
+                    guard let event, let recorded = AttemptRows.recorded(in: event["payload"]) else { continue }
+                    let now = try compute()
+                    if now != recorded {
+                        let id: Int64 = event["id"]
+                        out.append(
+                            AuditFinding(
+                                kind: .runRowsChanged, runID: runID, subject: "run \(runID)",
+                                message:
+                                    "\(shown): \(kind) differs from what event #\(id) recorded (rows \(now), recorded \(recorded))"
+                            ))
+                    }
+                }
+            }
+            for event in events where event["kind"] as String == "evaluated" {
+                let payload: String = event["payload"]
+                guard let recorded = AttemptRows.recorded(in: payload),
+                    let id = payload.split(separator: " ").dropFirst().first.flatMap({ Int64($0) })
+                else { continue }
+                let eventID: Int64 = event["id"]
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM evaluations WHERE id = ?", arguments: [id]) != nil else {
+                    out.append(
+                        AuditFinding(
+                            kind: .evaluationRowsChanged, runID: runID, subject: "evaluation #\(id)",
+                            message: "\(shown): evaluation #\(id) was recorded (event #\(eventID)) but its row is gone"))
+                    continue
+                }
+                let now = try RunRows.evaluation(db, id: id)
+                if now != recorded {
+                    out.append(
+                        AuditFinding(
+                            kind: .evaluationRowsChanged, runID: runID, subject: "evaluation #\(id)",
+                            message:
+                                "\(shown): evaluation #\(id)'s row or per-example scores differ from what event #\(eventID) recorded (rows \(now), recorded \(recorded))"
+                        ))
+                }
+            }
+            return out
+        }
+        report.findings.append(contentsOf: found)
     }
 
     /// Each attempt's rows against the digest its latest status event holds (events written before

@@ -51,7 +51,7 @@ package enum Evaluations {
         let payload =
             "evaluation \(id) predictions=\(r.predictionsDigest) "
             + r.scores.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            + " agreement=\(r.agreement.rawValue)"
+            + " agreement=\(r.agreement.rawValue)" + " rows=" + (try RunRows.evaluation(db, id: id))
         try EventLog.append(db, runID: runID, events: [("evaluated", r.task, payload)], at: date)
         return id
     }

@@ -84,7 +84,10 @@ package final class Recorder: RunObserver, @unchecked Sendable {
                 try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?").execute(arguments: [
                     run.status.rawValue, Timestamp.string(now), run.start.runID,
                 ])
-                try EventLog.append(db, runID: run.start.runID, events: [("run-\(run.status.rawValue)", nil, "")], at: now)
+                try EventLog.append(
+                    db, runID: run.start.runID,
+                    events: [("run-\(run.status.rawValue)", nil, "rows=" + (try RunRows.ending(db, runID: run.start.runID)))],
+                    at: now)
             }
         }
     }
@@ -117,6 +120,7 @@ package final class Recorder: RunObserver, @unchecked Sendable {
             })
         var payload = "spec=\(start.spec.name) v\(start.spec.version) sha256=\(start.spec.contentHash) profile=\(start.profile)"
         if let commit = start.code.commit { payload += " commit=\(commit)\(start.code.dirty ? "+dirty" : "")" }
+        payload += " rows=" + (try RunRows.definition(db, runID: start.runID))  // last: RunRows' audit reads it from the end
         try EventLog.append(db, runID: start.runID, events: [("run-started", nil, payload)], at: now)
         return ids
     }
@@ -128,7 +132,10 @@ package final class Recorder: RunObserver, @unchecked Sendable {
             try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?").execute(arguments: [
                 status.rawValue, Timestamp.string(now), Redact.text(error), runID,
             ])
-            try EventLog.append(db, runID: runID, events: [("run-\(status.rawValue)", nil, error ?? "")], at: now)
+            let rows = "rows=" + (try RunRows.ending(db, runID: runID))
+            try EventLog.append(
+                db, runID: runID, events: [("run-\(status.rawValue)", nil, error.map { Redact.text($0) + " " + rows } ?? rows)],
+                at: now)
         }
         try? ChainAnchor.write(store: store, runID: runID)
     }

@@ -70,7 +70,9 @@ package struct Recovery: Sendable {
                 try db.execute(
                     sql: "UPDATE runs SET status = 'crashed', ended_at = ?, error = ? WHERE id = ?",
                     arguments: [Timestamp.string(now), "controller (pid \(pid)) died; recovered by a later command", runID])
-                try EventLog.append(db, runID: runID, events: [("run-crashed", nil, summary)], at: now)
+                try EventLog.append(
+                    db, runID: runID, events: [("run-crashed", nil, summary + " rows=" + (try RunRows.ending(db, runID: runID)))],
+                    at: now)
             }
             notes.append(
                 "run \(runID): its controller (pid \(pid)) died; ingested \(ingested) finished attempt(s), marked \(orphaned) orphaned"

@@ -83,8 +83,51 @@ import Testing
         #expect(gone.status == 1 && gone.stdout.contains("but its row is gone"), "\(gone.stdout)")
     }
 
-    /// A run's last event is anchored outside the database when it ends (runs/RUN/chain-anchor):
-    /// cutting the tail of the event log leaves a chain that still links, but not the anchored event.
+    /// A run's rows (its row, spec, code, environment, stages, params, its ending) and each
+    /// evaluation's rows (the row, every per-example score) are bound into the chain by the digests
+    /// in the run's start and end events and the `evaluated` event: each edit with the sqlite3
+    /// shell (the append-only triggers dropped first where there are some) is a named finding,
+    /// swapping two per-example scores (the mean unchanged) included.
+    @Test func editedRunAndEvaluationRowsAreFindings() async throws {
+        let ws = try await workspace()
+        defer { ws.cleanup() }
+        let run = "run-rows-changed", evaluation = "evaluation-rows-changed"
+        let edits: [(String, String)] = [
+            ("UPDATE runs SET profile = 'planted';", run),
+            ("UPDATE runs SET status = 'failed';", run),
+            ("UPDATE runs SET ended_at = '2020-01-01T00:00:00.000Z';", run),
+            ("INSERT INTO params (instance_id, name, value) SELECT min(id), 'planted', '1' FROM stage_instances;", run),
+            ("UPDATE run_stages SET command = 'true' WHERE name = 'data';", run),
+            ("DELETE FROM run_stages WHERE name = 'data';", run),
+            ("UPDATE stage_instances SET description = '{}' WHERE name = 'eval';", run),
+            ("UPDATE specs SET title = 'planted';", run),
+            ("UPDATE code_refs SET commit_id = NULL;", run),
+            ("UPDATE environments SET json = '{}';", run),
+            (
+                "DROP TRIGGER example_scores_are_append_only_u; UPDATE example_scores SET value = CASE ordinal WHEN 0 THEN (SELECT value FROM example_scores WHERE ordinal = 1) ELSE (SELECT value FROM example_scores WHERE ordinal = 0) END WHERE ordinal IN (0, 1);",
+                evaluation
+            ),
+            (
+                "DROP TRIGGER example_scores_are_append_only_u; UPDATE example_scores SET syn_id = 'planted' WHERE ordinal = 3;",
+                evaluation
+            ),
+            ("DROP TRIGGER example_scores_are_append_only_d; DELETE FROM example_scores WHERE ordinal = 9;", evaluation),
+            (
+                "INSERT INTO example_scores SELECT evaluation_id, 10, 'planted', metric, value, fields FROM example_scores WHERE ordinal = 0;",
+                evaluation
+            ),
+            ("DROP TRIGGER evaluations_are_append_only_u; UPDATE evaluations SET label = 'planted';", evaluation),
+        ]
+        for (edit, kind) in edits {
+            let copy = ws.path + "-edited"
+            defer { try? FileManager.default.removeItem(atPath: copy) }
+            try await ws.sh("rm -rf '\(copy)' && cp -a . '\(copy)' && sqlite3 '\(copy)/.workbench/workbench.sqlite' \"\(edit)\"")
+            let r = try await ws.wb("audit", "--workspace", copy)
+            #expect(r.status == 1 && r.stdout.contains("FINDING \(kind)"), "\(edit): \(r.stdout)")
+        }
+        #expect(try await ws.wb("audit").status == 0, "the original is untouched")
+    }
+
     /// Paths inside the workspace are stored relative to it: a copied or moved workspace audits
     /// like the original, reads its own files (an output edited in the copy is caught there, and
     /// the original stays clean), and a deleted output is "missing", which --allow-missing accepts.
@@ -121,6 +164,8 @@ import Testing
         #expect(allowed.contains("(accepted: --allow-missing)") && allowed.contains("rc=0"), "\(allowed)")
     }
 
+    /// A run's last event is anchored outside the database when it ends (runs/RUN/chain-anchor):
+    /// cutting the tail of the event log leaves a chain that still links, but not the anchored event.
     @Test func aCutOffTailOfTheEventLogIsAFinding() async throws {
         let ws = try await workspace()
         defer { ws.cleanup() }
