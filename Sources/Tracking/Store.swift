@@ -3,24 +3,39 @@ import GRDB
 import WorkbenchCore
 
 /// The workspace's SQLite store (`.workbench/workbench.sqlite`): WAL, a busy timeout, named
-/// migrations, and one write path (`write`) that every recorder goes through.
+/// migrations, and one write path (`write`) that every recorder goes through. On a network or
+/// cluster filesystem (`StoreFilesystem`): a rollback journal instead of WAL, and one writer at a
+/// time across hosts (`StoreWriterLock`).
 package final class Store: Sendable {
     package let path: String
-    let pool: DatabasePool
+    package let filesystem: StoreFilesystem
+    let pool: any DatabaseWriter
+    let writerLock: StoreWriterLock?
 
     /// Opens (creating and migrating) the store; refuses a database from a newer workbench.
-    package init(path: String) throws {
+    package init(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        filesystem = StoreFilesystem.detect(directory, environment: environment)
+        let network = filesystem != .local
+        // WORKBENCH_STORE_WAIT: how long a writer waits for another one (seconds; 60 by default).
+        let wait = environment["WORKBENCH_STORE_WAIT"].flatMap(TimeInterval.init) ?? 60
+        writerLock = network ? StoreWriterLock(path: path + ".writer", timeout: wait) : nil
         var config = Configuration()
         config.busyMode = .timeout(60)
         config.foreignKeysEnabled = true
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")  // WAL + NORMAL: durable on app crash
+            if network {
+                // No WAL (it needs shared memory on one host); a file written in WAL mode elsewhere is
+                // switched back. FULL: each commit reaches the server before the next writer reads.
+                try db.execute(sql: "PRAGMA journal_mode = DELETE")
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            } else {
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")  // WAL + NORMAL: durable on app crash
+            }
             try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB: a million-point series fits
         }
-        try? FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent,
-            withIntermediateDirectories: true)
         // Two processes opening a new store at once must not race: switching a fresh file to WAL
         // fails with SQLITE_BUSY instead of waiting, and GRDB's migrator reads the applied list
         // before its own transactions. A file lock serializes opening and migrating.
@@ -28,30 +43,36 @@ package final class Store: Sendable {
         if lockFD >= 0 { flock(lockFD, LOCK_EX) }
         defer { if lockFD >= 0 { flock(lockFD, LOCK_UN); close(lockFD) } }
         do {
-            pool = try DatabasePool(path: path, configuration: config)
+            pool =
+                network
+                ? try DatabaseQueue(path: path, configuration: config) : try DatabasePool(path: path, configuration: config)
         } catch {
             throw StoreError.cannotOpen(path: path, reason: "\(error)")
         }
         let migrator = Schema.migrator
-        let unknown: [String] = try pool.read { db in
-            guard try db.tableExists("grdb_migrations") else { return [] }
+        let (unknown, pending): ([String], Bool) = try pool.read { db in
+            guard try db.tableExists("grdb_migrations") else { return ([], true) }
             let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
-            return applied.filter { !migrator.migrations.contains($0) }
+            return (applied.filter { !migrator.migrations.contains($0) }, !Set(migrator.migrations).isSubset(of: applied))
         }
         if !unknown.isEmpty { throw StoreError.newerSchema(path: path, unknown: unknown) }
-        try migrator.migrate(pool)
+        guard pending else { return }  // nothing to write: reading needs no writer lock
+        if let writerLock { try writerLock.held { try migrator.migrate(pool) } } else { try migrator.migrate(pool) }
     }
 
     // MARK: - The write path
 
     /// Runs `body` in one write transaction (retried by SQLite's busy handler under contention).
     package func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
-        try pool.write(body)
+        guard let writerLock else { return try pool.write(body) }
+        return try writerLock.held { try pool.write(body) }
     }
 
     /// Async variant of `write`.
     package func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.write(body)
+        guard let writerLock else { return try await pool.write(body) }
+        let pool = self.pool
+        return try await Task.detached { try writerLock.held { try pool.write(body) } }.value
     }
 
     /// A read snapshot.

@@ -31,6 +31,7 @@ enum ErrorPresenter {
             case .unknownRun, .ambiguousRun: code = 64
             case .newerSchema, .cannotOpen, .corrupt: code = 69
             case .io: code = 74
+            case .writerBusy: code = 75  // EX_TEMPFAIL: try again later
             }
             return emit(e.description, hint: e.hint, code: code)
         case let e as FetchError:

@@ -32,7 +32,7 @@ import Testing
     @Test func migratedSchemaIsPinned() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let store = try Store(path: dir.path + "/db.sqlite")
+        let store = try Store(path: dir.path + "/db.sqlite", environment: ["WORKBENCH_STORE_FILESYSTEM": "local"])
         let sql = try store.schemaSQL()
         // Pin the tables and the constraints that matter; a changed schema needs a new migration.
         for fragment in [
@@ -49,6 +49,44 @@ import Testing
         #expect(try store.integrityCheck() == ["ok"])
         // Reopening is idempotent.
         _ = try Store(path: dir.path + "/db.sqlite")
+    }
+
+    /// On a network filesystem: no WAL (a store written in WAL mode before is switched back), one
+    /// writer at a time through the lock file, which is gone after each write.
+    @Test func aNetworkFilesystemStoreUsesARollbackJournalAndTheWriterLock() throws {
+        let dir = try TempDir("wb-store")
+        defer { dir.cleanup() }
+        let path = dir.path + "/db.sqlite"
+        _ = try Store(path: path, environment: ["WORKBENCH_STORE_FILESYSTEM": "local"])  // created in WAL mode
+        let store = try Store(path: path, environment: ["WORKBENCH_STORE_FILESYSTEM": "network"])
+        #expect(store.filesystem == .network("network (WORKBENCH_STORE_FILESYSTEM)"))
+        #expect(try store.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "delete")
+        try store.write { try $0.execute(sql: "INSERT INTO series_names (name) VALUES ('x')") }
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "no WAL file on a network filesystem")
+        #expect(!FileManager.default.fileExists(atPath: path + ".writer"), "the lock lasts one write")
+        #expect(try store.integrityCheck() == ["ok"])
+    }
+
+    @Test func networkFilesystemsAreRecognizedFromTheMountTable() {
+        let mounts = """
+            22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw
+            40 22 0:50 / /shared rw,relatime - nfs4 nas:/export rw,vers=4.2
+            41 40 0:51 / /shared/scratch rw - lustre 10.0.0.1@tcp:/scratch rw
+            42 22 0:52 / /home/a\\040b rw - fuse.sshfs host:/ rw
+            43 22 0:53 / /gpfs rw - gpfs gpfs0 rw
+            44 40 0:54 / /shared/local rw - tmpfs tmpfs rw
+            """
+        func kind(_ path: String) -> StoreFilesystem {
+            StoreFilesystem.classify(type: StoreFilesystem.mountType(of: path, mountinfo: mounts))
+        }
+        #expect(kind("/work/ws") == .local)
+        #expect(kind("/shared/ws") == .network("nfs4"))
+        #expect(kind("/shared/scratch/ws") == .network("lustre"), "the longest mount point wins")
+        #expect(kind("/shared/local/ws") == .local)
+        #expect(kind("/home/a b/ws") == .network("fuse.sshfs"))
+        #expect(kind("/gpfs/projects/x") == .network("gpfs"))
+        #expect(kind("/sharedx") == .local, "a mount point is a whole path component")
+        #expect(StoreFilesystem.detect("/", environment: ["WORKBENCH_STORE_FILESYSTEM": "network"]) != .local)
     }
 
     /// v4 rebuilds runs and attempts (wider status CHECKs): a v3 database keeps every row and link.
