@@ -155,7 +155,8 @@ extension Store {
             if let c = try Row.fetchOne(db, sql: "SELECT * FROM code_refs WHERE id = ?", arguments: [r["code_ref_id"] as Int64?])
             {
                 code = CodeProvenance(
-                    repoPath: c["repo_path"], isRepository: c["is_repository"], commit: c["commit_id"],
+                    repoPath: WorkspacePath.resolved(c["repo_path"] as String, root: workspaceRoot),
+                    isRepository: c["is_repository"], commit: c["commit_id"],
                     branch: c["branch"], dirty: c["dirty"], remoteURL: c["remote_url"], diff: c["diff"],
                     diffBytes: c["diff_bytes"], diffTruncated: c["diff_truncated"])
             }

@@ -17,7 +17,19 @@ package final class Store: Sendable {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        filesystem = StoreFilesystem.detect(directory, environment: environment)
+        // A store once opened on a network filesystem stays in that mode for every process, also
+        // one on the file server itself, which sees a local disk (`.workbench/store-mode`).
+        let marker = directory + "/store-mode"
+        let detected = StoreFilesystem.detect(directory, environment: environment)
+        let recorded = (try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if detected == .local, let recorded, recorded.hasPrefix("network"), environment["WORKBENCH_STORE_FILESYSTEM"] != "local" {
+            filesystem = .network("\(recorded.dropFirst("network".count).trimmingCharacters(in: .whitespaces)) (\(marker))")
+        } else {
+            filesystem = detected
+        }
+        if case .network(let name) = filesystem, recorded == nil {
+            try? "network \(name)\n".write(toFile: marker, atomically: true, encoding: .utf8)
+        }
         let network = filesystem != .local
         // WORKBENCH_STORE_WAIT: how long a writer waits for another one (seconds; 60 by default).
         let wait = environment["WORKBENCH_STORE_WAIT"].flatMap(TimeInterval.init) ?? 60
@@ -50,7 +62,11 @@ package final class Store: Sendable {
             throw StoreError.cannotOpen(path: path, reason: "\(error)")
         }
         let migrator = Schema.migrator
-        let (unknown, pending): ([String], Bool) = try pool.read { db in
+        let readFirst: (@Sendable (Database) throws -> ([String], Bool)) throws -> ([String], Bool) = { [writerLock, pool] body in
+            guard let writerLock else { return try pool.read(body) }
+            return try writerLock.held { try pool.read(body) }
+        }
+        let (unknown, pending): ([String], Bool) = try readFirst { db in
             guard try db.tableExists("grdb_migrations") else { return ([], true) }
             let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
             return (applied.filter { !migrator.migrations.contains($0) }, !Set(migrator.migrations).isSubset(of: applied))
@@ -75,19 +91,22 @@ package final class Store: Sendable {
         return try await Task.detached { try writerLock.held { try pool.write(body) } }.value
     }
 
-    /// A read snapshot.
+    /// A read snapshot. On a network filesystem reads take the writer lock too: where byte-range
+    /// locks do not reach across hosts, a reader could take another host's live journal for a
+    /// crashed one and roll its write back.
     package func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
-        try pool.read(body)
+        guard let writerLock else { return try pool.read(body) }
+        return try writerLock.held { try pool.read(body) }
     }
 
     /// `PRAGMA integrity_check` result lines (`["ok"]` when healthy).
     package func integrityCheck() throws -> [String] {
-        try pool.read { try String.fetchAll($0, sql: "PRAGMA integrity_check") }
+        try read { try String.fetchAll($0, sql: "PRAGMA integrity_check") }
     }
 
     /// The schema as SQL, for tests that pin it.
     package func schemaSQL() throws -> String {
-        try pool.read { db in
+        try read { db in
             try String.fetchAll(
                 db,
                 sql: """

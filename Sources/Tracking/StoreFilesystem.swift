@@ -107,8 +107,8 @@ package struct StoreWriterLock: Sendable {
                 throw StoreError.io("cannot create the store's writer lock \(path): \(String(cString: strerror(errno)))")
             }
             let holder = Self.holder(at: path)
-            if let h = holder, isStale(h) {
-                unlink(path)  // a dead process on this host, or a crashed host's leftover
+            if holder.map(isStale) ?? unreadableAndOld() {
+                takeOver(holder)  // a dead process on this host, or a crashed host's leftover
                 continue
             }
             if Date() > deadline {
@@ -117,6 +117,28 @@ package struct StoreWriterLock: Sendable {
             usleep(pause)
             pause = min(pause * 2, 100_000)
         }
+    }
+
+    /// A lock file that names no holder (its writer died between creating and filling it): stale
+    /// once its modification time is older than `staleAfter`.
+    private func unreadableAndOld() -> Bool {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let modified = attributes[.modificationDate] as? Date
+        else { return false }
+        return Date().timeIntervalSince(modified) > staleAfter
+    }
+
+    /// Removes a stale lock without removing a live one: two writers may judge it stale at once,
+    /// and the first may already hold a fresh lock at `path` when the second acts. The file is
+    /// renamed aside (atomic; only one rename wins) and deleted only if it is the one judged stale;
+    /// anything else is put back unless a newer lock took its place.
+    private func takeOver(_ judged: Holder?) {
+        let aside = path + ".stale-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard rename(path, aside) == 0 else { return }
+        if Self.holder(at: aside) != judged {
+            _ = link(aside, path)  // not the one judged stale: back in place, unless a newer lock is there
+        }
+        unlink(aside)
     }
 
     private func release(_ token: String) {

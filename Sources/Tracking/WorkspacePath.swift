@@ -7,8 +7,10 @@ import GRDB
 ///
 /// Rows written before this rule hold absolute paths; one under another root's `.workbench/` (the
 /// workspace has moved since) is read at the same place under this root's `.workbench/`, so a
-/// moved workspace never reads the folder it came from. The stored text itself is never rewritten:
-/// attempt digests (`AttemptRows`) cover it as it was recorded.
+/// moved workspace never reads the folder it came from. A path recorded now outside the workspace
+/// that runs through another one's `.workbench/` (predictions scored from there) is stored as a
+/// `file://` URL, so it is never mistaken for a legacy row. The stored text itself is never
+/// rewritten: attempt digests (`AttemptRows`) cover it as it was recorded.
 package enum WorkspacePath {
     /// The workspace root of a store at `ROOT/.workbench/workbench.sqlite`; nil for another location.
     package static func root(ofStore path: String) -> String? {
@@ -20,9 +22,9 @@ package enum WorkspacePath {
 
     /// What to store for `path`: relative to `root` when inside it.
     package static func stored(_ path: String, root: String?) -> String {
-        guard let root else { return path }
+        guard let root, !path.isEmpty else { return path }
         if path == root { return "." }
-        guard path.hasPrefix(root + "/") else { return path }
+        guard path.hasPrefix(root + "/") else { return path.contains("/.workbench/") ? "file://" + path : path }
         return String(path.dropFirst(root.count + 1))
     }
 
@@ -30,8 +32,9 @@ package enum WorkspacePath {
 
     /// The file a stored path names in this workspace.
     package static func resolved(_ stored: String, root: String?) -> String {
-        guard let root else { return stored }
-        if !stored.hasPrefix("/") { return stored.isEmpty || stored == "." ? root : root + "/" + stored }
+        if stored.hasPrefix("file:///") { return String(stored.dropFirst("file://".count)) }  // outside, as recorded
+        guard let root, !stored.isEmpty else { return stored }
+        if !stored.hasPrefix("/") { return stored == "." ? root : root + "/" + stored }
         if stored.hasPrefix(root + "/") || stored == root { return stored }
         if let r = stored.range(of: "/.workbench/") { return root + stored[r.lowerBound...] }
         return stored

@@ -38,6 +38,27 @@ import Testing
         #expect(!text.contains("hf_abcdefghijklmnopqrstuv") && !text.contains("literal-secret-99") && !text.contains("hunter2"))
     }
 
+    /// In one block (the default 1 MiB): the non-UTF-8 line beside the secret keeps its bytes, a
+    /// progress bar's `\r` cuts lines too, and the file keeps its permissions.
+    @Test func linesWithoutSecretsKeepTheirBytesInsideAMaskedBlock() throws {
+        var bytes: [UInt8] = Array("epoch 1\r 10%|#   |\r 50%|##  |\r".utf8) + [0xff, 0xfe, 0x41, 0x0a]
+        bytes += Array("token hf_abcdefghijklmnopqrstuv\n".utf8) + [0xc3, 0x28, 0x0a]
+        let path = try tempFile(bytes)
+        chmod(path, 0o600)
+        #expect(try AttemptRedaction.redactFile(path, secrets: Secrets()))
+        let out = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let expected: [UInt8] =
+            Array("epoch 1\r 10%|#   |\r 50%|##  |\r".utf8) + [0xff, 0xfe, 0x41, 0x0a] + Array("token [REDACTED]\n".utf8)
+            + [0xc3, 0x28, 0x0a]
+        #expect(out == expected)
+        let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0
+        #expect(mode == 0o600)
+        // A long line with no line end at all is cut (not held whole): the secret after the cut is found.
+        let long = try tempFile(Array(String(repeating: "x", count: 300).utf8) + Array(" --password hunter2".utf8))
+        #expect(try AttemptRedaction.redactFile(long, secrets: Secrets(), blockSize: 64, maxLine: 256))
+        #expect(try String(contentsOfFile: long, encoding: .utf8).hasSuffix("--password [REDACTED]"))
+    }
+
     @Test func aFileWithNothingToMaskIsNotRewritten() throws {
         let path = try tempFile(Array("step 1 loss 0.5\nstep 2 loss 0.4\n".utf8))
         let before = try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int

@@ -48,7 +48,7 @@ import Testing
         #expect(mode == "wal")
         #expect(try store.integrityCheck() == ["ok"])
         // Reopening is idempotent.
-        _ = try Store(path: dir.path + "/db.sqlite")
+        _ = try Store(path: dir.path + "/db.sqlite", environment: ["WORKBENCH_STORE_FILESYSTEM": "local"])
     }
 
     /// On a network filesystem: no WAL (a store written in WAL mode before is switched back), one
@@ -65,6 +65,26 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "no WAL file on a network filesystem")
         #expect(!FileManager.default.fileExists(atPath: path + ".writer"), "the lock lasts one write")
         #expect(try store.integrityCheck() == ["ok"])
+    }
+
+    @Test func pathsAreStoredRelativeAndResolvedUnderTheCurrentRoot() {
+        let root = "/data/ws"
+        #expect(WorkspacePath.root(ofStore: "/data/ws/.workbench/workbench.sqlite") == root)
+        #expect(WorkspacePath.root(ofStore: "/tmp/x/db.sqlite") == nil)
+        #expect(WorkspacePath.stored("/data/ws/.workbench/outputs/a/b", root: root) == ".workbench/outputs/a/b")
+        #expect(WorkspacePath.stored("/data/ws", root: root) == ".")
+        #expect(WorkspacePath.stored("", root: root) == "")
+        #expect(WorkspacePath.stored("/data/wsx/file", root: root) == "/data/wsx/file", "a path component, not a prefix")
+        // Outside, through another workspace's .workbench/: kept as a URL, never remapped.
+        let other = "/data/other/.workbench/outputs/eval/p.jsonl"
+        #expect(WorkspacePath.stored(other, root: root) == "file://" + other)
+        #expect(WorkspacePath.resolved("file://" + other, root: "/moved") == other)
+        // Moved: relative rows and legacy absolute rows both land under the new root.
+        #expect(WorkspacePath.resolved(".workbench/outputs/a/b", root: "/moved") == "/moved/.workbench/outputs/a/b")
+        #expect(WorkspacePath.resolved("/data/ws/.workbench/outputs/a/b", root: "/moved") == "/moved/.workbench/outputs/a/b")
+        #expect(WorkspacePath.resolved("/opt/checkout", root: "/moved") == "/opt/checkout")
+        #expect(WorkspacePath.resolved(".", root: "/moved") == "/moved")
+        #expect(WorkspacePath.resolved("", root: "/moved") == "")
     }
 
     @Test func networkFilesystemsAreRecognizedFromTheMountTable() {

@@ -60,8 +60,8 @@ import Testing
         #expect(
             busy.stderr.contains("process 4242 on host node17.cluster") && busy.stderr.contains("workbench.sqlite.writer")
                 && busy.stderr.contains("one process write the store at a time"), "\(busy.stderr)")
-        // Reading needs no lock.
-        #expect(try await ws.wbEnv(env, ["runs"]).status == 0)
+        // Reading waits for it too (another host's live journal must not be taken for a crashed one).
+        #expect(try await ws.wbEnv(env, ["runs"]).status == 75)
         // A lock left on this host by a process that is gone is taken over.
         try ws.write(".workbench/workbench.sqlite.writer", "\(ProcessInfo.processInfo.hostName)\n2147483646\n\(now)\nx\n")
         let taken = try await ws.wbEnv(env, ["run", "shared"])
@@ -70,5 +70,11 @@ import Testing
         try ws.write(".workbench/workbench.sqlite.writer", "node17.cluster\n4242\n\(now - 3600)\nx\n")
         #expect(try await ws.wbEnv(env, ["run", "shared"]).status == 0)
         #expect(!ws.exists(".workbench/workbench.sqlite.writer"))
+        // An empty lock (its writer died between creating and filling it) holds while fresh, and
+        // is taken over once old.
+        try ws.write(".workbench/workbench.sqlite.writer", "")
+        #expect(try await ws.wbEnv(env, ["run", "shared"]).status == 75)
+        try await ws.sh("touch -d '1 hour ago' .workbench/workbench.sqlite.writer")
+        #expect(try await ws.wbEnv(env, ["run", "shared"]).status == 0)
     }
 }

@@ -49,7 +49,8 @@ import Testing
               score) echo "score $*" >> "$PWD/log" ;;
             esac
             """)
-        try await ws.sh("chmod +x stub/wb stub/python && mkdir -p model")
+        try ws.write("model/config.json", #"{"model_type": "qwen2_vl"}"#)
+        try await ws.sh("chmod +x stub/wb stub/python")
         func evaluate(_ env: String, out: String) async throws -> String {
             try await ws.sh(
                 """

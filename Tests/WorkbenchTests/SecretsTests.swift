@@ -95,8 +95,16 @@ import Testing
         #expect(exported.status == 0, "\(exported.stderr)")
         #expect(exported.stderr.contains("are masked in the bundle's copy"), "\(exported.stderr)")
         let bundle = try Data(contentsOf: URL(fileURLWithPath: ws.path + "/leaky.wbbundle"))
-        #expect(bundle.range(of: Data("db_password: [REDACTED]".utf8)) != nil, "the spec copy is in the bundle, masked")
+        #expect(bundle.range(of: Data("db_password: \"[REDACTED]\"".utf8)) != nil, "the spec copy is in the bundle, masked")
         for secret in Self.all { #expect(bundle.range(of: Data(secret.utf8)) == nil, "the bundle contains \(secret)") }
+        // It imports elsewhere, its masked spec still reads, and the audit there says why the
+        // copy's blob differs instead of calling it changed.
+        let other = try await TempWorkspace()
+        defer { other.cleanup() }
+        let imported = try await other.wb("import", ws.path + "/leaky.wbbundle")
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let there = try await other.wb("audit", "--all")
+        #expect(there.status == 0 && there.stdout.contains("with secret values masked"), "\(there.stdout)\(there.stderr)")
 
         // The terminal: the failing stage's stderr tail, the run's summary, the plan.
         let plan = try await ws.wbEnv(["MY_SERVICE_PASSWORD": Self.envValue], ["plan", "leaky", "--json"])

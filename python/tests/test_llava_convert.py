@@ -150,6 +150,12 @@ def test_missing_tower_weights_come_from_the_snapshot(tiny, tmp_path):
     shutil.copytree(ckpt, bare)
     weights = load_file(str(bare / "model.safetensors"))
     save_file({k: v for k, v in weights.items() if not k.startswith(llava_next.TOWER_PREFIX)}, str(bare / "model.safetensors"))
+    # A checkpoint whose config says the tower was trained must carry it.
+    with pytest.raises(llava_next.ConversionError, match="says the tower was trained"):
+        llava_next.convert(str(bare), str(tower_dir), str(tmp_path / "refused"))
+    config = json.loads((bare / "config.json").read_text())
+    config["unfreeze_mm_vision_tower"] = False
+    (bare / "config.json").write_text(json.dumps(config))
     record = llava_next.convert(str(bare), str(tower_dir), str(tmp_path / "out"))
     assert record["vision_tower_weights"] == "snapshot"
     model, info = transformers.LlavaNextForConditionalGeneration.from_pretrained(str(tmp_path / "out"), output_loading_info=True)
@@ -277,3 +283,12 @@ def test_stage_two_starts_from_the_base_with_the_first_stages_projector(tiny, tm
     torch.save(wrong, tmp_path / "wrong.bin")
     with pytest.raises(llava_next.ConversionError, match=r"model.mm_projector.0.weight has shape \(3, 3\)"):
         llava_stage2.merge(str(ckpt), str(tmp_path / "wrong.bin"), str(tmp_path / "start2"))
+
+
+def test_views_into_a_larger_storage_are_written_as_their_own_tensors():
+    base = torch.arange(12, dtype=torch.float32)
+    tensors = {"a": base[:6].view(2, 3), "b": base[6:].view(2, 3), "c": base}
+    out = llava_next.unshared(tensors)
+    assert all(torch.equal(out[k], tensors[k]) for k in tensors)
+    ptrs = {out[k].untyped_storage().data_ptr() for k in out}
+    assert len(ptrs) == 3

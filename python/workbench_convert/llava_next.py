@@ -161,15 +161,18 @@ def rename(key: str) -> str | None:
 
 
 def unshared(tensors: dict) -> dict:
-    """safetensors refuses tensors sharing memory (tied weights): give each its own copy."""
+    """safetensors refuses tensors that share memory (tied weights, views into a larger storage,
+    as torch.load can return): any tensor that does not own its whole storage, or whose storage
+    another tensor already uses, gets its own copy."""
     seen, out = set(), {}
     for name, t in tensors.items():
         t = t.contiguous()
-        ptr = (t.untyped_storage().data_ptr(), t.storage_offset()) if t.numel() else None
-        if ptr is not None and ptr in seen:
+        storage = t.untyped_storage()
+        whole = t.storage_offset() == 0 and t.numel() * t.element_size() == storage.nbytes()
+        if t.numel() and (not whole or storage.data_ptr() in seen):
             t = t.clone()
-        elif ptr is not None:
-            seen.add(ptr)
+        if t.numel():
+            seen.add(t.untyped_storage().data_ptr())
         out[name] = t
     return out
 
@@ -232,6 +235,9 @@ def convert(checkpoint: str, tower: str, out: str) -> dict:
         write(index, renamed)
     tower_source = "checkpoint"
     if not counts.get("vision_tower"):
+        if config.get("unfreeze_mm_vision_tower"):
+            raise ConversionError(f"{checkpoint}: no vision tower weights, but {config_path} says the tower was trained "
+                                  "(unfreeze_mm_vision_tower): the snapshot's untrained tower would answer differently")
         tower_source = "snapshot"
         renamed = {}
         for source in weight_files(tower):

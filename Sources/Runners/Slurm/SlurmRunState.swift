@@ -46,7 +46,11 @@ package struct SlurmRunState: Sendable, Codable {
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         e.dateEncodingStrategy = .iso8601
         try Directories.make(runDirectory)
-        try AtomicFile.write(try e.encode(self), to: Self.path(runDirectory: runDirectory))
+        // While jobs may still run or be requeued the stages keep the values they run with; once
+        // every stage is settled they are kept redacted, like the attempts' files.
+        var kept = self
+        if isSettled { for i in kept.entries.indices { kept.entries[i].stage = AttemptRedaction.masked(kept.entries[i].stage) } }
+        try AtomicFile.write(try e.encode(kept), to: Self.path(runDirectory: runDirectory))
     }
 
     package var isSettled: Bool { entries.allSatisfy { $0.final != nil } }

@@ -8,9 +8,14 @@ import Foundation
 /// the stage writes its logs. A stage's declared outputs (a model, predictions) are its product and
 /// are never rewritten.
 ///
-/// Each file is streamed in blocks cut at line ends (no secret pattern spans a line) into a
-/// temporary file beside it, which replaces it only when something was masked; a file that cannot
-/// be rewritten (full disk, permissions) is left as it was and named in the returned notes.
+/// Each file is streamed in blocks cut at line ends (`\n` or `\r`, as progress bars write; a line
+/// longer than 4 MiB is cut there) and masked line by line, so a secret is found when it lies on
+/// one line (a `NAME:` on one line and its value on the next is not), and every line with
+/// nothing to mask keeps its exact bytes (text that is not UTF-8 included). The result goes to a
+/// temporary file beside it, with the original's permissions, which replaces it only when
+/// something was masked; a file that cannot be rewritten (full disk, permissions) is left as it
+/// was and named in the returned notes. A process the stage left running in the background that
+/// still appends to a log writes into the replaced file: those bytes are lost.
 package enum AttemptRedaction {
     package static let fileNames = ["command.sh", "stdout.log", "stderr.log", "metrics.jsonl"]
     package static let controller = Secrets.fromEnvironment()
@@ -19,6 +24,21 @@ package enum AttemptRedaction {
     package static func secrets(for stage: PlannedStage) -> Secrets {
         let own = (stage.env + stage.params).filter { Secrets.isSecretName($0.name) }.map(\.value)
         return own.isEmpty ? controller : Secrets(literals: controller.literals + own)
+    }
+
+    /// The stage as it may be shown or kept once it no longer runs: its command and description
+    /// redacted, secret-named env entries and params masked.
+    package static func masked(_ stage: PlannedStage) -> PlannedStage {
+        let secrets = secrets(for: stage)
+        var s = stage
+        func mask(_ v: NamedValue) -> NamedValue {
+            NamedValue(name: v.name, value: Secrets.isSecretName(v.name) ? Secrets.mask : secrets.redact(v.value))
+        }
+        s.command = secrets.redact(stage.command)
+        s.fingerprintDescription = secrets.redact(stage.fingerprintDescription)
+        s.env = stage.env.map(mask)
+        s.params = stage.params.map(mask)
+        return s
     }
 
     /// Redacts the attempt's files in `directory`; returns a note per file left unredacted.
@@ -40,7 +60,9 @@ package enum AttemptRedaction {
     /// Two passes: the first reads until a block needs masking (most files: none, and nothing is
     /// written); the second copies the bytes before it as they are and masks from there on.
     @discardableResult
-    package static func redactFile(_ path: String, secrets: Secrets, blockSize: Int = 1 << 20) throws -> Bool {
+    package static func redactFile(_ path: String, secrets: Secrets, blockSize: Int = 1 << 20, maxLine: Int = 4 << 20) throws
+        -> Bool
+    {
         guard let input = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? input.close() }
         /// Line-cut blocks from the current position: body(block, offset of its first byte).
@@ -52,7 +74,8 @@ package enum AttemptRedaction {
                 let chunk = try input.read(upToCount: blockSize) ?? Data()
                 if chunk.isEmpty { break }
                 carry.append(chunk)
-                guard let cut = carry.lastIndex(of: UInt8(ascii: "\n")) else { continue }
+                let newline = carry.lastIndex { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
+                guard let cut = newline ?? (carry.count >= maxLine ? carry.index(before: carry.endIndex) : nil) else { continue }
                 let block = Data(carry[carry.startIndex...cut])
                 carry = Data(carry[(cut + 1)...])
                 guard try body(block, offset) else { return }
@@ -61,9 +84,29 @@ package enum AttemptRedaction {
             if !carry.isEmpty { _ = try body(carry, offset) }
         }
         func masked(_ block: Data) -> Data? {
+            // Whole block first (most blocks hold nothing), then line by line, keeping the bytes of
+            // every line that holds nothing.
             let text = String(decoding: block, as: UTF8.self)
-            let out = secrets.redact(text)
-            return out == text ? nil : Data(out.utf8)
+            guard secrets.redact(text) != text else { return nil }
+            var out = Data()
+            out.reserveCapacity(block.count)
+            var start = block.startIndex
+            var changed = false
+            while start < block.endIndex {
+                let end = block[start...].firstIndex { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") } ?? block.endIndex
+                let line = block[start..<end]
+                let lineText = String(decoding: line, as: UTF8.self)
+                let redacted = secrets.redact(lineText)
+                if redacted != lineText {
+                    out.append(contentsOf: Data(redacted.utf8))
+                    changed = true
+                } else {
+                    out.append(contentsOf: line)
+                }
+                if end < block.endIndex { out.append(block[end]) }
+                start = end < block.endIndex ? block.index(after: end) : end
+            }
+            return changed ? out : nil
         }
         var first: UInt64?
         try blocks(from: 0) { block, offset in
@@ -72,9 +115,12 @@ package enum AttemptRedaction {
         }
         guard let first else { return false }
         let tmp = path + ".redact-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var info = stat()
+        let mode = fstat(input.fileDescriptor, &info) == 0 ? info.st_mode & 0o7777 : 0o644
         guard FileManager.default.createFile(atPath: tmp, contents: nil), let output = FileHandle(forWritingAtPath: tmp) else {
             throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: tmp])
         }
+        fchmod(output.fileDescriptor, mode)
         do {
             try input.seek(toOffset: 0)
             var left = first

@@ -78,7 +78,9 @@ extension Session {
             // then differs from the recorded spec's SHA-256, which the export says.
             var content = data
             if let text = String(data: data, encoding: .utf8) {
-                let masked = Redact.text(text)
+                // A mask that replaced a YAML mapping's value is quoted, so it stays a string.
+                let masked = Redact.text(text).replacingOccurrences(
+                    of: #"(:[ \t]*)\[REDACTED\]"#, with: "$1\"[REDACTED]\"", options: .regularExpression)
                 if masked != text {
                     content = Data(masked.utf8)
                     redactedSpecFiles.append(rel)

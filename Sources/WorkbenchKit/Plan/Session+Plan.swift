@@ -1,5 +1,4 @@
 import Foundation
-import Runners
 import Tracking
 import WorkbenchCore
 
@@ -147,18 +146,7 @@ package struct PlanDocument: Encodable {
         self.workspace = workspace
         summary = plan.summary
         // Printed, so redacted as the store redacts (the plan itself keeps the values it runs with).
-        stages = plan.stages.map { stage in
-            let secrets = AttemptRedaction.secrets(for: stage)
-            var s = stage
-            func mask(_ v: NamedValue) -> NamedValue {
-                NamedValue(name: v.name, value: Secrets.isSecretName(v.name) ? Secrets.mask : secrets.redact(v.value))
-            }
-            s.command = secrets.redact(stage.command)
-            s.fingerprintDescription = secrets.redact(stage.fingerprintDescription)
-            s.env = stage.env.map(mask)
-            s.params = stage.params.map(mask)
-            return s
-        }
+        stages = plan.stages.map(AttemptRedaction.masked)
         self.pastRuns = pastRuns
         self.unlocked = unlocked
     }

@@ -34,6 +34,7 @@ if [ -f "$checkpoint" ]; then   # a fetch manifest: its pinned snapshot in the c
 elif [ ! -d "$checkpoint" ]; then   # a hub id (unpinned): fetched now
   checkpoint=$("$WORKBENCH" fetch "$checkpoint" --quiet)
 fi
+[ -f "$checkpoint/config.json" ] || { echo "evaluate.sh: $checkpoint has no config.json (not a model folder)" >&2; exit 66; }
 if [ "$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("model_type"))' "$checkpoint/config.json")" = llava_llama ]; then
   echo "evaluate.sh: $checkpoint is in LLaVA's training layout (model_type llava_llama), which vLLM cannot load; the convert-llava stage converts it" >&2
   exit 2
