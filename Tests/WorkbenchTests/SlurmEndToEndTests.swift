@@ -140,6 +140,39 @@ struct SlurmEndToEndTests {
         #expect(d.summary.status == .failed)
     }
 
+    /// A Slurm run leaves the command template, Slurm's own log, each attempt's files and the run
+    /// state: once the run is settled, none holds a secret (the stage's env value, a token on
+    /// stdout, a password on stderr).
+    @Test func aSettledSlurmRunLeavesNoSecretInItsFiles() async throws {
+        let token = "hf_PlantedSlurmToken0123456789abc", password = "pl4ntedSlurmPassw0rd"
+        let ws = try await workspace(
+            """
+            spec_version: 1
+            version: 1
+            title: leaky slurm
+            matrix: {}
+            env: { DB_PASSWORD: "\(password)" }
+            stages:
+              leak:
+                outputs: { o: o.txt }
+                command: >-
+                  echo "using \(token)"; echo "login with $DB_PASSWORD failed" >&2; echo ok > ${outputs.o}; exit 3
+            """)
+        defer { ws.cleanup() }
+        let r = try await ws.wb("run", "spec.yaml", "--runner", "slurm")
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("login with [REDACTED] failed"), "\(r.stderr)")
+        let files = try await ws.sh("find .workbench/runs -type f | sort")
+        #expect(files.contains("slurm-state.json") && files.contains("command.sh.in") && files.contains("stderr.log"), "\(files)")
+        for file in files.split(separator: "\n") {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: ws.path + "/" + file))
+            for secret in [token, password] {
+                #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(file) contains \(secret)")
+            }
+        }
+        for secret in [token, password] { #expect(!(r.stdout + r.stderr).contains(secret)) }
+    }
+
     @Test func detachedRunIsFollowedByStatusAndStoppedByCancel() async throws {
         let ws = try await workspace(slowSpec)
         defer { ws.cleanup() }
