@@ -36,6 +36,16 @@ if ! command -v chromium-headless-shell >/dev/null && ! command -v chromium >/de
     || echo "test: could not install chromium-headless-shell"
 fi
 export WORKBENCH_REQUIRE_BROWSER=1
+# pdflatex for the LaTeX report tests (every table compiled in a plain article, no overfull
+# box): Debian's texlive with booktabs and graphicx; WORKBENCH_REQUIRE_PDFLATEX=1 makes a missing
+# one a failure, not a skip.
+if ! command -v pdflatex >/dev/null; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "test: installing texlive-latex-recommended for the LaTeX report tests"
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends texlive-latex-recommended texlive-latex-base poppler-utils >/dev/null; } \
+    || echo "test: could not install texlive-latex-recommended"
+fi
+export WORKBENCH_REQUIRE_PDFLATEX=1
 step "swift test" swift test --disable-xctest --skip-build
 step "python environment" scripts/setup-ml.sh
 step "python stage tests" env OMP_NUM_THREADS=1 WORKBENCH_REQUIRE_BINARY=1 WORKBENCH_REQUIRE_TMPFS=1 sh -c 'cd python && ../.venv-ml/bin/python -m pytest -q -p no:cacheprovider tests'

@@ -67,8 +67,25 @@ package enum HTMLRenderer {
 
     static func table(_ t: ReportTable) -> String {
         let f = { (v: Double) in MarkdownRenderer.number(v, digits: t.digits) }
-        var out = "<table class=\"report\">\n<thead><tr><th>\(escape(t.rowHeader))</th>"
-        for c in t.columns { out += "<th>\(escape(c.label))\(c.derived ? " <span class=\"derived\">(mean)</span>" : "")</th>" }
+        let groups = t.headerGroups
+        var out = "<table class=\"report\">\n<thead>"
+        // The paper's grouped header: one row per level, each group spanning its columns; the row
+        // header cell spans every header row.
+        for (level, row) in groups.enumerated() {
+            out += "<tr class=\"group\">"
+            if level == 0 { out += "<th rowspan=\"\(groups.count + 1)\">\(escape(t.rowHeader))</th>" }
+            for g in row {
+                out += g.count == 1 ? "<th class=\"group\">" : "<th class=\"group\" colspan=\"\(g.count)\">"
+                out += escape(g.label) + "</th>"
+            }
+            out += "</tr>"
+        }
+        out += "<tr>" + (groups.isEmpty ? "<th>\(escape(t.rowHeader))</th>" : "")
+        for c in t.columns {
+            let own = groups.isEmpty ? c.label : c.leaf
+            out +=
+                "<th title=\"\(escape(c.label))\">\(escape(own))\(c.derived ? " <span class=\"derived\">(mean)</span>" : "")</th>"
+        }
         out += "</tr></thead>\n<tbody>\n"
         for row in t.rows {
             out += "<tr><th scope=\"row\">\(escape(row.label))</th>"
@@ -253,6 +270,8 @@ package enum HTMLRenderer {
         table.report th, table.report td { border-bottom: 1px solid #ddd; padding: 0.35em 0.7em; vertical-align: top; }
         table.report td { text-align: right; white-space: nowrap; }
         table.report thead th { border-bottom: 2px solid #444; text-align: right; }
+        table.report thead th.group { text-align: center; border-bottom: 1px solid #888; }
+        table.report thead th[rowspan] { text-align: left; vertical-align: bottom; }
         table.report th[scope=row] { text-align: left; font-weight: normal; }
         .ours { font-weight: 600; } .ci, .paper, .derived { color: #666; font-size: 0.88em; }
         .badge { font-size: 0.75em; padding: 0 0.4em; border-radius: 0.6em; background: #eee; }

@@ -114,33 +114,138 @@ package enum CSVRenderer {
     }
 }
 
-/// A booktabs table ready to paste into a paper: each cell is ours with the paper's value in small
-/// type (`41.2 {\scriptsize(40.3)}`), pending cells a dash; a comment block carries the provenance
-/// and the verdict summary. Needs `\usepackage{booktabs}`.
+/// How `workbench report --format tex` writes a table.
+package struct LaTeXOptions: Sendable, Hashable {
+    /// What a cell shows.
+    package enum Cells: String, Sendable, Hashable, CaseIterable {
+        /// Ours alone (the paper's values in the comment block only).
+        case ours
+        /// Ours above the paper's value in small type, in one cell (the default).
+        case oursPaper = "ours-paper"
+        /// Ours with ours − paper in small type.
+        case delta
+        /// Two rows per table row: ours, then the paper's values.
+        case rows
+    }
+    package var cells: Cells = .oursPaper
+    /// A compilable document (`article` with `booktabs`) around the table.
+    package var standalone = false
+
+    package init(cells: Cells = .oursPaper, standalone: Bool = false) {
+        self.cells = cells
+        self.standalone = standalone
+    }
+}
+
+/// A booktabs table ready to paste into a paper: the paper's grouped header (one row per header
+/// level, `\multicolumn` spans with `\cmidrule(lr)` under each group), plain right-aligned
+/// columns (no siunitx), cells as `LaTeXOptions.Cells` says, a verdict mark on each reproduced
+/// cell with its legend under the table, and a comment block with the provenance. A wide table
+/// is set in `\small` with narrower column padding (the comment says so); `\resizebox` is never
+/// used. Needs `\usepackage{booktabs}`; `standalone` writes the whole document.
 package enum LaTeXRenderer {
+    /// Verdict marks (plain LaTeX, no packages).
+    static let marks: [Verdict: String] = [.withinNoise: "$^{\\circ}$", .deviates: "$^{\\dagger}$"]
+
     package static func render(_ t: ReportTable) -> String {
-        var out = "% \(t.title)\n"
+        let options = t.texOptions
+        var out = ""
+        if options.standalone {
+            out += "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n\\begin{document}\n"
+        }
+        out += "% \(t.title)\n"
         out += "% " + t.provenance(code: { $0 }).joined(separator: "; ") + "\n"
         if t.cells.contains(where: { $0.paper != nil }) { out += "% " + t.verdictSummary + "\n" }
-        out += "% cells: ours {\\scriptsize(paper)}; --- = not reproduced yet\n"
+        out += "% cells: " + legendOfCells(options.cells) + "; --- = not reproduced yet\n"
+        let fit = LaTeXFit.choose(t, cells: options.cells)
+        if let note = fit.comment { out += "% " + note + "\n" }
         out += "\\begin{table}[t]\n\\centering\n"
+        if let size = fit.size { out += "\\\(size)\n" }
+        if fit.tabcolsep != 6 { out += "\\setlength{\\tabcolsep}{\(LaTeXFit.points(fit.tabcolsep))pt}\n" }
         out += "\\caption{" + escape(t.title) + (t.standIn ? " (stand-in run, not comparable to the paper)" : "") + "}\n"
         out += "\\label{tab:" + t.id.filter { $0.isLetter || $0.isNumber || $0 == "-" } + "}\n"
+        if fit.resize { out += "\\resizebox{\\textwidth}{!}{%\n" }
         out += "\\begin{tabular}{l" + String(repeating: "r", count: t.columns.count) + "}\n\\toprule\n"
-        out += ([escape(t.rowHeader)] + t.columns.map { escape($0.label) }).joined(separator: " & ") + " \\\\\n\\midrule\n"
-        for row in t.rows {
-            out += ([escape(row.label)] + row.cells.map { cell($0, digits: t.digits) }).joined(separator: " & ") + " \\\\\n"
+        for level in t.headerGroups {
+            var cells = [""]
+            var rules: [String] = []
+            for g in level {
+                let label = LaTeXFit.groupCell(g.label)
+                cells.append(g.count == 1 ? label : "\\multicolumn{\(g.count)}{c}{\(label)}")
+                if !g.label.isEmpty { rules.append("\\cmidrule(lr){\(g.start + 2)-\(g.start + g.count + 1)}") }
+            }
+            out += cells.joined(separator: " & ") + " \\\\\n"
+            if !rules.isEmpty { out += rules.joined(separator: " ") + "\n" }
         }
-        out += "\\bottomrule\n\\end{tabular}\n\\end{table}\n"
+        out +=
+            ([LaTeXFit.rowCell(t.rowHeader)] + t.columns.map { LaTeXFit.headerCell(LaTeXFit.leafText($0)) })
+            .joined(separator: " & ") + " \\\\\n\\midrule\n"
+        for row in t.rows {
+            if options.cells == .rows, row.cells.first?.state != .referenceOnly {
+                out +=
+                    ([LaTeXFit.rowCell(row.label)] + row.cells.map { cell($0, digits: t.digits, mode: .ours) })
+                    .joined(separator: " & ")
+                    + " \\\\\n"
+                out +=
+                    (["\\quad{\\footnotesize paper}"] + row.cells.map { paperOnly($0, digits: t.digits) })
+                    .joined(separator: " & ") + " \\\\\n"
+            } else {
+                out +=
+                    ([LaTeXFit.rowCell(row.label)]
+                    + row.cells.map { cell($0, digits: t.digits, mode: options.cells, small: fit.smaller) })
+                    .joined(separator: " & ") + " \\\\\n"
+            }
+        }
+        out += "\\bottomrule\n\\end{tabular}\n"
+        if fit.resize { out += "}\n" }
+        if let notes = notes(t) { out += "\\par\\smallskip{\\footnotesize " + notes + "}\n" }
+        out += "\\end{table}\n"
+        if options.standalone { out += "\\end{document}\n" }
         return out
     }
 
-    static func cell(_ c: ReportCell, digits: Int) -> String {
+    static func legendOfCells(_ mode: LaTeXOptions.Cells) -> String {
+        switch mode {
+        case .ours: return "ours"
+        case .oursPaper: return "ours over {\\scriptsize(paper)}"
+        case .delta: return "ours {\\scriptsize(ours - paper)}"
+        case .rows: return "a row of ours, then a row of the paper's values"
+        }
+    }
+
+    /// The table notes: the verdict marks used, and the paper values computed here.
+    static func notes(_ t: ReportTable) -> String? {
+        guard !t.standIn else { return nil }
+        var parts: [String] = []
+        let used = Set(t.cells.map(\.verdict))
+        if used.contains(.withinNoise) {
+            parts.append("\(marks[.withinNoise]!)~outside the tolerance but inside our 95\\% bootstrap interval")
+        }
+        if used.contains(.deviates) { parts.append("\(marks[.deviates]!)~deviates from the paper") }
+        if t.cells.contains(where: \.paperComputed) { parts.append("*~the paper prints no value; the mean of its cells") }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ") + "."
+    }
+
+    static func cell(_ c: ReportCell, digits: Int, mode: LaTeXOptions.Cells, small: String = "scriptsize") -> String {
         let f = { (v: Double) in MarkdownRenderer.number(v, digits: digits) }
-        let paper = c.paper.map { " {\\scriptsize(\(f($0))\(c.paperComputed ? "*" : ""))}" } ?? ""
-        if c.state == .referenceOnly { return c.paper.map { f($0) } ?? "" }
-        guard let ours = c.ours else { return "---" + paper }
-        return f(ours) + paper
+        let star = c.paperComputed ? "*" : ""
+        if c.state == .referenceOnly { return c.paper.map { f($0) + star } ?? "" }
+        let mark = marks[c.verdict] ?? ""
+        let ours = c.ours.map { f($0) + mark } ?? "---"
+        switch mode {
+        case .ours, .rows: return ours
+        case .oursPaper:
+            guard let paper = c.paper else { return ours }
+            return "\\shortstack[r]{\(ours)\\\\{\\\(small)(\(f(paper))\(star))}}"
+        case .delta:
+            guard let d = c.delta else { return ours }
+            return ours + " {\\\(small)(" + MarkdownRenderer.signed(d, digits: digits) + ")}"
+        }
+    }
+
+    static func paperOnly(_ c: ReportCell, digits: Int) -> String {
+        c.paper.map { "{\\footnotesize " + MarkdownRenderer.number($0, digits: digits) + (c.paperComputed ? "*" : "") + "}" }
+            ?? ""
     }
 
     /// Escapes LaTeX's special characters in labels.
@@ -157,5 +262,141 @@ package enum LaTeXRenderer {
             }
         }
         return out
+    }
+}
+
+/// Fitting a LaTeX table into `\\textwidth` of a plain one-column `article` (345 pt at 10 pt):
+/// its width is estimated from the text it holds (Computer Modern's average advances), and the
+/// first of normal size with 6 pt padding, `\\small` with 4 pt, `\\footnotesize` with 3 pt and
+/// `\\scriptsize` with 2 pt that fits is taken; a table that fits none is scaled with
+/// `\\resizebox` (needs `graphicx`). Header labels longer than a line of 12 characters are
+/// broken into stacked lines. `pdflatex` decides in the tests (LaTeXFitTests).
+enum LaTeXFit {
+    static let textWidth = 345.0
+    static let steps: [(size: String?, scale: Double, tabcolsep: Double)] = [
+        (nil, 1.0, 6), ("small", 0.9, 4), ("footnotesize", 0.8, 3), ("scriptsize", 0.7, 2), ("scriptsize", 0.7, 1.5),
+    ]
+    /// Measured against pdflatex on the paper's tables: the estimate below runs about 10 % short.
+    static let margin = 1.1
+
+    struct Choice {
+        var size: String?
+        /// The size of the paper's value and the delta beside ours: one step below the table's.
+        var smaller: String { size == "footnotesize" || size == "scriptsize" ? "tiny" : "scriptsize" }
+        var tabcolsep: Double
+        var resize: Bool
+        var comment: String?
+    }
+
+    static func points(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+
+    /// Estimated width in points of `text` at 10 pt.
+    static func width(_ text: String) -> Double {
+        margin
+            * text.reduce(0) { sum, ch in
+                if ch.isUppercase { return sum + 7.3 }
+                if ch.isNumber || ch.isLowercase { return sum + 5.0 }
+                if ch == " " { return sum + 3.3 }
+                return sum + 3.9
+            }
+    }
+
+    /// A header label's lines: words (split after spaces and hyphens) packed into lines of at
+    /// most `limit` characters.
+    static func lines(_ label: String, limit: Int = 12, hyphens: Bool = true) -> [String] {
+        var words: [String] = []
+        var current = ""
+        for ch in label {
+            if ch == " " {
+                if !current.isEmpty { words.append(current) }
+                current = ""
+            } else {
+                current.append(ch)
+                if hyphens, ch == "-", current.count > 2 { words.append(current); current = "" }
+            }
+        }
+        if !current.isEmpty { words.append(current) }
+        var out: [String] = []
+        for word in words {
+            if let last = out.last, last.count + 1 + word.count <= limit {
+                out[out.count - 1] = last + (last.hasSuffix("-") ? "" : " ") + word
+            } else {
+                out.append(word)
+            }
+        }
+        return out.isEmpty ? [""] : out
+    }
+
+    /// A group's header cell: broken into stacked lines of at most 8 characters (a group spans
+    /// narrow numeric columns; `Single-stage` becomes `Single-` over `stage`).
+    static func groupCell(_ label: String) -> String {
+        let l = lines(label, limit: 8)
+        if l.count == 1 { return LaTeXRenderer.escape(label) }
+        return "\\shortstack{" + l.map(LaTeXRenderer.escape).joined(separator: "\\\\") + "}"
+    }
+
+    /// A row label: stacked lines of at most 18 characters when longer (the label column is
+    /// most of a narrow table's width).
+    static func rowCell(_ label: String) -> String {
+        let l = lines(label, limit: 18, hyphens: false)
+        if l.count == 1 { return LaTeXRenderer.escape(label) }
+        return "\\shortstack[l]{" + l.map(LaTeXRenderer.escape).joined(separator: "\\\\") + "}"
+    }
+
+    static func leafText(_ c: ReportColumn) -> String { c.leaf + (c.derived && c.path.count == 1 ? " (mean)" : "") }
+
+    /// A header cell, stacked when it takes more than one line.
+    static func headerCell(_ label: String) -> String {
+        let l = lines(label)
+        if l.count == 1 { return LaTeXRenderer.escape(label) }
+        return "\\shortstack[r]{" + l.map(LaTeXRenderer.escape).joined(separator: "\\\\") + "}"
+    }
+
+    /// The widest cell of each column at 10 pt, as the renderer writes it.
+    static func columnWidths(_ t: ReportTable, cells mode: LaTeXOptions.Cells) -> [Double] {
+        let number = width("00.0") + (t.digits > 1 ? 5.0 * Double(t.digits - 1) : 0)
+        let mark = 4.0
+        let cell: Double
+        switch mode {
+        case .ours, .rows: cell = number + mark
+        // The small type beside ours is one size step down: about 0.8 of ours.
+        case .oursPaper: cell = max(number + mark, 0.8 * (number + 8))
+        case .delta: cell = number + mark + 0.8 * (width(" (+00.0)") + 2)
+        }
+        return t.columns.map { c in max(cell, lines(leafText(c)).map(width).max() ?? 0) }
+    }
+
+    static func choose(_ t: ReportTable, cells mode: LaTeXOptions.Cells) -> Choice {
+        var columns = columnWidths(t, cells: mode)
+        // A group label wider than the columns it spans widens them.
+        for level in t.headerGroups {
+            for g in level where !g.label.isEmpty {
+                let spanned = columns[g.start..<(g.start + g.count)].reduce(0, +)
+                let need = (lines(g.label, limit: 8).map(width).max() ?? 0) - spanned
+                if need > 0 { columns[g.start + g.count - 1] += need }
+            }
+        }
+        let labels =
+            ([t.rowHeader] + t.rows.map(\.label) + (mode == .rows ? ["paper"] : [])).map {
+                lines($0, limit: 18, hyphens: false).map(width).max() ?? 0
+            }.max() ?? 0
+        let natural = labels + columns.reduce(0, +)
+        for step in steps {
+            let total = natural * step.scale + 2 * step.tabcolsep * Double(columns.count + 1)
+            if total <= textWidth - 6 {  // a margin for the estimate
+                let comment =
+                    step.size.map {
+                        "set in \\\($0) with \\tabcolsep \(points(step.tabcolsep))pt to fit \\textwidth of a one-column article (about \(Int(total)) of \(Int(textWidth)) pt)"
+                    }
+                return Choice(size: step.size, tabcolsep: step.tabcolsep, resize: false, comment: comment)
+            }
+        }
+        let last = steps[steps.count - 1]
+        let total = natural * last.scale + 2 * last.tabcolsep * Double(columns.count + 1)
+        return Choice(
+            size: last.size, tabcolsep: last.tabcolsep, resize: true,
+            comment:
+                "too wide even in \\scriptsize (about \(Int(total)) of \(Int(textWidth)) pt): scaled to \\textwidth with \\resizebox (needs \\usepackage{graphicx})"
+        )
     }
 }

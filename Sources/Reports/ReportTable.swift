@@ -93,10 +93,25 @@ package enum Verdict: String, Sendable, Hashable, CaseIterable {
 /// A column of the report.
 package struct ReportColumn: Sendable, Hashable {
     package var id: String
+    /// The full label (`Recipe1M / Two-stage / Rule`).
     package var label: String
     package var derived: Bool
     /// A derived column's parts (it is their plain mean); empty otherwise.
     package var parts: [String] = []
+    /// The label's header levels, outermost first (`[Recipe1M, Two-stage, Rule]`); one element
+    /// when the table declares no `header_separator`.
+    package var path: [String] = []
+
+    /// The column's own header text (the innermost level).
+    package var leaf: String { path.last ?? label }
+}
+
+/// One cell of a grouped header row: a label spanning `count` columns from `start` (0-based, over
+/// the table's columns); an empty label where a column has no group at that level.
+package struct HeaderGroup: Sendable, Hashable {
+    package var label: String
+    package var start: Int
+    package var count: Int
 }
 
 /// The recorded metric behind a cell: `value(attempt, metric) * scale`.
@@ -144,8 +159,36 @@ package struct ReportTable: Sendable, Hashable {
     /// Where each reproduced metric cell's value came from (recorded with a written report so an
     /// audit can rebuild the table from raw rows).
     package var cellSources: [CellKey: CellSource] = [:]
+    /// How the LaTeX renderer writes this table (`report --tex-cells`, `--standalone`).
+    package var texOptions = LaTeXOptions()
 
     package var cells: [ReportCell] { rows.flatMap(\.cells) }
+
+    /// The header rows above the columns' own labels, outermost first (none for a flat header).
+    /// A group spans adjacent columns whose paths agree up to and including that level; a column
+    /// whose path is shorter has an empty cell there, so its leaf stands under no group.
+    package var headerGroups: [[HeaderGroup]] {
+        let depth = columns.map(\.path.count).max() ?? 1
+        guard depth > 1 else { return [] }
+        return (0..<(depth - 1)).map { level in
+            var row: [HeaderGroup] = []
+            for (i, c) in columns.enumerated() {
+                // Right-aligned levels: a column with fewer levels is missing the outer ones.
+                let offset = depth - c.path.count
+                let label = level >= offset && level - offset < c.path.count - 1 ? c.path[level - offset] : ""
+                let prefix = level >= offset ? Array(c.path.prefix(level - offset + 1)) : []
+                if let last = row.last, !label.isEmpty, last.label == label,
+                    Array(columns[last.start].path.prefix(prefix.count)) == prefix,
+                    depth - columns[last.start].path.count == offset
+                {
+                    row[row.count - 1].count += 1
+                } else {
+                    row.append(HeaderGroup(label: label, start: i, count: 1))
+                }
+            }
+            return row
+        }
+    }
 
     /// The parts of a report's provenance line: the paper reference (when there is one), the spec
     /// and its version, the profile. `code` renders names, `text` escapes free text.
@@ -248,8 +291,14 @@ package enum TableBuilder {
             paper: paper, paperVersion: layout.reference?.paperVersion, source: layout.reference?.source,
             rowHeader: layout.rowHeader, digits: layout.digits,
             columns: layout.columns.map { c in
-                if case .mean(let ids) = c.kind { return ReportColumn(id: c.id, label: c.label, derived: true, parts: ids) }
-                return ReportColumn(id: c.id, label: c.label, derived: false)
+                let path =
+                    layout.headerSeparator.map { sep in
+                        c.label.components(separatedBy: sep).map { $0.trimmingCharacters(in: .whitespaces) }
+                    } ?? [c.label]
+                if case .mean(let ids) = c.kind {
+                    return ReportColumn(id: c.id, label: c.label, derived: true, parts: ids, path: path)
+                }
+                return ReportColumn(id: c.id, label: c.label, derived: false, path: path)
             },
             rows: rows, tolerance: layout.reference?.tolerance ?? .default, standIn: standIn)
     }

@@ -10,10 +10,18 @@ import Testing
     @Test func emptyTablesRenderInThePapersLayout() async throws {
         let ws = try await workspace()
         defer { ws.cleanup() }
-        for table in ["table-2", "table-3", "table-4", "table-5", "table-15", "table-2-v1-gpt4o"] {
+        for table in ["table-2", "table-3", "table-4", "table-5", "table-15", "table-15-food", "table-2-v1-gpt4o"] {
             let r = try await ws.wb("report", table)
             #expect(r.status == 0, "\(table): \(r.stderr)")
             try assertGolden(r.stdout, "adamllm-\(table).md")
+            // The paper's grouped header in LaTeX (\multicolumn, \cmidrule) and HTML (colspan).
+            let tex = try await ws.wb("report", table, "--format", "tex")
+            #expect(tex.status == 0, "\(table): \(tex.stderr)")
+            try assertGolden(tex.stdout, "adamllm-\(table).tex")
+            let html = try await ws.wb("report", table, "--format", "html")
+            let thead = html.stdout.components(separatedBy: "<thead>").dropFirst().first?.components(separatedBy: "</thead>")
+                .first
+            try assertGolden((thead ?? "no <thead> in the page") + "\n", "adamllm-\(table).thead.html")
         }
     }
 

@@ -21,11 +21,26 @@ struct ReportCommand: AsyncParsableCommand {
     @Flag(help: "Show the results of the spec's PROFILE-released profile (released checkpoints).") var released = false
     @Option(help: "Render one run's results as it recorded them (its stages, attempts and spec; works for imported runs).")
     var run: String?
+    @Option(
+        help:
+            "LaTeX cells: ours-paper (ours over the paper's value, the default), ours, delta (ours and ours - paper), rows (a row of ours, then one of the paper's)."
+    )
+    var texCells = "ours-paper"
+    @Flag(help: "LaTeX: write a compilable document (article with booktabs) around each table.") var standalone = false
+
+    func validate() throws {
+        guard LaTeXOptions.Cells(rawValue: texCells) != nil else {
+            throw ValidationError(
+                "--tex-cells \(texCells): one of \(LaTeXOptions.Cells.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
 
     func run() async throws {
         let formats = try ReportFormats.parse(format)
         let session = try workspace.session()
-        let r = try session.reportTables(target: target, run: run, profile: profile, released: released)
+        var r = try session.reportTables(target: target, run: run, profile: profile, released: released)
+        let tex = LaTeXOptions(cells: LaTeXOptions.Cells(rawValue: texCells) ?? .oursPaper, standalone: standalone)
+        for i in r.tables.indices { r.tables[i].texOptions = tex }
         if let out {
             let ws = session.workspace
             for path in try ReportFiles.writeAndRecord(

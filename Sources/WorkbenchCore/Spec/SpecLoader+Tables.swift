@@ -4,7 +4,9 @@ import OrderedCollections
 extension SpecLoader {
     // MARK: - Tables
 
-    static let tableKeys = ["id", "title", "stage", "where", "row_header", "rows", "columns", "digits", "reference"]
+    static let tableKeys = [
+        "id", "title", "stage", "where", "row_header", "rows", "columns", "digits", "reference", "header_separator",
+    ]
 
     func parseTable(_ node: YNode, spec: Spec) throws(SpecError) -> TableLayout {
         let e = try node.entries(allowed: Self.tableKeys, what: "a table")
@@ -130,12 +132,22 @@ extension SpecLoader {
                 paperVersion: try pv.string(), source: try re["source"]?.string(), values: values,
                 tolerance: tolerance, cellTolerances: cellTolerances)
         }
+        var separator: String?
+        if let sepNode = e["header_separator"] {
+            let sep = try sepNode.string()
+            guard !sep.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw sepNode.error(
+                    "header_separator must hold a visible character (the text between header levels in column labels, e.g. \" / \")"
+                )
+            }
+            separator = sep
+        }
         return TableLayout(
             id: id, title: try e["title"]?.string() ?? id, stage: try e["stage"]?.string(),
             where: try e["where"].map { n throws(SpecError) in try coordinates(n, spec: spec) } ?? [:],
             rowHeader: try e["row_header"]?.string() ?? "",
             rows: rows, columns: columns, digits: try e["digits"]?.int() ?? 1,
-            reference: reference, location: node.location)
+            reference: reference, location: node.location, headerSeparator: separator)
     }
 
     /// Axis coordinates, each axis and value checked against the matrix.

@@ -16,6 +16,10 @@ package struct TableLayout: Sendable {
     package var digits: Int
     package var reference: TableReference?
     package var location: SourceLocation?
+    /// `header_separator`: column labels are paths of header levels as the paper groups them
+    /// (`Recipe1M / Two-stage / Rule` with `" / "`): adjacent columns sharing a level's prefix
+    /// share one spanning header cell there. Nil: one header row.
+    package var headerSeparator: String? = nil
 
     /// Column by id.
     package func column(_ id: String) -> TableColumn? { columns.first { $0.id == id } }
