@@ -97,16 +97,18 @@ package enum HTMLRenderer {
                 } else {
                     if let ours = c.ours {
                         out += "<span class=\"ours\">\(f(ours))</span>"
-                        if let ci = c.interval { out += " <span class=\"ci\">[\(f(ci.low)), \(f(ci.high))]</span>" }
+                        if let ci = c.interval { out += "<span class=\"ci\">[\(f(ci.low)), \(f(ci.high))]</span>" }
                     } else {
                         out += "<span class=\"ours pending\">pending</span>"
                     }
+                    // One fact per line (the cell stays narrow: a 12-column table fits 1,280 px).
                     if let paper = c.paper {
-                        out += "<br><span class=\"paper\">paper \(f(paper))\(c.paperComputed ? "*" : "")"
-                        if let d = c.delta { out += " · Δ \(MarkdownRenderer.signed(d, digits: t.digits))" }
-                        out += "</span>"
+                        out += "<span class=\"paper\">paper \(f(paper))\(c.paperComputed ? "*" : "")</span>"
+                        if let d = c.delta {
+                            out += "<span class=\"delta\">Δ \(MarkdownRenderer.signed(d, digits: t.digits))</span>"
+                        }
                     }
-                    out += " <span class=\"badge\">\(verdict)</span>"
+                    out += "<span class=\"badge\">\(verdict)</span>"
                 }
                 out += "</td>"
             }
@@ -267,13 +269,15 @@ package enum HTMLRenderer {
         .meta, .note, .none { color: #555; } .summary { font-weight: 600; }
         .standin { background: #fff3cd; border: 1px solid #e0c36a; padding: 0.4em 0.7em; }
         table.report { border-collapse: collapse; margin: 1em 0; }
-        table.report th, table.report td { border-bottom: 1px solid #ddd; padding: 0.35em 0.7em; vertical-align: top; }
+        table.report th, table.report td { border-bottom: 1px solid #ddd; padding: 0.35em 0.45em; vertical-align: top; }
         table.report td { text-align: right; white-space: nowrap; }
+        table.report td.cell span.ci, table.report td.cell span.paper, table.report td.cell span.delta { display: block; }
+        table.report td.cell span.badge { display: table; margin-left: auto; margin-top: 0.15em; }
         table.report thead th { border-bottom: 2px solid #444; text-align: right; }
         table.report thead th.group { text-align: center; border-bottom: 1px solid #888; }
         table.report thead th[rowspan] { text-align: left; vertical-align: bottom; }
         table.report th[scope=row] { text-align: left; font-weight: normal; }
-        .ours { font-weight: 600; } .ci, .paper, .derived { color: #666; font-size: 0.88em; }
+        .ours { font-weight: 600; } .ci, .paper, .delta, .derived { color: #666; font-size: 0.88em; }
         .badge { font-size: 0.75em; padding: 0 0.4em; border-radius: 0.6em; background: #eee; }
         td.v-match .badge, rect.v-match { background: #c7ebc9; fill: #3a9a46; }
         td.v-within-noise .badge, rect.v-within-noise { background: #fbe7b5; fill: #d09a1c; }
@@ -298,7 +302,11 @@ package enum HTMLRenderer {
           document.querySelectorAll('rect.bar').forEach(function (r) { if (r.getBoundingClientRect().width > 0) bars++; });
           document.querySelectorAll('polyline.curve').forEach(function (p) { if (p.getTotalLength() > 0) curves++; });
           var cells = document.querySelectorAll('table.report td.cell').length;
-          document.documentElement.setAttribute('data-layout', JSON.stringify({ bars: bars, curves: curves, cells: cells }));
+          var table = document.querySelector('table.report');
+          var width = table ? Math.ceil(table.getBoundingClientRect().width) : 0;
+          var headerRows = document.querySelectorAll('table.report thead tr').length;
+          document.documentElement.setAttribute('data-layout', JSON.stringify({
+            bars: bars, curves: curves, cells: cells, tableWidth: width, headerRows: headerRows }));
         })();
 
         """
