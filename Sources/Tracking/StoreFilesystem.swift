@@ -1,4 +1,5 @@
 import Foundation
+import WorkbenchCore
 
 /// What the store's folder lives on. SQLite's WAL mode needs shared memory on one host
 /// (sqlite.org/wal.html), and byte-range locks are unreliable on network and cluster filesystems,
@@ -26,9 +27,7 @@ package enum StoreFilesystem: Sendable, Equatable {
         case "local": return .local
         default: break
         }
-        guard let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return .local }
-        let target = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
-        return classify(type: mountType(of: target, mountinfo: mounts))
+        return classify(type: MountTable.type(of: directory))
     }
 
     /// FUSE mounts (sshfs, s3fs, BeeGFS or GlusterFS clients) count as network ones: treating a
@@ -39,19 +38,7 @@ package enum StoreFilesystem: Sendable, Equatable {
         return .local
     }
 
-    /// The type of the longest mount point containing `path` (`/proc/self/mountinfo` lines:
-    /// `id parent major:minor root mountpoint options [optional...] - fstype source superoptions`).
-    static func mountType(of path: String, mountinfo: String) -> String? {
-        var best: (point: String, type: String)?
-        for line in mountinfo.split(whereSeparator: \.isNewline) {
-            let f = line.split(separator: " ").map(String.init)
-            guard f.count > 5, let dash = f.firstIndex(of: "-"), dash + 1 < f.count else { continue }
-            let point = f[4].replacingOccurrences(of: "\\040", with: " ")
-            let inside = point == "/" || path == point || path.hasPrefix(point + "/")
-            if inside, point.count >= (best?.point.count ?? -1) { best = (point, f[dash + 1]) }
-        }
-        return best?.type
-    }
+    static func mountType(of path: String, mountinfo: String) -> String? { MountTable.type(of: path, mountinfo: mountinfo) }
 }
 
 /// One writer at a time across hosts, for a store on a network filesystem: a lock file created
