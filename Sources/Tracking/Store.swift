@@ -87,8 +87,14 @@ package final class Store: Sendable {
     /// Async variant of `write`.
     package func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         guard let writerLock else { return try await pool.write(body) }
+        // Waiting for another host's lock blocks (up to WORKBENCH_STORE_WAIT): on a Dispatch
+        // thread, not one of the cooperative pool's few.
         let pool = self.pool
-        return try await Task.detached { try writerLock.held { try pool.write(body) } }.value
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try writerLock.held { try pool.write(body) } })
+            }
+        }
     }
 
     /// A read snapshot. On a network filesystem reads take the writer lock too: where byte-range
