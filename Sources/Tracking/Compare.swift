@@ -15,6 +15,12 @@ package struct RunComparison: Sendable, Codable {
         package var stage: String
         package var sameFingerprint: Bool
         package var differences: [Difference]
+        /// Its own definition changed (a param, the command, env, a file input, upstream code),
+        /// fingerprints of upstream outputs set aside: a cause. False for a stage whose work
+        /// differs only because an upstream output did: a consequence.
+        package var changedItself = false
+        /// For a consequence: the changed-itself stages upstream of it that it differs because of.
+        package var because: [String] = []
     }
     package struct PairedScores: Sendable, Codable, Hashable {
         package var stage: String
@@ -86,6 +92,16 @@ extension Store {
             let (x, y) = (ia[name]!, ib[name]!)
             var d = RunComparison.StageDifference(stage: name, sameFingerprint: x.fingerprint == y.fingerprint, differences: [])
             if !d.sameFingerprint {
+                // Its own definition, with the fingerprints in output paths set aside (an upstream
+                // change moves every downstream path).
+                let n = Self.withoutFingerprints
+                d.changedItself =
+                    x.params.mapValues(n) != y.params.mapValues(n) || n(x.command) != n(y.command) || n(x.env) != n(y.env)
+                    || x.code != y.code
+                    || Set(x.inputs.keys).union(y.inputs.keys).contains { k in
+                        x.inputs[k] != y.inputs[k] && !(x.inputs[k] ?? "").hasPrefix("stage:")
+                            && !(y.inputs[k] ?? "").hasPrefix("stage:")
+                    }
                 for k in Set(x.params.keys).union(y.params.keys).sorted() where x.params[k] != y.params[k] {
                     d.differences.append(.init(what: "param \(k)", a: x.params[k] ?? "-", b: y.params[k] ?? "-"))
                 }
@@ -97,8 +113,38 @@ extension Store {
             }
             c.stages.append(d)
         }
+        // Each consequence under the changed-itself stages upstream of it (through the inputs
+        // that differ: `stage:FINGERPRINT/output`, the producer found in either run).
+        var producer: [String: String] = [:]
+        for (name, v) in ia { producer[v.fingerprint] = name }
+        for (name, v) in ib { producer[v.fingerprint] = name }
+        let byName = Dictionary(uniqueKeysWithValues: c.stages.map { ($0.stage, $0) })
+        var memo: [String: Set<String>] = [:]
+        func causes(_ name: String, _ seen: Set<String>) -> Set<String> {
+            if let m = memo[name] { return m }
+            guard let d = byName[name], !d.sameFingerprint, !seen.contains(name) else { return [] }
+            if d.changedItself { return [name] }
+            var out: Set<String> = []
+            for (k, value) in ib[name]?.inputs ?? [:] where ia[name]?.inputs[k] != value && value.hasPrefix("stage:") {
+                let fp = String(value.dropFirst("stage:".count).prefix { $0 != "/" })
+                if let up = producer[fp] { out.formUnion(causes(up, seen.union([name]))) }
+            }
+            memo[name] = out
+            return out
+        }
+        for i in c.stages.indices where !c.stages[i].sameFingerprint && !c.stages[i].changedItself {
+            c.stages[i].because = causes(c.stages[i].stage, []).sorted()
+        }
         c.scores = try pairedScores(a, b)
         return c
+    }
+
+    /// `/outputs/STAGE/FINGERPRINT/` paths with the fingerprint replaced (they change whenever
+    /// anything upstream does).
+    static func withoutFingerprints(_ s: String) -> String {
+        guard s.contains("/outputs/") else { return s }
+        return s.replacingOccurrences(
+            of: #"(/outputs/[^/\s]+/)[0-9a-f]{16}(/|\b)"#, with: "$1<fp>$2", options: .regularExpression)
     }
 
     static func commitField(_ payload: String) -> String? {
@@ -117,6 +163,7 @@ extension Store {
         var inputs: [String: String]
         var command: String
         var env: String
+        var code: String = ""
     }
 
     /// The run's stage instances by name, with params and the inputs of their fingerprint descriptions.
@@ -136,13 +183,15 @@ extension Store {
                     )
                     .map { ($0[0] as String, $0[1] as String) }
                 ) { x, _ in x }
-                var inputs: [String: String] = [:], command = "", env = ""
+                var inputs: [String: String] = [:], command = "", env = "", code = ""
                 if let d = try? JSONDecoder().decode(FingerprintDescription.self, from: Data((row[2] as String).utf8)) {
                     for i in d.inputs { inputs[i.name] = i.value }  // the input's digest
                     command = d.command
                     env = d.env.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+                    code = d.code.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
                 }
-                out[row[0]] = InstanceView(fingerprint: row[1], params: params, inputs: inputs, command: command, env: env)
+                out[row[0]] = InstanceView(
+                    fingerprint: row[1], params: params, inputs: inputs, command: command, env: env, code: code)
             }
             return out
         }

@@ -23,6 +23,37 @@ import Testing
         """
     }
 
+    /// Causes before consequences: in the example spec a changed param of the first stage makes
+    /// every stage's work differ, but only that stage changed itself; the other ten are collapsed
+    /// under it (their commands differ only by upstream output paths).
+    @Test func theStageThatChangedItselfComesFirstWithItsConsequencesUnderIt() async throws {
+        let ws = try await TempWorkspace.withCatalog()
+        defer { ws.cleanup() }
+        #expect(try await ws.wb("run", "example").status == 0)
+        let first = try await ws.wb("runs", "--json")
+        let a = ((try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [[String: Any]]).first!["id"] as! String)
+        try await ws.sh(
+            "sed -i 's/params: { n: \"20\" }/params: { n: \"24\" }/' experiments/example/example.yaml && git commit -qam n")
+        #expect(try await ws.wb("run", "example").status == 0)
+        let r = try await ws.wb("compare", a, "latest")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(
+            r.stdout.contains(
+                "stages: 11 in both, 11 with different work (1 changed themselves, 10 only through an upstream output)")
+                && r.stdout.contains("  data\n    param n: 20 -> 24")
+                && r.stdout.contains("    downstream, differing only through it: 10: "), "\(r.stdout)")
+        let json = try await ws.wb("compare", a, "latest", "--json")
+        let stages =
+            ((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any])["comparison"]
+            as! [String: Any])["stages"] as! [[String: Any]]
+        let data = stages.first { $0["stage"] as? String == "data" }
+        #expect(data?["changedItself"] as? Bool == true)
+        let others = stages.filter { $0["stage"] as? String != "data" }
+        #expect(
+            others.count == 10
+                && others.allSatisfy { ($0["because"] as? [String]) == ["data"] && $0["changedItself"] as? Bool == false })
+    }
+
     @Test func aParamChangeIsNamedAndItsEffectTestedAgainstNoise() async throws {
         let ws = try await TempWorkspace()
         defer { ws.cleanup() }

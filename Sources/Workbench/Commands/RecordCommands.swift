@@ -86,13 +86,25 @@ struct CompareCommand: AsyncParsableCommand {
         if c.run.isEmpty { print("  run: same spec, profile, code and environment") }
         for d in c.run { print("  \(d.what): \(d.a) -> \(d.b)") }
         let changed = c.stages.filter { !$0.sameFingerprint }
+        let causes = changed.filter(\.changedItself)
+        let consequences = changed.filter { !$0.changedItself }
         print(
-            "stages: \(c.stages.count) in both, \(changed.count) with different work\(c.onlyInA.isEmpty ? "" : ", \(c.onlyInA.count) only in A")\(c.onlyInB.isEmpty ? "" : ", \(c.onlyInB.count) only in B")"
+            "stages: \(c.stages.count) in both, \(changed.count) with different work\(changed.isEmpty ? "" : " (\(causes.count) changed themselves, \(consequences.count) only through an upstream output)")\(c.onlyInA.isEmpty ? "" : ", \(c.onlyInA.count) only in A")\(c.onlyInB.isEmpty ? "" : ", \(c.onlyInB.count) only in B")"
         )
-        for s in changed {
+        // Causes first, each with the stages that differ only because of it collapsed under it.
+        func list(_ names: [String]) -> String {
+            names.prefix(6).joined(separator: ", ") + (names.count > 6 ? ", ... (\(names.count - 6) more)" : "")
+        }
+        for s in causes {
             print("  \(s.stage)")
             for d in s.differences { print("    \(d.what): \(d.a) -> \(d.b)") }
+            let downstream = consequences.filter { $0.because.contains(s.stage) }.map(\.stage)
+            if !downstream.isEmpty {
+                print("    downstream, differing only through it: \(downstream.count): \(list(downstream))")
+            }
         }
+        let orphans = consequences.filter { $0.because.isEmpty }.map(\.stage)
+        if !orphans.isEmpty { print("  only through an upstream output: \(orphans.count): \(list(orphans))") }
         for s in c.onlyInA.prefix(10) { print("  only in A: \(s)") }
         for s in c.onlyInB.prefix(10) { print("  only in B: \(s)") }
         if r.deltas.isEmpty { return print("metrics: no evaluation with per-example scores in both runs") }
