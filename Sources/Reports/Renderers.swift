@@ -329,28 +329,24 @@ enum LaTeXFit {
 
     /// A group's header cell: broken into stacked lines of at most 8 characters (a group spans
     /// narrow numeric columns; `Single-stage` becomes `Single-` over `stage`).
-    static func groupCell(_ label: String) -> String {
-        let l = lines(label, limit: 8)
-        if l.count == 1 { return LaTeXRenderer.escape(label) }
-        return "\\shortstack{" + l.map(LaTeXRenderer.escape).joined(separator: "\\\\") + "}"
+    static func groupCell(_ label: String) -> String { stacked(label, lines(label, limit: 8), align: "") }
+
+    /// The label as it is when it takes one line; its lines as a `\\shortstack` aligned `align`
+    /// (`l`, `r`, or centred) otherwise.
+    static func stacked(_ label: String, _ lines: [String], align: String) -> String {
+        if lines.count <= 1 { return LaTeXRenderer.escape(label) }
+        return "\\shortstack\(align.isEmpty ? "" : "[\(align)]"){" + lines.map(LaTeXRenderer.escape).joined(separator: "\\\\")
+            + "}"
     }
 
     /// A row label: stacked lines of at most 18 characters when longer (the label column is
     /// most of a narrow table's width).
-    static func rowCell(_ label: String) -> String {
-        let l = lines(label, limit: 18, hyphens: false)
-        if l.count == 1 { return LaTeXRenderer.escape(label) }
-        return "\\shortstack[l]{" + l.map(LaTeXRenderer.escape).joined(separator: "\\\\") + "}"
-    }
+    static func rowCell(_ label: String) -> String { stacked(label, lines(label, limit: 18, hyphens: false), align: "l") }
 
     static func leafText(_ c: ReportColumn) -> String { c.leaf + (c.derived && c.path.count == 1 ? " (mean)" : "") }
 
     /// A header cell, stacked when it takes more than one line.
-    static func headerCell(_ label: String) -> String {
-        let l = lines(label)
-        if l.count == 1 { return LaTeXRenderer.escape(label) }
-        return "\\shortstack[r]{" + l.map(LaTeXRenderer.escape).joined(separator: "\\\\") + "}"
-    }
+    static func headerCell(_ label: String) -> String { stacked(label, lines(label), align: "r") }
 
     /// The widest cell of each column at 10 pt, as the renderer writes it.
     static func columnWidths(_ t: ReportTable, cells mode: LaTeXOptions.Cells) -> [Double] {

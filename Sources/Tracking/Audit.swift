@@ -162,6 +162,18 @@ package struct Auditor: Sendable {
         }
     }
 
+    /// A finding when the rows' digest now differs from the one an event recorded: `what` names
+    /// the rows, `shown` what they belong to.
+    private static func rowsFinding(
+        _ kind: AuditFinding.Kind, runID: String?, subject: String, shown: String, what: String, eventID: Int64,
+        now: String, recorded: String
+    ) -> AuditFinding? {
+        guard now != recorded else { return nil }
+        return AuditFinding(
+            kind: kind, runID: runID, subject: subject,
+            message: "\(shown): \(what) differ from what event #\(eventID) recorded (rows \(now), recorded \(recorded))")
+    }
+
     /// The run's definition and ending against the digests of its `run-started` and latest
     /// `run-*` ending event, and each evaluation's rows against its `evaluated` event (nil: the
     /// evaluations recorded outside any run). Events from before these digests hold none.
@@ -172,29 +184,28 @@ package struct Auditor: Sendable {
                 db, sql: "SELECT id, kind, payload FROM events WHERE run_id IS ? AND payload LIKE '%rows=sha256:%' ORDER BY id",
                 arguments: [runID])
             let shown = runID.map { "run \($0)" } ?? "evaluations recorded outside a run"
+            func kind(_ e: Row) -> String { e["kind"] }
             if let runID {
-                let ends = events.filter { ($0["kind"] as String).hasPrefix("run-") && $0["kind"] as String != "run-started" }
-                for (kind, event, compute) in [
-                    (
-                        "what the run was (its row, spec, code, environment, stages, params)",
-                        events.first { $0["kind"] as String == "run-started" }, { try RunRows.definition(db, runID: runID) }
-                    ),
-                    ("how the run ended (status, end time, error)", ends.last, { try RunRows.ending(db, runID: runID) }),
-                ] as [(String, Row?, () throws -> String)] {
-                    guard let event, let recorded = AttemptRows.recorded(in: event["payload"]) else { continue }
-                    let now = try compute()
-                    if now != recorded {
-                        let id: Int64 = event["id"]
-                        out.append(
-                            AuditFinding(
-                                kind: .runRowsChanged, runID: runID, subject: "run \(runID)",
-                                message:
-                                    "\(shown): \(kind) differs from what event #\(id) recorded (rows \(now), recorded \(recorded))"
-                            ))
-                    }
+                let started = events.first { kind($0) == "run-started" }
+                let ended = events.last { kind($0).hasPrefix("run-") && kind($0) != "run-started" }
+                if let e = started, let recorded = AttemptRows.recorded(in: e["payload"]) {
+                    out += [
+                        Self.rowsFinding(
+                            .runRowsChanged, runID: runID, subject: "run \(runID)", shown: shown,
+                            what: "the run's rows (its row, spec, code, environment, stages, params)", eventID: e["id"],
+                            now: try RunRows.definition(db, runID: runID), recorded: recorded)
+                    ].compactMap { $0 }
+                }
+                if let e = ended, let recorded = AttemptRows.recorded(in: e["payload"]) {
+                    out += [
+                        Self.rowsFinding(
+                            .runRowsChanged, runID: runID, subject: "run \(runID)", shown: shown,
+                            what: "the rows of how it ended (status, end time, error)", eventID: e["id"],
+                            now: try RunRows.ending(db, runID: runID), recorded: recorded)
+                    ].compactMap { $0 }
                 }
             }
-            for event in events where event["kind"] as String == "evaluated" {
+            for event in events where kind(event) == "evaluated" {
                 let payload: String = event["payload"]
                 guard let recorded = AttemptRows.recorded(in: payload),
                     let id = payload.split(separator: " ").dropFirst().first.flatMap({ Int64($0) })
@@ -207,15 +218,12 @@ package struct Auditor: Sendable {
                             message: "\(shown): evaluation #\(id) was recorded (event #\(eventID)) but its row is gone"))
                     continue
                 }
-                let now = try RunRows.evaluation(db, id: id)
-                if now != recorded {
-                    out.append(
-                        AuditFinding(
-                            kind: .evaluationRowsChanged, runID: runID, subject: "evaluation #\(id)",
-                            message:
-                                "\(shown): evaluation #\(id)'s row or per-example scores differ from what event #\(eventID) recorded (rows \(now), recorded \(recorded))"
-                        ))
-                }
+                out += [
+                    Self.rowsFinding(
+                        .evaluationRowsChanged, runID: runID, subject: "evaluation #\(id)", shown: shown,
+                        what: "evaluation #\(id)'s row and per-example scores", eventID: eventID,
+                        now: try RunRows.evaluation(db, id: id), recorded: recorded)
+                ].compactMap { $0 }
             }
             return out
         }
@@ -257,15 +265,12 @@ package struct Auditor: Sendable {
                             message: "\(shown) was recorded (event #\(eventID)) but its row is gone"))
                     continue
                 }
-                let now = try AttemptRows.digest(db, attemptID: attemptID)
-                if now != recorded {
-                    out.append(
-                        AuditFinding(
-                            kind: .attemptRowsChanged, runID: runID, subject: shown,
-                            message:
-                                "\(shown): its status, exit code, times, metrics, series or artifacts differ from what event #\(eventID) recorded (rows \(now), recorded \(recorded))"
-                        ))
-                }
+                out += [
+                    Self.rowsFinding(
+                        .attemptRowsChanged, runID: runID, subject: shown, shown: shown,
+                        what: "its status, exit code, times, metrics, series or artifacts", eventID: eventID,
+                        now: try AttemptRows.digest(db, attemptID: attemptID), recorded: recorded)
+                ].compactMap { $0 }
             }
             return out
         }
@@ -357,15 +362,16 @@ package struct Auditor: Sendable {
                         message: "the imported run's spec file \(file) is missing"))
                 return
             }
-            if GitBlob.id(of: text) != blob, Self.redactedInBundle(imported.directory + "/bundle.wbbundle").contains(specPath) {
+            let copy = GitBlob.id(of: text)
+            if copy != blob, Self.redactedInBundle(imported.directory + "/bundle.wbbundle").contains(specPath) {
                 report.notes.append(
                     "run \(runID): the bundle carries its spec \(specPath) with secret values masked, so the copy's blob differs from the recorded \(blob.prefix(12)); the bundle itself is checked against the import record"
                 )
-            } else if GitBlob.id(of: text) != blob {
+            } else if copy != blob {
                 report.findings.append(
                     AuditFinding(
                         kind: .specChanged, runID: runID, subject: file,
-                        message: "the imported spec \(file) has blob \(GitBlob.id(of: text)), the run recorded \(blob)"))
+                        message: "the imported spec \(file) has blob \(copy), the run recorded \(blob)"))
             }
             return
         }
