@@ -28,8 +28,13 @@ package enum MarkdownRenderer {
         var out = "## \(t.title)\n\n"
         out += t.provenance(code: { "`\($0)`" }).joined(separator: " · ") + "\n\n"
         if t.standIn { out += "**Stand-in run (profile `\(t.profile)`)**: \(t.standInText)\n\n" }
-        let header = [t.rowHeader.isEmpty ? " " : t.rowHeader] + t.columns.map { $0.derived ? "\($0.label) (mean)" : $0.label }
-        out += "| " + header.map(escape).joined(separator: " | ") + " |\n"
+        // Markdown cannot span columns: a grouped label stacks its levels, outermost first, one per
+        // line (`<br>`, which GitHub renders inside a table), so a column reads like the paper's.
+        let labels = t.columns.map { c in
+            (c.path.count > 1 ? c.path.map(escape).joined(separator: "<br>") : escape(c.label))
+                + (c.derived ? " (mean)" : "")
+        }
+        out += "| " + ([escape(t.rowHeader.isEmpty ? " " : t.rowHeader)] + labels).joined(separator: " | ") + " |\n"
         out += "|" + ([":--"] + t.columns.map { _ in "--:" }).joined(separator: "|") + "|\n"
         for row in t.rows {
             let cells = row.cells.map { cellText($0, digits: t.digits) }
@@ -79,7 +84,9 @@ package enum MarkdownRenderer {
         return v >= 0 && !s.hasPrefix("-") ? "+" + s : s
     }
 
-    private static func escape(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
+    private static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "<", with: "&lt;")
+    }
 }
 
 /// CSV with one row per cell and full-precision numbers (shortest round-trip form).
@@ -141,8 +148,11 @@ package struct LaTeXOptions: Sendable, Hashable {
 /// level, `\multicolumn` spans with `\cmidrule(lr)` under each group), plain right-aligned
 /// columns (no siunitx), cells as `LaTeXOptions.Cells` says, a verdict mark on each reproduced
 /// cell with its legend under the table, and a comment block with the provenance. A wide table
-/// is set in `\small` with narrower column padding (the comment says so); `\resizebox` is never
-/// used. Needs `\usepackage{booktabs}`; `standalone` writes the whole document.
+/// is set in a smaller size with narrower column padding (the comment says so). One that the
+/// estimate says fits in none is boxed and measured by TeX itself: scaled to `\textwidth` with
+/// `\resizebox` only when the box really is wider (the log then says `workbench: ... scaled`).
+/// Needs `\usepackage{booktabs}` (and `graphicx` for the scaling); `standalone` writes the
+/// whole document.
 package enum LaTeXRenderer {
     /// Verdict marks (plain LaTeX, no packages).
     static let marks: [Verdict: String] = [.withinNoise: "$^{\\circ}$", .deviates: "$^{\\dagger}$"]
@@ -164,7 +174,8 @@ package enum LaTeXRenderer {
         if fit.tabcolsep != 6 { out += "\\setlength{\\tabcolsep}{\(LaTeXFit.points(fit.tabcolsep))pt}\n" }
         out += "\\caption{" + escape(t.title) + (t.standIn ? " (stand-in run, not comparable to the paper)" : "") + "}\n"
         out += "\\label{tab:" + t.id.filter { $0.isLetter || $0.isNumber || $0 == "-" } + "}\n"
-        if fit.resize { out += "\\resizebox{\\textwidth}{!}{%\n" }
+        // The last resort, decided by TeX on the real width rather than by the estimate.
+        if fit.resize { out += "\\setbox0=\\hbox{%\n" }
         out += "\\begin{tabular}{l" + String(repeating: "r", count: t.columns.count) + "}\n\\toprule\n"
         for level in t.headerGroups {
             var cells = [""]
@@ -197,7 +208,11 @@ package enum LaTeXRenderer {
             }
         }
         out += "\\bottomrule\n\\end{tabular}\n"
-        if fit.resize { out += "}\n" }
+        if fit.resize {
+            out +=
+                "}%\n\\ifdim\\wd0>\\textwidth\\resizebox{\\textwidth}{!}{\\copy0}"
+                + "\\typeout{workbench: \(t.id) scaled to textwidth}\\else\\box0\\fi\n"
+        }
         if let notes = notes(t) { out += "\\par\\smallskip{\\footnotesize " + notes + "}\n" }
         out += "\\end{table}\n"
         if options.standalone { out += "\\end{document}\n" }
@@ -392,7 +407,7 @@ enum LaTeXFit {
         return Choice(
             size: last.size, tabcolsep: last.tabcolsep, resize: true,
             comment:
-                "too wide even in \\scriptsize (about \(Int(total)) of \(Int(textWidth)) pt): scaled to \\textwidth with \\resizebox (needs \\usepackage{graphicx})"
+                "set in \\scriptsize with \\tabcolsep \(points(last.tabcolsep))pt (estimated about \(Int(total)) of \(Int(textWidth)) pt, \(total <= textWidth ? "too close to call" : "wider")): scaled to \\textwidth with \\resizebox only if TeX measures it wider (needs \\usepackage{graphicx})"
         )
     }
 }

@@ -44,6 +44,7 @@ struct LaTeXFitTests {
         let dir = try TempDir("wb-tex")
         defer { dir.cleanup() }
         var compiled = 0
+        var scaled: [String] = []
         for path in Self.specs {
             let spec = try SpecLoader().load(repositoryRoot.appendingPathComponent(path).path)
             for layout in spec.tables {
@@ -60,10 +61,14 @@ struct LaTeXFitTests {
                         }
                         #expect((points ?? 99) <= 1, "\(path) \(name): \(line)")
                     }
+                    // Boxed tables say in the log when TeX found them wider than \textwidth.
+                    if log.contains("workbench: \(layout.id) scaled to textwidth") { scaled.append(name) }
                     compiled += 1
                 }
             }
         }
         #expect(compiled >= 40, "\(compiled) documents")
+        // Not an assertion: how often the last resort was taken, for whoever tunes the estimate.
+        print("LaTeXFitTests: \(compiled) documents, \(scaled.count) scaled with \\resizebox: \(scaled.joined(separator: ", "))")
     }
 }
