@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", exact: "1.0.2"),
         .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
+        // `workbench ui`'s HTTP server: a fresh debug build here took 10 s (Hummingbird: 66 s).
+        .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
     ],
     targets: [
         // MARK: - System libraries (module maps only)
@@ -60,10 +62,19 @@ let package = Package(
             "WorkbenchCore", "Tracking", "Runners", "Scoring", "Reports",
         ], exclude: ["README.md"]),
 
+        // MARK: - The UI
+        /// `workbench ui`: read-only pages over the store (runs, a run, tables, compare, curves),
+        /// each also as JSON; the one module that imports the HTTP server library.
+        .target(name: "WorkbenchUI", dependencies: [
+            "WorkbenchKit", "WorkbenchCore", "Tracking", "Reports", "Scoring",
+            .product(name: "FlyingFox", package: "FlyingFox"),
+            .product(name: "FlyingSocks", package: "FlyingFox"),
+        ], exclude: ["README.md"]),
+
         // MARK: - The executable
         /// `workbench`: argument parsing, printing, exit codes.
         .executableTarget(name: "Workbench", dependencies: [
-            "WorkbenchKit", "WorkbenchCore", "Tracking", "Runners", "Scoring", "Reports",
+            "WorkbenchKit", "WorkbenchCore", "Tracking", "Runners", "Scoring", "Reports", "WorkbenchUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"]),
 
@@ -91,9 +102,9 @@ let package = Package(
         .testTarget(name: "WorkbenchKitTests", dependencies: [
             "WorkbenchKit", "Tracking", "Runners", "Reports", "WorkbenchCore", "TestSupport",
         ]),
-        /// End to end through the built binary.
+        /// End to end through the built binary (and the UI's pages through its router, no socket).
         .testTarget(name: "WorkbenchTests", dependencies: [
-            "Workbench", "Tracking", "WorkbenchCore", "TestSupport",
+            "Workbench", "Tracking", "WorkbenchCore", "TestSupport", "WorkbenchUI", "WorkbenchKit",
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], exclude: ["Golden"]),
     ]

@@ -27,7 +27,7 @@ package struct LossCurve: Sendable, Hashable {
 /// browser laid out (bars with a width, curves with a length) into `data-layout` on the root
 /// element, so a headless browser can check the page renders as built (`data-expected-*`).
 package enum HTMLRenderer {
-    static let palette = [
+    package static let palette = [
         "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
     ]
 
@@ -65,7 +65,7 @@ package enum HTMLRenderer {
 
     // MARK: - Table
 
-    static func table(_ t: ReportTable) -> String {
+    package static func table(_ t: ReportTable) -> String {
         let f = { (v: Double) in MarkdownRenderer.number(v, digits: t.digits) }
         let groups = t.headerGroups
         var out = "<table class=\"report\">\n<thead>"
@@ -96,7 +96,11 @@ package enum HTMLRenderer {
                     out += c.paper.map { "<span class=\"paper\">paper \(f($0))</span>" } ?? ""
                 } else {
                     if let ours = c.ours {
-                        out += "<span class=\"ours\">\(f(ours))</span>"
+                        if let link = t.cellLinks[CellKey(row: row.id, column: c.columnID)] {
+                            out += "<a class=\"ours\" href=\"\(escape(link))\">\(f(ours))</a>"
+                        } else {
+                            out += "<span class=\"ours\">\(f(ours))</span>"
+                        }
                         if let ci = c.interval { out += "<span class=\"ci\">[\(f(ci.low)), \(f(ci.high))]</span>" }
                     } else {
                         out += "<span class=\"ours pending\">pending</span>"
@@ -263,7 +267,7 @@ package enum HTMLRenderer {
         return out
     }
 
-    static let css = """
+    package static let css = """
         body { font: 14px/1.45 system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
         h1 { font-size: 1.35em; } h2 { font-size: 1.1em; margin-top: 2em; }
         .meta, .note, .none { color: #555; } .summary { font-weight: 600; }

@@ -115,7 +115,7 @@ package enum CSVRenderer {
 
     static func full(_ v: Double) -> String { "\(v)" }
 
-    static func field(_ s: String) -> String {
+    package static func field(_ s: String) -> String {
         guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -159,6 +159,9 @@ package struct ReportTable: Sendable, Hashable {
     /// Where each reproduced metric cell's value came from (recorded with a written report so an
     /// audit can rebuild the table from raw rows).
     package var cellSources: [CellKey: CellSource] = [:]
+    /// Where a cell's value links to on an HTML page (the UI: the attempt behind it); none in a
+    /// written report.
+    package var cellLinks: [CellKey: String] = [:]
     /// How the LaTeX renderer writes this table (`report --tex-cells`, `--standalone`).
     package var texOptions = LaTeXOptions()
 

@@ -237,3 +237,22 @@ extension Store {
         return out
     }
 }
+
+extension Store {
+    /// A run's stages and, for each, the stages whose outputs it reads (its recorded inputs
+    /// `stage:FINGERPRINT/...`, matched to the run's own stages): the run's DAG.
+    package func stageGraph(_ runID: String) throws -> [String: [String]] {
+        let views = try instances(runID)
+        var producer: [String: String] = [:]
+        for (name, v) in views { producer[v.fingerprint] = name }
+        var graph: [String: [String]] = [:]
+        for (name, v) in views {
+            let upstream = v.inputs.values.compactMap { value -> String? in
+                guard value.hasPrefix("stage:") else { return nil }
+                return producer[String(value.dropFirst("stage:".count).prefix { $0 != "/" })]
+            }
+            graph[name] = Array(Set(upstream)).sorted()
+        }
+        return graph
+    }
+}

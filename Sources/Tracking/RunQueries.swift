@@ -227,3 +227,66 @@ extension Store {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
     }
 }
+
+/// Which runs a listing shows (the UI's runs page): filters, an order, a page.
+package struct RunFilter: Sendable, Hashable {
+    package enum Sort: String, Sendable, CaseIterable {
+        case started, duration, status, spec, profile
+    }
+    package var spec: String?
+    package var status: RunStatus?
+    package var profile: String?
+    package var table: String?
+    package var sort: Sort = .started
+    package var descending = true
+    package var limit = 100
+    package var offset = 0
+
+    package init() {}
+}
+
+extension Store {
+    /// One page of the runs `filter` selects, in its order, and how many it selects in all.
+    package func runs(_ filter: RunFilter) throws -> (runs: [RunSummary], total: Int) {
+        try read { db in
+            var conditions: [String] = []
+            var args: [DatabaseValueConvertible] = []
+            if let v = filter.spec { conditions.append("s.name = ?"); args.append(v) }
+            if let v = filter.status { conditions.append("r.status = ?"); args.append(v) }
+            if let v = filter.profile { conditions.append("r.profile = ?"); args.append(v) }
+            if let v = filter.table { conditions.append("r.table_id = ?"); args.append(v) }
+            let from = "FROM runs r JOIN specs s ON s.id = r.spec_id LEFT JOIN code_refs c ON c.id = r.code_ref_id"
+            let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            let total =
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) \(from)\(whereClause)", arguments: StatementArguments(args)) ?? 0
+            let direction = filter.descending ? "DESC" : "ASC"
+            let key: String
+            switch filter.sort {
+            case .started: key = "r.started_at"
+            // A running run has no end yet: it sorts as if it ended now.
+            case .duration:
+                key = "(julianday(COALESCE(r.ended_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) - julianday(r.started_at))"
+            case .status: key = "r.status"
+            case .spec: key = "s.name"
+            case .profile: key = "r.profile"
+            }
+            let sql = """
+                SELECT r.*, s.name AS spec_name, s.version AS spec_version, c.commit_id, c.dirty \(from)\(whereClause)
+                ORDER BY \(key) \(direction), r.started_at DESC, r.id DESC LIMIT ? OFFSET ?
+                """
+            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args + [filter.limit, filter.offset]))
+            return (try rows.map { try Self.summary(db, $0) }, total)
+        }
+    }
+
+    /// The values the runs page offers as filters: specs, profiles and tables recorded.
+    package func runFacets() throws -> (specs: [String], profiles: [String], tables: [String]) {
+        try read { db in
+            (
+                try String.fetchAll(db, sql: "SELECT DISTINCT name FROM specs ORDER BY name"),
+                try String.fetchAll(db, sql: "SELECT DISTINCT profile FROM runs ORDER BY profile"),
+                try String.fetchAll(db, sql: "SELECT DISTINCT table_id FROM runs WHERE table_id IS NOT NULL ORDER BY table_id")
+            )
+        }
+    }
+}

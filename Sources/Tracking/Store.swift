@@ -13,7 +13,11 @@ package final class Store: Sendable {
     let writerLock: StoreWriterLock?
 
     /// Opens (creating and migrating) the store; refuses a database from a newer workbench.
-    package init(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    /// `readOnly` (the UI): SQLite itself refuses every write, and nothing is created or migrated;
+    /// the store must exist at the current schema.
+    package init(
+        path: String, readOnly: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -27,7 +31,7 @@ package final class Store: Sendable {
         } else {
             filesystem = detected
         }
-        if case .network(let name) = filesystem, recorded == nil {
+        if case .network(let name) = filesystem, recorded == nil, !readOnly {
             try? "network \(name)\n".write(toFile: marker, atomically: true, encoding: .utf8)
         }
         let network = filesystem != .local
@@ -36,6 +40,7 @@ package final class Store: Sendable {
         writerLock = network ? StoreWriterLock(path: path + ".writer", timeout: wait) : nil
         var config = Configuration()
         config.busyMode = .timeout(60)
+        config.readonly = readOnly
         config.foreignKeysEnabled = true
         config.prepareDatabase { db in
             if network {
@@ -51,7 +56,7 @@ package final class Store: Sendable {
         // Two processes opening a new store at once must not race: switching a fresh file to WAL
         // fails with SQLITE_BUSY instead of waiting, and GRDB's migrator reads the applied list
         // before its own transactions. A file lock serializes opening and migrating.
-        let lockFD = open(path + ".open-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let lockFD = readOnly ? -1 : open(path + ".open-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if lockFD >= 0 { flock(lockFD, LOCK_EX) }
         defer { if lockFD >= 0 { flock(lockFD, LOCK_UN); close(lockFD) } }
         do {
@@ -73,6 +78,10 @@ package final class Store: Sendable {
         }
         if !unknown.isEmpty { throw StoreError.newerSchema(path: path, unknown: unknown) }
         guard pending else { return }  // nothing to write: reading needs no writer lock
+        if readOnly {
+            throw StoreError.cannotOpen(
+                path: path, reason: "it is not at this workbench's schema yet; run any workbench command here once to migrate it")
+        }
         if let writerLock { try writerLock.held { try migrator.migrate(pool) } } else { try migrator.migrate(pool) }
     }
 

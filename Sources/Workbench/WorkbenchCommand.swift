@@ -20,7 +20,7 @@ struct WorkbenchCommand: AsyncParsableCommand {
             PlanCommand.self, RunCommand.self, ReproduceCommand.self, ReportCommand.self, RunsCommand.self,
             ShowCommand.self, StatusCommand.self, CancelCommand.self, AuditCommand.self, CompareCommand.self,
             ExportCommand.self, ImportCommand.self, IngestCommand.self, ScoreCommand.self, EvaluationsCommand.self,
-            TablesCommand.self, FetchCommand.self, LockCommand.self,
+            TablesCommand.self, FetchCommand.self, LockCommand.self, UICommand.self,
         ])
 }
 

@@ -47,6 +47,13 @@ package struct Workspace: Sendable {
         return try Store(path: databasePath)
     }
 
+    /// The store opened read-only (the UI): created and migrated first if need be, as any command
+    /// would, then reopened so that SQLite itself refuses every write.
+    package func openReadOnlyStore() throws -> Store {
+        _ = try openStore()
+        return try Store(path: databasePath, readOnly: true)
+    }
+
     /// Settles runs whose controller died, telling the user.
     package func recover(_ store: Store) throws {
         for note in try Recovery(store: store, host: host).recover() { messages.note("recovered: " + note) }

@@ -1,0 +1,252 @@
+import Foundation
+import Reports
+import Tracking
+import WorkbenchCore
+import WorkbenchKit
+
+extension UIApp {
+    /// The run ids a page names: `runs=A,B` and/or repeated `run=` (the runs page's checkboxes).
+    func runList(_ query: [String: String], _ all: [(String, String)]) -> [String] {
+        var ids = (query["runs"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.isEmpty
+        }
+        ids += all.filter { $0.0 == "run" }.map(\.1)
+        return ids
+    }
+
+    // MARK: - Compare
+
+    /// `/compare?runs=A,B[,C]`: each further run against the first, differences first: run-level
+    /// facts, then the stages whose own definition changed, each with the stages that differ only
+    /// through it collapsed under it; metric deltas with the paired bootstrap interval.
+    /// `?all=1` also lists the stages that are the same.
+    func comparePage(_ query: [String: String], format: PageFormat, items: [(String, String)] = []) throws -> UIResponse {
+        let ids = runList(query, items)
+        if ids.count < 2 {
+            if format == .json { throw UIError(status: 400, message: "name two or more runs: /compare?runs=A,B") }
+            let body = """
+                <h1>Compare</h1>
+                <p>Name two or more runs: <code>/compare?runs=A,B</code>, or check them on the <a href="/">runs page</a>.</p>
+
+                """
+            return .html(Page.layout(title: "Compare", body: body))
+        }
+        let resamples = min(max(Int(query["resamples"] ?? "") ?? 1000, 100), 10000)
+        let showAll = query["all"] == "1"
+        let results = try ids.dropFirst().map { try session.compare(ids[0], $0, table: nil, cells: [], resamples: resamples) }
+        if format == .json {
+            struct Pair: Encodable {
+                var comparison: RunComparison
+                var deltas: [MetricDelta]
+            }
+            return try encoded(results.map { Pair(comparison: $0.comparison, deltas: $0.deltas) })
+        }
+        if format == .csv {
+            var lines = ["run_a,run_b,stage,task,metric,a,b,delta,ci_low,ci_high,pairs,distinguishable"]
+            for r in results {
+                for d in r.deltas {
+                    lines.append(
+                        [
+                            r.comparison.runA, r.comparison.runB, d.stage, d.task, d.metric, "\(d.a)", "\(d.b)", "\(d.delta)",
+                            d.low.map { "\($0)" } ?? "", d.high.map { "\($0)" } ?? "", "\(d.pairs)",
+                            d.distinguishable.map { $0 ? "true" : "false" } ?? "",
+                        ].map(CSVRenderer.field).joined(separator: ","))
+                }
+            }
+            return .csv(lines.joined(separator: "\n") + "\n")
+        }
+        var body = "<h1>Compare</h1>\n"
+        var toggle = query
+        toggle["all"] = showAll ? "0" : "1"
+        body +=
+            "<p><a href=\"\(h(Page.alternate("/compare", toggle, format: "html")))\">\(showAll ? "show only differences" : "show everything")</a></p>\n"
+        for r in results {
+            let c = r.comparison
+            body +=
+                "<h2>A <a href=\"/runs/\(q(c.runA))\">\(h(c.runA))</a> → B <a href=\"/runs/\(q(c.runB))\">\(h(c.runB))</a></h2>\n"
+            if !c.sameSpec {
+                body +=
+                    "<p class=\"muted\">The runs are of different specs: compared are code, environment, and the stages and evaluations they share by name.</p>\n"
+            }
+            body += "<h3>Run</h3>\n"
+            body +=
+                c.run.isEmpty
+                ? "<p class=\"muted\">same spec, profile, code and environment</p>\n"
+                : "<table class=\"list run-diff\"><tr><th>what</th><th>A</th><th>B</th></tr>"
+                    + c.run.map {
+                        "<tr><td>\(h($0.what))</td><td><code>\(h($0.a))</code></td><td><code>\(h($0.b))</code></td></tr>"
+                    }
+                    .joined() + "</table>\n"
+            let changed = c.stages.filter { !$0.sameFingerprint }
+            let causes = changed.filter(\.changedItself)
+            let consequences = changed.filter { !$0.changedItself }
+            body +=
+                "<h3>Stages</h3>\n<p>\(c.stages.count) in both, \(changed.count) with different work: \(causes.count) changed themselves, \(consequences.count) only through an upstream output.</p>\n"
+            for s in causes {
+                body += "<div class=\"cause\"><strong>\(h(s.stage))</strong>"
+                body +=
+                    "<table class=\"list\">"
+                    + s.differences.map {
+                        "<tr><td>\(h($0.what))</td><td><code>\(h($0.a))</code></td><td>→</td><td><code>\(h($0.b))</code></td></tr>"
+                    }.joined() + "</table>"
+                let downstream = consequences.filter { $0.because.contains(s.stage) }.map(\.stage)
+                if !downstream.isEmpty {
+                    body +=
+                        "<details class=\"consequence\"><summary>\(downstream.count) stage(s) downstream differ only through it</summary><ul>"
+                    body += downstream.map { "<li>\(h($0))</li>" }.joined() + "</ul></details>"
+                }
+                body += "</div>\n"
+            }
+            let orphans = consequences.filter { $0.because.isEmpty }.map(\.stage)
+            if !orphans.isEmpty {
+                body +=
+                    "<details class=\"consequence\"><summary>\(orphans.count) stage(s) differ only through an upstream output</summary><ul>"
+                body += orphans.map { "<li>\(h($0))</li>" }.joined() + "</ul></details>\n"
+            }
+            for s in c.onlyInA { body += "<p>only in A: \(h(s))</p>\n" }
+            for s in c.onlyInB { body += "<p>only in B: \(h(s))</p>\n" }
+            if showAll {
+                let same = c.stages.filter(\.sameFingerprint).map(\.stage)
+                body += "<details open><summary>\(same.count) stage(s) with the same work</summary><ul>"
+                body += same.map { "<li>\(h($0))</li>" }.joined() + "</ul></details>\n"
+            }
+            body += "<h3>Metrics</h3>\n"
+            if r.deltas.isEmpty {
+                body += "<p class=\"muted\">no evaluation with per-example scores in both runs</p>\n"
+            } else {
+                body += "<p class=\"muted\">B − A; 95% paired bootstrap over per-example scores (\(resamples) resamples).</p>\n"
+                body +=
+                    "<table class=\"list metrics\"><tr><th>stage</th><th>task</th><th>metric</th><th>A</th><th>B</th><th>Δ</th><th>interval</th><th>pairs</th><th></th></tr>"
+                let f = { (v: Double) in String(format: "%.2f", v) }
+                // Distinguishable differences first.
+                let sorted = r.deltas.sorted { ($0.distinguishable == true ? 0 : 1) < ($1.distinguishable == true ? 0 : 1) }
+                for d in sorted where showAll || d.delta != 0 || d.distinguishable == true {
+                    let interval = d.low.flatMap { low in d.high.map { "[\(f(low)), \(f($0))]" } } ?? ""
+                    let verdict =
+                        d.distinguishable.map {
+                            $0 ? "<span class=\"signal\">distinguishable</span>" : "<span class=\"noise\">noise</span>"
+                        }
+                        ?? "<span class=\"muted\">no pairs</span>"
+                    body +=
+                        "<tr><td>\(h(d.stage))</td><td>\(h(d.task))</td><td>\(h(d.metric))</td><td class=\"num\">\(f(d.a))</td>"
+                    body += "<td class=\"num\">\(f(d.b))</td><td class=\"num\">\(d.delta >= 0 ? "+" : "")\(f(d.delta))</td>"
+                    body += "<td class=\"num\">\(interval)</td><td class=\"num\">\(d.pairs)</td><td>\(verdict)</td></tr>"
+                }
+                body += "</table>\n"
+            }
+        }
+        return .html(
+            Page.layout(
+                title: "Compare", body: body,
+                json: Page.alternate("/compare", ["runs": ids.joined(separator: ",")], format: "json"),
+                csv: Page.alternate("/compare", ["runs": ids.joined(separator: ",")], format: "csv")))
+    }
+
+    // MARK: - Curves
+
+    /// `/curves?runs=A[,B]&series=NAME&group=PARAM`: the step series of the runs' stages overlaid,
+    /// one colour per value of `group` (a stage param or a matrix axis), or per stage.
+    func curvesPage(_ query: [String: String], format: PageFormat, items: [(String, String)] = []) throws -> UIResponse {
+        var ids = runList(query, items)
+        if ids.isEmpty, let newest = try session.store.runs(limit: 1).first { ids = [newest.id] }
+        let wanted = query["series"].flatMap { $0.isEmpty ? nil : $0 }
+        let group = query["group"].flatMap { $0.isEmpty ? nil : $0 }
+        struct Curve: Encodable {
+            var run: String, stage: String, series: String, group: String
+            var steps: [Int], values: [Double]
+        }
+        var curves: [Curve] = []
+        var seriesNames: Set<String> = []
+        var paramNames: Set<String> = []
+        for id in ids {
+            let runID = try session.store.resolveRun(id)
+            let stages = try session.store.runStages(runID)
+            let detail = try session.store.runDetail(runID)
+            let params = Dictionary(detail.attempts.map { ($0.stage, $0.params) }, uniquingKeysWith: { a, _ in a })
+            let recorded = try session.store.lossSeries(fingerprints: Array(stages.names.values), attempts: stages.attempts)
+            for (stage, fingerprint) in stages.names.sorted(by: { $0.key < $1.key }) {
+                for s in recorded[fingerprint] ?? [] {
+                    seriesNames.insert(s.name)
+                    // A stage's params and its matrix coordinates (`train@model=a,source=b`) both group.
+                    let axes = Self.coordinates(stage)
+                    for p in params[stage] ?? [] { paramNames.insert(p.name) }
+                    for k in axes.keys { paramNames.insert(k) }
+                    guard wanted == nil || s.name == wanted else { continue }
+                    let value = group.map { g in params[stage]?.first { $0.name == g }?.value ?? axes[g] ?? "(none)" } ?? stage
+                    curves.append(Curve(run: runID, stage: stage, series: s.name, group: value, steps: s.steps, values: s.values))
+                }
+            }
+        }
+        if format == .json { return try encoded(curves) }
+        if format == .csv {
+            var lines = ["run,stage,series,group,step,value"]
+            for c in curves {
+                for (step, v) in zip(c.steps, c.values) {
+                    lines.append(
+                        [c.run, c.stage, c.series, c.group, "\(step)", "\(v)"].map(CSVRenderer.field).joined(separator: ","))
+                }
+            }
+            return .csv(lines.joined(separator: "\n") + "\n")
+        }
+        var body = "<h1>Curves</h1>\n<form class=\"filters\" method=\"get\" action=\"/curves\">"
+        body += "<label>runs <input name=\"runs\" size=\"40\" value=\"\(h(ids.joined(separator: ",")))\"></label>"
+        body += "<label>series <select name=\"series\"><option value=\"\">all</option>"
+        for s in seriesNames.sorted() { body += "<option\(s == wanted ? " selected" : "") value=\"\(h(s))\">\(h(s))</option>" }
+        body += "</select></label><label>colour by <select name=\"group\"><option value=\"\">stage</option>"
+        for p in paramNames.sorted() { body += "<option\(p == group ? " selected" : "") value=\"\(h(p))\">\(h(p))</option>" }
+        body += "</select></label><button type=\"submit\">show</button></form>\n"
+        let drawn = curves.filter { $0.steps.count >= 2 }
+        if drawn.isEmpty {
+            body += "<p class=\"none\">No step series recorded for these runs\(wanted.map { " named \(h($0))" } ?? "").</p>\n"
+        } else {
+            body += Self.chart(drawn.map { ($0.group, $0.stage + " (" + $0.run + ")", $0.steps, $0.values) })
+        }
+        var alt = query
+        alt["runs"] = ids.joined(separator: ",")
+        return .html(
+            Page.layout(
+                title: "Curves", body: body, json: Page.alternate("/curves", alt, format: "json"),
+                csv: Page.alternate("/curves", alt, format: "csv")))
+    }
+
+    /// The matrix coordinates in a stage instance's name: `train@model=a,source=b` -> model: a, source: b.
+    static func coordinates(_ stage: String) -> [String: String] {
+        guard let at = stage.firstIndex(of: "@") else { return [:] }
+        var out: [String: String] = [:]
+        for pair in stage[stage.index(after: at)...].split(separator: ",") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { out[String(kv[0])] = String(kv[1]) }
+        }
+        return out
+    }
+
+    /// An inline SVG line chart: one polyline per curve, coloured by group, with a legend.
+    static func chart(_ curves: [(group: String, label: String, steps: [Int], values: [Double])]) -> String {
+        let points = curves.flatMap { c in zip(c.steps, c.values).filter { $0.1.isFinite } }
+        guard let minX = points.map(\.0).min(), let maxX = points.map(\.0).max(), let minY = points.map(\.1).min(),
+            let maxY = points.map(\.1).max()
+        else { return "" }
+        let (w, hgt, pad) = (760.0, 320.0, 44.0)
+        let sx = { (x: Int) in pad + (w - 2 * pad) * Double(x - minX) / Double(max(maxX - minX, 1)) }
+        let sy = { (y: Double) in hgt - pad - (hgt - 2 * pad) * (y - minY) / max(maxY - minY, 1e-12) }
+        let groups = Array(Set(curves.map(\.group))).sorted()
+        let colour = { (g: String) in HTMLRenderer.palette[(groups.firstIndex(of: g) ?? 0) % HTMLRenderer.palette.count] }
+        var out = "<svg class=\"curves\" width=\"\(Int(w))\" height=\"\(Int(hgt))\" role=\"img\" aria-label=\"step series\">"
+        out += "<line class=\"axis\" x1=\"\(pad)\" y1=\"\(hgt - pad)\" x2=\"\(w - pad)\" y2=\"\(hgt - pad)\"/>"
+        out += "<line class=\"axis\" x1=\"\(pad)\" y1=\"\(pad)\" x2=\"\(pad)\" y2=\"\(hgt - pad)\"/>"
+        out += "<text class=\"tick\" x=\"\(pad)\" y=\"\(hgt - pad + 14)\">\(minX)</text>"
+        out += "<text class=\"tick\" x=\"\(w - pad)\" y=\"\(hgt - pad + 14)\" text-anchor=\"end\">\(maxX)</text>"
+        out +=
+            "<text class=\"tick\" x=\"\(pad - 4)\" y=\"\(sy(maxY) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", maxY))</text>"
+        out +=
+            "<text class=\"tick\" x=\"\(pad - 4)\" y=\"\(sy(minY) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", minY))</text>"
+        for c in curves {
+            let pts = zip(c.steps, c.values).filter { $0.1.isFinite }.map { "\(sx($0.0)),\(sy($0.1))" }.joined(separator: " ")
+            out +=
+                "<polyline fill=\"none\" stroke=\"\(colour(c.group))\" stroke-width=\"1.5\" points=\"\(pts)\"><title>\(h(c.label))</title></polyline>"
+        }
+        out += "</svg>\n<ul class=\"curve-legend\">"
+        for g in groups { out += "<li><span class=\"key\" style=\"background:\(colour(g))\"></span>\(h(g))</li>" }
+        return out + "</ul>\n"
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import TestSupport
+import Testing
+import Tracking
+import WorkbenchKit
+import WorkbenchUI
+
+/// `workbench ui`'s pages through its router (no socket), over a real store that the binary
+/// recorded: two runs of the example spec whose first stage's param differs.
+@Suite(.serialized) struct UIPagesTests {
+    /// A workspace with two runs of the example spec (`n` 20, then 24) and their ids, oldest first.
+    static func twoRuns() async throws -> (ws: TempWorkspace, a: String, b: String) {
+        let ws = try await TempWorkspace.withCatalog()
+        #expect(try await ws.wb("run", "example").status == 0)
+        try await ws.sh(
+            "sed -i 's/params: { n: \"20\" }/params: { n: \"24\" }/' experiments/example/example.yaml && git commit -qam n")
+        #expect(try await ws.wb("run", "example").status == 0)
+        let listed = try await ws.wb("runs", "--json")
+        let ids = (try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as! [[String: Any]]).map {
+            $0["id"] as! String
+        }
+        return (ws, ids[1], ids[0])
+    }
+
+    static func app(_ ws: TempWorkspace) throws -> UIApp {
+        let workspace = try Workspace(path: ws.path)
+        return UIApp(session: Session(workspace: workspace, store: try workspace.openReadOnlyStore()))
+    }
+
+    static func json(_ r: UIResponse) throws -> Any { try JSONSerialization.jsonObject(with: Data(r.body.utf8)) }
+
+    @Test func everyPageAnswersAsHTMLAndAsJSON() async throws {
+        let (ws, a, b) = try await Self.twoRuns()
+        defer { ws.cleanup() }
+        let app = try Self.app(ws)
+        let pages = [
+            "/", "/?status=completed&sort=duration&order=asc", "/runs/\(b)", "/runs/\(b)?audit=1", "/tables",
+            "/tables/example?run=\(b)", "/tables/example", "/compare?runs=\(a),\(b)", "/compare?runs=\(a),\(b)&all=1",
+            "/curves?runs=\(a),\(b)", "/curves?runs=\(a),\(b)&group=model&series=train/loss",
+        ]
+        for page in pages {
+            let (path, query) = Self.split(page)
+            let html = app.respond(path: path, query: query)
+            #expect(
+                html.status == 200 && html.contentType.hasPrefix("text/html"), "\(page): \(html.status) \(html.body.prefix(300))")
+            #expect(html.body.hasPrefix("<!DOCTYPE html>") && html.body.hasSuffix("</html>\n"), "\(page)")
+            var asJSON = query
+            asJSON["format"] = "json"
+            let data = app.respond(path: path, query: asJSON)
+            #expect(
+                data.status == 200 && data.contentType.hasPrefix("application/json"), "\(page) as JSON: \(data.body.prefix(300))")
+            #expect((try? Self.json(data)) != nil, "\(page) as JSON does not parse: \(data.body.prefix(300))")
+        }
+
+        // Runs: newest first, both listed; the filter and the CSV agree.
+        let runs = try Self.json(app.respond(path: "/", query: ["format": "json"])) as! [String: Any]
+        #expect((runs["runs"] as! [[String: Any]]).map { $0["id"] as! String } == [b, a] && runs["total"] as? Int == 2)
+        let none = try Self.json(app.respond(path: "/", query: ["format": "json", "status": "failed"])) as! [String: Any]
+        #expect(none["total"] as? Int == 0)
+        let csv = app.respond(path: "/", query: ["format": "csv"]).body.split(separator: "\n")
+        #expect(csv.count == 3 && csv[0].hasPrefix("run,spec,") && csv[1].hasPrefix(b + ",example,1,default,"), "\(csv)")
+
+        // A run: its DAG (tasks read data's output) and every attempt with an anchor.
+        let run = app.respond(path: "/runs/\(b)", query: [:]).body
+        #expect(
+            run.contains("<a href=\"#stage-tasks-source-rules\">tasks@source=rules</a>") && run.contains("after data"),
+            "\(run.prefix(4000))")
+        let upstream = (try Self.json(app.respond(path: "/runs/\(b)", query: ["format": "json"])) as! [String: Any])["upstream"]
+        #expect((upstream as? [String: [String]])?["tasks@source=rules"] == ["data"], "\(String(describing: upstream))")
+        let audited = app.respond(path: "/runs/\(b)", query: ["audit": "1"]).body
+        #expect(audited.contains("no finding"), "\(audited)")
+
+        // A table: each reproduced cell links to the attempt behind it, which the run page anchors.
+        let table = app.respond(path: "/tables/example", query: ["run": b]).body
+        let links = Self.matches(##"href="/runs/([^"#]+)#attempt-(\d+)""##, in: table)
+        #expect(links.count == 4, "the example table has 4 measured cells: \(links)")
+        for l in links { #expect(l[0] == b && run.contains("id=\"attempt-\(l[1])\""), "\(l)") }
+        let cells = (try Self.json(app.respond(path: "/tables/example", query: ["run": b, "format": "json"])) as! [String: Any])[
+            "cells"]
+        #expect((cells as? [[String: Any]])?.filter { $0["attempt"] is Int }.count == 4)
+        #expect(app.respond(path: "/tables/example", query: ["run": b, "format": "csv"]).body.hasPrefix("table,row,row_label,"))
+
+        // Compare: the param that changed first, its ten consequences collapsed under it.
+        let compare = app.respond(path: "/compare", query: ["runs": "\(a),\(b)"]).body
+        #expect(compare.contains("11 in both, 11 with different work: 1 changed themselves, 10 only through an upstream output"))
+        let cause = try #require(compare.range(of: "<div class=\"cause\"><strong>data</strong>"))
+        let param = try #require(compare.range(of: "<td>param n</td><td><code>20</code></td><td>→</td><td><code>24</code></td>"))
+        let downstream = try #require(compare.range(of: "10 stage(s) downstream differ only through it"))
+        #expect(cause.upperBound <= param.lowerBound && param.upperBound <= downstream.lowerBound)
+        #expect(!compare.contains("with the same work"))
+        #expect(app.respond(path: "/compare", query: ["runs": "\(a),\(b)", "all": "1"]).body.contains("with the same work"))
+
+        // Curves: both runs' train stages, coloured by the model param.
+        let curves = try Self.json(
+            app.respond(path: "/curves", query: ["runs": "\(a),\(b)", "group": "model", "format": "json"]))
+        let groups = Set(((curves as? [[String: Any]]) ?? []).compactMap { $0["group"] as? String })
+        #expect(((curves as? [[String: Any]]) ?? []).count == 8 && groups == ["small", "large"], "\(curves)")
+    }
+
+    @Test func noPageChangesTheStoreAndTheStoreRefusesWrites() async throws {
+        let (ws, a, b) = try await Self.twoRuns()
+        defer { ws.cleanup() }
+        let app = try Self.app(ws)
+        let before = try await ws.sh("sqlite3 .workbench/workbench.sqlite .dump | sha256sum")
+        for page in [
+            "/", "/runs/\(a)?audit=1", "/tables", "/tables/example?run=\(b)", "/tables/example", "/compare?runs=\(a),\(b)",
+            "/curves",
+        ] {
+            let (path, query) = Self.split(page)
+            #expect(app.respond(path: path, query: query).status == 200, "\(page)")
+        }
+        #expect(try await ws.sh("sqlite3 .workbench/workbench.sqlite .dump | sha256sum") == before, "a page changed the store")
+        // SQLite itself refuses a write through the UI's store.
+        #expect(throws: (any Error).self) { try app.session.store.write { db in try db.execute(sql: "DELETE FROM events") } }
+    }
+
+    @Test func aRunRecordedWhileServingShowsOnTheNextRequest() async throws {
+        let (ws, _, b) = try await Self.twoRuns()
+        defer { ws.cleanup() }
+        let app = try Self.app(ws)
+        #expect(app.respond(path: "/", query: ["format": "json"]).body.contains(b))
+        try await ws.sh(
+            "sed -i 's/params: { n: \"24\" }/params: { n: \"28\" }/' experiments/example/example.yaml && git commit -qam n")
+        #expect(try await ws.wb("run", "example").status == 0)
+        let runs = try Self.json(app.respond(path: "/", query: ["format": "json"])) as! [String: Any]
+        #expect(runs["total"] as? Int == 3)
+    }
+
+    @Test func badRequestsSayWhatIsWrong() async throws {
+        let ws = try await TempWorkspace.withCatalog()
+        defer { ws.cleanup() }
+        let app = try Self.app(ws)
+        let empty = app.respond(path: "/", query: [:])
+        #expect(empty.status == 200 && empty.body.contains("No runs recorded here yet"))
+        let cases: [(String, [String: String], Int, String)] = [
+            ("/runs/zzz", [:], 404, "zzz"),
+            ("/", ["status": "bogus"], 400, "unknown status 'bogus': one of "),
+            ("/", ["sort": "size"], 400, "unknown sort 'size'"),
+            ("/", ["format": "xml"], 400, "unknown format 'xml'"),
+            ("/nowhere", [:], 404, "pages are /, /runs/ID"),
+            ("/tables/no-such-table", [:], 404, "no-such-table"),
+            ("/compare", ["runs": "x", "format": "json"], 400, "name two or more runs"),
+        ]
+        for (path, query, status, text) in cases {
+            let r = app.respond(path: path, query: query)
+            #expect(r.status == status && r.body.contains(h(text)), "\(path) \(query): \(r.status) \(r.body.suffix(400))")
+        }
+        let json = app.respond(path: "/runs/zzz", query: ["format": "json"])
+        #expect(json.status == 404 && ((try? Self.json(json)) as? [String: Any])?["error"] != nil)
+    }
+
+    // MARK: - Helpers
+
+    static func split(_ page: String) -> (String, [String: String]) {
+        guard let comps = URLComponents(string: page) else { return (page, [:]) }
+        var query: [String: String] = [:]
+        for item in comps.queryItems ?? [] { query[item.name] = item.value ?? "" }
+        return (comps.percentEncodedPath, query)
+    }
+
+    static func matches(_ pattern: String, in text: String) -> [[String]] {
+        let re = try! NSRegularExpression(pattern: pattern)
+        let ns = text as NSString
+        return re.matches(in: text, range: NSRange(location: 0, length: ns.length)).map { m in
+            (1..<m.numberOfRanges).map { ns.substring(with: m.range(at: $0)) }
+        }
+    }
+
+    /// The HTML escaping the pages use, for expected texts.
+    func h(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "'", with: "&#39;")
+    }
+}
