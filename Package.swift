@@ -81,7 +81,7 @@ let package = Package(
         // MARK: - Benchmarks
         /// `workbench-bench`: throughput and latency against floors measured in the same process.
         .executableTarget(name: "workbench-bench", dependencies: [
-            "WorkbenchCore", "Tracking", "Scoring",
+            "WorkbenchCore", "Tracking", "Scoring", "WorkbenchKit", "WorkbenchUI",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], path: "benchmarks/Sources/Bench"),

@@ -51,12 +51,17 @@ detail = list(csv.DictReader(open(os.path.join(ws, ".workbench/reports/smoke-det
 assert detail and all(r["ours"] and r["ci_low"] and r["ci_high"] for r in detail), "smoke-detail cells lack values or intervals"
 assert all(float(r["ci_low"]) <= float(r["ours"]) <= float(r["ci_high"]) for r in detail), "an interval does not cover its value"
 print(f"smoke-check: {len(detail)} detail cells scored natively, each with a bootstrap interval")
+seeds = list(csv.DictReader(open(os.path.join(ws, ".workbench/reports/smoke-seeds.csv"))))
+assert len(seeds) == 2 and all(r["replicates"] == "3" and r["spread"] and r["ci_low"] for r in seeds), f"smoke-seeds: {seeds}"
+for r in seeds:
+    assert float(r["ci_low"]) <= float(r["ours"]) <= float(r["ci_high"]), f"smoke-seeds {r['column']}: interval misses the mean"
+print("smoke-check: the seeded cell has 3 replicates, " + ", ".join(f"{r['column']} {float(r['ours']):.1f} ±{float(r['spread']):.1f}" for r in seeds))
 PY
 evals=$("$bin" evaluations --run latest --json --workspace "$ws")
 "$repo/.venv-ml/bin/python" - "$ws" "$evals" <<'PY'
 import glob, json, os, sys
 ws, evals = sys.argv[1], json.loads(sys.argv[2])["evaluations"]
-assert len(evals) == 16, f"expected 16 recorded evaluations (8 eval stages x 2 tasks), got {len(evals)}"
+assert len(evals) == 20, f"expected 20 recorded evaluations (10 eval stages x 2 tasks), got {len(evals)}"
 # The stage-side Python scorer and the native scorers agree on every eval stage.
 by_dir = {}
 for e in evals:
@@ -73,8 +78,8 @@ PY
 show=$("$bin" show latest --workspace "$ws")   # (not piped into grep -q: SIGPIPE + pipefail)
 grep -q "pip freeze recorded" <<<"$show" || { echo "smoke-check: pip freeze not recorded" >&2; exit 1; }
 "$bin" reproduce smoke --workspace "$ws" >/dev/null 2>"$ws/second.log"
-grep -q "28 stage(s), 28 cached, 0 to run" "$ws/second.log" || { cat "$ws/second.log"; echo "smoke-check: second run was not all cache hits" >&2; exit 1; }
-echo "smoke-check: second invocation: 28 of 28 stages from the cache"
+grep -q "32 stage(s), 32 cached, 0 to run" "$ws/second.log" || { cat "$ws/second.log"; echo "smoke-check: second run was not all cache hits" >&2; exit 1; }
+echo "smoke-check: second invocation: 32 of 32 stages from the cache"
 
 # The first run carried to an empty workspace as a bundle: every table renders there as here
 # (all formats), and the audit passes on both sides (tables rebuilt; predictions re-scored here,

@@ -101,6 +101,9 @@ package enum HTMLRenderer {
                         } else {
                             out += "<span class=\"ours\">\(f(ours))</span>"
                         }
+                        if let r = c.replicates {
+                            out += "<span class=\"ci\">\(escape(MarkdownRenderer.replicateText(r, digits: t.digits)))</span>"
+                        }
                         if let ci = c.interval { out += "<span class=\"ci\">[\(f(ci.low)), \(f(ci.high))]</span>" }
                     } else {
                         out += "<span class=\"ours pending\">pending</span>"
@@ -123,11 +126,12 @@ package enum HTMLRenderer {
         if t.cells.contains(where: \.paperComputed) {
             notes.append("*: the paper prints no value here; shown is the plain mean of its printed cells.")
         }
-        if let ci = t.cells.compactMap(\.interval).first {
+        if let ci = t.cells.compactMap(\.interval).first(where: { $0.resamples > 0 }) {  // a bootstrap one
             notes.append(
                 "Brackets: \(Int((ci.level * 100).rounded()))% bootstrap interval from per-example scores (\(ci.resamples) resamples, seed \(ci.seed))."
             )
         }
+        if let note = MarkdownRenderer.replicateNote(t) { notes.append(note.replacingOccurrences(of: "`", with: "")) }
         notes.append("within-noise: outside the tolerance but inside ours' 95% interval.")
         out += notes.map { "<p class=\"note\">\(escape($0))</p>\n" }.joined()
         return out

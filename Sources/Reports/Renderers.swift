@@ -56,7 +56,8 @@ package enum MarkdownRenderer {
         if t.cells.contains(where: \.paperComputed) {
             out += "*: the paper prints no value here; shown is the plain mean of its printed cells.\n"
         }
-        if let ci = all.compactMap(\.interval).first {
+        if let note = replicateNote(t) { out += note + "\n" }
+        if let ci = all.compactMap(\.interval).first(where: { $0.resamples > 0 }) {  // a bootstrap one
             out +=
                 "Brackets: \(Int((ci.level * 100).rounded()))% bootstrap interval from per-example scores (\(ci.resamples) resamples, seed \(ci.seed)).\n"
         }
@@ -67,7 +68,9 @@ package enum MarkdownRenderer {
         let f = { (v: Double) in Self.number(v, digits: digits) }
         let mark = c.paperComputed ? "*" : ""
         if c.state == .referenceOnly { return c.paper.map { "(paper \(f($0))\(mark))" } ?? "" }
-        let ci = c.interval.map { " [\(f($0.low)), \(f($0.high))]" } ?? ""
+        let ci =
+            (c.replicates.map { " " + replicateText($0, digits: digits) } ?? "")
+            + (c.interval.map { " [\(f($0.low)), \(f($0.high))]" } ?? "")
         switch (c.ours, c.paper) {
         case let (ours?, paper?):
             return "\(f(ours))\(ci) (paper \(f(paper))\(mark), Δ \(signed(ours - paper, digits: digits)), \(c.verdict.rawValue))"
@@ -75,6 +78,20 @@ package enum MarkdownRenderer {
         case let (nil, paper?): return "pending (paper \(f(paper))\(mark))"
         case (nil, nil): return "pending"
         }
+    }
+
+    /// A replicated cell's spread and n: `±1.2 (n=3)`, `(n=2 of 3)` while replicates are missing.
+    package static func replicateText(_ r: ReplicateSummary, digits: Int) -> String {
+        let n = r.n < r.expected ? "n=\(r.n) of \(r.expected)" : "n=\(r.n)"
+        return (r.spread.map { "±" + number($0, digits: digits) + " " } ?? "") + "(\(n))"
+    }
+
+    /// The legend line of a table with replicated cells.
+    package static func replicateNote(_ t: ReportTable) -> String? {
+        guard let axis = t.replicateAxis, t.cells.contains(where: { $0.replicates != nil }) else { return nil }
+        return "Replicated cells (over `\(axis)`): the mean, ± the sample standard deviation across replicates, n replicates; "
+            + "their interval adds the t-interval across replicates to the bootstrap over examples (in quadrature), "
+            + "and the verdict uses that interval."
     }
 
     static func number(_ v: Double, digits: Int) -> String { String(format: "%.\(digits)f", v) }
@@ -93,7 +110,7 @@ package enum MarkdownRenderer {
 package enum CSVRenderer {
     package static let header = [
         "table", "row", "row_label", "column", "column_label", "derived", "paper", "ours", "ci_low", "ci_high",
-        "delta", "status", "paper_version", "run_id", "verdict", "tolerance",
+        "delta", "status", "paper_version", "run_id", "verdict", "tolerance", "replicates", "spread",
     ]
 
     package static func render(_ t: ReportTable) -> String {
@@ -101,13 +118,16 @@ package enum CSVRenderer {
         let labels = Dictionary(uniqueKeysWithValues: t.columns.map { ($0.id, $0.label) })
         for row in t.rows {
             for c in row.cells {
-                lines.append(
-                    [
-                        t.id, row.id, row.label, c.columnID, labels[c.columnID] ?? c.columnID, c.derived ? "true" : "false",
-                        c.paper.map(full) ?? "", c.ours.map(full) ?? "", c.interval.map { full($0.low) } ?? "",
-                        c.interval.map { full($0.high) } ?? "", c.delta.map(full) ?? "", c.state.rawValue,
-                        t.paperVersion ?? "", c.runID ?? "", c.verdict.rawValue, c.tolerance.map(full) ?? "",
-                    ].map(field).joined(separator: ","))
+                let replicates: [String] = [
+                    c.replicates.map { String($0.n) } ?? "", c.replicates?.spread.map(full) ?? "",
+                ]
+                let fields: [String] = [
+                    t.id, row.id, row.label, c.columnID, labels[c.columnID] ?? c.columnID, c.derived ? "true" : "false",
+                    c.paper.map(full) ?? "", c.ours.map(full) ?? "", c.interval.map { full($0.low) } ?? "",
+                    c.interval.map { full($0.high) } ?? "", c.delta.map(full) ?? "", c.state.rawValue,
+                    t.paperVersion ?? "", c.runID ?? "", c.verdict.rawValue, c.tolerance.map(full) ?? "",
+                ]
+                lines.append((fields + replicates).map(field).joined(separator: ","))
             }
         }
         return lines.joined(separator: "\n") + "\n"
@@ -238,6 +258,9 @@ package enum LaTeXRenderer {
         }
         if used.contains(.deviates) { parts.append("\(marks[.deviates]!)~deviates from the paper") }
         if t.cells.contains(where: \.paperComputed) { parts.append("*~the paper prints no value; the mean of its cells") }
+        if let axis = t.replicateAxis, t.cells.contains(where: { $0.replicates != nil }) {
+            parts.append("$\\pm$~the standard deviation across \(escape(axis)) replicates")
+        }
         return parts.isEmpty ? nil : parts.joined(separator: "; ") + "."
     }
 
@@ -246,7 +269,9 @@ package enum LaTeXRenderer {
         let star = c.paperComputed ? "*" : ""
         if c.state == .referenceOnly { return c.paper.map { f($0) + star } ?? "" }
         let mark = marks[c.verdict] ?? ""
-        let ours = c.ours.map { f($0) + mark } ?? "---"
+        // A replicated cell: the mean with its spread as a subscript.
+        let spread = c.replicates?.spread.map { "$_{\\pm " + f($0) + "}$" } ?? ""
+        let ours = c.ours.map { f($0) + spread + mark } ?? "---"
         switch mode {
         case .ours, .rows: return ours
         case .oursPaper:
@@ -365,7 +390,9 @@ enum LaTeXFit {
 
     /// The widest cell of each column at 10 pt, as the renderer writes it.
     static func columnWidths(_ t: ReportTable, cells mode: LaTeXOptions.Cells) -> [Double] {
-        let number = width("00.0") + (t.digits > 1 ? 5.0 * Double(t.digits - 1) : 0)
+        // A replicated cell carries its spread as a subscript (about 0.7 of the text size).
+        let spread = t.cells.contains { $0.replicates?.spread != nil } ? 0.7 * width("+00.0") : 0
+        let number = width("00.0") + (t.digits > 1 ? 5.0 * Double(t.digits - 1) : 0) + spread
         let mark = 4.0
         let cell: Double
         switch mode {

@@ -21,6 +21,82 @@ package struct ReproducedValue: Sendable, Hashable {
         self.attemptID = attemptID
         self.exampleColumns = exampleColumns
     }
+
+    /// A replicated cell (the table's `replicates` axis): each replicate's value by its label
+    /// (`seed` value), and how many the spec declares. The cell's value is their mean; its
+    /// run and attempt are the first replicate's.
+    package var replicates: [Replicate] = []
+    package var expectedReplicates = 0
+
+    package static func replicated(_ replicates: [Replicate], expected: Int) -> ReproducedValue? {
+        guard let first = replicates.first else { return nil }
+        var v = ReproducedValue(
+            value: PlainMean.of(replicates.map(\.value.value)) ?? first.value.value, runID: first.value.runID,
+            attemptID: first.value.attemptID,
+            exampleColumns: nil)
+        v.replicates = replicates
+        v.expectedReplicates = expected
+        return v
+    }
+}
+
+/// One replicate of a cell: its label (the `replicates` axis value) and its value.
+package struct Replicate: Sendable, Hashable {
+    package var label: String
+    package var value: ReproducedValue
+
+    package init(label: String, value: ReproducedValue) {
+        self.label = label
+        self.value = value
+    }
+}
+
+/// A cell's replicates (one per value of the table's `replicates` axis, training seeds): the
+/// values found, their mean, spread and n.
+package struct ReplicateSummary: Sendable, Hashable {
+    /// The replicates with a value, by label (`0`, `1`, `2`).
+    package var labels: [String]
+    package var values: [Double]
+    /// How many the spec declares (a missing one is still pending).
+    package var expected: Int
+    package var n: Int { values.count }
+    package var mean: Double { PlainMean.of(values) ?? .nan }
+    /// Sample standard deviation across replicates; nil below two.
+    package var spread: Double? {
+        guard values.count >= 2 else { return nil }
+        let m = mean
+        return (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(values.count - 1)).squareRoot()
+    }
+
+    /// The two-sided 97.5% quantile of Student's t with `df` degrees of freedom (published values;
+    /// rounded up between the tabulated ones, so an interval is never narrower than it should be).
+    static func t975(_ df: Int) -> Double {
+        let table = [
+            12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+            2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        ]
+        if df >= 1 && df <= table.count { return table[df - 1] }
+        return df <= 40 ? 2.042 : df <= 60 ? 2.021 : df <= 120 ? 2.000 : 1.980
+    }
+
+    /// The 95% interval of the mean over replicates: the bootstrap over examples (`examples`, of
+    /// the per-example scores averaged over replicates) and the t-interval across replicates
+    /// (training noise), their half-widths added in quadrature on each side. Either alone when
+    /// the other is missing; nil with neither.
+    package func interval(examples: ConfidenceInterval?) -> ConfidenceInterval? {
+        let m = mean
+        let seedHalf = spread.map { ReplicateSummary.t975(n - 1) * $0 / Double(n).squareRoot() }
+        switch (examples, seedHalf) {
+        case (nil, nil): return nil
+        case (let e?, nil): return e
+        case (nil, let s?): return ConfidenceInterval(low: m - s, high: m + s, level: 0.95, resamples: 0, seed: 0)
+        case (let e?, let s?):
+            let below = max(0, m - e.low), above = max(0, e.high - m)
+            return ConfidenceInterval(
+                low: m - (below * below + s * s).squareRoot(), high: m + (above * above + s * s).squareRoot(),
+                level: e.level, resamples: e.resamples, seed: e.seed)
+        }
+    }
 }
 
 /// One cell of a report: paper value, ours, delta, state.
@@ -45,6 +121,9 @@ package struct ReportCell: Sendable, Hashable {
     package var interval: ConfidenceInterval? = nil
     /// The paper value is our mean of the paper's cells: the paper prints none for this cell.
     package var paperComputed = false
+    /// A replicated cell's replicates (mean, spread, n); nil for a plain cell. `ours` is their
+    /// mean and `interval` weighs both the spread across them and the bootstrap over examples.
+    package var replicates: ReplicateSummary? = nil
     /// How ours compares with the paper.
     package var verdict: Verdict = .pending
     /// The allowed |ours - paper| for `match` (nil without a paper value).
@@ -159,9 +238,13 @@ package struct ReportTable: Sendable, Hashable {
     /// Where each reproduced metric cell's value came from (recorded with a written report so an
     /// audit can rebuild the table from raw rows).
     package var cellSources: [CellKey: CellSource] = [:]
+    /// A replicated cell's sources, by replicate label (its `cellSources` entry is the first's).
+    package var replicateSources: [CellKey: [String: CellSource]] = [:]
     /// Where a cell's value links to on an HTML page (the UI: the attempt behind it); none in a
     /// written report.
     package var cellLinks: [CellKey: String] = [:]
+    /// The matrix axis the table's cells are replicated over (`seed`), when it declares one.
+    package var replicateAxis: String? = nil
     /// How the LaTeX renderer writes this table (`report --tex-cells`, `--standalone`).
     package var texOptions = LaTeXOptions()
 
@@ -244,7 +327,20 @@ package enum TableBuilder {
                     paper: layout.reference?.values[row.id]?[column.id], ours: v?.value,
                     state: row.referenceOnly ? .referenceOnly : v == nil ? .pending : .reproduced,
                     derived: false, runID: v?.runID)
-                if let columns = v?.exampleColumns, !columns.isEmpty, columns.allSatisfy({ !$0.isEmpty }) {
+                if let v, !v.replicates.isEmpty {
+                    // Replicates: mean, spread and n; the interval weighs the spread across them and
+                    // the bootstrap over examples (scores averaged over replicates, example by example).
+                    let summary = ReplicateSummary(
+                        labels: v.replicates.map(\.label), values: v.replicates.map(\.value.value),
+                        expected: v.expectedReplicates)
+                    var overExamples: ConfidenceInterval?
+                    if let averaged = averagedExamples(v.replicates.map(\.value.exampleColumns)) {
+                        examples[column.id] = [averaged]
+                        overExamples = Bootstrap.interval(parts: [averaged], options: options(key))
+                    }
+                    cell.replicates = summary
+                    cell.interval = summary.interval(examples: overExamples)
+                } else if let columns = v?.exampleColumns, !columns.isEmpty, columns.allSatisfy({ !$0.isEmpty }) {
                     examples[column.id] = [columns]
                     cell.interval = Bootstrap.interval(parts: [columns], options: options(key))
                 }
@@ -274,6 +370,19 @@ package enum TableBuilder {
                     examples[column.id] = parts.count == 1 ? parts : nil
                     cell.interval = Bootstrap.interval(parts: parts, options: options(CellKey(row: row.id, column: column.id)))
                 }
+                // Replicated parts with the same replicates: the mean's own replicates (the mean of
+                // the parts' values of each replicate), so its spread is the mean's spread.
+                let replicated = parts.compactMap(\.replicates)
+                if ours != nil, replicated.count == ids.count, let labels = replicated.first?.labels,
+                    replicated.allSatisfy({ $0.labels == labels })
+                {
+                    let summary = ReplicateSummary(
+                        labels: labels,
+                        values: labels.indices.map { r in PlainMean.of(replicated.map { $0.values[r] }) ?? .nan },
+                        expected: replicated.map(\.expected).max() ?? labels.count)
+                    cell.replicates = summary
+                    cell.interval = summary.interval(examples: cell.interval)
+                }
                 cells[column.id] = cell
             }
             for (id, var cell) in cells {
@@ -289,7 +398,7 @@ package enum TableBuilder {
             }
             rows.append(ReportRow(id: row.id, label: row.label, cells: layout.columns.compactMap { cells[$0.id] }))
         }
-        return ReportTable(
+        var table = ReportTable(
             id: layout.id, title: layout.title, specName: spec.name, specVersion: spec.version, profile: profile,
             paper: paper, paperVersion: layout.reference?.paperVersion, source: layout.reference?.source,
             rowHeader: layout.rowHeader, digits: layout.digits,
@@ -304,5 +413,19 @@ package enum TableBuilder {
                 return ReportColumn(id: c.id, label: c.label, derived: false, path: path)
             },
             rows: rows, tolerance: layout.reference?.tolerance ?? .default, standIn: standIn)
+        table.replicateAxis = layout.replicates
+        return table
+    }
+
+    /// Per-example scores averaged over replicates, column by column and example by example,
+    /// when every replicate has them in the same shape (the same benchmark); nil otherwise.
+    static func averagedExamples(_ replicates: [[[Double]]?]) -> [[Double]]? {
+        let all = replicates.compactMap { $0 }
+        guard all.count == replicates.count, let first = all.first, !first.isEmpty,
+            all.allSatisfy({ $0.map(\.count) == first.map(\.count) }), first.allSatisfy({ !$0.isEmpty })
+        else { return nil }
+        return first.indices.map { c in
+            first[c].indices.map { i in all.reduce(0) { $0 + $1[c][i] } / Double(all.count) }
+        }
     }
 }

@@ -31,6 +31,15 @@ package struct RunComparison: Sendable, Codable {
         /// Per-example scores of the examples both evaluations scored, in the same order.
         package var pairedA: [Double]
         package var pairedB: [Double]
+        /// The examples' ids (`syn_id`), in the same order.
+        package var pairedIDs: [String] = []
+
+        /// The examples whose score differs between the runs: id, A's score, B's score.
+        package var flipped: [(id: String, a: Double, b: Double)] {
+            pairedA.indices.compactMap { i in
+                pairedA[i] == pairedB[i] ? nil : (i < pairedIDs.count ? pairedIDs[i] : "#\(i)", pairedA[i], pairedB[i])
+            }
+        }
     }
 
     package var runA: String
@@ -222,16 +231,17 @@ extension Store {
                 let xs = try metricExamples(evaluationID: x.id, metric: score.key)
                 var valueB: [String: Double] = [:]
                 for e in try metricExamples(evaluationID: y.id, metric: score.key) { valueB[e.synID] = e.value }
-                var pa: [Double] = [], pb: [Double] = []
+                var pa: [Double] = [], pb: [Double] = [], ids: [String] = []
                 for e in xs {
                     guard let vb = valueB[e.synID] else { continue }
                     pa.append(e.value)
                     pb.append(vb)
+                    ids.append(e.synID)
                 }
                 out.append(
                     .init(
                         stage: x.stage ?? "", task: x.task, metric: score.key, a: score.value, b: other.value,
-                        pairedA: pa, pairedB: pb))
+                        pairedA: pa, pairedB: pb, pairedIDs: ids))
             }
         }
         return out

@@ -133,6 +133,23 @@ extension UIApp {
                     body += "<td class=\"num\">\(interval)</td><td class=\"num\">\(d.pairs)</td><td>\(verdict)</td></tr>"
                 }
                 body += "</table>\n"
+                // Per example: which questions changed between the runs, for each metric.
+                for sc in c.scores {
+                    let flipped = sc.flipped
+                    guard !flipped.isEmpty else { continue }
+                    let better = flipped.filter { $0.b > $0.a }.count
+                    body += "<details class=\"flips\"><summary>\(h(sc.stage)) \(h(sc.task)) \(h(sc.metric)): "
+                    body +=
+                        "\(flipped.count) of \(sc.pairedA.count) examples changed (\(better) up, \(flipped.count - better) down)</summary>"
+                    body += "<table class=\"list\"><tr><th>example</th><th>A</th><th>B</th></tr>"
+                    for e in flipped.prefix(200) {
+                        body +=
+                            "<tr><td><code>\(h(e.id))</code></td><td class=\"num\">\(f(e.a))</td><td class=\"num\">\(f(e.b))</td></tr>"
+                    }
+                    body +=
+                        "</table>" + (flipped.count > 200 ? "<p class=\"muted\">first 200 shown; all in ?format=json</p>" : "")
+                        + "</details>\n"
+                }
             }
         }
         return .html(

@@ -106,6 +106,16 @@ extension UIApp {
                     ("delta", JSONText.number(c.delta)), ("verdict", JSONText.string(c.verdict.rawValue)),
                     ("state", JSONText.string(c.state.rawValue)), ("run", c.runID.map(JSONText.string) ?? "null"),
                     ("attempt", t.cellSources[key].map { "\($0.attemptID.rawValue)" } ?? "null"),
+                    (
+                        "replicates",
+                        c.replicates.map { r in
+                            JSONText.object([
+                                ("n", "\(r.n)"), ("expected", "\(r.expected)"), ("spread", JSONText.number(r.spread)),
+                                ("labels", JSONText.array(r.labels.map(JSONText.string))),
+                                ("values", JSONText.array(r.values.map { JSONText.number($0) })),
+                            ])
+                        } ?? "null"
+                    ),
                 ])
             }
         }

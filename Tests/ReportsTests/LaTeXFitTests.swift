@@ -28,7 +28,15 @@ struct LaTeXFitTests {
                 guard case .metric = column.kind else { continue }
                 let paper = layout.reference?.values[row.id]?[column.id] ?? 55.5
                 let shift = (i + j) % 3 == 0 ? 12.3 : (i + j) % 3 == 1 ? 0.0 : -0.4
-                values[CellKey(row: row.id, column: column.id)] = ReproducedValue(value: min(99.9, paper + shift))
+                let value = ReproducedValue(value: min(99.9, paper + shift))
+                // A replicated table: three seeds with a spread, so the ± subscript is measured too.
+                values[CellKey(row: row.id, column: column.id)] =
+                    layout.replicates == nil
+                    ? value
+                    : ReproducedValue.replicated(
+                        ["0", "1", "2"].enumerated().map { i, seed in
+                            Replicate(label: seed, value: ReproducedValue(value: value.value + Double(i) * 1.7))
+                        }, expected: 3)
             }
         }
         let summary = SpecSummary(

@@ -108,7 +108,7 @@ import Scoring
         let md = MarkdownRenderer.render(t)
         #expect(md.contains("| 41.2 (paper 40.3, Δ +1.0, deviates) |"), "\(md)")
         #expect(md.contains(t.verdictSummary + "."))
-        #expect(CSVRenderer.render(t).contains(",deviates,0.5\n"))
+        #expect(CSVRenderer.render(t).contains(",deviates,0.5,,\n"))
     }
 
     @Test func aStandInRunIsLabelledAndGetsNoVerdicts() throws {

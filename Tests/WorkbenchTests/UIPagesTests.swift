@@ -126,6 +126,29 @@ import WorkbenchUI
         #expect(runs["total"] as? Int == 3)
     }
 
+    /// Two runs scoring the same 20 examples, 10 then 18 right: the compare page names the 8
+    /// examples that flipped, and the metric delta is told apart from noise.
+    @Test func theComparePageListsTheExamplesThatFlipped() async throws {
+        let ws = try await TempWorkspace()
+        defer { ws.cleanup() }
+        try ws.write("experiments/compared.yaml", CompareTests.spec(correct: 5))
+        try await ws.commitAll()
+        #expect(try await ws.wb("run", "compared").status == 0)
+        try ws.write("experiments/compared.yaml", CompareTests.spec(correct: 9))
+        try await ws.commitAll()
+        #expect(try await ws.wb("run", "compared").status == 0)
+        let app = try Self.app(ws)
+        let runs =
+            (try Self.json(app.respond(path: "/", query: ["format": "json"])) as! [String: Any])["runs"] as! [[String: Any]]
+        let (a, b) = (runs[1]["id"] as! String, runs[0]["id"] as! String)
+        let page = app.respond(path: "/compare", query: ["runs": "\(a),\(b)"]).body
+        #expect(page.contains("eval Food101 acc: 8 of 20 examples changed (8 up, 0 down)"), "\(page)")
+        for id in 10..<18 {
+            #expect(page.contains("<tr><td><code>\(id)</code></td><td class=\"num\">0.00</td><td class=\"num\">100.00</td></tr>"))
+        }
+        #expect(!page.contains("<tr><td><code>9</code></td>") && page.contains("<span class=\"signal\">distinguishable</span>"))
+    }
+
     @Test func badRequestsSayWhatIsWrong() async throws {
         let ws = try await TempWorkspace.withCatalog()
         defer { ws.cleanup() }

@@ -6,6 +6,7 @@ extension SpecLoader {
 
     static let tableKeys = [
         "id", "title", "stage", "where", "row_header", "rows", "columns", "digits", "reference", "header_separator",
+        "replicates",
     ]
 
     func parseTable(_ node: YNode, spec: Spec) throws(SpecError) -> TableLayout {
@@ -142,12 +143,25 @@ extension SpecLoader {
             }
             separator = sep
         }
-        return TableLayout(
+        var replicates: String?
+        if let repNode = e["replicates"] {
+            let axis = try repNode.string()
+            guard spec.axes[axis] != nil else {
+                throw repNode.error(
+                    "replicates: unknown axis '\(axis)' (axes: \(spec.axes.keys.joined(separator: ", ")))",
+                    hint: DidYouMean.hint(for: axis, in: spec.axes.keys)
+                        ?? "declare the seed axis in 'matrix' (seed: [\"0\", \"1\", \"2\"])")
+            }
+            replicates = axis
+        }
+        var layout = TableLayout(
             id: id, title: try e["title"]?.string() ?? id, stage: try e["stage"]?.string(),
             where: try e["where"].map { n throws(SpecError) in try coordinates(n, spec: spec) } ?? [:],
             rowHeader: try e["row_header"]?.string() ?? "",
             rows: rows, columns: columns, digits: try e["digits"]?.int() ?? 1,
             reference: reference, location: node.location, headerSeparator: separator)
+        layout.replicates = replicates
+        return layout
     }
 
     /// Axis coordinates, each axis and value checked against the matrix.

@@ -20,6 +20,10 @@ package struct TableLayout: Sendable {
     /// (`Recipe1M / Two-stage / Rule` with `" / "`): adjacent columns sharing a level's prefix
     /// share one spanning header cell there. Nil: one header row.
     package var headerSeparator: String? = nil
+    /// `replicates: AXIS`: the matrix axis a cell is replicated over (training seeds). A cell that
+    /// does not pin it stands for one instance per value of the axis; the table shows their mean,
+    /// spread and n, and the verdict weighs the spread as well as the bootstrap over examples.
+    package var replicates: String? = nil
 
     /// Column by id.
     package func column(_ id: String) -> TableColumn? { columns.first { $0.id == id } }

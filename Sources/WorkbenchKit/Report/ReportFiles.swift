@@ -49,6 +49,17 @@ package enum ReportFiles {
                 let key = CellKey(row: row.id, column: c.columnID)
                 if c.derived, let column = t.columns.first(where: { $0.id == c.columnID }) {
                     derived.append(.init(cell: key, of: column.parts.map { CellKey(row: row.id, column: $0) }, value: ours))
+                } else if let r = c.replicates, let axis = t.replicateAxis, let sources = t.replicateSources[key] {
+                    // Each replicate as its own cell (`column@seed=1`), the cell as their mean: an
+                    // audit rebuilds every replicate from the store, then the mean.
+                    var parts: [CellKey] = []
+                    for (label, value) in zip(r.labels, r.values) {
+                        guard let s = sources[label] else { continue }
+                        let part = CellKey(row: row.id, column: "\(c.columnID)@\(axis)=\(label)")
+                        cells.append(.init(cell: part, attempt: s.attemptID, metric: s.metric, scale: s.scale, value: value))
+                        parts.append(part)
+                    }
+                    derived.append(.init(cell: key, of: parts, value: ours))
                 } else if let s = t.cellSources[key] {
                     cells.append(.init(cell: key, attempt: s.attemptID, metric: s.metric, scale: s.scale, value: ours))
                 }

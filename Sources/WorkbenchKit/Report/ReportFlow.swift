@@ -66,19 +66,35 @@ package struct ReportFlow {
         let evaluationsOf = try store.evaluations(attemptIDs: Array(Set(scoreAttempts)))
         var values: [CellKey: ReproducedValue] = [:]
         var sources: [CellKey: CellSource] = [:]
+        var replicates: [CellKey: [Replicate]] = [:]
+        var replicateSources: [CellKey: [String: CellSource]] = [:]
         for (cell, fp) in located {
             guard let m = recorded[fp]?[cell.metric] else { continue }
             let key = cell.key
             let columns = try exampleColumns(cell.metric, scale: cell.scale, evaluations: evaluationsOf[m.attemptID] ?? [])
-            sources[key] = CellSource(attemptID: m.attemptID, metric: cell.metric, scale: cell.scale)
-            values[key] = ReproducedValue(
+            let value = ReproducedValue(
                 value: m.value * cell.scale, runID: m.runID, attemptID: m.attemptID, exampleColumns: columns)
+            // A replicated cell's source is its first replicate's attempt (the UI links there).
+            if sources[key] == nil { sources[key] = CellSource(attemptID: m.attemptID, metric: cell.metric, scale: cell.scale) }
+            if let label = cell.replicate {
+                replicates[key, default: []].append(Replicate(label: label, value: value))
+                replicateSources[key, default: [:]][label] = CellSource(
+                    attemptID: m.attemptID, metric: cell.metric, scale: cell.scale)
+            } else {
+                values[key] = value
+            }
+        }
+        // Replicated cells: their replicates in the axis' order, and how many the spec declares.
+        let declared = Dictionary(grouping: cells.filter { $0.replicate != nil }, by: \.key).mapValues(\.count)
+        for (key, found) in replicates {
+            values[key] = ReproducedValue.replicated(found, expected: declared[key] ?? found.count)
         }
         var table = TableBuilder.build(
             layout: layout, spec: spec.summary, paper: spec.paper, profile: profile,
             values: values, standIn: spec.standInProfiles.contains(profile))
         if let note = spec.standInNotes[profile] { table.standInText = note }
         table.cellSources = sources
+        table.replicateSources = replicateSources
         return table
     }
 

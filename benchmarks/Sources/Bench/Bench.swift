@@ -33,7 +33,7 @@ enum Bench {
             FileHandle.standardError.write(Data("workbench-bench: no workbench binary at \(binary)\n".utf8))
             exit(64)
         }
-        // `--only dag|plan|store` runs one group (for iterating on one number).
+        // `--only dag|plan|store|ui` runs one group (for iterating on one number).
         let only = CommandLine.arguments.firstIndex(of: "--only").flatMap { i in
             CommandLine.arguments.indices.contains(i + 1) ? CommandLine.arguments[i + 1] : nil
         }
@@ -41,6 +41,7 @@ enum Bench {
         if only == nil || only == "dag" { rows += try await dagRuns(binary: binary) }
         if only == nil || only == "plan" { rows += try planning() }
         if only == nil || only == "store" { rows += try await storeBenchmarks() }
+        if only == nil || only == "ui" { rows += try await UIBench.run() }
         print("")
         print(
             "measurement".padding(toLength: 44, withPad: " ", startingAt: 0)
