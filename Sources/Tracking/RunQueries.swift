@@ -256,6 +256,10 @@ package struct RunFilter: Sendable, Hashable {
     package var status: RunStatus?
     package var profile: String?
     package var table: String?
+    package var specVersion: Int?
+    /// Runs started at or after / before these ISO 8601 times (a date alone is its midnight UTC).
+    package var since: String?
+    package var until: String?
     package var sort: Sort = .started
     package var descending = true
     package var limit = 100
@@ -274,6 +278,9 @@ extension Store {
             if let v = filter.status { conditions.append("r.status = ?"); args.append(v) }
             if let v = filter.profile { conditions.append("r.profile = ?"); args.append(v) }
             if let v = filter.table { conditions.append("r.table_id = ?"); args.append(v) }
+            if let v = filter.specVersion { conditions.append("s.version = ?"); args.append(v) }
+            if let v = filter.since { conditions.append("r.started_at >= ?"); args.append(v) }
+            if let v = filter.until { conditions.append("r.started_at < ?"); args.append(v) }
             let from = "FROM runs r JOIN specs s ON s.id = r.spec_id LEFT JOIN code_refs c ON c.id = r.code_ref_id"
             let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
             let total =

@@ -36,6 +36,13 @@ extension UIApp {
         filter.spec = query["spec"].flatMap { $0.isEmpty ? nil : $0 }
         filter.profile = query["profile"].flatMap { $0.isEmpty ? nil : $0 }
         filter.table = query["table"].flatMap { $0.isEmpty ? nil : $0 }
+        if let v = query["version"], !v.isEmpty {
+            guard let n = Int(v) else { throw UIError(status: 400, message: "version '\(v)' is not a number (a spec version)") }
+            filter.specVersion = n
+        }
+        // Time: `since` and `until` are ISO 8601 dates or times (compared as text, as stored).
+        filter.since = query["since"].flatMap { $0.isEmpty ? nil : $0 }
+        filter.until = query["until"].flatMap { $0.isEmpty ? nil : $0 }
         if let s = query["status"], !s.isEmpty {
             guard let status = RunStatus(rawValue: s) else {
                 throw UIError(
@@ -90,6 +97,10 @@ extension UIApp {
         body += select("profile", facets.profiles) + select("table", facets.tables)
         body +=
             select("sort", RunFilter.Sort.allCases.map(\.rawValue), any: false) + select("order", ["desc", "asc"], any: false)
+        body += "<label>spec version <input name=\"version\" size=\"3\" value=\"\(h(query["version"] ?? ""))\"></label>"
+        body +=
+            "<label>since <input name=\"since\" size=\"10\" placeholder=\"2026-12-01\" value=\"\(h(query["since"] ?? ""))\"></label>"
+        body += "<label>until <input name=\"until\" size=\"10\" value=\"\(h(query["until"] ?? ""))\"></label>"
         body += "<button type=\"submit\">show</button></form>\n"
         body +=
             "<p class=\"muted\">\(total) run(s)\(total > runs.count ? ", showing \(filter.offset + 1)–\(filter.offset + runs.count)" : "").</p>\n"
@@ -143,6 +154,18 @@ extension UIApp {
         let graph = try store.stageGraph(runID)
         let evaluations = try store.evaluations(runID: runID)
         let audit = query["audit"] == "1" ? try session.audit(run: runID, all: false) : nil
+        // GPU-hours: each attempt that ran (not a cache hit) holds its stage's GPUs (the run's
+        // recorded spec, its profile) for its duration. Unknown when the spec cannot be read.
+        let recordedSpec = try? session.workspace.recordedSpec(of: runID, store: store, strict: false).spec
+        func gpuHours(_ a: AttemptDetail) -> Double? {
+            guard let spec = recordedSpec, a.status != .cached, let seconds = Clock.seconds(a.startedAt, a.endedAt) else {
+                return nil
+            }
+            let template = String(a.stage.prefix { $0 != "@" })
+            guard let stage = spec.stages[template] else { return nil }
+            return Double(stage.resources(for: detail.summary.profile).gpus) * seconds / 3600
+        }
+        let totalGPUHours = detail.attempts.compactMap(gpuHours).reduce(0, +)
         if format == .json {
             struct Out: Encodable {
                 var run: RunDetail
@@ -164,6 +187,12 @@ extension UIApp {
         row("command", "<code>\(h(detail.commandLine))</code>")
         row("host", "\(h(detail.host)), runner \(h(detail.runner))")
         row("time", "\(h(s.startedAt)) → \(h(s.endedAt ?? "(running)")) \(Clock.text(Clock.seconds(s.startedAt, s.endedAt)))")
+        if recordedSpec != nil {
+            row(
+                "GPU-hours",
+                String(format: "%.2f", totalGPUHours)
+                    + " <span class=\"muted\">(GPUs its stages declare × their attempts' durations; cache hits none)</span>")
+        }
         if let c = detail.code {
             row(
                 "code",
@@ -175,6 +204,12 @@ extension UIApp {
             row("machine", h("\(e.os); \(e.kernel); \(e.cpu) x\(e.cpuCount); \(e.memoryMB) MB"))
             row("GPUs", h(e.gpus.isEmpty ? "none" : e.gpus.joined(separator: "; ")))
             if let p = e.python { row("python", h("\(p), \(e.pipFreeze?.count ?? 0) packages recorded")) }
+            if !e.variables.isEmpty {
+                row(
+                    "environment",
+                    e.variables.sorted { $0.key < $1.key }.map { "<code>\(h($0.key))=\(h($0.value))</code>" }.joined(
+                        separator: " "))
+            }
         }
         if let err = s.error { row("error", "<pre>\(h(err))</pre>") }
         body += "</table>\n"
@@ -219,7 +254,10 @@ extension UIApp {
                 let status = a?.status.rawValue ?? "planned"
                 body += "<div class=\"node\"><a href=\"#\(anchor(n))\">\(h(n))</a><br>"
                 body += "<span class=\"status s-\(status)\">\(status)</span>"
-                if let a { body += " \(Clock.text(Clock.seconds(a.startedAt, a.endedAt)))" }
+                if let a {
+                    body += " \(Clock.text(Clock.seconds(a.startedAt, a.endedAt)))"
+                    if let g = gpuHours(a), g > 0 { body += String(format: " · %.2f GPU-h", g) }
+                }
                 if let ups = graph[n], !ups.isEmpty {
                     body += "<br><span class=\"after\">after \(h(ups.joined(separator: ", ")))</span>"
                 }

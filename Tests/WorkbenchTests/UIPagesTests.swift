@@ -57,6 +57,14 @@ import WorkbenchUI
         #expect((runs["runs"] as! [[String: Any]]).map { $0["id"] as! String } == [b, a] && runs["total"] as? Int == 2)
         let none = try Self.json(app.respond(path: "/", query: ["format": "json", "status": "failed"])) as! [String: Any]
         #expect(none["total"] as? Int == 0)
+        for (query, total) in [
+            (["version": "1", "since": "2000-01-01"], 2), (["until": "2000-01-01"], 0), (["version": "2"], 0),
+            (["spec": "example", "profile": "default"], 2),
+        ] {
+            let r =
+                try Self.json(app.respond(path: "/", query: query.merging(["format": "json"]) { a, _ in a })) as! [String: Any]
+            #expect(r["total"] as? Int == total, "\(query)")
+        }
         let csv = app.respond(path: "/", query: ["format": "csv"]).body.split(separator: "\n")
         #expect(csv.count == 3 && csv[0].hasPrefix("run,spec,") && csv[1].hasPrefix(b + ",example,1,default,"), "\(csv)")
 
@@ -65,6 +73,7 @@ import WorkbenchUI
         #expect(
             run.contains("<a href=\"#stage-tasks-source-rules\">tasks@source=rules</a>") && run.contains("after data"),
             "\(run.prefix(4000))")
+        #expect(run.contains("<th>GPU-hours</th><td>0.00 "), "the example's stages declare no GPUs")
         let upstream = (try Self.json(app.respond(path: "/runs/\(b)", query: ["format": "json"])) as! [String: Any])["upstream"]
         #expect((upstream as? [String: [String]])?["tasks@source=rules"] == ["data"], "\(String(describing: upstream))")
         let audited = app.respond(path: "/runs/\(b)", query: ["audit": "1"]).body
@@ -159,6 +168,7 @@ import WorkbenchUI
             ("/runs/zzz", [:], 404, "zzz"),
             ("/", ["status": "bogus"], 400, "unknown status 'bogus': one of "),
             ("/", ["sort": "size"], 400, "unknown sort 'size'"),
+            ("/", ["version": "one"], 400, "version 'one' is not a number"),
             ("/", ["format": "xml"], 400, "unknown format 'xml'"),
             ("/nowhere", [:], 404, "pages are /, /runs/ID"),
             ("/tables/no-such-table", [:], 404, "no-such-table"),
