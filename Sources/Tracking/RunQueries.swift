@@ -176,9 +176,9 @@ extension Store {
             // Params, metrics, series and outputs of every attempt, one query each (a cache hit's
             // come from the attempt it reused), grouped here: a 500-stage run is 4 queries, not 2,000.
             let sourceOf = { (a: Row) -> Int64 in (a["cached_from"] as Int64?) ?? (a["id"] as Int64) }
-            let sources = Array(Set(rows.map(sourceOf)))
-            let placeholders = sources.isEmpty ? "NULL" : Array(repeating: "?", count: sources.count).joined(separator: ",")
-            let sourceArgs = StatementArguments(sources)
+            // The source attempts as a subquery (no host-parameter limit however many there are).
+            let placeholders = "SELECT COALESCE(cached_from, id) FROM attempts WHERE run_id = ?"
+            let sourceArgs: StatementArguments = [id]
             var params: [Int64: [NamedValue]] = [:]
             for p in try Row.fetchAll(
                 db,

@@ -56,7 +56,11 @@ extension UIApp {
             return .csv(lines.joined(separator: "\n") + "\n")
         }
         var body = "<h1>Compare</h1>\n"
-        var toggle = query
+        // Links name the runs as `runs=A,B` (also when they came as repeated `run=`), and keep
+        // the page's other settings.
+        var canonical = query.filter { $0.key != "run" && $0.key != "format" }
+        canonical["runs"] = ids.joined(separator: ",")
+        var toggle = canonical
         toggle["all"] = showAll ? "0" : "1"
         body +=
             "<p><a href=\"\(h(Page.alternate("/compare", toggle, format: "html")))\">\(showAll ? "show only differences" : "show everything")</a></p>\n"
@@ -155,8 +159,8 @@ extension UIApp {
         return .html(
             Page.layout(
                 title: "Compare", body: body,
-                json: Page.alternate("/compare", ["runs": ids.joined(separator: ",")], format: "json"),
-                csv: Page.alternate("/compare", ["runs": ids.joined(separator: ",")], format: "csv")))
+                json: Page.alternate("/compare", canonical, format: "json"),
+                csv: Page.alternate("/compare", canonical, format: "csv")))
     }
 
     // MARK: - Curves
@@ -218,7 +222,7 @@ extension UIApp {
         } else {
             body += Self.chart(drawn.map { ($0.group, $0.stage + " (" + $0.run + ")", $0.steps, $0.values) })
         }
-        var alt = query
+        var alt = query.filter { $0.key != "run" && $0.key != "format" }
         alt["runs"] = ids.joined(separator: ",")
         return .html(
             Page.layout(

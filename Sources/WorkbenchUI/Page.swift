@@ -18,10 +18,11 @@ enum Page {
         return out
     }
 
-    /// `path?query` with `format` set (the page's JSON or CSV twin).
+    /// `path?query` with `format` set (the page's JSON or CSV twin; html, the default, is left out).
     static func alternate(_ path: String, _ query: [String: String], format: String) -> String {
         var q = query
-        q["format"] = format
+        q["format"] = format == "html" ? nil : format  // html is the default
+        if q.isEmpty { return path }
         return path + "?"
             + q.sorted { $0.key < $1.key }.map { "\(WorkbenchUI.q($0.key))=\(WorkbenchUI.q($0.value))" }.joined(separator: "&")
     }

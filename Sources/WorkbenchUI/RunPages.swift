@@ -104,7 +104,7 @@ extension UIApp {
         body += "<button type=\"submit\">show</button></form>\n"
         body +=
             "<p class=\"muted\">\(total) run(s)\(total > runs.count ? ", showing \(filter.offset + 1)–\(filter.offset + runs.count)" : "").</p>\n"
-        if runs.isEmpty {
+        if total == 0 {
             body += "<p class=\"none\">No runs recorded here yet: <code>workbench reproduce smoke</code> records one.</p>\n"
         } else {
             body += "<form method=\"get\" action=\"/compare\" id=\"pick\"></form>\n"

@@ -18,12 +18,14 @@ package enum UIServer {
             throw UIServerError("cannot listen on '\(host)': give an IPv4 or IPv6 address (127.0.0.1 by default)")
         }
         await server.appendRoute("*") { request in
-            guard request.method == .GET || request.method == .HEAD else {
+            // GET only (a HEAD answered with a body would garble the next response on the
+            // connection; FlyingFox writes bodies as given).
+            guard request.method == .GET else {
                 return HTTPResponse(
-                    statusCode: .methodNotAllowed, headers: [HTTPHeader("Allow"): "GET, HEAD"],
-                    body: Data("workbench ui is read-only: GET only\n".utf8))
+                    statusCode: .methodNotAllowed, headers: [HTTPHeader("Allow"): "GET"],
+                    body: request.method == .HEAD ? Data() : Data("workbench ui is read-only: GET only\n".utf8))
             }
-            let answer = app.respond(path: request.path, items: request.query.map { ($0.name, $0.value) })
+            let answer = app.respond(path: request.path, items: formItems(request.target.query()))
             return HTTPResponse(
                 statusCode: HTTPStatusCode(answer.status, phrase: phrase(answer.status)),
                 headers: [.contentType: answer.contentType, HTTPHeader("Cache-Control"): "no-store"],
@@ -49,6 +51,19 @@ package enum UIServer {
             try await task.value
         } onCancel: {
             task.cancel()
+        }
+    }
+
+    /// A query string's items as a browser's GET form sends them: `+` is a space, then the
+    /// percent escapes are decoded (URLComponents leaves `+` alone).
+    static func formItems(_ raw: String) -> [(String, String)] {
+        raw.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String {
+                let spaced = s.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
         }
     }
 

@@ -1,5 +1,9 @@
 import Foundation
 import TestSupport
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 import Testing
 
 /// `workbench ui` for real: the binary serves a workspace with two runs of the example spec on a
@@ -67,9 +71,8 @@ import Testing
                 #expect(href.hasPrefix("/"), "\(url): a link leaves the UI: \(href)")
                 let (path, fragment) = Self.splitFragment(href)
                 guard checked.insert(href).inserted else { continue }
-                let target = try await ws.sh("curl -s -w '\\n%{http_code}' '\(base.dropLast())\(path)'")
-                let status = target.split(separator: "\n").last.map(String.init) ?? ""
-                #expect(status == "200", "\(url): link \(href) answers \(status)")
+                let (status, target) = try await Self.get(String(base.dropLast()) + path)
+                #expect(status == 200, "\(url): link \(href) answers \(status)")
                 if let fragment { #expect(target.contains("id=\"\(fragment)\""), "\(url): link \(href): no element \(fragment)") }
             }
             if page.hasPrefix("compare?") {
@@ -80,6 +83,23 @@ import Testing
             }
         }
         #expect(checked.count >= 20, "links checked: \(checked.count)")
+        // The runs page's checkboxes send `run=A&run=B`: the page's links name both runs.
+        let picked = try await Self.get(base + "compare?run=\(a)&run=\(b)")
+        #expect(picked.0 == 200 && picked.1.contains("all=1&amp;runs=\(a)%2C\(b)"), "\(picked.1.prefix(2000))")
+        // A form sends a space as `+` (typed after the comma here): still both runs.
+        let spaced = try await Self.get(base + "curves?runs=\(a),+\(b)&format=json")
+        #expect(spaced.0 == 200 && spaced.1.contains(b) && spaced.1.contains(a), "\(spaced.1.prefix(500))")
+        // GET only: a HEAD is refused, with no body (the connection stays usable).
+        var head = URLRequest(url: URL(string: base)!)
+        head.httpMethod = "HEAD"
+        let (_, response) = try await URLSession.shared.data(for: head)
+        #expect((response as? HTTPURLResponse)?.statusCode == 405)
+    }
+
+    /// GET over HTTP (URLSession): the status and the body.
+    static func get(_ url: String) async throws -> (Int, String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
     /// The `href` values of a page, entities decoded.

@@ -65,6 +65,8 @@ import WorkbenchUI
                 try Self.json(app.respond(path: "/", query: query.merging(["format": "json"]) { a, _ in a })) as! [String: Any]
             #expect(r["total"] as? Int == total, "\(query)")
         }
+        let past = app.respond(path: "/", query: ["offset": "500"]).body
+        #expect(!past.contains("No runs recorded here yet") && past.contains(">newer</a>"), "a page past the last run")
         let csv = app.respond(path: "/", query: ["format": "csv"]).body.split(separator: "\n")
         #expect(csv.count == 3 && csv[0].hasPrefix("run,spec,") && csv[1].hasPrefix(b + ",example,1,default,"), "\(csv)")
 

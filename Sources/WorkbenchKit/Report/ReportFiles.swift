@@ -43,6 +43,9 @@ package enum ReportFiles {
     static func reported(_ t: ReportTable, written: [String]) throws -> ReportedTable {
         var cells: [ReportedTable.MetricCell] = []
         var derived: [ReportedTable.DerivedCell] = []
+        // Replicated cells' means come before the mean columns (the audit rebuilds derived cells
+        // in order, and a mean column may be declared before the cells it averages).
+        var replicateMeans: [ReportedTable.DerivedCell] = []
         for row in t.rows {
             for c in row.cells {
                 guard let ours = c.ours, c.state == .reproduced else { continue }
@@ -59,7 +62,7 @@ package enum ReportFiles {
                         cells.append(.init(cell: part, attempt: s.attemptID, metric: s.metric, scale: s.scale, value: value))
                         parts.append(part)
                     }
-                    derived.append(.init(cell: key, of: parts, value: ours))
+                    replicateMeans.append(.init(cell: key, of: parts, value: ours))
                 } else if let s = t.cellSources[key] {
                     cells.append(.init(cell: key, attempt: s.attemptID, metric: s.metric, scale: s.scale, value: ours))
                 }
@@ -69,7 +72,8 @@ package enum ReportFiles {
         let files = try written.filter { names.contains(($0 as NSString).lastPathComponent) }.map {
             ReportedTable.File(path: $0, sha256: try SHA256.hexOfFile($0))
         }
-        return ReportedTable(table: t.id, spec: t.specName, profile: t.profile, cells: cells, derived: derived, files: files)
+        return ReportedTable(
+            table: t.id, spec: t.specName, profile: t.profile, cells: cells, derived: replicateMeans + derived, files: files)
     }
 }
 
