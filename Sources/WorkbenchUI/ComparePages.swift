@@ -86,17 +86,48 @@ extension UIApp {
             let consequences = changed.filter { !$0.changedItself }
             body +=
                 "<h3>Stages</h3>\n<p>\(c.stages.count) in both, \(changed.count) with different work: \(causes.count) changed themselves, \(consequences.count) only through an upstream output.</p>\n"
+            // Causes with the same change (a template's param changed in every instance, say)
+            // are one block: the change once, then its instances; commands differ per instance.
+            let row = { (d: RunComparison.Difference) in
+                "<tr><td>\(h(d.what))</td><td><code>\(h(d.a))</code></td><td>→</td><td><code>\(h(d.b))</code></td></tr>"
+            }
+            var groups: [(key: String, members: [RunComparison.StageDifference])] = []
             for s in causes {
-                body += "<div class=\"cause\"><strong>\(h(s.stage))</strong>"
-                body +=
-                    "<table class=\"list\">"
-                    + s.differences.map {
-                        "<tr><td>\(h($0.what))</td><td><code>\(h($0.a))</code></td><td>→</td><td><code>\(h($0.b))</code></td></tr>"
-                    }.joined() + "</table>"
-                let downstream = consequences.filter { $0.because.contains(s.stage) }.map(\.stage)
+                let own = s.differences.filter { $0.what != "command" }
+                let key =
+                    own.isEmpty
+                    ? s.stage
+                    : String(s.stage.prefix { $0 != "@" }) + "\u{1f}"
+                        + own.map { "\($0.what)\u{1f}\($0.a)\u{1f}\($0.b)" }.joined(separator: "\u{1e}")
+                if let k = groups.firstIndex(where: { $0.key == key }) {
+                    groups[k].members.append(s)
+                } else {
+                    groups.append((key, [s]))
+                }
+            }
+            for (_, members) in groups {
+                let first = members[0]
+                let downstream = consequences.filter { c in members.contains { c.because.contains($0.stage) } }.map(\.stage)
+                if members.count == 1 {
+                    body += "<div class=\"cause\"><strong>\(h(first.stage))</strong>"
+                    body += "<table class=\"list\">" + first.differences.map(row).joined() + "</table>"
+                } else {
+                    body +=
+                        "<div class=\"cause\"><strong>\(h(String(first.stage.prefix { $0 != "@" })))</strong>, the same change in \(members.count) instances"
+                    body +=
+                        "<table class=\"list\">" + first.differences.filter { $0.what != "command" }.map(row).joined()
+                        + "</table>"
+                    body += "<details><summary>the \(members.count) instances, each with its command</summary>"
+                    for m in members {
+                        body +=
+                            "<p><code>\(h(m.stage))</code></p><table class=\"list\">"
+                            + m.differences.filter { $0.what == "command" }.map(row).joined() + "</table>"
+                    }
+                    body += "</details>"
+                }
                 if !downstream.isEmpty {
                     body +=
-                        "<details class=\"consequence\"><summary>\(downstream.count) stage(s) downstream differ only through it</summary><ul>"
+                        "<details class=\"consequence\"><summary>\(downstream.count) stage(s) downstream differ only through \(members.count == 1 ? "it" : "them")</summary><ul>"
                     body += downstream.map { "<li>\(h($0))</li>" }.joined() + "</ul></details>"
                 }
                 body += "</div>\n"

@@ -160,6 +160,27 @@ import WorkbenchUI
         #expect(!page.contains("<tr><td><code>9</code></td>") && page.contains("<span class=\"signal\">distinguishable</span>"))
     }
 
+    /// A template's param changed in all four of its instances: one cause block with the change
+    /// once, its instances (each with its own command) and their four consequences under it.
+    @Test func aChangeToATemplateIsOneCauseForAllItsInstances() async throws {
+        let ws = try await TempWorkspace.withCatalog()
+        defer { ws.cleanup() }
+        #expect(try await ws.wb("run", "example").status == 0)
+        try await ws.sh(
+            "sed -i 's/params: { steps: \"3\" }/params: { steps: \"4\" }/' experiments/example/example.yaml && git commit -qam steps"
+        )
+        #expect(try await ws.wb("run", "example").status == 0)
+        let app = try Self.app(ws)
+        let runs =
+            (try Self.json(app.respond(path: "/", query: ["format": "json"])) as! [String: Any])["runs"] as! [[String: Any]]
+        let page = app.respond(path: "/compare", query: ["runs": "\(runs[1]["id"]!),\(runs[0]["id"]!)"]).body
+        #expect(page.contains("8 with different work: 4 changed themselves, 4 only through an upstream output"), "\(page)")
+        #expect(page.components(separatedBy: "<div class=\"cause\">").count == 2, "one cause block")
+        #expect(
+            page.contains("<strong>train</strong>, the same change in 4 instances<table class=\"list\"><tr><td>param steps</td>")
+                && page.contains("4 stage(s) downstream differ only through them"), "\(page)")
+    }
+
     @Test func badRequestsSayWhatIsWrong() async throws {
         let ws = try await TempWorkspace.withCatalog()
         defer { ws.cleanup() }
