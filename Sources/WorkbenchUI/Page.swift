@@ -41,7 +41,9 @@ enum Page {
         pre { background: #f6f8fa; padding: .6em; overflow: auto; max-height: 24em; font-size: 12px; }
         .dag { display: flex; gap: 1.2em; align-items: flex-start; overflow-x: auto; padding-bottom: .5em; }
         .dag .layer { display: flex; flex-direction: column; gap: .4em; min-width: 12em; }
-        .dag .node { border: 1px solid #ccc; border-radius: 4px; padding: .3em .5em; font-size: 12px; background: #fff; }
+        .dag .node { border: 1px solid #ccc; border-radius: 4px; padding: .3em .5em; font-size: 12px; background: #fff;
+          max-width: 15em; overflow-wrap: anywhere; }
+        .dag .coords { color: #444; }
         .dag .node a { font-weight: 600; } .dag .after { color: #666; }
         .cause { border-left: 3px solid #d62728; padding-left: .6em; margin: .6em 0; }
         .consequence { color: #555; } .error { color: #c62828; }

@@ -252,14 +252,17 @@ extension UIApp {
             for n in (layers[l] ?? []).sorted() {
                 let a = latest[n]
                 let status = a?.status.rawValue ?? "planned"
-                body += "<div class=\"node\"><a href=\"#\(anchor(n))\">\(h(n))</a><br>"
-                body += "<span class=\"status s-\(status)\">\(status)</span>"
-                if let a {
+                // The template in bold, its coordinates below, breakable after each comma.
+                let (template, coordinates) = Self.split(n)
+                body += "<div class=\"node\"><a href=\"#\(anchor(n))\">\(h(template))</a>"
+                if !coordinates.isEmpty { body += "<br><span class=\"coords\">\(Self.breakable(coordinates))</span>" }
+                body += "<br><span class=\"status s-\(status)\">\(status)</span>"
+                if let a, a.status != .cached {
                     body += " \(Clock.text(Clock.seconds(a.startedAt, a.endedAt)))"
                     if let g = gpuHours(a), g > 0 { body += String(format: " · %.2f GPU-h", g) }
                 }
                 if let ups = graph[n], !ups.isEmpty {
-                    body += "<br><span class=\"after\">after \(h(ups.joined(separator: ", ")))</span>"
+                    body += "<br><span class=\"after\">after \(ups.map { Self.breakable($0) }.joined(separator: "; "))</span>"
                 }
                 body += "</div>"
             }
@@ -321,6 +324,15 @@ extension UIApp {
         }
         return .html(Page.layout(title: "Run \(runID)", body: body, json: "/runs/\(q(runID))?format=json"))
     }
+
+    /// `train@model=a,source=b` -> (`train`, `model=a,source=b`).
+    static func split(_ stage: String) -> (String, String) {
+        guard let at = stage.firstIndex(of: "@") else { return (stage, "") }
+        return (String(stage[..<at]), String(stage[stage.index(after: at)...]))
+    }
+
+    /// Escaped, with a line-break opportunity after each comma.
+    static func breakable(_ s: String) -> String { h(s).replacingOccurrences(of: ",", with: ",<wbr>") }
 
     /// An HTML id for a stage name.
     func anchor(_ stage: String) -> String {

@@ -73,7 +73,8 @@ import WorkbenchUI
         // A run: its DAG (tasks read data's output) and every attempt with an anchor.
         let run = app.respond(path: "/runs/\(b)", query: [:]).body
         #expect(
-            run.contains("<a href=\"#stage-tasks-source-rules\">tasks@source=rules</a>") && run.contains("after data"),
+            run.contains("<a href=\"#stage-tasks-source-rules\">tasks</a><br><span class=\"coords\">source=rules</span>")
+                && run.contains("after data"),
             "\(run.prefix(4000))")
         #expect(run.contains("<th>GPU-hours</th><td>0.00 "), "the example's stages declare no GPUs")
         let upstream = (try Self.json(app.respond(path: "/runs/\(b)", query: ["format": "json"])) as! [String: Any])["upstream"]
