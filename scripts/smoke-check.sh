@@ -99,6 +99,49 @@ done
 "$bin" audit "$first" --workspace "$wsi" >"$ws/audit-import.log" || { cat "$ws/audit-import.log"; echo "smoke-check: audit of the imported run failed" >&2; exit 1; }
 echo "smoke-check: bundle of run $first ($(du -k "$ws/first.wbbundle" | cut -f1) KiB) imported; md, csv, tex, html identical; $(head -n 1 "$ws/audit-import.log")"
 
+# `workbench ui` over this workspace: every page of the smoke record (runs, the run, its tables,
+# compare of the two runs, curves), as HTML and JSON, and every link on them, answer 200.
+"$bin" ui --port 0 --workspace "$ws" >"$ws/ui.out" 2>&1 &
+ui_pid=$!
+trap 'kill "$ui_pid" 2>/dev/null; rm -rf "$ws" "$wsi" ${wss:+"$wss"}' EXIT
+"$repo/.venv-ml/bin/python" - "$ws" "$first" <<'PY'
+import html, json, re, sys, time, urllib.error, urllib.request
+ws, first = sys.argv[1], sys.argv[2]
+base = None
+for _ in range(200):
+    m = re.search(r"http://127\.0\.0\.1:\d+/", open(f"{ws}/ui.out").read())
+    if m: base = m.group(0); break
+    time.sleep(0.05)
+assert base, "workbench ui printed no address: " + open(f"{ws}/ui.out").read()
+def get(path):
+    try:
+        with urllib.request.urlopen(base + path.lstrip("/")) as r: return r.status, r.read().decode()
+    except urllib.error.HTTPError as e: return e.code, e.read().decode()
+runs = json.loads(get("/?format=json")[1])["runs"]
+latest = runs[0]["id"]
+pages = ["/", f"/runs/{latest}", f"/runs/{first}?audit=1", "/tables", f"/tables/smoke?run={latest}",
+         f"/tables/smoke-seeds?run={latest}", f"/tables/smoke-detail?run={latest}", f"/compare?runs={first},{latest}",
+         f"/curves?runs={latest}&series=train/loss&group=pipeline"]
+seen = set()
+for page in pages:
+    status, body = get(page)
+    assert status == 200 and body.startswith("<!DOCTYPE html>"), f"{page}: {status} {body[:300]}"
+    sep = "&" if "?" in page else "?"
+    status, data = get(page + sep + "format=json")
+    assert status == 200, f"{page} as JSON: {status}"
+    json.loads(data)
+    for href in re.findall(r'href="(/[^"#]*)', body):
+        href = html.unescape(href)
+        if href in seen: continue
+        seen.add(href)
+        assert get(href)[0] == 200, f"{page}: link {href} is broken"
+assert "no finding" in get(f"/runs/{first}?audit=1")[1], "the UI's audit of the first run has findings"
+seeds = json.loads(get(f"/tables/smoke-seeds?run={latest}&format=json")[1])
+assert all(c["replicates"]["n"] == 3 for c in seeds["cells"]), seeds["cells"]
+print(f"smoke-check: workbench ui served {len(pages)} pages (HTML and JSON) over this workspace; {len(seen)} links, none broken")
+PY
+kill "$ui_pid" 2>/dev/null || true
+
 # The paper catalog's smoke profile: two cells of Table 4 (a manual-rules baseline and the
 # synthesizer's PMCRefined data, single-stage, Qwen2-VL-2B's stand-in) through the CPU stand-ins,
 # reported in the paper's layout, labelled as a stand-in run, without verdicts.
@@ -128,7 +171,7 @@ grep -E "submitted" "$wss/slurm.log"
 "$repo/.venv-ml/bin/python" - "$ws" "$wss" <<'PY'
 import csv, os, sys
 local, slurm = sys.argv[1], sys.argv[2]
-for name in ["smoke.csv", "smoke-detail.csv"]:
+for name in ["smoke.csv", "smoke-detail.csv", "smoke-seeds.csv"]:
     a = list(csv.DictReader(open(os.path.join(local, ".workbench/reports", name))))
     b = list(csv.DictReader(open(os.path.join(slurm, ".workbench/reports", name))))
     keys = ["row", "column", "ours", "ci_low", "ci_high"]
