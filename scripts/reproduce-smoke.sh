@@ -14,3 +14,4 @@ t2=$(date +%s)
 .build/debug/workbench reproduce smoke "$@"
 t3=$(date +%s)
 echo "reproduce-smoke: build $((t1 - t0)) s, python environment $((t2 - t1)) s, reproduction $((t3 - t2)) s, total $((t3 - t0)) s" >&2
+echo "reproduce-smoke: browse the record with .build/debug/workbench ui (http://127.0.0.1:8765/; README: workbench ui)" >&2
