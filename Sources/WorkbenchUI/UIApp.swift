@@ -99,22 +99,8 @@ struct UIError: Error {
     var message: String
 }
 
-/// HTML-escapes text.
-func h(_ s: String) -> String {
-    var out = ""
-    out.reserveCapacity(s.utf8.count)
-    for ch in s {
-        switch ch {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(ch)
-        }
-    }
-    return out
-}
+/// HTML-escapes text (the report pages' escaping).
+func h(_ s: String) -> String { HTMLRenderer.escape(s) }
 
 /// Percent-encodes a query value or path segment.
 func q(_ s: String) -> String {
