@@ -196,13 +196,16 @@ extension UIApp {
 
     // MARK: - Curves
 
-    /// `/curves?runs=A[,B]&series=NAME&group=PARAM`: the step series of the runs' stages overlaid,
+    /// `/curves?runs=A[,B]&series=NAME&stage=TEMPLATE&group=PARAM`: the step series of the runs'
+    /// stages (all, or one template's or instance's) overlaid,
     /// one colour per value of `group` (a stage param or a matrix axis), or per stage.
     func curvesPage(_ query: [String: String], format: PageFormat, items: [(String, String)] = []) throws -> UIResponse {
         var ids = runList(query, items)
         if ids.isEmpty, let newest = try session.store.runs(limit: 1).first { ids = [newest.id] }
         let wanted = query["series"].flatMap { $0.isEmpty ? nil : $0 }
         let group = query["group"].flatMap { $0.isEmpty ? nil : $0 }
+        // `stage`: a template (`train`) or an instance (`train@model=a,...`); empty: every stage.
+        let chosen = query["stage"].flatMap { $0.isEmpty ? nil : $0 }
         struct Curve: Encodable {
             var run: String, stage: String, series: String, group: String
             var steps: [Int], values: [Double]
@@ -210,6 +213,7 @@ extension UIApp {
         var curves: [Curve] = []
         var seriesNames: Set<String> = []
         var paramNames: Set<String> = []
+        var templates: Set<String> = []
         for id in ids {
             let runID = try session.store.resolveRun(id)
             let stages = try session.store.runStages(runID)
@@ -219,11 +223,15 @@ extension UIApp {
             for (stage, fingerprint) in stages.names.sorted(by: { $0.key < $1.key }) {
                 for s in recorded[fingerprint] ?? [] {
                     seriesNames.insert(s.name)
+                    let template = String(stage.prefix { $0 != "@" })
+                    templates.insert(template)
                     // A stage's params and its matrix coordinates (`train@model=a,source=b`) both group.
                     let axes = Self.coordinates(stage)
                     for p in params[stage] ?? [] { paramNames.insert(p.name) }
                     for k in axes.keys { paramNames.insert(k) }
-                    guard wanted == nil || s.name == wanted else { continue }
+                    guard wanted == nil || s.name == wanted, chosen == nil || chosen == template || chosen == stage else {
+                        continue
+                    }
                     let value = group.map { g in params[stage]?.first { $0.name == g }?.value ?? axes[g] ?? "(none)" } ?? stage
                     curves.append(Curve(run: runID, stage: stage, series: s.name, group: value, steps: s.steps, values: s.values))
                 }
@@ -244,6 +252,8 @@ extension UIApp {
         body += "<label>runs <input name=\"runs\" size=\"40\" value=\"\(h(ids.joined(separator: ",")))\"></label>"
         body += "<label>series <select name=\"series\"><option value=\"\">all</option>"
         for s in seriesNames.sorted() { body += "<option\(s == wanted ? " selected" : "") value=\"\(h(s))\">\(h(s))</option>" }
+        body += "</select></label><label>stage <select name=\"stage\"><option value=\"\">all</option>"
+        for t in templates.sorted() { body += "<option\(t == chosen ? " selected" : "") value=\"\(h(t))\">\(h(t))</option>" }
         body += "</select></label><label>colour by <select name=\"group\"><option value=\"\">stage</option>"
         for p in paramNames.sorted() { body += "<option\(p == group ? " selected" : "") value=\"\(h(p))\">\(h(p))</option>" }
         body += "</select></label><button type=\"submit\">show</button></form>\n"

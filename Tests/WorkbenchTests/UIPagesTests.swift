@@ -107,6 +107,9 @@ import WorkbenchUI
             app.respond(path: "/curves", query: ["runs": "\(a),\(b)", "group": "model", "format": "json"]))
         let groups = Set(((curves as? [[String: Any]]) ?? []).compactMap { $0["group"] as? String })
         #expect(((curves as? [[String: Any]]) ?? []).count == 8 && groups == ["small", "large"], "\(curves)")
+        let one = try Self.json(
+            app.respond(path: "/curves", query: ["runs": b, "stage": "train@model=small,source=rules", "format": "json"]))
+        #expect((one as? [[String: Any]])?.count == 1, "one instance's series: \(one)")
     }
 
     @Test func noPageChangesTheStoreAndTheStoreRefusesWrites() async throws {
