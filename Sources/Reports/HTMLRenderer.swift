@@ -68,27 +68,38 @@ package enum HTMLRenderer {
     package static func table(_ t: ReportTable) -> String {
         let f = { (v: Double) in MarkdownRenderer.number(v, digits: t.digits) }
         let groups = t.headerGroups
+        // Grouped rows: one label column per level, the row header's levels over them.
+        let levels = t.rowLevels
+        let rowHeaders = levels > 1 ? t.rowHeaderPath.map { "<th>\(escape($0))</th>" }.joined() : ""
         var out = "<table class=\"report\">\n<thead>"
         // The paper's grouped header: one row per level, each group spanning its columns; the row
         // header cell spans every header row.
         for (level, row) in groups.enumerated() {
             out += "<tr class=\"group\">"
-            if level == 0 { out += "<th rowspan=\"\(groups.count + 1)\">\(escape(t.rowHeader))</th>" }
+            if level == 0 {
+                out +=
+                    levels > 1
+                    ? "<th colspan=\"\(levels)\" rowspan=\"\(groups.count)\"></th>"
+                    : "<th rowspan=\"\(groups.count + 1)\">\(escape(t.rowHeader))</th>"
+            }
             for g in row {
                 out += g.count == 1 ? "<th class=\"group\">" : "<th class=\"group\" colspan=\"\(g.count)\">"
                 out += escape(g.label) + "</th>"
             }
             out += "</tr>"
         }
-        out += "<tr>" + (groups.isEmpty ? "<th>\(escape(t.rowHeader))</th>" : "")
+        out += "<tr>" + (levels > 1 ? rowHeaders : groups.isEmpty ? "<th>\(escape(t.rowHeader))</th>" : "")
         for c in t.columns {
             let own = groups.isEmpty ? c.label : c.leaf
             out +=
                 "<th title=\"\(escape(c.label))\">\(escape(own))\(c.derived ? " <span class=\"derived\">(mean)</span>" : "")</th>"
         }
         out += "</tr></thead>\n<tbody>\n"
-        for row in t.rows {
-            out += "<tr><th scope=\"row\">\(escape(row.label))</th>"
+        let labelCells = t.rowLabelCells
+        for (r, row) in t.rows.enumerated() {
+            // A level repeated from the row above is left blank (the group reads as one).
+            let group = levels > 1 && r > 0 && !labelCells[r][0].isEmpty ? " class=\"group-start\"" : ""
+            out += "<tr\(group)>" + labelCells[r].map { "<th scope=\"row\">\(escape($0))</th>" }.joined()
             for c in row.cells {
                 let verdict = c.verdict.rawValue
                 out += "<td class=\"cell v-\(verdict)\" data-verdict=\"\(verdict)\">"
@@ -285,6 +296,7 @@ package enum HTMLRenderer {
         table.report thead th.group { text-align: center; border-bottom: 1px solid #888; }
         table.report thead th[rowspan] { text-align: left; vertical-align: bottom; }
         table.report th[scope=row] { text-align: left; font-weight: normal; }
+        table.report tr.group-start th, table.report tr.group-start td { border-top: 1px solid #888; }
         .ours { font-weight: 600; } .ci, .paper, .delta, .derived { color: #666; font-size: 0.88em; }
         .badge { font-size: 0.75em; padding: 0 0.4em; border-radius: 0.6em; background: #eee; }
         td.v-match .badge, rect.v-match { background: #c7ebc9; fill: #3a9a46; }

@@ -196,34 +196,42 @@ package enum LaTeXRenderer {
         out += "\\label{tab:" + t.id.filter { $0.isLetter || $0.isNumber || $0 == "-" } + "}\n"
         // The last resort, decided by TeX on the real width rather than by the estimate.
         if fit.resize { out += "\\setbox0=\\hbox{%\n" }
-        out += "\\begin{tabular}{l" + String(repeating: "r", count: t.columns.count) + "}\n\\toprule\n"
+        // Grouped rows (`header_separator` in their labels): one label column per level.
+        let levels = t.rowLevels
+        let labelCells = t.rowLabelCells
+        out +=
+            "\\begin{tabular}{" + String(repeating: "l", count: levels) + String(repeating: "r", count: t.columns.count)
+            + "}\n\\toprule\n"
         for level in t.headerGroups {
-            var cells = [""]
+            var cells = Array(repeating: "", count: levels)
             var rules: [String] = []
             for g in level {
                 let label = LaTeXFit.groupCell(g.label)
                 cells.append(g.count == 1 ? label : "\\multicolumn{\(g.count)}{c}{\(label)}")
-                if !g.label.isEmpty { rules.append("\\cmidrule(lr){\(g.start + 2)-\(g.start + g.count + 1)}") }
+                if !g.label.isEmpty { rules.append("\\cmidrule(lr){\(g.start + levels + 1)-\(g.start + g.count + levels)}") }
             }
             out += cells.joined(separator: " & ") + " \\\\\n"
             if !rules.isEmpty { out += rules.joined(separator: " ") + "\n" }
         }
         out +=
-            ([LaTeXFit.rowCell(t.rowHeader)] + t.columns.map { LaTeXFit.headerCell(LaTeXFit.leafText($0)) })
+            (t.rowHeaderPath.map(LaTeXFit.rowCell) + t.columns.map { LaTeXFit.headerCell(LaTeXFit.leafText($0)) })
             .joined(separator: " & ") + " \\\\\n\\midrule\n"
-        for row in t.rows {
+        for (r, row) in t.rows.enumerated() {
+            // A new outermost group starts with a little space (booktabs' \addlinespace).
+            if levels > 1, r > 0, !labelCells[r][0].isEmpty { out += "\\addlinespace\n" }
+            let label = labelCells[r].map(LaTeXFit.rowCell)
             if options.cells == .rows, row.cells.first?.state != .referenceOnly {
                 out +=
-                    ([LaTeXFit.rowCell(row.label)] + row.cells.map { cell($0, digits: t.digits, mode: .ours) })
+                    (label + row.cells.map { cell($0, digits: t.digits, mode: .ours) })
                     .joined(separator: " & ")
                     + " \\\\\n"
                 out +=
-                    (["\\quad{\\footnotesize paper}"] + row.cells.map { paperOnly($0, digits: t.digits) })
+                    (Array(repeating: "", count: levels - 1) + ["\\quad{\\footnotesize paper}"]
+                    + row.cells.map { paperOnly($0, digits: t.digits) })
                     .joined(separator: " & ") + " \\\\\n"
             } else {
                 out +=
-                    ([LaTeXFit.rowCell(row.label)]
-                    + row.cells.map { cell($0, digits: t.digits, mode: options.cells, small: fit.smaller) })
+                    (label + row.cells.map { cell($0, digits: t.digits, mode: options.cells, small: fit.smaller) })
                     .joined(separator: " & ") + " \\\\\n"
             }
         }
@@ -414,13 +422,17 @@ enum LaTeXFit {
                 if need > 0 { columns[g.start + g.count - 1] += need }
             }
         }
-        let labels =
-            ([t.rowHeader] + t.rows.map(\.label) + (mode == .rows ? ["paper"] : [])).map {
-                lines($0, limit: 18, hyphens: false).map(width).max() ?? 0
-            }.max() ?? 0
+        // The label columns: the widest label of each level (one column when rows are not grouped).
+        let labelWidth = { (text: String) in lines(text, limit: 18, hyphens: false).map(width).max() ?? 0 }
+        let labelColumns = t.rowLevels
+        let labels = (0..<labelColumns).map { level in
+            ([t.rowHeaderPath[level]] + t.rowLabelCells.map { $0[level] } + (mode == .rows ? ["paper"] : [])).map(labelWidth)
+                .max()
+                ?? 0
+        }.reduce(0, +)
         let natural = labels + columns.reduce(0, +)
         for step in steps {
-            let total = natural * step.scale + 2 * step.tabcolsep * Double(columns.count + 1)
+            let total = natural * step.scale + 2 * step.tabcolsep * Double(columns.count + labelColumns)
             if total <= textWidth - 6 {  // a margin for the estimate
                 let comment =
                     step.size.map {
@@ -430,7 +442,7 @@ enum LaTeXFit {
             }
         }
         let last = steps[steps.count - 1]
-        let total = natural * last.scale + 2 * last.tabcolsep * Double(columns.count + 1)
+        let total = natural * last.scale + 2 * last.tabcolsep * Double(columns.count + labelColumns)
         return Choice(
             size: last.size, tabcolsep: last.tabcolsep, resize: true,
             comment:

@@ -211,6 +211,10 @@ package struct ReportRow: Sendable, Hashable {
     package var id: String
     package var label: String
     package var cells: [ReportCell]
+    /// The label's levels, outermost first (`[PMCRaw, LLaVA-v1.6-8B, Two-stage, GPT-4]`), when the
+    /// table's `header_separator` splits every row label into as many levels as its row header;
+    /// one element otherwise.
+    package var path: [String] = []
 }
 
 /// A table as data, before any rendering.
@@ -249,6 +253,42 @@ package struct ReportTable: Sendable, Hashable {
     package var texOptions = LaTeXOptions()
 
     package var cells: [ReportCell] { rows.flatMap(\.cells) }
+
+    /// How many label columns the rows have: the levels of their paths (1: one label column).
+    package var rowLevels: Int { rows.first.map { max(1, $0.path.count) } ?? 1 }
+
+    /// The row header of each label column (`[Image-caption source, MLLM, pipeline, instructions]`).
+    package var rowHeaderPath: [String] {
+        let levels = rowLevels
+        guard levels > 1 else { return [rowHeader] }
+        let parts = headerSeparatorParts(rowHeader)
+        return parts.count == levels ? parts : [rowHeader] + Array(repeating: "", count: levels - 1)
+    }
+
+    /// Each row's label cells: a level is written only where it differs from the row above
+    /// (the rows under one group read as the paper prints them); one cell when not grouped.
+    package var rowLabelCells: [[String]] {
+        var previous: [String] = []
+        return rows.map { row in
+            guard rowLevels > 1 else { return [row.label] }
+            var cells: [String] = []
+            var same = true
+            for (i, part) in row.path.enumerated() {
+                same = same && i < previous.count && previous[i] == part
+                cells.append(same && i < row.path.count - 1 ? "" : part)
+            }
+            previous = row.path
+            return cells
+        }
+    }
+
+    /// The separator the table's labels use for levels (nil: none).
+    package var headerSeparator: String? = nil
+
+    func headerSeparatorParts(_ text: String) -> [String] {
+        guard let sep = headerSeparator else { return [text] }
+        return text.components(separatedBy: sep).map { $0.trimmingCharacters(in: .whitespaces) }
+    }
 
     /// The header rows above the columns' own labels, outermost first (none for a flat header).
     /// A group spans adjacent columns whose paths agree up to and including that level; a column
@@ -398,6 +438,13 @@ package enum TableBuilder {
             }
             rows.append(ReportRow(id: row.id, label: row.label, cells: layout.columns.compactMap { cells[$0.id] }))
         }
+        // Row labels as levels: only when every row splits into as many levels (at least two).
+        if let sep = layout.headerSeparator {
+            let paths = rows.map { $0.label.components(separatedBy: sep).map { $0.trimmingCharacters(in: .whitespaces) } }
+            if let depth = paths.first?.count, depth > 1, paths.allSatisfy({ $0.count == depth }) {
+                for i in rows.indices { rows[i].path = paths[i] }
+            }
+        }
         var table = ReportTable(
             id: layout.id, title: layout.title, specName: spec.name, specVersion: spec.version, profile: profile,
             paper: paper, paperVersion: layout.reference?.paperVersion, source: layout.reference?.source,
@@ -414,6 +461,7 @@ package enum TableBuilder {
             },
             rows: rows, tolerance: layout.reference?.tolerance ?? .default, standIn: standIn)
         table.replicateAxis = layout.replicates
+        table.headerSeparator = layout.headerSeparator
         return table
     }
 
