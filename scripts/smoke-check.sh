@@ -103,7 +103,7 @@ echo "smoke-check: bundle of run $first ($(du -k "$ws/first.wbbundle" | cut -f1)
 # compare of the two runs, curves), as HTML and JSON, and every link on them, answer 200.
 "$bin" ui --port 0 --workspace "$ws" >"$ws/ui.out" 2>&1 &
 ui_pid=$!
-trap 'kill "$ui_pid" 2>/dev/null; rm -rf "$ws" "$wsi" ${wss:+"$wss"}' EXIT
+trap 'kill "$ui_pid" 2>/dev/null || true; rm -rf "$ws" "$wsi" ${wss:+"$wss"}' EXIT
 "$repo/.venv-ml/bin/python" - "$ws" "$first" <<'PY'
 import html, json, re, sys, time, urllib.error, urllib.request
 ws, first = sys.argv[1], sys.argv[2]
@@ -141,6 +141,7 @@ assert all(c["replicates"]["n"] == 3 for c in seeds["cells"]), seeds["cells"]
 print(f"smoke-check: workbench ui served {len(pages)} pages (HTML and JSON) over this workspace; {len(seen)} links, none broken")
 PY
 kill "$ui_pid" 2>/dev/null || true
+wait "$ui_pid" 2>/dev/null || true
 
 # The paper catalog's smoke profile: two cells of Table 4 (a manual-rules baseline and the
 # synthesizer's PMCRefined data, single-stage, Qwen2-VL-2B's stand-in) through the CPU stand-ins,

@@ -441,7 +441,8 @@ package enum TableBuilder {
         // Row labels as levels: only when every row splits into as many levels (at least two).
         if let sep = layout.headerSeparator {
             let paths = rows.map { $0.label.components(separatedBy: sep).map { $0.trimmingCharacters(in: .whitespaces) } }
-            if let depth = paths.first?.count, depth > 1, paths.allSatisfy({ $0.count == depth }) {
+            let headerLevels = layout.rowHeader.components(separatedBy: sep).count
+            if let depth = paths.first?.count, depth > 1, headerLevels == depth, paths.allSatisfy({ $0.count == depth }) {
                 for i in rows.indices { rows[i].path = paths[i] }
             }
         }

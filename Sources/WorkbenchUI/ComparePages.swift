@@ -119,9 +119,9 @@ extension UIApp {
                         + "</table>"
                     body += "<details><summary>the \(members.count) instances, each with its command</summary>"
                     for m in members {
-                        body +=
-                            "<p><code>\(h(m.stage))</code></p><table class=\"list\">"
-                            + m.differences.filter { $0.what == "command" }.map(row).joined() + "</table>"
+                        let commands = m.differences.filter { $0.what == "command" }
+                        body += "<p><code>\(h(m.stage))</code>\(commands.isEmpty ? " (same command)" : "")</p>"
+                        if !commands.isEmpty { body += "<table class=\"list\">" + commands.map(row).joined() + "</table>" }
                     }
                     body += "</details>"
                 }
@@ -253,7 +253,9 @@ extension UIApp {
         body += "<label>series <select name=\"series\"><option value=\"\">all</option>"
         for s in seriesNames.sorted() { body += "<option\(s == wanted ? " selected" : "") value=\"\(h(s))\">\(h(s))</option>" }
         body += "</select></label><label>stage <select name=\"stage\"><option value=\"\">all</option>"
-        for t in templates.sorted() { body += "<option\(t == chosen ? " selected" : "") value=\"\(h(t))\">\(h(t))</option>" }
+        // The templates, and an instance when one was asked for (so the form keeps it).
+        let offered = templates.sorted() + (chosen.map { templates.contains($0) ? [] : [$0] } ?? [])
+        for t in offered { body += "<option\(t == chosen ? " selected" : "") value=\"\(h(t))\">\(h(t))</option>" }
         body += "</select></label><label>colour by <select name=\"group\"><option value=\"\">stage</option>"
         for p in paramNames.sorted() { body += "<option\(p == group ? " selected" : "") value=\"\(h(p))\">\(h(p))</option>" }
         body += "</select></label><button type=\"submit\">show</button></form>\n"

@@ -41,5 +41,10 @@ import Testing
         let t = Self.table(["A / x / Rule", "General model"])
         #expect(t.rowLevels == 1 && t.rowLabelCells == [["A / x / Rule"], ["General model"]])
         #expect(LaTeXRenderer.render(t).contains("\\begin{tabular}{lr}"))
+        // Labels that split, under a row header of one level: not row groups.
+        var layout = Self.layout(["X / Y", "Z / W"])
+        layout.rowHeader = "Model"
+        let flat = TableBuilder.build(layout: layout, spec: RenderingTests.spec, paper: nil, profile: "p", values: [:])
+        #expect(flat.rowLevels == 1)
     }
 }
