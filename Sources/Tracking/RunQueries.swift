@@ -85,23 +85,39 @@ extension Store {
             if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
             sql += " ORDER BY r.started_at DESC, r.id DESC LIMIT ?"
             args.append(limit)
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { try Self.summary(db, $0) }
+            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            let counts = try Self.latestAttemptCounts(db, runs: rows.map { $0["id"] })
+            return rows.map { Self.summary($0, counts: counts[$0["id"]] ?? [:]) }
         }
     }
 
     private static func summary(_ db: Database, _ r: Row) throws -> RunSummary {
         let id: String = r["id"]
-        var counts: [String: Int] = [:]
-        for c in try Row.fetchAll(
-            db,
-            sql: """
-                SELECT status, COUNT(*) AS n FROM attempts a
-                WHERE run_id = ? AND number = (SELECT MAX(number) FROM attempts b WHERE b.run_id = a.run_id AND b.instance_id = a.instance_id)
-                GROUP BY status
-                """, arguments: [id])
-        {
-            counts[c["status"]] = c["n"]
+        return summary(r, counts: try latestAttemptCounts(db, runs: [id])[id] ?? [:])
+    }
+
+    /// Per run, how many of its stages' latest attempts are in each status: one query for up to
+    /// 500 runs (a page of the UI's runs list is one or two queries, not one per run).
+    static func latestAttemptCounts(_ db: Database, runs: [String]) throws -> [String: [String: Int]] {
+        var out: [String: [String: Int]] = [:]
+        for chunk in stride(from: 0, to: runs.count, by: 500).map({ Array(runs[$0..<min($0 + 500, runs.count)]) }) {
+            for c in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT run_id, status, COUNT(*) AS n FROM attempts a
+                    WHERE run_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ",")))
+                      AND number = (SELECT MAX(number) FROM attempts b WHERE b.run_id = a.run_id AND b.instance_id = a.instance_id)
+                    GROUP BY run_id, status
+                    """, arguments: StatementArguments(chunk))
+            {
+                out[c["run_id"], default: [:]][c["status"]] = c["n"]
+            }
         }
+        return out
+    }
+
+    private static func summary(_ r: Row, counts: [String: Int]) -> RunSummary {
+        let id: String = r["id"]
         return RunSummary(
             id: id, spec: r["spec_name"], specVersion: r["spec_version"], profile: r["profile"],
             table: r["table_id"], status: r["status"], startedAt: r["started_at"], endedAt: r["ended_at"],
@@ -301,7 +317,8 @@ extension Store {
                 ORDER BY \(key) \(direction), r.started_at DESC, r.id DESC LIMIT ? OFFSET ?
                 """
             let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args + [filter.limit, filter.offset]))
-            return (try rows.map { try Self.summary(db, $0) }, total)
+            let counts = try Self.latestAttemptCounts(db, runs: rows.map { $0["id"] })
+            return (rows.map { Self.summary($0, counts: counts[$0["id"]] ?? [:]) }, total)
         }
     }
 
