@@ -34,12 +34,23 @@ extension UIApp {
         let resamples = min(max(Int(query["resamples"] ?? "") ?? 1000, 100), 10000)
         let showAll = query["all"] == "1"
         let results = try ids.dropFirst().map { try session.compare(ids[0], $0, table: nil, cells: [], resamples: resamples) }
+        // The replicate axes run A's spec declares (a table's `replicates`): deltas of instances
+        // that differ only there are also shown together, replicate paired with replicate.
+        let axes = Set(
+            (try? session.workspace.recordedSpec(of: try session.store.resolveRun(ids[0]), store: session.store, strict: false))?
+                .spec.tables.compactMap(\.replicates) ?? [])
         if format == .json {
             struct Pair: Encodable {
                 var comparison: RunComparison
                 var deltas: [MetricDelta]
+                var acrossReplicates: [ReplicatedDelta]
             }
-            return try encoded(results.map { Pair(comparison: $0.comparison, deltas: $0.deltas) })
+            return try encoded(
+                results.map {
+                    Pair(
+                        comparison: $0.comparison, deltas: $0.deltas,
+                        acrossReplicates: Self.acrossReplicates($0.deltas, axes: axes))
+                })
         }
         if format == .csv {
             var lines = ["run_a,run_b,stage,task,metric,a,b,delta,ci_low,ci_high,pairs,distinguishable"]
@@ -168,6 +179,23 @@ extension UIApp {
                     body += "<td class=\"num\">\(interval)</td><td class=\"num\">\(d.pairs)</td><td>\(verdict)</td></tr>"
                 }
                 body += "</table>\n"
+                // Replicates (seeds) paired by name: the mean difference over them and its spread.
+                let replicated = Self.acrossReplicates(r.deltas, axes: axes)
+                if !replicated.isEmpty {
+                    body += "<p class=\"muted\">Across replicates: each replicate of A paired with the same replicate of B.</p>"
+                    body += "<table class=\"list replicates\"><tr><th>stage</th><th>task</th><th>metric</th><th>mean Δ</th>"
+                    body += "<th>sd of Δ</th><th>n</th><th>each replicate's Δ</th></tr>"
+                    for g in replicated {
+                        body += "<tr><td>\(h(g.stage))</td><td>\(h(g.task))</td><td>\(h(g.metric))</td>"
+                        body +=
+                            "<td class=\"num\">\(g.mean >= 0 ? "+" : "")\(f(g.mean))</td><td class=\"num\">\(g.spread.map(f) ?? "")</td>"
+                        body += "<td class=\"num\">\(g.n)</td><td>"
+                        body += zip(g.replicates, g.deltas).map { "\(h($0))=\($1 >= 0 ? "+" : "")\(f($1))" }.joined(
+                            separator: ", ")
+                        body += "</td></tr>"
+                    }
+                    body += "</table>\n"
+                }
                 // Per example: which questions changed between the runs, for each metric.
                 for sc in c.scores {
                     let flipped = sc.flipped
@@ -273,6 +301,37 @@ extension UIApp {
                 csv: Page.alternate("/curves", alt, format: "csv")))
     }
 
+    /// Deltas of instances that differ only in a replicate axis (`eval@...,seed=1`), grouped: the
+    /// stage with the axis as `seed=*`, each replicate's Δ, their mean and spread.
+    static func acrossReplicates(_ deltas: [MetricDelta], axes: Set<String>) -> [ReplicatedDelta] {
+        guard !axes.isEmpty else { return [] }
+        var groups: [String: ReplicatedDelta] = [:]
+        var order: [String] = []
+        for d in deltas {
+            guard let at = d.stage.firstIndex(of: "@") else { continue }
+            let template = d.stage[..<at]
+            var label: String?
+            let coordinates = d.stage[d.stage.index(after: at)...].split(separator: ",").map { pair -> String in
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                if kv.count == 2, axes.contains(String(kv[0])) {
+                    label = String(kv[1])
+                    return "\(kv[0])=*"
+                }
+                return String(pair)
+            }
+            guard let label else { continue }
+            let stage = String(template) + "@" + coordinates.joined(separator: ",")
+            let key = "\(stage)\u{1f}\(d.task)\u{1f}\(d.metric)"
+            if groups[key] == nil {
+                order.append(key)
+                groups[key] = ReplicatedDelta(stage: stage, task: d.task, metric: d.metric, replicates: [], deltas: [])
+            }
+            groups[key]!.replicates.append(label)
+            groups[key]!.deltas.append(d.delta)
+        }
+        return order.compactMap { groups[$0] }.filter { $0.n >= 2 }
+    }
+
     /// The matrix coordinates in a stage instance's name: `train@model=a,source=b` -> model: a, source: b.
     static func coordinates(_ stage: String) -> [String: String] {
         guard let at = stage.firstIndex(of: "@") else { return [:] }
@@ -312,5 +371,34 @@ extension UIApp {
         out += "</svg>\n<ul class=\"curve-legend\">"
         for g in groups { out += "<li><span class=\"key\" style=\"background:\(colour(g))\"></span>\(h(g))</li>" }
         return out + "</ul>\n"
+    }
+}
+
+/// One metric's difference over the replicates of a stage (`eval@...,seed=*`), each replicate of
+/// run A paired with the same replicate of run B.
+struct ReplicatedDelta: Encodable {
+    var stage: String, task: String, metric: String
+    var replicates: [String]
+    var deltas: [Double]
+    var n: Int { deltas.count }
+    var mean: Double { deltas.reduce(0, +) / Double(max(deltas.count, 1)) }
+    /// Sample standard deviation of the per-replicate differences; nil below two.
+    var spread: Double? {
+        guard deltas.count >= 2 else { return nil }
+        let m = mean
+        return (deltas.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(deltas.count - 1)).squareRoot()
+    }
+
+    enum CodingKeys: String, CodingKey { case stage, task, metric, replicates, deltas, mean, spread, n }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(stage, forKey: .stage)
+        try c.encode(task, forKey: .task)
+        try c.encode(metric, forKey: .metric)
+        try c.encode(replicates, forKey: .replicates)
+        try c.encode(deltas, forKey: .deltas)
+        try c.encode(mean, forKey: .mean)
+        try c.encodeIfPresent(spread, forKey: .spread)
+        try c.encode(n, forKey: .n)
     }
 }

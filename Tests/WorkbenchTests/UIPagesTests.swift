@@ -185,6 +185,57 @@ import WorkbenchUI
                 && page.contains("4 stage(s) downstream differ only through them"), "\(page)")
     }
 
+    /// A spec whose eval stage is replicated over three seeds (seed s scores 2 x correct + s of 20).
+    static func seededSpec(correct: Int) -> String {
+        CompareTests.spec(correct: correct)
+            .replacingOccurrences(of: "matrix: {}", with: "matrix:\n  seed: [\"0\", \"1\", \"2\"]")
+            .replacingOccurrences(of: "  eval:\n", with: "  eval:\n    vary: [seed]\n")
+            .replacingOccurrences(of: "$((${params.correct} * 2))", with: "$((${params.correct} * 2 + ${matrix.seed}))")
+                + """
+
+                tables:
+                  - id: t
+                    stage: eval
+                    replicates: seed
+                    rows:
+                      - { id: all, label: All, where: {} }
+                    columns:
+                      - { id: acc, label: Acc, metric: score/Food101/acc }
+
+                """
+    }
+
+    /// Seeds in the UI: the table shows mean, spread and n; compare pairs each seed with the same
+    /// seed of the other run and shows the mean difference over them.
+    @Test func replicatesAreAggregatedInTheTableAndPairedInCompare() async throws {
+        let ws = try await TempWorkspace()
+        defer { ws.cleanup() }
+        try ws.write("experiments/seeded.yaml", Self.seededSpec(correct: 5))
+        try await ws.commitAll()
+        let first = try await ws.wb("run", "seeded")
+        #expect(first.status == 0, "\(first.stderr)")
+        try ws.write("experiments/seeded.yaml", Self.seededSpec(correct: 9))
+        try await ws.commitAll()
+        #expect(try await ws.wb("run", "seeded").status == 0)
+        let app = try Self.app(ws)
+        let runs =
+            (try Self.json(app.respond(path: "/", query: ["format": "json"])) as! [String: Any])["runs"] as! [[String: Any]]
+        let (a, b) = (runs[1]["id"] as! String, runs[0]["id"] as! String)
+        // Seeds 0, 1, 2 of the first run: 10, 11, 12 of 20 right.
+        let table = app.respond(path: "/tables/t", query: ["run": a]).body
+        #expect(table.contains(">55.0</a>") && table.contains("±5.0 (n=3)"), "\(table)")
+        let page = app.respond(path: "/compare", query: ["runs": "\(a),\(b)"]).body
+        #expect(
+            page.contains(
+                "<tr><td>eval@seed=*</td><td>Food101</td><td>acc</td><td class=\"num\">+40.00</td><td class=\"num\">0.00</td><td class=\"num\">3</td><td>0=+40.00, 1=+40.00, 2=+40.00</td></tr>"
+            ),
+            "\(page)")
+        let json =
+            try Self.json(app.respond(path: "/compare", query: ["runs": "\(a),\(b)", "format": "json"])) as! [[String: Any]]
+        let across = json.first?["acrossReplicates"] as? [[String: Any]]
+        #expect(across?.count == 1 && across?.first?["n"] as? Int == 3)
+    }
+
     @Test func badRequestsSayWhatIsWrong() async throws {
         let ws = try await TempWorkspace.withCatalog()
         defer { ws.cleanup() }

@@ -22,7 +22,8 @@ struct UICommand: AsyncParsableCommand {
     @Option(help: "Address to listen on. Keep 127.0.0.1 unless you mean to share the record.") var host = "127.0.0.1"
 
     func run() async throws {
-        let ws = try workspace.open()
+        // Each warning once, not once per request (a spec changed since a run, say).
+        let ws = try Workspace(path: workspace.workspace, messages: DistinctMessages(StandardErrorMessages()))
         let session = Session(workspace: ws, store: try ws.openReadOnlyStore())
         try await UIServer.serve(UIApp(session: session), host: host, port: port) { url in
             let tunnel = port == 0 ? "PORT" : String(port)

@@ -32,3 +32,14 @@ package final class CollectedMessages: MessageSink, @unchecked Sendable {
     package func warn(_ text: String) { lock.withLock { lines.append("warning: " + text) } }
     package var all: [String] { lock.withLock { lines } }
 }
+
+/// Each distinct message once (a server whose every request would repeat the same warning).
+package final class DistinctMessages: MessageSink, @unchecked Sendable {
+    private let inner: any MessageSink
+    private let lock = NSLock()
+    private var seen: Set<String> = []
+    package init(_ inner: any MessageSink) { self.inner = inner }
+    private func first(_ key: String) -> Bool { lock.withLock { seen.insert(key).inserted } }
+    package func note(_ text: String) { if first("n" + text) { inner.note(text) } }
+    package func warn(_ text: String) { if first("w" + text) { inner.warn(text) } }
+}
