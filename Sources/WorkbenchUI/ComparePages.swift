@@ -381,13 +381,10 @@ struct ReplicatedDelta: Encodable {
     var replicates: [String]
     var deltas: [Double]
     var n: Int { deltas.count }
-    var mean: Double { deltas.reduce(0, +) / Double(max(deltas.count, 1)) }
-    /// Sample standard deviation of the per-replicate differences; nil below two.
-    var spread: Double? {
-        guard deltas.count >= 2 else { return nil }
-        let m = mean
-        return (deltas.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(deltas.count - 1)).squareRoot()
-    }
+    /// The differences' mean and sample standard deviation (nil below two), as a table's replicates.
+    var summary: ReplicateSummary { ReplicateSummary(labels: replicates, values: deltas, expected: deltas.count) }
+    var mean: Double { summary.mean }
+    var spread: Double? { summary.spread }
 
     enum CodingKeys: String, CodingKey { case stage, task, metric, replicates, deltas, mean, spread, n }
     func encode(to encoder: any Encoder) throws {
