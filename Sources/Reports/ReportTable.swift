@@ -59,6 +59,12 @@ package struct ReplicateSummary: Sendable, Hashable {
     package var values: [Double]
     /// How many the spec declares (a missing one is still pending).
     package var expected: Int
+
+    package init(labels: [String], values: [Double], expected: Int) {
+        self.labels = labels
+        self.values = values
+        self.expected = expected
+    }
     package var n: Int { values.count }
     package var mean: Double { PlainMean.of(values) ?? .nan }
     /// Sample standard deviation across replicates; nil below two.
