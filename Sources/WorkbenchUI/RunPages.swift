@@ -161,7 +161,7 @@ extension UIApp {
             guard let spec = recordedSpec, a.status != .cached, let seconds = Clock.seconds(a.startedAt, a.endedAt) else {
                 return nil
             }
-            let template = String(a.stage.prefix { $0 != "@" })
+            let template = Planner.instanceParts(a.stage).stage
             guard let stage = spec.stages[template] else { return nil }
             return Double(stage.resources(for: detail.summary.profile).gpus) * seconds / 3600
         }
@@ -253,7 +253,10 @@ extension UIApp {
                 let a = latest[n]
                 let status = a?.status.rawValue ?? "planned"
                 // The template in bold, its coordinates below, breakable after each comma.
-                let (template, coordinates) = Self.split(n)
+                let parts = Planner.instanceParts(n)
+                let (template, coordinates) = (
+                    parts.stage, parts.coordinates.map { "\($0.axis)=\($0.value)" }.joined(separator: ",")
+                )
                 body += "<div class=\"node\"><a href=\"#\(anchor(n))\">\(h(template))</a>"
                 if !coordinates.isEmpty { body += "<br><span class=\"coords\">\(Self.breakable(coordinates))</span>" }
                 body += "<br><span class=\"status s-\(status)\">\(status)</span>"
@@ -323,12 +326,6 @@ extension UIApp {
             body += "</table>\n"
         }
         return .html(Page.layout(title: "Run \(runID)", body: body, json: "/runs/\(q(runID))?format=json"))
-    }
-
-    /// `train@model=a,source=b` -> (`train`, `model=a,source=b`).
-    static func split(_ stage: String) -> (String, String) {
-        guard let at = stage.firstIndex(of: "@") else { return (stage, "") }
-        return (String(stage[..<at]), String(stage[stage.index(after: at)...]))
     }
 
     /// Escaped, with a line-break opportunity after each comma.

@@ -128,6 +128,14 @@ import Testing
         #expect(p.stage(named: "train@source=synth")?.inputs.first?.producer == "filter")
     }
 
+    @Test func instanceNamesReadBack() {
+        let name = Planner.instanceName(stage: "train", coordinates: ["model": "a", "seed": "1"])
+        let parts = Planner.instanceParts(name)
+        #expect(parts.stage == "train" && parts.coordinates.map(\.axis) == ["model", "seed"])
+        #expect(parts.coordinates.map(\.value) == ["a", "1"])
+        #expect(Planner.instanceParts("data").stage == "data" && Planner.instanceParts("data").coordinates.isEmpty)
+    }
+
     @Test func whenRestrictsInstances() throws {
         let text =
             minimalSpec + """

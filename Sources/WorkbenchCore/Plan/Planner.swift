@@ -126,6 +126,17 @@ package struct Planner {
         coordinates.isEmpty ? stage : stage + "@" + coordinates.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 
+    /// `instanceName` read back: `train@model=a,source=b` -> (`train`, [(model, a), (source, b)]),
+    /// the coordinates in the name's order.
+    package static func instanceParts(_ name: String) -> (stage: String, coordinates: [(axis: String, value: String)]) {
+        guard let at = name.firstIndex(of: "@") else { return (name, []) }
+        let coordinates = name[name.index(after: at)...].split(separator: ",").compactMap { pair -> (String, String)? in
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+        }
+        return (String(name[..<at]), coordinates)
+    }
+
     private func fail(_ stage: StageTemplate, _ field: String, _ message: String, hint: String? = nil) -> SpecError {
         SpecError(
             file: stage.file, location: stage.location(of: field), keyPath: "stages.\(stage.name).\(field)",
