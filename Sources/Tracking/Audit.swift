@@ -188,21 +188,21 @@ package struct Auditor: Sendable {
             if let runID {
                 let started = events.first { kind($0) == "run-started" }
                 let ended = events.last { kind($0).hasPrefix("run-") && kind($0) != "run-started" }
-                if let e = started, let recorded = AttemptRows.recorded(in: e["payload"]) {
-                    out += [
-                        Self.rowsFinding(
-                            .runRowsChanged, runID: runID, subject: "run \(runID)", shown: shown,
-                            what: "the run's rows (its row, spec, code, environment, stages, params)", eventID: e["id"],
-                            now: try RunRows.definition(db, runID: runID), recorded: recorded)
-                    ].compactMap { $0 }
+                // The run's definition against its start event, how it ended against its end event.
+                func check(_ e: Row?, what: String, now: () throws -> String) throws {
+                    guard let e, let recorded = AttemptRows.recorded(in: e["payload"]) else { return }
+                    if let finding = Self.rowsFinding(
+                        .runRowsChanged, runID: runID, subject: "run \(runID)", shown: shown, what: what, eventID: e["id"],
+                        now: try now(), recorded: recorded)
+                    {
+                        out.append(finding)
+                    }
                 }
-                if let e = ended, let recorded = AttemptRows.recorded(in: e["payload"]) {
-                    out += [
-                        Self.rowsFinding(
-                            .runRowsChanged, runID: runID, subject: "run \(runID)", shown: shown,
-                            what: "the rows of how it ended (status, end time, error)", eventID: e["id"],
-                            now: try RunRows.ending(db, runID: runID), recorded: recorded)
-                    ].compactMap { $0 }
+                try check(started, what: "the run's rows (its row, spec, code, environment, stages, params)") {
+                    try RunRows.definition(db, runID: runID)
+                }
+                try check(ended, what: "the rows of how it ended (status, end time, error)") {
+                    try RunRows.ending(db, runID: runID)
                 }
             }
             for event in events where kind(event) == "evaluated" {
